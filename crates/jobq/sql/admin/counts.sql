@@ -1,0 +1,1 @@
+SELECT task_type, status, COUNT(*) FROM jobs GROUP BY task_type, status ORDER BY task_type, status;

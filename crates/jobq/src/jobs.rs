@@ -1,0 +1,568 @@
+//! Producing and consuming jobs.
+
+use rusqlite::{named_params, OptionalExtension, Row, Transaction, TransactionBehavior};
+use serde_json::Value;
+
+use crate::device::DeviceLease;
+use crate::process::{now_ms, WorkerIdent};
+use crate::types::{JobId, MeetingId, Status, TaskType};
+use crate::{sql, Queue, QueueError, Result};
+
+/// A job to enqueue. Build with [`NewJob::new`] and the setters.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    /// The meeting it belongs to.
+    pub meeting_id: MeetingId,
+    /// What it does.
+    pub task_type: TaskType,
+    /// Its number among the meeting's jobs of this type (chunk or frame number).
+    pub seq: i64,
+    /// Higher runs first.
+    pub priority: i32,
+    /// Parameters for the worker.
+    pub payload: Value,
+    /// Claims allowed before it is FAILED for good.
+    pub max_attempts: u32,
+    /// Not claimable before this time (ms since the epoch); 0 for now.
+    pub run_after: i64,
+    /// Jobs that must be COMPLETED first. They must already exist.
+    pub depends_on: Vec<JobId>,
+}
+
+impl NewJob {
+    /// A job with an empty payload, priority 0, 3 attempts, no dependencies.
+    pub fn new(meeting_id: MeetingId, task_type: TaskType, seq: i64) -> Self {
+        Self {
+            meeting_id,
+            task_type,
+            seq,
+            priority: 0,
+            payload: Value::Object(Default::default()),
+            max_attempts: 3,
+            run_after: 0,
+            depends_on: Vec::new(),
+        }
+    }
+
+    /// Sets the payload.
+    pub fn payload(mut self, payload: Value) -> Self {
+        self.payload = payload;
+        self
+    }
+
+    /// Sets the priority (higher first).
+    pub fn priority(mut self, priority: i32) -> Self {
+        self.priority = priority;
+        self
+    }
+
+    /// Sets the number of attempts.
+    pub fn max_attempts(mut self, n: u32) -> Self {
+        self.max_attempts = n;
+        self
+    }
+
+    /// Adds dependencies.
+    pub fn depends_on(mut self, jobs: impl IntoIterator<Item = JobId>) -> Self {
+        self.depends_on.extend(jobs);
+        self
+    }
+}
+
+/// What identifies a claim for every later write: job, owner and the claim's token.
+/// Cheap to clone into a heartbeat thread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fence {
+    /// The job.
+    pub job_id: JobId,
+    /// The owner's [`WorkerIdent::id`].
+    pub worker_id: String,
+    /// Random per claim: a re-claim of the same job by the same worker gets a new one.
+    pub token: i64,
+}
+
+/// A job this worker holds.
+#[derive(Debug, Clone)]
+pub struct Claim {
+    /// The job.
+    pub job_id: JobId,
+    /// Its meeting.
+    pub meeting_id: MeetingId,
+    /// Its type.
+    pub task_type: TaskType,
+    /// Its number within the meeting and type.
+    pub seq: i64,
+    /// Its priority.
+    pub priority: i32,
+    /// Parameters.
+    pub payload: Value,
+    /// Which attempt this is (1 for the first claim).
+    pub attempt: u32,
+    /// Attempts allowed.
+    pub max_attempts: u32,
+    /// Owner and token for fenced writes.
+    pub fence: Fence,
+}
+
+/// Whether a failure may be retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// Transient: retry after a backoff while attempts remain.
+    Yes,
+    /// Permanent (bad input): FAILED now.
+    No,
+}
+
+/// What [`Queue::fail`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FailOutcome {
+    /// PENDING again, claimable from `run_after`.
+    Retrying {
+        /// ms since the epoch.
+        run_after: i64,
+        /// Attempts used so far.
+        attempts: u32,
+        /// Attempts allowed.
+        max_attempts: u32,
+    },
+    /// FAILED for good; the error is kept in `last_error`.
+    Failed,
+}
+
+/// A job row as stored.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct JobRecord {
+    /// Row id.
+    pub job_id: JobId,
+    /// Meeting.
+    pub meeting_id: MeetingId,
+    /// Type (as text).
+    pub task_type: String,
+    /// Sequence number.
+    pub seq: i64,
+    /// Status (as text).
+    pub status: String,
+    /// Priority.
+    pub priority: i32,
+    /// Payload.
+    pub payload: Value,
+    /// Result, once COMPLETED.
+    pub result: Option<Value>,
+    /// Attempts used.
+    pub attempts: u32,
+    /// Attempts allowed.
+    pub max_attempts: u32,
+    /// Not claimable before.
+    pub run_after: i64,
+    /// Current or last owner.
+    pub worker_id: Option<String>,
+    /// Its pid.
+    pub worker_pid: Option<u32>,
+    /// Its host.
+    pub worker_host: Option<String>,
+    /// Lease expiry while PROCESSING.
+    pub lease_expires_at: Option<i64>,
+    /// The last error text.
+    pub last_error: Option<String>,
+    /// Created (ms).
+    pub created_at: i64,
+    /// Last claimed (ms).
+    pub started_at: Option<i64>,
+    /// COMPLETED or FAILED at (ms).
+    pub finished_at: Option<i64>,
+}
+
+impl JobRecord {
+    /// The status as an enum.
+    pub fn status(&self) -> Status {
+        self.status.parse().unwrap_or(Status::Pending)
+    }
+
+    fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            job_id: r.get(0)?,
+            meeting_id: r.get(1)?,
+            task_type: r.get(2)?,
+            seq: r.get(3)?,
+            status: r.get(4)?,
+            priority: r.get(5)?,
+            payload: json_col(r, 6)?,
+            result: r
+                .get::<_, Option<String>>(7)?
+                .map(|s| serde_json::from_str(&s).unwrap_or(Value::String(s))),
+            attempts: r.get(8)?,
+            max_attempts: r.get(9)?,
+            run_after: r.get(10)?,
+            worker_id: r.get(11)?,
+            worker_pid: r.get(12)?,
+            worker_host: r.get(13)?,
+            lease_expires_at: r.get(14)?,
+            last_error: r.get(15)?,
+            created_at: r.get(16)?,
+            started_at: r.get(17)?,
+            finished_at: r.get(18)?,
+        })
+    }
+}
+
+/// A PENDING job that cannot run because a job it waits for has FAILED.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Blocked {
+    /// The waiting job.
+    pub job_id: JobId,
+    /// Its meeting.
+    pub meeting_id: MeetingId,
+    /// Its type.
+    pub task_type: String,
+    /// The FAILED job it waits for (directly or through others).
+    pub failed_dependency: JobId,
+    /// That job's type.
+    pub failed_task_type: String,
+    /// That job's error.
+    pub failed_error: Option<String>,
+}
+
+fn json_col(r: &Row<'_>, i: usize) -> rusqlite::Result<Value> {
+    let s: String = r.get(i)?;
+    serde_json::from_str(&s).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+/// Inserts `job` (and its dependencies) within `tx`. Returns the job id and whether it
+/// was created (false: a job with the same meeting, type and seq already existed and was
+/// left as it is).
+pub(crate) fn enqueue_in(tx: &Transaction<'_>, job: &NewJob) -> Result<(JobId, bool)> {
+    if job.max_attempts == 0 {
+        return Err(QueueError::Invalid("max_attempts must be at least 1".into()));
+    }
+    if job.seq < 0 {
+        return Err(QueueError::Invalid(format!("seq must be >= 0, got {}", job.seq)));
+    }
+    let payload = serde_json::to_string(&job.payload)
+        .map_err(|e| QueueError::Invalid(format!("payload: {e}")))?;
+    let inserted: Option<JobId> = tx
+        .prepare_cached(sql::ENQUEUE)?
+        .query_row(
+            named_params! {
+                ":meeting_id": job.meeting_id,
+                ":task_type": job.task_type,
+                ":seq": job.seq,
+                ":priority": job.priority,
+                ":payload": payload,
+                ":max_attempts": job.max_attempts,
+                ":run_after": job.run_after,
+                ":now": now_ms(),
+            },
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(|e| match e {
+            rusqlite::Error::SqliteFailure(f, _)
+                if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                QueueError::Invalid(format!("meeting {} does not exist", job.meeting_id))
+            }
+            e => e.into(),
+        })?;
+    let Some(job_id) = inserted else {
+        let existing = tx.prepare_cached(sql::FIND_JOB)?.query_row(
+            named_params! {
+                ":meeting_id": job.meeting_id,
+                ":task_type": job.task_type,
+                ":seq": job.seq,
+            },
+            |r| r.get(0),
+        )?;
+        return Ok((existing, false));
+    };
+    let mut add = tx.prepare_cached(sql::ADD_DEP)?;
+    for dep in &job.depends_on {
+        add.execute(named_params! { ":job_id": job_id, ":depends_on": dep })
+            .map_err(|e| match e {
+                rusqlite::Error::SqliteFailure(f, _)
+                    if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+                {
+                    QueueError::Invalid(format!(
+                        "job {job_id} cannot depend on job {dep}: it does not exist or is newer"
+                    ))
+                }
+                e => e.into(),
+            })?;
+    }
+    Ok((job_id, true))
+}
+
+pub(crate) fn claim_in(
+    tx: &Transaction<'_>,
+    queue: &Queue,
+    who: &WorkerIdent,
+    task: TaskType,
+) -> Result<Option<Claim>> {
+    let token = fastrand::i64(1..);
+    let claim = tx
+        .prepare_cached(sql::CLAIM)?
+        .query_row(
+            named_params! {
+                ":worker_id": who.id,
+                ":pid": who.pid,
+                ":host": who.host,
+                ":token": token,
+                ":now": now_ms(),
+                ":lease_ms": queue.cfg.lease_ms(),
+                ":task_type": task,
+            },
+            |r| {
+                Ok(Claim {
+                    job_id: r.get(0)?,
+                    meeting_id: r.get(1)?,
+                    task_type: r.get(2)?,
+                    seq: r.get(3)?,
+                    priority: r.get(4)?,
+                    payload: json_col(r, 5)?,
+                    attempt: r.get(6)?,
+                    max_attempts: r.get(7)?,
+                    fence: Fence {
+                        job_id: r.get(0)?,
+                        worker_id: who.id.clone(),
+                        token,
+                    },
+                })
+            },
+        )
+        .optional()?;
+    Ok(claim)
+}
+
+fn one_row(changed: usize, job_id: JobId) -> Result<()> {
+    if changed == 1 {
+        Ok(())
+    } else {
+        Err(QueueError::LostClaim { job_id })
+    }
+}
+
+impl Queue {
+    /// Creates an OPEN meeting and returns its id.
+    pub fn create_meeting(&self, title: Option<&str>, source: Option<&str>) -> Result<MeetingId> {
+        self.write(|tx| {
+            Ok(tx.prepare_cached(sql::CREATE_MEETING)?.query_row(
+                named_params! { ":title": title, ":source": source, ":now": now_ms() },
+                |r| r.get(0),
+            )?)
+        })
+    }
+
+    /// Marks an OPEN meeting CLOSED (all its input is in). Returns false if it was not
+    /// OPEN.
+    pub fn close_meeting(&self, meeting_id: MeetingId) -> Result<bool> {
+        self.write(|tx| {
+            let n = tx
+                .prepare_cached(sql::CLOSE_MEETING)?
+                .execute(named_params! { ":meeting_id": meeting_id, ":now": now_ms() })?;
+            Ok(n == 1)
+        })
+    }
+
+    /// Enqueues one job in its own transaction. Idempotent per (meeting, type, seq).
+    pub fn enqueue(&self, job: &NewJob) -> Result<(JobId, bool)> {
+        self.write(|tx| enqueue_in(tx, job))
+    }
+
+    /// Enqueues within a caller's transaction (see [`Queue::write`]), so that a producer
+    /// can record its own rows and the job atomically.
+    pub fn enqueue_in(tx: &Transaction<'_>, job: &NewJob) -> Result<(JobId, bool)> {
+        enqueue_in(tx, job)
+    }
+
+    /// Claims the best ready job of type `task`, or returns `None` when there is none.
+    pub fn claim(&self, who: &WorkerIdent, task: TaskType) -> Result<Option<Claim>> {
+        self.write(|tx| claim_in(tx, self, who, task))
+    }
+
+    /// Claims a job while holding `lease`: the lease is checked and extended in the same
+    /// transaction, so no GPU job starts under a lease that was lost.
+    pub fn claim_under(
+        &self,
+        who: &WorkerIdent,
+        task: TaskType,
+        lease: &DeviceLease,
+    ) -> Result<Option<Claim>> {
+        self.write(|tx| {
+            crate::device::heartbeat_in(tx, self, lease)?;
+            claim_in(tx, self, who, task)
+        })
+    }
+
+    /// Extends the claim's lease. [`QueueError::LostClaim`] means stop working on it.
+    pub fn heartbeat(&self, fence: &Fence) -> Result<()> {
+        let conn = self.conn()?;
+        let n = conn.prepare_cached(sql::HEARTBEAT)?.execute(named_params! {
+            ":job_id": fence.job_id,
+            ":worker_id": fence.worker_id,
+            ":token": fence.token,
+            ":now": now_ms(),
+            ":lease_ms": self.cfg.lease_ms(),
+        })?;
+        one_row(n, fence.job_id)
+    }
+
+    /// Marks the job COMPLETED with `result`.
+    pub fn complete(&self, claim: &Claim, result: &Value) -> Result<()> {
+        self.complete_with(claim, result, |_| Ok(()))
+    }
+
+    /// Marks the job COMPLETED and runs `store` in the same transaction to write the
+    /// job's output rows. If the claim was lost nothing is written
+    /// ([`QueueError::LostClaim`]); if `store` fails the whole completion rolls back
+    /// ([`QueueError::Store`]) and the claim is still held.
+    pub fn complete_with<F>(&self, claim: &Claim, result: &Value, store: F) -> Result<()>
+    where
+        F: FnOnce(&Transaction<'_>) -> Result<(), Box<dyn std::error::Error + Send + Sync>>,
+    {
+        self.finish_then(claim, result, store, |_| Ok(()))
+    }
+
+    /// Completes `claim` (as [`Queue::complete_with`]) and claims the next ready job of
+    /// type `next` in the same transaction: one commit, so one fsync, per job instead of
+    /// two. A worker draining a backlog of short jobs uses this.
+    pub fn complete_and_claim<F>(
+        &self,
+        claim: &Claim,
+        result: &Value,
+        store: F,
+        who: &WorkerIdent,
+        next: TaskType,
+    ) -> Result<Option<Claim>>
+    where
+        F: FnOnce(&Transaction<'_>) -> Result<(), Box<dyn std::error::Error + Send + Sync>>,
+    {
+        self.finish_then(claim, result, store, |tx| claim_in(tx, self, who, next))
+    }
+
+    fn finish_then<F, T>(
+        &self,
+        claim: &Claim,
+        result: &Value,
+        store: F,
+        then: impl FnOnce(&Transaction<'_>) -> Result<T>,
+    ) -> Result<T>
+    where
+        F: FnOnce(&Transaction<'_>) -> Result<(), Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let result = serde_json::to_string(result)
+            .map_err(|e| QueueError::Invalid(format!("result: {e}")))?;
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let n = tx.prepare_cached(sql::COMPLETE)?.execute(named_params! {
+            ":job_id": claim.fence.job_id,
+            ":worker_id": claim.fence.worker_id,
+            ":token": claim.fence.token,
+            ":result": result,
+            ":now": now_ms(),
+        })?;
+        one_row(n, claim.job_id)?;
+        store(&tx).map_err(QueueError::Store)?;
+        let out = then(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Records a failure. With [`Retry::Yes`] and attempts left, the job is PENDING again
+    /// after an exponential, jittered backoff; otherwise it is FAILED. `error` is kept.
+    pub fn fail(&self, claim: &Claim, error: &str, retry: Retry) -> Result<FailOutcome> {
+        let run_after = now_ms().saturating_add(self.cfg.backoff_ms(claim.attempt));
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let row = tx
+            .prepare_cached(sql::FAIL)?
+            .query_row(
+                named_params! {
+                    ":job_id": claim.fence.job_id,
+                    ":worker_id": claim.fence.worker_id,
+                    ":token": claim.fence.token,
+                    ":retryable": retry == Retry::Yes,
+                    ":run_after": run_after,
+                    ":error": error,
+                    ":now": now_ms(),
+                },
+                |r| {
+                    Ok((
+                        r.get::<_, Status>(0)?,
+                        r.get::<_, u32>(1)?,
+                        r.get::<_, u32>(2)?,
+                        r.get::<_, i64>(3)?,
+                    ))
+                },
+            )
+            .optional()?;
+        tx.commit()?;
+        match row {
+            None => Err(QueueError::LostClaim {
+                job_id: claim.job_id,
+            }),
+            Some((Status::Pending, attempts, max_attempts, run_after)) => {
+                Ok(FailOutcome::Retrying {
+                    run_after,
+                    attempts,
+                    max_attempts,
+                })
+            }
+            Some(_) => Ok(FailOutcome::Failed),
+        }
+    }
+
+    /// Gives an unfinished job back (graceful shutdown): PENDING at once, and this
+    /// attempt does not count.
+    pub fn hand_back(&self, claim: &Claim) -> Result<()> {
+        let conn = self.conn()?;
+        let n = conn.prepare_cached(sql::HAND_BACK)?.execute(named_params! {
+            ":job_id": claim.fence.job_id,
+            ":worker_id": claim.fence.worker_id,
+            ":token": claim.fence.token,
+        })?;
+        one_row(n, claim.job_id)
+    }
+
+    /// One job as stored.
+    pub fn job(&self, job_id: JobId) -> Result<Option<JobRecord>> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(sql::ADMIN_JOB)?;
+        Ok(stmt
+            .query_row(named_params! { ":job_id": job_id }, JobRecord::from_row)
+            .optional()?)
+    }
+
+    /// The jobs `job_id` depends on.
+    pub fn dependencies(&self, job_id: JobId) -> Result<Vec<JobId>> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(sql::ADMIN_DEPS)?;
+        let rows = stmt.query_map(named_params! { ":job_id": job_id }, |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Job counts by type and status (only non-zero ones).
+    pub fn counts(&self) -> Result<Vec<(TaskType, Status, u64)>> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(sql::ADMIN_COUNTS)?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)?.max(0).unsigned_abs())))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// PENDING jobs that wait on a FAILED job, with that job and its error.
+    pub fn blocked(&self) -> Result<Vec<Blocked>> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(sql::ADMIN_BLOCKED)?;
+        let rows = stmt.query_map([], |r| {
+            Ok(Blocked {
+                job_id: r.get(0)?,
+                meeting_id: r.get(1)?,
+                task_type: r.get(2)?,
+                failed_dependency: r.get(3)?,
+                failed_task_type: r.get(4)?,
+                failed_error: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}

@@ -1,0 +1,253 @@
+//! Debrief's durable job queue: one SQLite database in WAL mode that independent
+//! processes share, and the only link between them.
+//!
+//! - **Jobs** ([`Queue::enqueue`], [`Queue::claim`], [`Queue::complete`], [`Queue::fail`],
+//!   [`Queue::hand_back`]): a claim is one `UPDATE ... WHERE job_id = (SELECT ...)
+//!   RETURNING` inside `BEGIN IMMEDIATE`; it gives the worker a lease it must
+//!   [`Queue::heartbeat`]. Every later write is fenced by the owner and a per-claim
+//!   token: a worker whose claim was taken away gets [`QueueError::LostClaim`] and can
+//!   no longer touch the job.
+//! - **Dependencies**: a job is claimable only once every job it depends on is
+//!   COMPLETED; [`Queue::blocked`] lists those waiting on a FAILED one.
+//! - **Device leases** ([`Queue::acquire_device`], [`Queue::claim_with_device`]): the GPU
+//!   lock. Declared VRAM must fit the budget beside the live leases; a lease declaring
+//!   the whole budget excludes every other.
+//! - **Recovery** ([`Queue::recover`]): claims and leases whose lease expired, or whose
+//!   process died on this host, are taken back; a job that used all its attempts is
+//!   FAILED with a readable error.
+//!
+//! All SQL lives in `sql/`, one file per statement, and the schema in the workspace's
+//! `schema.sql`.
+#![deny(missing_docs)]
+
+mod device;
+mod jobs;
+mod process;
+mod recover;
+mod schema;
+mod sql;
+mod types;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use r2d2::PooledConnection;
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{Transaction, TransactionBehavior};
+
+pub use device::{DeviceLease, DeviceRequest, LeaseRecord};
+pub use jobs::{Blocked, Claim, FailOutcome, Fence, JobRecord, NewJob, Retry};
+pub use process::{hostname, now_ms, pid_alive, WorkerIdent};
+pub use recover::Recovered;
+pub use schema::{SCHEMA_SQL, SCHEMA_VERSION};
+pub use types::{Device, JobId, MeetingId, Status, TaskType};
+
+/// Default GPU budget: the reference laptop's 6 GB card.
+pub const DEFAULT_BUDGET_MB: u32 = 6144;
+
+/// Errors of queue operations.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    /// The claim was taken away (lease expired and recovered, job retried or cancelled):
+    /// the caller must stop working on the job and must not write its results.
+    #[error("job {job_id}: this worker no longer holds the claim (lease expired or the job was taken back)")]
+    LostClaim {
+        /// The job.
+        job_id: JobId,
+    },
+    /// The device lease expired and was reclaimed, or was released already.
+    #[error("{device} lease {lease_id}: no longer held (expired or reclaimed)")]
+    LostLease {
+        /// The device.
+        device: Device,
+        /// The lease row.
+        lease_id: i64,
+    },
+    /// The database could not be opened or prepared.
+    #[error("database {path}: {source}")]
+    Open {
+        /// The database file.
+        path: PathBuf,
+        /// What SQLite said.
+        source: rusqlite::Error,
+    },
+    /// The file was written by a newer Debrief.
+    #[error("database {path} has schema version {found}, newer than this build supports ({supported}); upgrade Debrief")]
+    SchemaTooNew {
+        /// The database file.
+        path: PathBuf,
+        /// Its `user_version`.
+        found: i32,
+        /// Ours.
+        supported: i32,
+    },
+    /// The file holds tables but no Debrief schema version.
+    #[error("database {0} is not a Debrief database (it has tables but no schema version)")]
+    NotDebrief(PathBuf),
+    /// An argument the schema would reject, caught early with a better message.
+    #[error("invalid job: {0}")]
+    Invalid(String),
+    /// The caller's result-storing closure failed; the completion was rolled back.
+    #[error("storing the result failed: {0}")]
+    Store(Box<dyn std::error::Error + Send + Sync>),
+    /// A file-system error around the database file.
+    #[error("database {path}: {source}")]
+    Io {
+        /// The database file.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// Any other SQLite error.
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+    /// No pooled connection could be had.
+    #[error("database connection pool: {0}")]
+    Pool(#[from] r2d2::Error),
+}
+
+/// Result of queue operations.
+pub type Result<T, E = QueueError> = std::result::Result<T, E>;
+
+/// Tunables shared by every process that opens the queue.
+#[derive(Debug, Clone)]
+pub struct QueueConfig {
+    /// How long a claim or device lease lives without a heartbeat. Heartbeat at a
+    /// fraction of it (a third or less).
+    pub lease: Duration,
+    /// How long one statement waits for another process's write lock.
+    pub busy_timeout: Duration,
+    /// First retry delay after a failure; doubles per attempt, with jitter.
+    pub backoff_base: Duration,
+    /// Largest retry delay.
+    pub backoff_max: Duration,
+    /// VRAM budget per device in MB.
+    pub device_budget_mb: u32,
+    /// Connections kept by this process (a worker needs two: its loop and its
+    /// heartbeat thread).
+    pub pool_size: u32,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        Self {
+            lease: Duration::from_secs(30),
+            busy_timeout: Duration::from_secs(10),
+            backoff_base: Duration::from_secs(2),
+            backoff_max: Duration::from_secs(600),
+            device_budget_mb: DEFAULT_BUDGET_MB,
+            pool_size: 4,
+        }
+    }
+}
+
+impl QueueConfig {
+    pub(crate) fn lease_ms(&self) -> i64 {
+        duration_ms(self.lease)
+    }
+
+    /// Delay before retry number `attempt` (1-based: the delay after the first failure
+    /// is for attempt 1): `base * 2^(attempt-1)` capped at `backoff_max`, then jittered
+    /// into its upper half so that jobs failed together do not retry together.
+    pub fn backoff_ms(&self, attempt: u32) -> i64 {
+        let base = duration_ms(self.backoff_base).max(0);
+        let max = duration_ms(self.backoff_max).max(base);
+        let shift = attempt.saturating_sub(1).min(30);
+        let d = base.saturating_mul(1i64 << shift).min(max);
+        if d < 2 {
+            return d;
+        }
+        d / 2 + fastrand::i64(0..=d - d / 2)
+    }
+}
+
+fn duration_ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// A handle on the queue database; cheap to clone, usable from many threads.
+#[derive(Clone)]
+pub struct Queue {
+    pool: r2d2::Pool<SqliteConnectionManager>,
+    cfg: QueueConfig,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Queue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queue").field("path", &self.path).field("cfg", &self.cfg).finish()
+    }
+}
+
+impl Queue {
+    /// Opens `DIR/debrief.db` in a prepared data directory.
+    pub fn open_in(dir: &debrief_config::DataDir, cfg: QueueConfig) -> Result<Self> {
+        Self::open(&dir.db_path(), cfg)
+    }
+
+    /// Opens (creating it 0600 if needed) and migrates the database at `path`.
+    pub fn open(path: &Path, cfg: QueueConfig) -> Result<Self> {
+        debrief_config::touch_private_file(path).map_err(|source| QueueError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        schema::set_busy_timeout(cfg.busy_timeout);
+        let open_err = |source| QueueError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut conn = schema::connect(path).map_err(open_err)?;
+        schema::migrate(&mut conn, path)?;
+        drop(conn);
+        let manager = SqliteConnectionManager::file(path).with_init(|c| schema::configure(c));
+        let pool = r2d2::Pool::builder()
+            .max_size(cfg.pool_size.max(1))
+            .min_idle(Some(1))
+            .connection_timeout(cfg.busy_timeout.max(Duration::from_secs(5)))
+            .build(manager)?;
+        Ok(Self {
+            pool,
+            cfg,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The configuration this handle was opened with.
+    pub fn config(&self) -> &QueueConfig {
+        &self.cfg
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub(crate) fn conn(&self) -> Result<PooledConnection<SqliteConnectionManager>> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction and commits it if `f` succeeds.
+    /// Producers use it to write their own rows and enqueue jobs atomically (see
+    /// [`Queue::enqueue_in`]).
+    pub fn write<T, E>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<QueueError>,
+    {
+        let mut conn = self.conn()?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(QueueError::from)?;
+        let out = f(&tx)?;
+        tx.commit().map_err(QueueError::from)?;
+        Ok(out)
+    }
+
+    /// Runs a read-only closure on a pooled connection.
+    pub fn read<T>(&self, f: impl FnOnce(&rusqlite::Connection) -> Result<T>) -> Result<T> {
+        let conn = self.conn()?;
+        f(&conn)
+    }
+}
+
+#[cfg(test)]
+mod tests;

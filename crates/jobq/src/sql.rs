@@ -1,0 +1,36 @@
+//! Every SQL statement of the crate, one file each under `sql/`, grouped by who runs it.
+//! [`ALL`] lists them so that a test can run each one against a fresh schema.
+
+macro_rules! statements {
+    ($($name:ident = $path:literal;)*) => {
+        $(pub(crate) const $name: &str = include_str!(concat!("../sql/", $path));)*
+        /// (file, text) of every statement.
+        #[cfg(test)]
+        pub(crate) const ALL: &[(&str, &str)] = &[$(($path, $name)),*];
+    };
+}
+
+statements! {
+    CLAIM = "worker/claim.sql";
+    HEARTBEAT = "worker/heartbeat.sql";
+    COMPLETE = "worker/complete.sql";
+    FAIL = "worker/fail.sql";
+    HAND_BACK = "worker/hand_back.sql";
+    REAPER_CLAIMS = "reaper/claims.sql";
+    REAPER_REQUEUE = "reaper/requeue.sql";
+    DEVICE_LEASES = "device/leases.sql";
+    DEVICE_REAP = "device/reap.sql";
+    DEVICE_ACQUIRE = "device/acquire.sql";
+    DEVICE_HEARTBEAT = "device/heartbeat.sql";
+    DEVICE_RELEASE = "device/release.sql";
+    CREATE_MEETING = "producer/create_meeting.sql";
+    CLOSE_MEETING = "producer/close_meeting.sql";
+    ENQUEUE = "producer/enqueue.sql";
+    FIND_JOB = "producer/find_job.sql";
+    ADD_DEP = "producer/add_dep.sql";
+    ADMIN_JOB = "admin/job.sql";
+    ADMIN_COUNTS = "admin/counts.sql";
+    ADMIN_BLOCKED = "admin/blocked.sql";
+    ADMIN_DEVICE_LEASES = "admin/device_leases.sql";
+    ADMIN_DEPS = "admin/deps.sql";
+}

@@ -1,0 +1,480 @@
+//! Single-process tests of the queue's semantics. Multi-process contention and crash
+//! tests drive real processes in the workspace's `tests/` crate.
+
+use std::time::Duration;
+
+use rusqlite::types::Value as SqlValue;
+use serde_json::json;
+
+use super::*;
+
+fn fast_cfg() -> QueueConfig {
+    QueueConfig {
+        lease: Duration::from_millis(300),
+        backoff_base: Duration::from_millis(1),
+        backoff_max: Duration::from_millis(4),
+        ..QueueConfig::default()
+    }
+}
+
+fn fresh(cfg: QueueConfig) -> (tempfile::TempDir, Queue) {
+    let dir = tempfile::tempdir().unwrap();
+    let q = Queue::open(&dir.path().join("debrief.db"), cfg).unwrap();
+    (dir, q)
+}
+
+fn me() -> WorkerIdent {
+    WorkerIdent::current("test")
+}
+
+fn status_of(q: &Queue, id: JobId) -> Status {
+    q.job(id).unwrap().unwrap().status()
+}
+
+/// A value for every named parameter, so each statement can run on a fresh schema.
+fn sample_param(name: &str) -> SqlValue {
+    match name {
+        ":task_type" => SqlValue::Text("AUDIO".into()),
+        ":device" => SqlValue::Text("gpu".into()),
+        ":payload" | ":result" => SqlValue::Text("{}".into()),
+        ":title" | ":source" | ":error" | ":worker_id" | ":holder" | ":host" => {
+            SqlValue::Text("x".into())
+        }
+        ":depends_on" => SqlValue::Integer(1),
+        ":job_id" => SqlValue::Integer(2),
+        ":budget_mb" | ":vram_mb" => SqlValue::Integer(100),
+        _ => SqlValue::Integer(1),
+    }
+}
+
+#[test]
+fn every_statement_runs_against_a_fresh_schema() {
+    let (_d, q) = fresh(fast_cfg());
+    let m = q.create_meeting(Some("t"), None).unwrap();
+    q.enqueue(&NewJob::new(m, TaskType::Audio, 0)).unwrap();
+    q.enqueue(&NewJob::new(m, TaskType::Audio, 1)).unwrap();
+    let conn = q.conn().unwrap();
+    for (file, text) in sql::ALL {
+        let mut stmt = conn
+            .prepare(text)
+            .unwrap_or_else(|e| panic!("sql/{file} does not prepare against schema.sql: {e}"));
+        for i in 1..=stmt.parameter_count() {
+            let name = stmt.parameter_name(i).unwrap_or_else(|| panic!("sql/{file}: unnamed parameter"));
+            stmt.raw_bind_parameter(i, sample_param(name)).unwrap();
+        }
+        let mut rows = stmt.raw_query();
+        while let Some(_row) = rows
+            .next()
+            .unwrap_or_else(|e| panic!("sql/{file} fails on a fresh schema: {e}"))
+        {}
+    }
+}
+
+#[test]
+fn open_is_idempotent_private_and_versioned() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("debrief.db");
+    let q = Queue::open(&path, fast_cfg()).unwrap();
+    let m = q.create_meeting(None, None).unwrap();
+    drop(q);
+    let q = Queue::open(&path, fast_cfg()).unwrap();
+    let (v, mode, sync, fk): (i32, String, i64, i64) = q
+        .read(|c| {
+            Ok((
+                c.pragma_query_value(None, "user_version", |r| r.get(0))?,
+                c.pragma_query_value(None, "journal_mode", |r| r.get(0))?,
+                c.pragma_query_value(None, "synchronous", |r| r.get(0))?,
+                c.pragma_query_value(None, "foreign_keys", |r| r.get(0))?,
+            ))
+        })
+        .unwrap();
+    assert_eq!((v, mode.as_str(), sync, fk), (SCHEMA_VERSION, "wal", 2, 1));
+    assert_eq!(q.enqueue(&NewJob::new(m, TaskType::Audio, 0)).unwrap().1, true);
+    use std::os::unix::fs::PermissionsExt;
+    for f in ["debrief.db", "debrief.db-wal", "debrief.db-shm"] {
+        let mode = std::fs::metadata(dir.path().join(f)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{f}");
+    }
+}
+
+#[test]
+fn concurrent_opens_of_a_fresh_file_all_succeed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("debrief.db");
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            let p = path.clone();
+            std::thread::spawn(move || Queue::open(&p, fast_cfg()).map(|_| ()))
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap().unwrap();
+    }
+}
+
+#[test]
+fn foreign_and_newer_databases_are_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let other = dir.path().join("other.db");
+    {
+        let c = rusqlite::Connection::open(&other).unwrap();
+        c.execute_batch("CREATE TABLE notes (x); INSERT INTO notes VALUES (42);").unwrap();
+    }
+    let err = Queue::open(&other, fast_cfg()).unwrap_err().to_string();
+    assert!(err.contains("not a Debrief database") && err.contains("other.db"), "{err}");
+    let c = rusqlite::Connection::open(&other).unwrap();
+    let x: i64 = c.query_row("SELECT x FROM notes", [], |r| r.get(0)).unwrap();
+    assert_eq!(x, 42);
+
+    let newer = dir.path().join("newer.db");
+    drop(Queue::open(&newer, fast_cfg()).unwrap());
+    rusqlite::Connection::open(&newer)
+        .unwrap()
+        .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+        .unwrap();
+    let err = Queue::open(&newer, fast_cfg()).unwrap_err().to_string();
+    assert!(err.contains("newer than this build") && err.contains("newer.db"), "{err}");
+
+    let garbage = dir.path().join("garbage.db");
+    std::fs::write(&garbage, vec![b'x'; 8192]).unwrap();
+    let err = Queue::open(&garbage, fast_cfg()).unwrap_err().to_string();
+    assert!(err.contains("garbage.db"), "{err}");
+    assert_eq!(std::fs::read(&garbage).unwrap(), vec![b'x'; 8192]);
+}
+
+#[test]
+fn schema_rejects_bad_enumerations_and_json() {
+    let (_d, q) = fresh(fast_cfg());
+    let m = q.create_meeting(None, None).unwrap();
+    let conn = q.conn().unwrap();
+    let bad = [
+        format!("INSERT INTO jobs (meeting_id, task_type, created_at) VALUES ({m}, 'VIDEO', 0)"),
+        format!("INSERT INTO jobs (meeting_id, task_type, status, created_at) VALUES ({m}, 'AUDIO', 'DONE', 0)"),
+        format!("INSERT INTO jobs (meeting_id, task_type, payload, created_at) VALUES ({m}, 'AUDIO', '{{nope', 0)"),
+        format!("INSERT INTO jobs (meeting_id, task_type, status, created_at) VALUES ({m}, 'AUDIO', 'PROCESSING', 0)"),
+        "INSERT INTO jobs (meeting_id, task_type, created_at) VALUES (999, 'AUDIO', 0)".to_owned(),
+        "INSERT INTO device_leases (device, holder, pid, host, vram_mb, token, acquired_at, expires_at) VALUES ('tpu', 'h', 1, 'h', 1, 1, 0, 0)".to_owned(),
+    ];
+    for stmt in bad {
+        assert!(conn.execute(&stmt, []).is_err(), "schema accepted: {stmt}");
+    }
+}
+
+#[test]
+fn enqueue_is_idempotent_per_meeting_type_and_seq() {
+    let (_d, q) = fresh(fast_cfg());
+    let m = q.create_meeting(None, None).unwrap();
+    let (a, created) = q.enqueue(&NewJob::new(m, TaskType::Audio, 3).payload(json!({"f": 1}))).unwrap();
+    assert!(created);
+    let (b, created) = q.enqueue(&NewJob::new(m, TaskType::Audio, 3).payload(json!({"f": 2}))).unwrap();
+    assert!(!created);
+    assert_eq!(a, b);
+    assert_eq!(q.job(a).unwrap().unwrap().payload, json!({"f": 1}));
+    let (c, _) = q.enqueue(&NewJob::new(m, TaskType::Visual, 3)).unwrap();
+    assert_ne!(a, c);
+    let err = q.enqueue(&NewJob::new(12345, TaskType::Audio, 0)).unwrap_err().to_string();
+    assert!(err.contains("meeting 12345 does not exist"), "{err}");
+}
+
+#[test]
+fn claims_follow_priority_then_age_and_only_their_type() {
+    let (_d, q) = fresh(fast_cfg());
+    let m = q.create_meeting(None, None).unwrap();
+    let (low, _) = q.enqueue(&NewJob::new(m, TaskType::Audio, 0)).unwrap();
+    let (high, _) = q.enqueue(&NewJob::new(m, TaskType::Audio, 1).priority(5)).unwrap();
+    let (low2, _) = q.enqueue(&NewJob::new(m, TaskType::Audio, 2)).unwrap();
+    q.enqueue(&NewJob::new(m, TaskType::Visual, 0).priority(100)).unwrap();
+    let w = me();
+    let order: Vec<JobId> = std::iter::from_fn(|| q.claim(&w, TaskType::Audio).unwrap())
+        .map(|c| c.job_id)
+        .collect();
+    assert_eq!(order, vec![high, low, low2]);
+    let rec = q.job(high).unwrap().unwrap();
+    assert_eq!(rec.status(), Status::Processing);
+    assert_eq!((rec.attempts, rec.worker_pid), (1, Some(std::process::id())));
+    assert!(rec.lease_expires_at.is_some());
+}
+
+#[test]
+fn complete_stores_the_result_in_the_same_transaction_and_is_fenced() {
+    let (_d, q) = fresh(fast_cfg());
+    let m = q.create_meeting(None, None).unwrap();
+    q.read(|c| Ok(c.execute_batch("CREATE TABLE out (job_id INTEGER PRIMARY KEY, v TEXT)")?))
+        .unwrap();
+    let (id, _) = q.enqueue(&NewJob::new(m, TaskType::Audio, 0)).unwrap();
+    let w = me();
+    let claim = q.claim(&w, TaskType::Audio).unwrap().unwrap();
+
+    // A failing store rolls back the completion; the claim is still held.
+    let err = q
+        .complete_with(&claim, &json!({"n": 1}), |tx| {
+            tx.execute("INSERT INTO out VALUES (?1, 'half')", [claim.job_id])?;
+            Err("disk full".into())
+        })
+        .unwrap_err();
+    assert!(matches!(err, QueueError::Store(_)), "{err}");
+    assert_eq!(status_of(&q, id), Status::Processing);
+    let rows: i64 = q.read(|c| Ok(c.query_row("SELECT COUNT(*) FROM out", [], |r| r.get(0))?)).unwrap();
+    assert_eq!(rows, 0);
+
+    // A forged token is refused.
+    let mut forged = claim.clone();
+    forged.fence.token ^= 1;
+    assert!(matches!(q.complete(&forged, &json!(null)), Err(QueueError::LostClaim { .. })));
+    assert!(matches!(q.heartbeat(&forged.fence), Err(QueueError::LostClaim { .. })));
+
+    q.complete_with(&claim, &json!({"n": 2}), |tx| {
+        tx.execute("INSERT INTO out VALUES (?1, 'done')", [claim.job_id])?;
+        Ok(())
+    })
+    .unwrap();
+    let rec = q.job(id).unwrap().unwrap();
+    assert_eq!((rec.status(), rec.result), (Status::Completed, Some(json!({"n": 2}))));
+    // Completing twice is a lost claim, not a second write.
+    assert!(matches!(q.complete(&claim, &json!(3)), Err(QueueError::LostClaim { .. })));
+    assert!(matches!(q.heartbeat(&claim.fence), Err(QueueError::LostClaim { .. })));
+}
+
+#[test]
+fn failures_back_off_then_fail_for_good_keeping_the_error() {
+    let cfg = QueueConfig {
+        backoff_base: Duration::from_millis(200),
+        backoff_max: Duration::from_millis(200),
+        ..fast_cfg()
+    };
+    let (_d, q) = fresh(cfg);
+    let m = q.create_meeting(None, None).unwrap();
+    let (id, _) = q.enqueue(&NewJob::new(m, TaskType::Audio, 0).max_attempts(2)).unwrap();
+    let w = me();
+    let c = q.claim(&w, TaskType::Audio).unwrap().unwrap();
+    let out = q.fail(&c, "decoder exploded", Retry::Yes).unwrap();
+    let FailOutcome::Retrying { run_after, attempts: 1, max_attempts: 2 } = out else {
+        panic!("{out:?}")
+    };
+    assert!(run_after >= now_ms() + 50, "backoff too short");
+    // Not claimable during its backoff.
+    assert!(q.claim(&w, TaskType::Audio).unwrap().is_none());
+    assert_eq!(q.job(id).unwrap().unwrap().last_error.as_deref(), Some("decoder exploded"));
+    std::thread::sleep(Duration::from_millis(210));
+    let c = q.claim(&w, TaskType::Audio).unwrap().expect("claimable after its backoff");
+    assert_eq!(c.attempt, 2);
+    assert_eq!(q.fail(&c, "again", Retry::Yes).unwrap(), FailOutcome::Failed);
+    let rec = q.job(id).unwrap().unwrap();
+    assert_eq!((rec.status(), rec.last_error.as_deref()), (Status::Failed, Some("again")));
+    assert!(rec.finished_at.is_some());
+
+    // A permanent error fails at once.
+    let (id2, _) = q.enqueue(&NewJob::new(m, TaskType::Audio, 1)).unwrap();
+    let c = q.claim(&w, TaskType::Audio).unwrap().unwrap();
+    assert_eq!(q.fail(&c, "not audio", Retry::No).unwrap(), FailOutcome::Failed);
+    assert_eq!(status_of(&q, id2), Status::Failed);
+}
+
+#[test]
+fn backoff_grows_exponentially_with_jitter_and_a_cap() {
+    let cfg = QueueConfig {
+        backoff_base: Duration::from_millis(1000),
+        backoff_max: Duration::from_millis(60_000),
+        ..QueueConfig::default()
+    };
+    for attempt in 1..=10u32 {
+        let full = (1000i64 << (attempt - 1)).min(60_000);
+        for _ in 0..50 {
+            let d = cfg.backoff_ms(attempt);
+            assert!((full / 2..=full).contains(&d), "attempt {attempt}: {d} not in [{}, {full}]", full / 2);
+        }
+    }
+    let distinct: std::collections::HashSet<i64> = (0..50).map(|_| cfg.backoff_ms(3)).collect();
+    assert!(distinct.len() > 10, "no jitter");
+}
+
+#[test]
+fn hand_back_does_not_count_an_attempt() {
+    let (_d, q) = fresh(fast_cfg());
+    let m = q.create_meeting(None, None).unwrap();
+    let (id, _) = q.enqueue(&NewJob::new(m, TaskType::Summary, 0).max_attempts(1)).unwrap();
+    let w = me();
+    for _ in 0..3 {
+        let c = q.claim(&w, TaskType::Summary).unwrap().unwrap();
+        q.hand_back(&c).unwrap();
+        assert!(matches!(q.hand_back(&c), Err(QueueError::LostClaim { .. })));
+    }
+    let rec = q.job(id).unwrap().unwrap();
+    assert_eq!((rec.status(), rec.attempts), (Status::Pending, 0));
+    assert!(q.claim(&w, TaskType::Summary).unwrap().is_some());
+}
+
+#[test]
+fn dependencies_gate_claims_and_failed_ones_show_as_blocked() {
+    let (_d, q) = fresh(fast_cfg());
+    let m = q.create_meeting(None, None).unwrap();
+    let (a0, _) = q.enqueue(&NewJob::new(m, TaskType::Audio, 0)).unwrap();
+    let (a1, _) = q.enqueue(&NewJob::new(m, TaskType::Audio, 1).max_attempts(1)).unwrap();
+    let (t, _) = q
+        .enqueue(&NewJob::new(m, TaskType::Transcript, 0).priority(100).depends_on([a0, a1]))
+        .unwrap();
+    let (s, _) = q.enqueue(&NewJob::new(m, TaskType::Summary, 0).depends_on([t])).unwrap();
+    assert_eq!(q.dependencies(t).unwrap(), vec![a0, a1]);
+    let w = me();
+    assert!(q.claim(&w, TaskType::Transcript).unwrap().is_none());
+    let c0 = q.claim(&w, TaskType::Audio).unwrap().unwrap();
+    q.complete(&c0, &json!({})).unwrap();
+    assert!(q.claim(&w, TaskType::Transcript).unwrap().is_none(), "a1 is not done yet");
+    let c1 = q.claim(&w, TaskType::Audio).unwrap().unwrap();
+    q.fail(&c1, "chunk file is corrupt", Retry::Yes).unwrap();
+    assert_eq!(status_of(&q, a1), Status::Failed);
+    assert!(q.claim(&w, TaskType::Transcript).unwrap().is_none());
+
+    let blocked = q.blocked().unwrap();
+    let ids: Vec<(JobId, JobId)> = blocked.iter().map(|b| (b.job_id, b.failed_dependency)).collect();
+    assert_eq!(ids, vec![(t, a1), (s, a1)], "transitively blocked: {blocked:?}");
+    assert_eq!(blocked[0].failed_error.as_deref(), Some("chunk file is corrupt"));
+
+    // Dependencies may only point at older jobs: no cycles by construction.
+    let err = q
+        .enqueue(&NewJob::new(m, TaskType::Visual, 0).depends_on([s + 100]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("cannot depend on job"), "{err}");
+    assert!(q.job(s + 1).unwrap().is_none(), "the refused job was not inserted");
+}
+
+#[test]
+fn recovery_requeues_dead_workers_jobs_and_fails_poison_jobs() {
+    let (_d, q) = fresh(fast_cfg());
+    let m = q.create_meeting(None, None).unwrap();
+    let (id, _) = q.enqueue(&NewJob::new(m, TaskType::Audio, 0).max_attempts(2)).unwrap();
+    // A worker identity whose pid is a dead child of ours.
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    child.wait().unwrap();
+    let ghost = WorkerIdent {
+        pid: child.id(),
+        ..WorkerIdent::current("ghost")
+    };
+    let c = q.claim(&ghost, TaskType::Audio).unwrap().unwrap();
+    let r = q.recover().unwrap();
+    assert_eq!(r.requeued, vec![id]);
+    let rec = q.job(id).unwrap().unwrap();
+    assert_eq!((rec.status(), rec.attempts), (Status::Pending, 1));
+    let err = rec.last_error.unwrap();
+    assert!(err.contains("died while running this job") && err.contains("attempt 1 of 2"), "{err}");
+    // The ghost's late write is fenced off.
+    assert!(matches!(q.complete(&c, &json!({})), Err(QueueError::LostClaim { .. })));
+
+    std::thread::sleep(Duration::from_millis(10));
+    q.claim(&ghost, TaskType::Audio).unwrap().unwrap();
+    let r = q.recover().unwrap();
+    assert_eq!(r.failed, vec![id]);
+    let rec = q.job(id).unwrap().unwrap();
+    assert_eq!(rec.status(), Status::Failed);
+    assert!(rec.last_error.unwrap().contains("attempt 2 of 2, giving up"));
+}
+
+#[test]
+fn recovery_takes_back_expired_leases_of_other_hosts() {
+    let (_d, q) = fresh(fast_cfg());
+    let m = q.create_meeting(None, None).unwrap();
+    let (id, _) = q.enqueue(&NewJob::new(m, TaskType::Audio, 0)).unwrap();
+    // On another host the pid cannot be checked: only the lease expiry counts.
+    let remote = WorkerIdent {
+        host: "elsewhere".into(),
+        pid: 1,
+        ..WorkerIdent::current("remote")
+    };
+    let c = q.claim(&remote, TaskType::Audio).unwrap().unwrap();
+    assert!(q.recover().unwrap().is_empty(), "lease still live");
+    q.heartbeat(&c.fence).unwrap();
+    std::thread::sleep(Duration::from_millis(350));
+    let r = q.recover().unwrap();
+    assert_eq!(r.requeued, vec![id]);
+    assert!(q.job(id).unwrap().unwrap().last_error.unwrap().contains("stopped renewing its lease"));
+    assert!(matches!(q.heartbeat(&c.fence), Err(QueueError::LostClaim { .. })));
+}
+
+#[test]
+fn device_budget_is_shared_by_declared_vram_and_full_leases_exclude() {
+    let (_d, q) = fresh(fast_cfg());
+    let (a, b, c) = (me(), me(), me());
+    let full = q.acquire_device(&a, DeviceRequest::exclusive(Device::Gpu)).unwrap().unwrap();
+    assert_eq!(full.vram_mb, DEFAULT_BUDGET_MB);
+    assert!(q.acquire_device(&b, DeviceRequest::shared(Device::Gpu, 1)).unwrap().is_none());
+    // Other devices are independent.
+    let npu = q.acquire_device(&b, DeviceRequest::exclusive(Device::Npu)).unwrap().unwrap();
+    q.release_device(&full).unwrap();
+    assert!(matches!(q.release_device(&full), Err(QueueError::LostLease { .. })));
+
+    let s1 = q.acquire_device(&a, DeviceRequest::shared(Device::Gpu, 3000)).unwrap().unwrap();
+    let s2 = q.acquire_device(&b, DeviceRequest::shared(Device::Gpu, 3000)).unwrap().unwrap();
+    assert!(q.acquire_device(&c, DeviceRequest::shared(Device::Gpu, 200)).unwrap().is_none());
+    let s3 = q.acquire_device(&c, DeviceRequest::shared(Device::Gpu, 144)).unwrap().unwrap();
+    assert!(q.acquire_device(&c, DeviceRequest::exclusive(Device::Gpu)).unwrap().is_none());
+    assert_eq!(q.device_leases().unwrap().len(), 4);
+    for l in [&s1, &s2, &s3, &npu] {
+        q.heartbeat_device(l).unwrap();
+        q.release_device(l).unwrap();
+    }
+    // Over-declaring is clamped to the budget: exclusive.
+    let big = q.acquire_device(&a, DeviceRequest::shared(Device::Gpu, 99_999)).unwrap().unwrap();
+    assert_eq!(big.vram_mb, DEFAULT_BUDGET_MB);
+}
+
+#[test]
+fn expired_and_dead_device_holders_are_replaced() {
+    let (_d, q) = fresh(fast_cfg());
+    let remote = WorkerIdent {
+        host: "elsewhere".into(),
+        ..WorkerIdent::current("remote")
+    };
+    let l = q.acquire_device(&remote, DeviceRequest::exclusive(Device::Gpu)).unwrap().unwrap();
+    let w = me();
+    assert!(q.acquire_device(&w, DeviceRequest::exclusive(Device::Gpu)).unwrap().is_none());
+    std::thread::sleep(Duration::from_millis(350));
+    let mine = q.acquire_device(&w, DeviceRequest::exclusive(Device::Gpu)).unwrap();
+    assert!(mine.is_some(), "an expired lease must be reclaimed");
+    assert!(matches!(q.heartbeat_device(&l), Err(QueueError::LostLease { .. })));
+    q.release_device(&mine.unwrap()).unwrap();
+
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    child.wait().unwrap();
+    let ghost = WorkerIdent {
+        pid: child.id(),
+        ..WorkerIdent::current("ghost")
+    };
+    q.acquire_device(&ghost, DeviceRequest::exclusive(Device::Gpu)).unwrap().unwrap();
+    assert!(
+        q.acquire_device(&w, DeviceRequest::exclusive(Device::Gpu)).unwrap().is_some(),
+        "a dead holder on this host is replaced at once"
+    );
+}
+
+#[test]
+fn claim_with_device_takes_both_or_neither() {
+    let (_d, q) = fresh(fast_cfg());
+    let m = q.create_meeting(None, None).unwrap();
+    let w = me();
+    let gpu = DeviceRequest::exclusive(Device::Gpu);
+    // No job: no lease either.
+    assert!(q.claim_with_device(&w, TaskType::Summary, gpu).unwrap().is_none());
+    assert!(q.device_leases().unwrap().is_empty());
+
+    let (id, _) = q.enqueue(&NewJob::new(m, TaskType::Summary, 0)).unwrap();
+    let other = me();
+    let held = q.acquire_device(&other, gpu).unwrap().unwrap();
+    // Device busy: the job stays PENDING.
+    assert!(q.claim_with_device(&w, TaskType::Summary, gpu).unwrap().is_none());
+    assert_eq!(status_of(&q, id), Status::Pending);
+    q.release_device(&held).unwrap();
+
+    let (claim, lease) = q.claim_with_device(&w, TaskType::Summary, gpu).unwrap().unwrap();
+    assert_eq!(claim.job_id, id);
+    assert_eq!(q.device_leases().unwrap()[0].job_id, Some(id));
+    q.complete(&claim, &json!({})).unwrap();
+
+    // Claiming under a held lease works; under a lost one it is refused.
+    q.enqueue(&NewJob::new(m, TaskType::Summary, 1)).unwrap();
+    q.release_device(&lease).unwrap();
+    let err = q.claim_under(&w, TaskType::Summary, &lease).unwrap_err();
+    assert!(matches!(err, QueueError::LostLease { .. }), "{err}");
+    let lease = q.acquire_device(&w, gpu).unwrap().unwrap();
+    assert!(q.claim_under(&w, TaskType::Summary, &lease).unwrap().is_some());
+}

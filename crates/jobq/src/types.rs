@@ -1,0 +1,118 @@
+//! The enumerations stored in the database and the ids that name rows.
+
+use std::fmt;
+use std::str::FromStr;
+
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
+
+/// Row id of a meeting.
+pub type MeetingId = i64;
+/// Row id of a job.
+pub type JobId = i64;
+
+macro_rules! sql_enum {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident = $text:literal),* $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $name { $($(#[$vm])* $variant),* }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),*];
+
+            /// The text stored in the database.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),* }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                Self::ALL
+                    .iter()
+                    .copied()
+                    .find(|v| v.as_str().eq_ignore_ascii_case(s))
+                    .ok_or_else(|| format!(
+                        concat!("unknown ", stringify!($name), " {:?} (expected one of {})"),
+                        s,
+                        [$($text),*].join(", ")
+                    ))
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl ToSql for $name {
+            fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+                Ok(ToSqlOutput::from(self.as_str()))
+            }
+        }
+
+        impl FromSql for $name {
+            fn column_result(v: ValueRef<'_>) -> FromSqlResult<Self> {
+                v.as_str()?.parse().map_err(|e: String| FromSqlError::Other(e.into()))
+            }
+        }
+    };
+}
+
+sql_enum! {
+    /// What a job does; each worker binary polls for its own types.
+    TaskType {
+        /// Transcribe one audio chunk (audio-worker).
+        Audio = "AUDIO",
+        /// Describe one or more screenshots (visual-worker).
+        Visual = "VISUAL",
+        /// Assemble a meeting's transcript from its chunks (audio-worker).
+        Transcript = "TRANSCRIPT",
+        /// Summarise a meeting (summary-worker).
+        Summary = "SUMMARY",
+    }
+}
+
+sql_enum! {
+    /// Where a job is in its life.
+    Status {
+        /// Waiting to be claimed (possibly for its run_after or its dependencies).
+        Pending = "PENDING",
+        /// Claimed by a worker that holds its lease.
+        Processing = "PROCESSING",
+        /// Done; its result is stored.
+        Completed = "COMPLETED",
+        /// Given up on; last_error says why.
+        Failed = "FAILED",
+    }
+}
+
+sql_enum! {
+    /// An accelerator guarded by device leases.
+    Device {
+        /// The discrete GPU (6 GB on the reference laptop).
+        Gpu = "gpu",
+        /// The Intel NPU.
+        Npu = "npu",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enums_round_trip_through_text() {
+        for t in TaskType::ALL {
+            assert_eq!(t.as_str().parse::<TaskType>().unwrap(), *t);
+        }
+        for s in Status::ALL {
+            assert_eq!(s.as_str().parse::<Status>().unwrap(), *s);
+        }
+        assert_eq!("GPU".parse::<Device>().unwrap(), Device::Gpu);
+        let err = "VIDEO".parse::<TaskType>().unwrap_err();
+        assert!(err.contains("AUDIO, VISUAL, TRANSCRIPT, SUMMARY"), "{err}");
+    }
+}
