@@ -1,1 +1,5 @@
+//! End-to-end tests: real OS processes on a real database file. One test binary, one
+//! module per area; tests are named after the issue they pin.
 
+mod common;
+mod queue;

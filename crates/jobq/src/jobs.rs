@@ -549,6 +549,17 @@ impl Queue {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// How many jobs of type `task` are PROCESSING or could still become ready without
+    /// anyone's help (PENDING and not blocked behind a FAILED job). Zero means a worker
+    /// for `task` has nothing left to wait for.
+    pub fn outstanding(&self, task: TaskType) -> Result<u64> {
+        let conn = self.conn()?;
+        let n: i64 = conn
+            .prepare_cached(sql::ADMIN_OUTSTANDING)?
+            .query_row(named_params! { ":task_type": task }, |r| r.get(0))?;
+        Ok(n.max(0).unsigned_abs())
+    }
+
     /// PENDING jobs that wait on a FAILED job, with that job and its error.
     pub fn blocked(&self) -> Result<Vec<Blocked>> {
         let conn = self.conn()?;

@@ -33,4 +33,5 @@ statements! {
     ADMIN_BLOCKED = "admin/blocked.sql";
     ADMIN_DEVICE_LEASES = "admin/device_leases.sql";
     ADMIN_DEPS = "admin/deps.sql";
+    ADMIN_OUTSTANDING = "admin/outstanding.sql";
 }

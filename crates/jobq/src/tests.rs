@@ -89,7 +89,7 @@ fn open_is_idempotent_private_and_versioned() {
         })
         .unwrap();
     assert_eq!((v, mode.as_str(), sync, fk), (SCHEMA_VERSION, "wal", 2, 1));
-    assert_eq!(q.enqueue(&NewJob::new(m, TaskType::Audio, 0)).unwrap().1, true);
+    assert!(q.enqueue(&NewJob::new(m, TaskType::Audio, 0)).unwrap().1);
     use std::os::unix::fs::PermissionsExt;
     for f in ["debrief.db", "debrief.db-wal", "debrief.db-shm"] {
         let mode = std::fs::metadata(dir.path().join(f)).unwrap().permissions().mode() & 0o777;
@@ -325,6 +325,8 @@ fn dependencies_gate_claims_and_failed_ones_show_as_blocked() {
     assert_eq!(status_of(&q, a1), Status::Failed);
     assert!(q.claim(&w, TaskType::Transcript).unwrap().is_none());
 
+    assert_eq!(q.outstanding(TaskType::Transcript).unwrap(), 0, "blocked is not outstanding");
+    assert_eq!(q.outstanding(TaskType::Summary).unwrap(), 0);
     let blocked = q.blocked().unwrap();
     let ids: Vec<(JobId, JobId)> = blocked.iter().map(|b| (b.job_id, b.failed_dependency)).collect();
     assert_eq!(ids, vec![(t, a1), (s, a1)], "transitively blocked: {blocked:?}");

@@ -1,0 +1,104 @@
+//! Helpers shared by the end-to-end tests.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus};
+use std::time::{Duration, Instant};
+
+use debrief_jobq::{Queue, QueueConfig};
+
+/// A scratch data directory with a database, removed at the end of the test.
+pub(crate) struct Scratch {
+    pub(crate) dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    pub(crate) fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub(crate) fn db(&self) -> PathBuf {
+        self.path("debrief.db")
+    }
+
+    /// Opens the queue with short leases and backoffs, and creates the table the test
+    /// worker records its completions in.
+    pub(crate) fn queue(&self, lease_ms: u64) -> Queue {
+        let q = Queue::open(
+            &self.db(),
+            QueueConfig {
+                lease: Duration::from_millis(lease_ms),
+                backoff_base: Duration::from_millis(20),
+                backoff_max: Duration::from_millis(160),
+                ..QueueConfig::default()
+            },
+        )
+        .expect("open queue");
+        q.read(|c| {
+            Ok(c.execute_batch(
+                "CREATE TABLE IF NOT EXISTS test_done (
+                     job_id INTEGER PRIMARY KEY, pid INTEGER NOT NULL, attempt INTEGER NOT NULL)",
+            )?)
+        })
+        .expect("test_done table");
+        q
+    }
+}
+
+/// The test-only worker binary.
+pub(crate) fn test_worker() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_jobq-test-worker"))
+}
+
+/// Waits for a child with a deadline; kills it and panics if it overruns.
+pub(crate) fn wait_for(child: &mut Child, limit: Duration, what: &str) -> ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(st) = child.try_wait().expect("try_wait") {
+            return st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// SIGKILL, then reap (so the pid is not left a zombie).
+pub(crate) fn kill9(child: &mut Child) {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid")),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("SIGKILL");
+    child.wait().expect("reap");
+}
+
+/// Lines of a log file (empty if it does not exist yet).
+pub(crate) fn lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .map(|s| s.lines().map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+/// Polls until `f` returns true, or panics after `limit`.
+pub(crate) fn eventually(limit: Duration, what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// CLOCK_MONOTONIC in ns: the same clock the test worker stamps its log with.
+pub(crate) fn monotonic_ns() -> i64 {
+    let t = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).expect("clock");
+    t.tv_sec() * 1_000_000_000 + t.tv_nsec()
+}
