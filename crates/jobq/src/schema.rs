@@ -39,7 +39,7 @@ thread_local! {
 
 /// SQLite's own busy handler sleeps 1, 2, 5, 10 ... 100 ms between tries, which leaves
 /// the lock idle most of the time when many processes take short write transactions.
-/// This one starts at 20 us and backs off to 2-4 ms with jitter, until the timeout.
+/// This one starts at 20 us and backs off to 1-2 ms with jitter, until the timeout.
 fn busy_wait(tries: i32) -> bool {
     let now = Instant::now();
     let since = BUSY_SINCE.with(|s| {
@@ -53,7 +53,7 @@ fn busy_wait(tries: i32) -> bool {
         return false;
     }
     let exp = u32::try_from(tries.clamp(0, 7)).unwrap_or(7);
-    let base_us = (20u64 << exp).min(2_000);
+    let base_us = (20u64 << exp).min(1_000);
     std::thread::sleep(Duration::from_micros(base_us + fastrand::u64(0..=base_us)));
     true
 }

@@ -1,1 +1,151 @@
-fn main() {}
+//! Claim+complete throughput of the job queue, for `scripts/bench-queue`.
+//!
+//! `jobq-bench --db PATH --jobs N --consumers C [--mode one-commit|two-commit]`
+//! enqueues N jobs (not timed), starts C consumer processes (this binary again, with
+//! `--consume`), releases them together once all have opened the database, and times
+//! until the last one finds the queue empty. Each consumer claims, "runs" (no-op) and
+//! completes jobs: `two-commit` is claim and complete as separate transactions,
+//! `one-commit` completes each job and claims the next in one transaction
+//! (`Queue::complete_and_claim`). Durability is the queue's own: WAL with
+//! synchronous=FULL, read back and reported. The last stdout line is JSON.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use anyhow::{bail, ensure, Context, Result};
+use clap::{Parser, ValueEnum};
+use debrief_jobq::{NewJob, Queue, QueueConfig, Status, TaskType, WorkerIdent};
+use serde_json::json;
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
+enum Mode {
+    OneCommit,
+    TwoCommit,
+}
+
+#[derive(Parser)]
+struct Cli {
+    #[arg(long)]
+    db: PathBuf,
+    #[arg(long, default_value_t = 5000)]
+    jobs: u32,
+    #[arg(long, default_value_t = 1)]
+    consumers: u32,
+    #[arg(long, value_enum, default_value_t = Mode::OneCommit)]
+    mode: Mode,
+    /// Internal: run as one consumer process.
+    #[arg(long, hide = true)]
+    consume: bool,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let q = Queue::open(&cli.db, QueueConfig::default())
+        .with_context(|| format!("opening {}", cli.db.display()))?;
+    if cli.consume {
+        return consume(&q, cli.mode);
+    }
+    let m = q.create_meeting(Some("bench"), None)?;
+    q.write(|tx| {
+        for i in 0..cli.jobs {
+            Queue::enqueue_in(
+                tx,
+                &NewJob::new(m, TaskType::Audio, i64::from(i)).payload(json!({ "n": i })),
+            )?;
+        }
+        Ok::<_, debrief_jobq::QueueError>(())
+    })?;
+    q.read(|c| Ok(c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")?))?;
+    let (journal, sync): (String, i64) = q.read(|c| {
+        Ok((
+            c.pragma_query_value(None, "journal_mode", |r| r.get(0))?,
+            c.pragma_query_value(None, "synchronous", |r| r.get(0))?,
+        ))
+    })?;
+
+    let exe = std::env::current_exe()?;
+    let mut children = Vec::new();
+    for _ in 0..cli.consumers {
+        let mode = match cli.mode {
+            Mode::OneCommit => "one-commit",
+            Mode::TwoCommit => "two-commit",
+        };
+        let mut child = Command::new(&exe)
+            .arg("--db")
+            .arg(&cli.db)
+            .args(["--consume", "--mode", mode])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let mut out = BufReader::new(child.stdout.take().context("stdout")?);
+        let mut line = String::new();
+        out.read_line(&mut line)?;
+        ensure!(line.trim() == "ready", "consumer said {line:?}");
+        children.push((child, out));
+    }
+    let start = Instant::now();
+    for (child, _) in &mut children {
+        child.stdin.take().context("stdin")?.write_all(b"go\n")?;
+    }
+    let mut per_consumer = Vec::new();
+    for (mut child, mut out) in children {
+        let mut line = String::new();
+        out.read_line(&mut line)?;
+        let st = child.wait()?;
+        ensure!(st.success(), "consumer failed: {st}");
+        per_consumer.push(line.trim().parse::<u64>()?);
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let completed: u64 = q
+        .counts()?
+        .iter()
+        .filter(|(_, s, _)| *s == Status::Completed)
+        .map(|(_, _, n)| n)
+        .sum();
+    let total: u64 = per_consumer.iter().sum();
+    if completed != u64::from(cli.jobs) || total != u64::from(cli.jobs) {
+        bail!("{completed} COMPLETED and {total} consumed, expected {}", cli.jobs);
+    }
+    println!(
+        "{}",
+        json!({
+            "system": "debrief",
+            "mode": format!("{:?}", cli.mode),
+            "consumers": cli.consumers,
+            "jobs": cli.jobs,
+            "seconds": secs,
+            "jobs_per_s": f64::from(cli.jobs) / secs,
+            "per_consumer": per_consumer,
+            "journal_mode": journal,
+            "synchronous": match sync { 2 => "FULL".to_owned(), 1 => "NORMAL".to_owned(), n => n.to_string() },
+        })
+    );
+    Ok(())
+}
+
+fn consume(q: &Queue, mode: Mode) -> Result<()> {
+    let who = WorkerIdent::current("bench");
+    println!("ready");
+    std::io::stdout().flush()?;
+    let mut go = String::new();
+    std::io::stdin().read_line(&mut go)?;
+    let mut n = 0u64;
+    let mut next = q.claim(&who, TaskType::Audio)?;
+    while let Some(c) = next {
+        let result = json!({ "n": c.payload["n"] });
+        n += 1;
+        next = match mode {
+            Mode::OneCommit => {
+                q.complete_and_claim(&c, &result, |_| Ok(()), &who, TaskType::Audio)?
+            }
+            Mode::TwoCommit => {
+                q.complete(&c, &result)?;
+                q.claim(&who, TaskType::Audio)?
+            }
+        };
+    }
+    println!("{n}");
+    Ok(())
+}
