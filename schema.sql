@@ -10,16 +10,24 @@
 CREATE TABLE meetings (
     meeting_id  INTEGER PRIMARY KEY AUTOINCREMENT,
     title       TEXT,
-    -- where the audio came from: a file path for imports, 'record' for live capture
+    -- where the audio came from: the file paths for imports, 'record' for live capture
     source      TEXT,
+    -- sha256 of the imported files' contents: a re-run of an import finds its meeting
+    source_sha256 TEXT,
+    -- length of the meeting's audio once all of it is in
+    duration_ms INTEGER,
     -- OPEN: chunks may still arrive; CLOSED: all input is in, the foreman may plan the
     -- meeting's TRANSCRIPT and SUMMARY jobs; PROCESSING/DONE/FAILED follow its jobs.
     status      TEXT NOT NULL DEFAULT 'OPEN'
                 CHECK (status IN ('OPEN', 'CLOSED', 'PROCESSING', 'DONE', 'FAILED', 'CANCELLED')),
+    -- why the meeting is FAILED or CANCELLED
+    error       TEXT,
     created_at  INTEGER NOT NULL,
     closed_at   INTEGER,
     updated_at  INTEGER NOT NULL
 );
+CREATE INDEX meetings_by_source ON meetings (source_sha256) WHERE source_sha256 IS NOT NULL;
+CREATE INDEX meetings_by_status ON meetings (status);
 
 CREATE TABLE jobs (
     job_id            INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -6,6 +6,7 @@ use serde_json::Value;
 use crate::device::DeviceLease;
 use crate::process::{now_ms, WorkerIdent};
 use crate::types::{JobId, MeetingId, Status, TaskType};
+
 use crate::{sql, Queue, QueueError, Result};
 
 /// A job to enqueue. Build with [`NewJob::new`] and the setters.
@@ -178,7 +179,7 @@ impl JobRecord {
         self.status.parse().unwrap_or(Status::Pending)
     }
 
-    fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
+    pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
         Ok(Self {
             job_id: r.get(0)?,
             meeting_id: r.get(1)?,
@@ -343,27 +344,6 @@ fn one_row(changed: usize, job_id: JobId) -> Result<()> {
 }
 
 impl Queue {
-    /// Creates an OPEN meeting and returns its id.
-    pub fn create_meeting(&self, title: Option<&str>, source: Option<&str>) -> Result<MeetingId> {
-        self.write(|tx| {
-            Ok(tx.prepare_cached(sql::CREATE_MEETING)?.query_row(
-                named_params! { ":title": title, ":source": source, ":now": now_ms() },
-                |r| r.get(0),
-            )?)
-        })
-    }
-
-    /// Marks an OPEN meeting CLOSED (all its input is in). Returns false if it was not
-    /// OPEN.
-    pub fn close_meeting(&self, meeting_id: MeetingId) -> Result<bool> {
-        self.write(|tx| {
-            let n = tx
-                .prepare_cached(sql::CLOSE_MEETING)?
-                .execute(named_params! { ":meeting_id": meeting_id, ":now": now_ms() })?;
-            Ok(n == 1)
-        })
-    }
-
     /// Enqueues one job in its own transaction. Idempotent per (meeting, type, seq).
     pub fn enqueue(&self, job: &NewJob) -> Result<(JobId, bool)> {
         self.write(|tx| enqueue_in(tx, job))

@@ -22,6 +22,7 @@
 
 mod device;
 mod jobs;
+mod meetings;
 mod process;
 mod recover;
 mod schema;
@@ -37,6 +38,7 @@ use rusqlite::{Transaction, TransactionBehavior};
 
 pub use device::{DeviceLease, DeviceRequest, LeaseRecord};
 pub use jobs::{Blocked, Claim, FailOutcome, Fence, JobRecord, NewJob, Retry};
+pub use meetings::{MeetingRecord, NewMeeting, Reconciled, SUMMARY_PRIORITY, TRANSCRIPT_PRIORITY};
 pub use process::{hostname, now_ms, pid_alive, WorkerIdent};
 pub use recover::Recovered;
 pub use schema::{SCHEMA_SQL, SCHEMA_VERSION};

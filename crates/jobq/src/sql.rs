@@ -34,4 +34,19 @@ statements! {
     ADMIN_DEVICE_LEASES = "admin/device_leases.sql";
     ADMIN_DEPS = "admin/deps.sql";
     ADMIN_OUTSTANDING = "admin/outstanding.sql";
+    ADMIN_MEETINGS = "admin/meetings.sql";
+    ADMIN_FAILED_JOBS = "admin/failed_jobs.sql";
+    ADMIN_MEETING_JOBS = "admin/meeting_jobs.sql";
+    FIND_MEETING_BY_SOURCE = "producer/find_meeting_by_source.sql";
+    DELETE_OPEN_MEETING = "producer/delete_open_meeting.sql";
+    MEETING_SEQS = "producer/meeting_seqs.sql";
+    FOREMAN_CLOSED = "foreman/closed_meetings.sql";
+    FOREMAN_JOB_IDS = "foreman/job_ids_of_type.sql";
+    FOREMAN_MARK_PROCESSING = "foreman/mark_processing.sql";
+    FOREMAN_DONE = "foreman/meetings_done.sql";
+    FOREMAN_FAILED = "foreman/meetings_failed.sql";
+    FOREMAN_RESUMED = "foreman/meetings_resumed.sql";
+    FOREMAN_CANCEL_MEETING = "foreman/cancel_meeting.sql";
+    FOREMAN_CANCEL_JOBS = "foreman/cancel_jobs.sql";
+    FOREMAN_RETRY = "foreman/retry_failed.sql";
 }

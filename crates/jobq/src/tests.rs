@@ -480,3 +480,101 @@ fn claim_with_device_takes_both_or_neither() {
     let lease = q.acquire_device(&w, gpu).unwrap().unwrap();
     assert!(q.claim_under(&w, TaskType::Summary, &lease).unwrap().is_some());
 }
+
+#[test]
+fn reconcile_plans_closed_meetings_once_and_tracks_their_status() {
+    let (_d, q) = fresh(fast_cfg());
+    let m = q.create_meeting(Some("weekly"), Some("a.wav")).unwrap();
+    let audio: Vec<JobId> = (0..3)
+        .map(|i| q.enqueue(&NewJob::new(m, TaskType::Audio, i)).unwrap().0)
+        .collect();
+    let (visual, _) = q.enqueue(&NewJob::new(m, TaskType::Visual, 0)).unwrap();
+    // OPEN meetings are not planned.
+    assert!(q.reconcile_meetings().unwrap().planned.is_empty());
+    assert!(q.close_meeting(m, Some(180_000)).unwrap());
+    assert!(!q.close_meeting(m, None).unwrap(), "closing twice is a no-op");
+    assert_eq!(q.reconcile_meetings().unwrap().planned, vec![m]);
+    assert!(q.reconcile_meetings().unwrap().planned.is_empty(), "planned once");
+
+    let jobs = q.meeting_jobs(m).unwrap();
+    let of = |t: &str| jobs.iter().find(|j| j.task_type == t).unwrap().job_id;
+    let (t, s) = (of("TRANSCRIPT"), of("SUMMARY"));
+    assert_eq!(q.dependencies(t).unwrap(), audio);
+    assert_eq!(q.dependencies(s).unwrap(), vec![visual, t]);
+    let rec = q.meeting(m).unwrap().unwrap();
+    assert_eq!((rec.status.as_str(), rec.jobs, rec.duration_ms), ("PROCESSING", 6, Some(180_000)));
+
+    // A failed chunk fails the meeting, with the job's error; a retry resumes it.
+    let w = me();
+    let c = q.claim(&w, TaskType::Audio).unwrap().unwrap();
+    q.fail(&c, "unreadable chunk", Retry::No).unwrap();
+    assert_eq!(q.reconcile_meetings().unwrap().failed, vec![m]);
+    let rec = q.meeting(m).unwrap().unwrap();
+    assert_eq!(rec.status, "FAILED");
+    assert!(rec.error.unwrap().contains("unreadable chunk"));
+    assert_eq!(q.failed_jobs().unwrap().len(), 1);
+    assert_eq!(q.retry_failed(None).unwrap(), vec![c.job_id]);
+    assert_eq!(q.reconcile_meetings().unwrap().resumed, vec![m]);
+    assert_eq!(q.job(c.job_id).unwrap().unwrap().attempts, 0);
+
+    // Everything completes: DONE.
+    for task in [TaskType::Audio, TaskType::Visual, TaskType::Transcript, TaskType::Summary] {
+        while let Some(c) = q.claim(&w, task).unwrap() {
+            q.complete(&c, &json!({})).unwrap();
+        }
+    }
+    assert_eq!(q.reconcile_meetings().unwrap().done, vec![m]);
+    assert_eq!(q.meeting(m).unwrap().unwrap().status, "DONE");
+}
+
+#[test]
+fn cancel_fails_unfinished_jobs_and_fences_off_their_workers() {
+    let (_d, q) = fresh(fast_cfg());
+    let m = q.create_meeting(None, None).unwrap();
+    let (a, _) = q.enqueue(&NewJob::new(m, TaskType::Audio, 0)).unwrap();
+    let (b, _) = q.enqueue(&NewJob::new(m, TaskType::Audio, 1)).unwrap();
+    let (done, _) = q.enqueue(&NewJob::new(m, TaskType::Audio, 2).priority(9)).unwrap();
+    let w = me();
+    let c = q.claim(&w, TaskType::Audio).unwrap().unwrap();
+    assert_eq!(c.job_id, done);
+    q.complete(&c, &json!({})).unwrap();
+    let running = q.claim(&w, TaskType::Audio).unwrap().unwrap();
+    assert_eq!(q.cancel_meeting(m).unwrap(), Some(2));
+    assert_eq!(q.cancel_meeting(m).unwrap(), None);
+    assert_eq!(q.cancel_meeting(999).unwrap(), None);
+    assert!(matches!(q.heartbeat(&running.fence), Err(QueueError::LostClaim { .. })));
+    for id in [a, b] {
+        let rec = q.job(id).unwrap().unwrap();
+        assert_eq!(rec.status(), Status::Failed);
+        assert!(rec.last_error.unwrap().contains("cancelled"));
+    }
+    assert_eq!(status_of(&q, done), Status::Completed);
+    assert!(q.retry_failed(None).unwrap().is_empty(), "cancelled meetings are not retried");
+    let rec = q.meeting(m).unwrap().unwrap();
+    assert_eq!(rec.status, "CANCELLED");
+    assert!(q.reconcile_meetings().unwrap().is_empty());
+    assert_eq!(q.meeting(m).unwrap().unwrap().status, "CANCELLED");
+}
+
+#[test]
+fn failed_imports_can_be_undone_and_found_again_by_hash() {
+    let (_d, q) = fresh(fast_cfg());
+    let m = q
+        .create_meeting_with(&NewMeeting {
+            title: Some("x"),
+            source: Some("x.mp3"),
+            source_sha256: Some("abc"),
+        })
+        .unwrap();
+    q.enqueue(&NewJob::new(m, TaskType::Audio, 0)).unwrap();
+    q.enqueue(&NewJob::new(m, TaskType::Audio, 1)).unwrap();
+    assert_eq!(q.find_meeting_by_source("abc").unwrap(), Some(m));
+    assert_eq!(q.meeting_seqs(m, TaskType::Audio).unwrap(), vec![0, 1]);
+    assert!(q.delete_open_meeting(m).unwrap());
+    assert!(q.meeting(m).unwrap().is_none());
+    assert!(q.counts().unwrap().is_empty(), "its jobs went with it");
+    assert_eq!(q.find_meeting_by_source("abc").unwrap(), None);
+    let m2 = q.create_meeting(None, None).unwrap();
+    q.close_meeting(m2, None).unwrap();
+    assert!(!q.delete_open_meeting(m2).unwrap(), "only OPEN meetings can be undone");
+}

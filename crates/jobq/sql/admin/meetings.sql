@@ -1,0 +1,8 @@
+SELECT m.meeting_id, m.title, m.source, m.status, m.error, m.duration_ms, m.created_at,
+       m.closed_at, m.updated_at,
+       (SELECT COUNT(*) FROM jobs j WHERE j.meeting_id = m.meeting_id),
+       (SELECT COUNT(*) FROM jobs j WHERE j.meeting_id = m.meeting_id AND j.status = 'COMPLETED'),
+       (SELECT COUNT(*) FROM jobs j WHERE j.meeting_id = m.meeting_id AND j.status = 'FAILED')
+FROM meetings m
+WHERE :meeting_id IS NULL OR m.meeting_id = :meeting_id
+ORDER BY m.meeting_id;

@@ -1,0 +1,13 @@
+-- A FAILED job means the meeting cannot finish until someone retries it.
+UPDATE meetings
+SET status = 'FAILED',
+    error = (SELECT 'job ' || j.job_id || ' (' || j.task_type || ' #' || j.seq || ') failed: '
+                    || COALESCE(j.last_error, 'no error recorded')
+             FROM jobs j
+             WHERE j.meeting_id = meetings.meeting_id AND j.status = 'FAILED'
+             ORDER BY j.job_id LIMIT 1),
+    updated_at = :now
+WHERE status IN ('PROCESSING', 'DONE')
+  AND EXISTS (SELECT 1 FROM jobs j
+              WHERE j.meeting_id = meetings.meeting_id AND j.status = 'FAILED')
+RETURNING meeting_id;

@@ -1,0 +1,272 @@
+//! Meetings, and the foreman's bookkeeping over them: planning each closed meeting's
+//! TRANSCRIPT and SUMMARY jobs, keeping meeting status current, retry and cancel.
+
+use rusqlite::{named_params, OptionalExtension, Transaction};
+
+use crate::jobs::{enqueue_in, JobRecord, NewJob};
+use crate::process::now_ms;
+use crate::types::{JobId, MeetingId, TaskType};
+use crate::{sql, Queue, Result};
+
+/// Priority of TRANSCRIPT jobs: cheap, and they unblock a meeting's summary, so they go
+/// before the next meeting's chunks.
+pub const TRANSCRIPT_PRIORITY: i32 = 10;
+/// Priority of SUMMARY jobs.
+pub const SUMMARY_PRIORITY: i32 = 5;
+
+/// A meeting to create.
+#[derive(Debug, Clone, Default)]
+pub struct NewMeeting<'a> {
+    /// Title shown in status and exports.
+    pub title: Option<&'a str>,
+    /// Where the audio came from.
+    pub source: Option<&'a str>,
+    /// Hash of the imported content, so that a re-run finds this meeting.
+    pub source_sha256: Option<&'a str>,
+}
+
+/// A meeting as stored, with its job counts.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MeetingRecord {
+    /// Row id.
+    pub meeting_id: MeetingId,
+    /// Title.
+    pub title: Option<String>,
+    /// Source.
+    pub source: Option<String>,
+    /// OPEN, CLOSED, PROCESSING, DONE, FAILED or CANCELLED.
+    pub status: String,
+    /// Why it FAILED or was CANCELLED.
+    pub error: Option<String>,
+    /// Audio length once known.
+    pub duration_ms: Option<i64>,
+    /// Created (ms).
+    pub created_at: i64,
+    /// Closed (ms).
+    pub closed_at: Option<i64>,
+    /// Last status change (ms).
+    pub updated_at: i64,
+    /// Jobs in all.
+    pub jobs: i64,
+    /// Of which COMPLETED.
+    pub completed: i64,
+    /// Of which FAILED.
+    pub failed: i64,
+}
+
+/// What one [`Queue::reconcile_meetings`] pass changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Reconciled {
+    /// Meetings whose TRANSCRIPT and SUMMARY jobs were created.
+    pub planned: Vec<MeetingId>,
+    /// Meetings that became DONE.
+    pub done: Vec<MeetingId>,
+    /// Meetings that became FAILED.
+    pub failed: Vec<MeetingId>,
+    /// Meetings that went back to PROCESSING after a retry.
+    pub resumed: Vec<MeetingId>,
+}
+
+impl Reconciled {
+    /// Whether nothing changed.
+    pub fn is_empty(&self) -> bool {
+        self.planned.is_empty() && self.done.is_empty() && self.failed.is_empty() && self.resumed.is_empty()
+    }
+}
+
+fn ids(tx: &Transaction<'_>, sql: &str, now: i64) -> Result<Vec<MeetingId>> {
+    let mut stmt = tx.prepare_cached(sql)?;
+    let rows = stmt.query_map(named_params! { ":now": now }, |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+fn job_ids(tx: &Transaction<'_>, meeting_id: MeetingId, task: TaskType) -> Result<Vec<JobId>> {
+    let mut stmt = tx.prepare_cached(sql::FOREMAN_JOB_IDS)?;
+    let rows = stmt.query_map(
+        named_params! { ":meeting_id": meeting_id, ":task_type": task },
+        |r| r.get(0),
+    )?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+impl Queue {
+    /// Creates an OPEN meeting with a title and source.
+    pub fn create_meeting(&self, title: Option<&str>, source: Option<&str>) -> Result<MeetingId> {
+        self.create_meeting_with(&NewMeeting {
+            title,
+            source,
+            source_sha256: None,
+        })
+    }
+
+    /// Creates an OPEN meeting.
+    pub fn create_meeting_with(&self, m: &NewMeeting<'_>) -> Result<MeetingId> {
+        self.write(|tx| {
+            Ok(tx.prepare_cached(sql::CREATE_MEETING)?.query_row(
+                named_params! {
+                    ":title": m.title,
+                    ":source": m.source,
+                    ":source_sha256": m.source_sha256,
+                    ":now": now_ms(),
+                },
+                |r| r.get(0),
+            )?)
+        })
+    }
+
+    /// The newest meeting (not cancelled) imported from content with this hash.
+    pub fn find_meeting_by_source(&self, sha256: &str) -> Result<Option<MeetingId>> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(sql::FIND_MEETING_BY_SOURCE)?;
+        Ok(stmt
+            .query_row(named_params! { ":source_sha256": sha256 }, |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Marks an OPEN meeting CLOSED (all its input is in), recording its length. Returns
+    /// false if it was not OPEN.
+    pub fn close_meeting(&self, meeting_id: MeetingId, duration_ms: Option<i64>) -> Result<bool> {
+        self.write(|tx| {
+            let n = tx.prepare_cached(sql::CLOSE_MEETING)?.execute(named_params! {
+                ":meeting_id": meeting_id,
+                ":duration_ms": duration_ms,
+                ":now": now_ms(),
+            })?;
+            Ok(n == 1)
+        })
+    }
+
+    /// Deletes an OPEN meeting and its jobs (an import that failed). Returns false if it
+    /// was not OPEN (then nothing is deleted).
+    pub fn delete_open_meeting(&self, meeting_id: MeetingId) -> Result<bool> {
+        self.write(|tx| {
+            let n = tx
+                .prepare_cached(sql::DELETE_OPEN_MEETING)?
+                .execute(named_params! { ":meeting_id": meeting_id })?;
+            Ok(n == 1)
+        })
+    }
+
+    /// The seq numbers a meeting already has jobs of type `task` for.
+    pub fn meeting_seqs(&self, meeting_id: MeetingId, task: TaskType) -> Result<Vec<i64>> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(sql::MEETING_SEQS)?;
+        let rows = stmt.query_map(
+            named_params! { ":meeting_id": meeting_id, ":task_type": task },
+            |r| r.get(0),
+        )?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Meetings with their job counts: all of them, or one.
+    pub fn meetings(&self, only: Option<MeetingId>) -> Result<Vec<MeetingRecord>> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(sql::ADMIN_MEETINGS)?;
+        let rows = stmt.query_map(named_params! { ":meeting_id": only }, |r| {
+            Ok(MeetingRecord {
+                meeting_id: r.get(0)?,
+                title: r.get(1)?,
+                source: r.get(2)?,
+                status: r.get(3)?,
+                error: r.get(4)?,
+                duration_ms: r.get(5)?,
+                created_at: r.get(6)?,
+                closed_at: r.get(7)?,
+                updated_at: r.get(8)?,
+                jobs: r.get(9)?,
+                completed: r.get(10)?,
+                failed: r.get(11)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// One meeting, if it exists.
+    pub fn meeting(&self, meeting_id: MeetingId) -> Result<Option<MeetingRecord>> {
+        Ok(self.meetings(Some(meeting_id))?.into_iter().next())
+    }
+
+    /// Every job of a meeting, by type and seq.
+    pub fn meeting_jobs(&self, meeting_id: MeetingId) -> Result<Vec<JobRecord>> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(sql::ADMIN_MEETING_JOBS)?;
+        let rows = stmt.query_map(named_params! { ":meeting_id": meeting_id }, JobRecord::from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Every FAILED job, with its error.
+    pub fn failed_jobs(&self) -> Result<Vec<JobRecord>> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(sql::ADMIN_FAILED_JOBS)?;
+        let rows = stmt.query_map([], JobRecord::from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The foreman's bookkeeping, one transaction: for each CLOSED meeting create its
+    /// TRANSCRIPT job (after every AUDIO job) and SUMMARY job (after the TRANSCRIPT and
+    /// every VISUAL job) and mark it PROCESSING; then move meetings to DONE, FAILED or
+    /// back to PROCESSING as their jobs say. Idempotent: safe to run from two foremen.
+    pub fn reconcile_meetings(&self) -> Result<Reconciled> {
+        self.write(|tx| {
+            let now = now_ms();
+            let mut out = Reconciled::default();
+            let closed: Vec<MeetingId> = {
+                let mut stmt = tx.prepare_cached(sql::FOREMAN_CLOSED)?;
+                let rows = stmt.query_map([], |r| r.get(0))?;
+                rows.collect::<rusqlite::Result<_>>()?
+            };
+            for m in closed {
+                let audio = job_ids(tx, m, TaskType::Audio)?;
+                let (transcript, _) = enqueue_in(
+                    tx,
+                    &NewJob::new(m, TaskType::Transcript, 0)
+                        .priority(TRANSCRIPT_PRIORITY)
+                        .depends_on(audio),
+                )?;
+                let visual = job_ids(tx, m, TaskType::Visual)?;
+                enqueue_in(
+                    tx,
+                    &NewJob::new(m, TaskType::Summary, 0)
+                        .priority(SUMMARY_PRIORITY)
+                        .depends_on(std::iter::once(transcript).chain(visual)),
+                )?;
+                tx.prepare_cached(sql::FOREMAN_MARK_PROCESSING)?
+                    .execute(named_params! { ":meeting_id": m, ":now": now })?;
+                out.planned.push(m);
+            }
+            out.done = ids(tx, sql::FOREMAN_DONE, now)?;
+            out.failed = ids(tx, sql::FOREMAN_FAILED, now)?;
+            out.resumed = ids(tx, sql::FOREMAN_RESUMED, now)?;
+            Ok(out)
+        })
+    }
+
+    /// Cancels a meeting: it becomes CANCELLED and its unfinished jobs FAILED (a worker
+    /// running one loses its claim at the next heartbeat). Returns the number of jobs
+    /// cancelled, or `None` if there is no such meeting or it was cancelled already.
+    pub fn cancel_meeting(&self, meeting_id: MeetingId) -> Result<Option<usize>> {
+        self.write(|tx| {
+            let now = now_ms();
+            let n = tx
+                .prepare_cached(sql::FOREMAN_CANCEL_MEETING)?
+                .execute(named_params! { ":meeting_id": meeting_id, ":now": now })?;
+            if n == 0 {
+                return Ok(None);
+            }
+            let jobs = tx
+                .prepare_cached(sql::FOREMAN_CANCEL_JOBS)?
+                .execute(named_params! { ":meeting_id": meeting_id, ":now": now })?;
+            Ok(Some(jobs))
+        })
+    }
+
+    /// Gives FAILED jobs fresh attempts: one job, or every failed job when `job_id` is
+    /// `None`. Returns the jobs retried (jobs of cancelled meetings are left alone).
+    pub fn retry_failed(&self, job_id: Option<JobId>) -> Result<Vec<JobId>> {
+        self.write(|tx| {
+            let mut stmt = tx.prepare_cached(sql::FOREMAN_RETRY)?;
+            let rows = stmt.query_map(named_params! { ":job_id": job_id }, |r| r.get(0))?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+}
