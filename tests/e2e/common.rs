@@ -102,3 +102,50 @@ pub(crate) fn monotonic_ns() -> i64 {
     let t = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).expect("clock");
     t.tv_sec() * 1_000_000_000 + t.tv_nsec()
 }
+
+/// A binary of the workspace (foreman, ingest, ...), built next to the test binaries by
+/// `cargo build --workspace` (scripts/test does that first).
+pub(crate) fn workspace_bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test exe");
+    // target/<profile>/deps/e2e-HASH -> target/<profile>/NAME
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let p = dir.join(name);
+    assert!(p.is_file(), "{} is not built; run `cargo build --workspace` first (scripts/test does)", p.display());
+    p
+}
+
+/// A command for a workspace binary with `--data-dir` set.
+pub(crate) fn debrief(name: &str, data_dir: &Path) -> Command {
+    let mut c = Command::new(workspace_bin(name));
+    c.arg("--data-dir").arg(data_dir);
+    c
+}
+
+/// Runs to completion with a deadline, returning (status, stdout, stderr).
+pub(crate) fn run_out(cmd: &mut Command, limit: Duration) -> (ExitStatus, String, String) {
+    use std::io::Read;
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut out = child.stdout.take().expect("stdout");
+    let mut err = child.stderr.take().expect("stderr");
+    let t_out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let st = wait_for(&mut child, limit, "command");
+    (st, t_out.join().expect("stdout"), t_err.join().expect("stderr"))
+}
+
+/// Whether a process still runs (zombies count as gone).
+pub(crate) fn alive(pid: u32) -> bool {
+    debrief_jobq::pid_alive(pid)
+}

@@ -2,4 +2,6 @@
 //! module per area; tests are named after the issue they pin.
 
 mod common;
+mod fixtures;
+mod pipeline;
 mod queue;

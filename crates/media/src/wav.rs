@@ -1,0 +1,168 @@
+//! Crash-safe 16 kHz mono 16-bit WAV files for chunks, and reading them back.
+
+use std::ffi::OsString;
+use std::fs::{self, File};
+use std::io::{self, BufReader, BufWriter};
+use std::path::{Path, PathBuf};
+
+use crate::error::{check_input_file, MediaError};
+use crate::SAMPLE_RATE;
+
+/// Samples handed to hound's fast 16-bit writer at a time.
+const WRITE_BATCH: usize = 64 * 1024;
+
+/// `f32` in [-1, 1] to 16-bit PCM (scale 32768, clamped, rounded; NaN becomes 0).
+fn to_i16(x: f32) -> i16 {
+    (x * 32_768.0).round().clamp(-32_768.0, 32_767.0) as i16
+}
+
+fn partial_path(path: &Path) -> PathBuf {
+    let mut s = OsString::from(path.as_os_str());
+    s.push(".partial");
+    PathBuf::from(s)
+}
+
+/// Writes `samples` as a 16 kHz mono 16-bit PCM WAV, crash-safely: to `path` + `.partial`
+/// (created with mode 0600), fsynced, renamed to `path`, and the directory fsynced. After a
+/// crash `path` is either absent or complete; a stale `.partial` may be left behind and is
+/// overwritten by the next attempt. Samples outside [-1, 1] are clipped.
+pub fn write_wav_atomic(path: &Path, samples: &[f32]) -> Result<(), MediaError> {
+    let tmp = partial_path(path);
+    let result = write_to(&tmp, samples).and_then(|()| {
+        fs::rename(&tmp, path).map_err(|e| MediaError::io(path, e))?;
+        sync_parent_dir(path)
+    });
+    if result.is_err() {
+        // Best effort: the error being returned matters more than a leftover temp file.
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn write_to(tmp: &Path, samples: &[f32]) -> Result<(), MediaError> {
+    let io_err = |e: io::Error| MediaError::io(tmp, e);
+    let hound_err = |e: hound::Error| match e {
+        hound::Error::IoError(e) => MediaError::io(tmp, e),
+        other => MediaError::Io { path: tmp.to_owned(), source: io::Error::other(other.to_string()) },
+    };
+    let file = debrief_config::create_private_file(tmp).map_err(io_err)?;
+    let mut out = BufWriter::with_capacity(256 * 1024, file);
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: SAMPLE_RATE,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    {
+        let mut writer = hound::WavWriter::new(&mut out, spec).map_err(hound_err)?;
+        for batch in samples.chunks(WRITE_BATCH) {
+            // Batches are at most WRITE_BATCH long, so the length fits a u32.
+            let mut w = writer.get_i16_writer(batch.len() as u32);
+            for &x in batch {
+                w.write_sample(to_i16(x));
+            }
+            w.flush().map_err(hound_err)?;
+        }
+        writer.finalize().map_err(hound_err)?;
+    }
+    let file = out.into_inner().map_err(|e| io_err(e.into_error()))?;
+    file.sync_all().map_err(io_err)
+}
+
+fn sync_parent_dir(path: &Path) -> Result<(), MediaError> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| MediaError::io(dir, e))
+}
+
+/// Reads a 16 kHz mono WAV (16-bit as written by [`write_wav_atomic`], or 8/24/32-bit
+/// integer or 32-bit float) back to `f32` (16-bit samples are divided by 32768, so a
+/// write/read round trip is exact to within 1/65536).
+///
+/// Errors: [`MediaError::Missing`], [`MediaError::Empty`], [`MediaError::NotAudio`] (not a
+/// WAV), [`MediaError::Unsupported`] (not 16 kHz mono: decode those with
+/// [`crate::AudioSource`]), [`MediaError::Truncated`] (fewer samples than the header
+/// declares), [`MediaError::Io`]. Allocation is bounded by the file's real size, never by
+/// what the header declares.
+pub fn read_wav(path: &Path) -> Result<Vec<f32>, MediaError> {
+    let file_len = check_input_file(path)?;
+    let file = File::open(path).map_err(|e| MediaError::io(path, e))?;
+    let mut reader = hound::WavReader::new(BufReader::new(file)).map_err(|e| match e {
+        hound::Error::IoError(e) if e.kind() == io::ErrorKind::UnexpectedEof => MediaError::Truncated {
+            path: path.to_owned(),
+            detail: "the file ends inside its WAV header".into(),
+        },
+        hound::Error::IoError(e) => MediaError::io(path, e),
+        hound::Error::Unsupported => MediaError::Unsupported {
+            path: path.to_owned(),
+            what: "a WAV sample format hound cannot read".into(),
+        },
+        other => MediaError::NotAudio {
+            path: path.to_owned(),
+            found: format!("{} ({other})", crate::error::describe_unknown_file(path)),
+        },
+    })?;
+    let spec = reader.spec();
+    if spec.sample_rate != SAMPLE_RATE || spec.channels != 1 {
+        return Err(MediaError::Unsupported {
+            path: path.to_owned(),
+            what: format!(
+                "read_wav reads 16 kHz mono only; this is {} Hz with {} channel(s)",
+                spec.sample_rate, spec.channels
+            ),
+        });
+    }
+    let declared = u64::from(reader.len());
+    let bytes_per_sample = u64::from(spec.bits_per_sample.div_ceil(8)).max(1);
+    let capacity = declared.min(file_len / bytes_per_sample);
+    let mut out = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
+    let path_buf = path.to_owned();
+    let fail = |e: hound::Error, got: usize| match e {
+        // hound reports a short read as a plain I/O error; with samples still owed, that
+        // is a file cut short.
+        hound::Error::IoError(e) if (got as u64) < declared => MediaError::Truncated {
+            path: path_buf.clone(),
+            detail: format!("header declares {declared} samples but the file holds only {got} ({e})"),
+        },
+        hound::Error::IoError(e) => MediaError::io(&path_buf, e),
+        other => MediaError::Corrupt { path: path_buf.clone(), at_s: None, detail: other.to_string() },
+    };
+    match (spec.sample_format, spec.bits_per_sample) {
+        (hound::SampleFormat::Float, _) => {
+            for s in reader.samples::<f32>() {
+                let got = out.len();
+                out.push(s.map_err(|e| fail(e, got))?);
+            }
+        }
+        (hound::SampleFormat::Int, bits) => {
+            let scale = 1.0 / (1u64 << (bits.clamp(1, 32) - 1)) as f32;
+            for s in reader.samples::<i32>() {
+                let got = out.len();
+                out.push(s.map_err(|e| fail(e, got))? as f32 * scale);
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sample_conversion_clips_and_rounds() {
+        assert_eq!(to_i16(0.0), 0);
+        assert_eq!(to_i16(1.0), 32_767);
+        assert_eq!(to_i16(-1.0), -32_768);
+        assert_eq!(to_i16(5.0), 32_767);
+        assert_eq!(to_i16(f32::NAN), 0);
+        assert_eq!(to_i16(0.5), 16_384);
+    }
+
+    #[test]
+    fn partial_path_appends_suffix() {
+        assert_eq!(partial_path(Path::new("/a/b.wav")), Path::new("/a/b.wav.partial"));
+    }
+}

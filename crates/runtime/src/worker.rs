@@ -1,0 +1,347 @@
+//! The worker loop every worker binary runs.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use debrief_config::DataDir;
+use debrief_jobq::{
+    Claim, DeviceLease, DeviceRequest, FailOutcome, Queue, QueueError, Retry, TaskType,
+    WorkerIdent,
+};
+use serde_json::Value;
+
+use crate::{log, signals};
+
+/// Boxed error a result-storing closure may return.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Writes a job's output rows inside the transaction that completes it.
+pub type Store = Box<dyn FnOnce(&rusqlite::Transaction<'_>) -> Result<(), BoxError> + Send>;
+
+/// What a handler returns for a finished job.
+pub struct Output {
+    /// Small JSON result kept on the job row.
+    pub result: Value,
+    /// Output rows, written atomically with the completion (and never for a claim that
+    /// was lost).
+    pub store: Option<Store>,
+}
+
+impl std::fmt::Debug for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Output")
+            .field("result", &self.result)
+            .field("store", &self.store.is_some())
+            .finish()
+    }
+}
+
+impl Output {
+    /// A result with no output rows.
+    pub fn result(result: Value) -> Self {
+        Self { result, store: None }
+    }
+}
+
+/// Why a job did not finish.
+#[derive(Debug)]
+pub enum JobError {
+    /// Transient: retry after a backoff while attempts remain.
+    Retry(anyhow::Error),
+    /// The input is bad: FAILED now, with this error.
+    Permanent(anyhow::Error),
+    /// The handler stopped because [`JobContext::should_stop`] said so; the job is
+    /// handed back without counting an attempt.
+    Interrupted,
+}
+
+/// What a handler may look at while it runs a job.
+#[derive(Debug)]
+pub struct JobContext<'a> {
+    /// The queue (for reading other jobs' results, e.g. a TRANSCRIPT job's chunks).
+    pub queue: &'a Queue,
+    /// The data directory (chunk files are relative to it).
+    pub data_dir: &'a DataDir,
+    /// Inference threads to use (performance cores).
+    pub threads: usize,
+    lost: &'a AtomicBool,
+}
+
+impl JobContext<'_> {
+    /// True once the process was asked to stop or the claim was lost: a long-running
+    /// handler checks this between steps and returns [`JobError::Interrupted`].
+    pub fn should_stop(&self) -> bool {
+        signals::stop_requested() || self.lost.load(Ordering::SeqCst)
+    }
+}
+
+/// The model side of a worker.
+pub trait Handler {
+    /// Loads the model. Called before the first job of a batch, after the device lease
+    /// (if any) is held.
+    fn load(&mut self, threads: usize) -> Result<()>;
+    /// Runs one job.
+    fn run(&mut self, job: &Claim, ctx: &JobContext<'_>) -> Result<Output, JobError>;
+    /// Frees the model: when idle, before a device lease is released, and at exit.
+    fn unload(&mut self);
+}
+
+/// How a worker runs.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Name in logs and in the worker id (e.g. `audio-worker`).
+    pub name: String,
+    /// Task types it takes, in the order it tries them.
+    pub tasks: Vec<TaskType>,
+    /// A device lease to hold while the model is loaded (`None` on the CPU).
+    pub device: Option<DeviceRequest>,
+    /// Exit once no job of its types can become ready.
+    pub until_idle: bool,
+    /// Exit after this many jobs.
+    pub max_jobs: Option<u64>,
+    /// Inference threads.
+    pub threads: usize,
+    /// First idle poll delay; doubles up to `idle_max`.
+    pub idle_min: Duration,
+    /// Longest idle poll delay.
+    pub idle_max: Duration,
+}
+
+/// What a worker did, for its exit log.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Summary {
+    /// Jobs completed.
+    pub completed: u64,
+    /// Jobs that failed (retried later or for good).
+    pub failed: u64,
+    /// Jobs handed back (shutdown) or lost (claim taken away).
+    pub handed_back: u64,
+}
+
+/// Runs the claim-run-complete loop until stopped (SIGTERM/SIGINT), idle (with
+/// `until_idle`) or done (`max_jobs`). The model is loaded lazily, kept for consecutive
+/// jobs, and unloaded when idle and at exit, always before the device lease is released.
+pub fn run(q: &Queue, dd: &DataDir, cfg: &WorkerConfig, handler: &mut dyn Handler) -> Result<Summary> {
+    signals::install();
+    let who = WorkerIdent::current(&cfg.name);
+    log(&cfg.name, &format!("started as {} taking {:?}", who.id, cfg.tasks));
+    let mut state = State {
+        q,
+        dd,
+        cfg,
+        who,
+        lease: None,
+        loaded: false,
+        summary: Summary::default(),
+    };
+    let outcome = state.main_loop(handler);
+    state.idle(handler);
+    let s = &state.summary;
+    log(
+        &cfg.name,
+        &format!("exiting: {} completed, {} failed, {} handed back", s.completed, s.failed, s.handed_back),
+    );
+    outcome.map(|()| state.summary.clone())
+}
+
+struct State<'a> {
+    q: &'a Queue,
+    dd: &'a DataDir,
+    cfg: &'a WorkerConfig,
+    who: WorkerIdent,
+    lease: Option<DeviceLease>,
+    loaded: bool,
+    summary: Summary,
+}
+
+impl State<'_> {
+    fn main_loop(&mut self, handler: &mut dyn Handler) -> Result<()> {
+        let mut delay = self.cfg.idle_min;
+        loop {
+            if signals::stop_requested() {
+                return Ok(());
+            }
+            let done = self.summary.completed + self.summary.failed;
+            if self.cfg.max_jobs.is_some_and(|m| done >= m) {
+                return Ok(());
+            }
+            let Some(claim) = self.claim()? else {
+                // Nothing to do: never hold a model or a lease while idle.
+                self.idle(handler);
+                self.q.recover().context("recovering lost claims")?;
+                if self.cfg.until_idle && self.nothing_left()? {
+                    return Ok(());
+                }
+                signals::sleep_unless_stopped(delay);
+                delay = (delay * 2).min(self.cfg.idle_max);
+                continue;
+            };
+            delay = self.cfg.idle_min;
+            if !self.loaded {
+                if let Err(e) = handler.load(self.cfg.threads) {
+                    let _ = self.q.hand_back(&claim);
+                    self.idle(handler);
+                    return Err(e.context("loading the model"));
+                }
+                self.loaded = true;
+            }
+            self.run_one(handler, &claim)?;
+        }
+    }
+
+    fn claim(&mut self) -> Result<Option<Claim>> {
+        for &task in &self.cfg.tasks {
+            let got = match (&self.cfg.device, &self.lease) {
+                (None, _) => self.q.claim(&self.who, task)?,
+                (Some(_), Some(lease)) => match self.q.claim_under(&self.who, task, lease) {
+                    Ok(c) => c,
+                    Err(QueueError::LostLease { .. }) => {
+                        log(&self.cfg.name, "device lease lost; will take a new one");
+                        self.lease = None;
+                        None
+                    }
+                    Err(e) => return Err(e.into()),
+                },
+                (Some(req), None) => self.q.claim_with_device(&self.who, task, *req)?.map(|(c, l)| {
+                    log(&self.cfg.name, &format!("took {} lease {} ({} MB)", l.device, l.lease_id, l.vram_mb));
+                    self.lease = Some(l);
+                    c
+                }),
+            };
+            if got.is_some() {
+                return Ok(got);
+            }
+        }
+        Ok(None)
+    }
+
+    fn nothing_left(&self) -> Result<bool> {
+        for &t in &self.cfg.tasks {
+            if self.q.outstanding(t)? > 0 {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Unloads the model, then releases the device lease.
+    fn idle(&mut self, handler: &mut dyn Handler) {
+        if self.loaded {
+            handler.unload();
+            self.loaded = false;
+        }
+        if let Some(lease) = self.lease.take() {
+            match self.q.release_device(&lease) {
+                Ok(()) => log(&self.cfg.name, &format!("released {} lease {}", lease.device, lease.lease_id)),
+                Err(e) => log(&self.cfg.name, &format!("releasing {} lease: {e}", lease.device)),
+            }
+        }
+    }
+
+    fn run_one(&mut self, handler: &mut dyn Handler, claim: &Claim) -> Result<()> {
+        let name = &self.cfg.name;
+        let what = format!("job {} ({} #{} of meeting {}, attempt {}/{})", claim.job_id, claim.task_type, claim.seq, claim.meeting_id, claim.attempt, claim.max_attempts);
+        log(name, &format!("{what}: started"));
+        let started = std::time::Instant::now();
+        let lost = AtomicBool::new(false);
+        let (stop_hb, hb_stopped) = mpsc::channel::<()>();
+        let every = (self.q.config().lease / 3).max(Duration::from_millis(50));
+        let outcome = std::thread::scope(|s| {
+            let q = self.q;
+            let fence = &claim.fence;
+            let lease = self.lease.as_ref();
+            let lost = &lost;
+            s.spawn(move || {
+                while let Err(mpsc::RecvTimeoutError::Timeout) = hb_stopped.recv_timeout(every) {
+                    let job_ok = !matches!(q.heartbeat(fence), Err(QueueError::LostClaim { .. }));
+                    let lease_ok = lease.is_none_or(|l| {
+                        !matches!(q.heartbeat_device(l), Err(QueueError::LostLease { .. }))
+                    });
+                    if !job_ok || !lease_ok {
+                        lost.store(true, Ordering::SeqCst);
+                        return;
+                    }
+                }
+            });
+            let ctx = JobContext {
+                queue: self.q,
+                data_dir: self.dd,
+                threads: self.cfg.threads,
+                lost,
+            };
+            let out = catch_unwind(AssertUnwindSafe(|| handler.run(claim, &ctx)));
+            drop(stop_hb);
+            out
+        });
+        let secs = started.elapsed().as_secs_f64();
+        let outcome = match outcome {
+            Ok(r) => r,
+            Err(panic) => {
+                let msg = panic
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| panic.downcast_ref::<&str>().copied())
+                    .unwrap_or("unknown panic");
+                // The model may be in any state after a panic: load it afresh.
+                handler.unload();
+                self.loaded = false;
+                Err(JobError::Retry(anyhow::anyhow!("worker panicked: {msg}")))
+            }
+        };
+        if lost.load(Ordering::SeqCst) && !matches!(outcome, Err(JobError::Interrupted)) {
+            self.summary.handed_back += 1;
+            log(name, &format!("{what}: claim lost (lease expired, cancelled or taken back); result dropped"));
+            return Ok(());
+        }
+        match outcome {
+            Ok(out) => {
+                let store = out.store;
+                let r = self.q.complete_with(claim, &out.result, |tx| match store {
+                    Some(f) => f(tx),
+                    None => Ok(()),
+                });
+                match r {
+                    Ok(()) => {
+                        self.summary.completed += 1;
+                        log(name, &format!("{what}: completed in {secs:.2} s"));
+                    }
+                    Err(QueueError::LostClaim { .. }) => {
+                        self.summary.handed_back += 1;
+                        log(name, &format!("{what}: claim lost before completion; result dropped"));
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Err(JobError::Interrupted) => {
+                self.summary.handed_back += 1;
+                match self.q.hand_back(claim) {
+                    Ok(()) | Err(QueueError::LostClaim { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
+                log(name, &format!("{what}: handed back"));
+            }
+            Err(JobError::Retry(e)) => self.record_failure(claim, &what, &e, Retry::Yes)?,
+            Err(JobError::Permanent(e)) => self.record_failure(claim, &what, &e, Retry::No)?,
+        }
+        Ok(())
+    }
+
+    fn record_failure(&mut self, claim: &Claim, what: &str, e: &anyhow::Error, retry: Retry) -> Result<()> {
+        let name = &self.cfg.name;
+        let text = format!("{e:#}");
+        self.summary.failed += 1;
+        match self.q.fail(claim, &text, retry) {
+            Ok(FailOutcome::Retrying { run_after, .. }) => {
+                let wait = (run_after - debrief_jobq::now_ms()).max(0);
+                log(name, &format!("{what}: failed, retry in {wait} ms: {text}"));
+            }
+            Ok(FailOutcome::Failed) => log(name, &format!("{what}: FAILED: {text}")),
+            Err(QueueError::LostClaim { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        Ok(())
+    }
+}

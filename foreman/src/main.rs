@@ -1,0 +1,260 @@
+//! `foreman`: keeps Debrief's queue moving and lets a person see and steer it.
+//!
+//! `run` is the reconcile loop (recover lost work, plan each closed meeting's
+//! TRANSCRIPT and SUMMARY jobs, keep meeting status current); with `--spawn` it also
+//! supervises the workers. `status`, `retry` and `cancel` are the control commands.
+//! Every command only talks to the database, so any number of them can run at once.
+
+mod config;
+mod status;
+mod supervise;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+use clap::{Parser, Subcommand};
+use debrief_jobq::{Queue, TaskType};
+use debrief_runtime::{log, signals};
+
+#[derive(Parser)]
+#[command(version, about = "Debrief's reconciler, supervisor and control CLI")]
+struct Cli {
+    /// Data directory (default: $DEBRIEF_HOME, else the XDG data directory).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// Worker configuration (default: DIR/foreman.toml, else the built-in workers).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Reconcile continuously: recover, plan, update meeting status.
+    Run {
+        /// Also start the configured workers, restart them when they exit, and stop
+        /// them on SIGTERM.
+        #[arg(long)]
+        spawn: bool,
+        /// Exit once every meeting is finished or failed (non-zero if pending work has
+        /// no configured worker that could take it).
+        #[arg(long)]
+        until_idle: bool,
+        /// One reconcile pass, then exit.
+        #[arg(long)]
+        once: bool,
+        /// Seconds between passes.
+        #[arg(long, default_value_t = 1.0)]
+        interval: f64,
+        /// Seconds a child gets to stop after SIGTERM before it is killed.
+        #[arg(long, default_value_t = 30.0)]
+        grace: f64,
+    },
+    /// Meetings, job counts, leases and failures.
+    Status {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Give FAILED jobs fresh attempts.
+    Retry {
+        /// The job to retry.
+        job: Option<i64>,
+        /// Retry every failed job.
+        #[arg(long, conflicts_with = "job")]
+        failed: bool,
+    },
+    /// Cancel a meeting: its unfinished jobs are failed and its workers told to stop.
+    Cancel {
+        /// The meeting.
+        meeting: i64,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match real_main(&cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("foreman: error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn real_main(cli: &Cli) -> Result<ExitCode> {
+    let (dd, q) = debrief_runtime::open(cli.data_dir.as_deref())?;
+    match cli.cmd {
+        Cmd::Run {
+            spawn,
+            until_idle,
+            once,
+            interval,
+            grace,
+        } => {
+            let workers = config::load(cli.config.as_deref(), dd.root())?;
+            let opts = RunOpts {
+                spawn,
+                until_idle,
+                once,
+                interval: secs(interval, "--interval")?,
+                grace: secs(grace, "--grace")?,
+            };
+            run(&q, dd.root(), &workers, &opts)
+        }
+        Cmd::Status { json } => {
+            let workers = config::load(cli.config.as_deref(), dd.root())?;
+            status::print(&q, &workers, json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Retry { job, failed } => {
+            if job.is_none() && !failed {
+                bail!("say which job to retry, or --failed for all");
+            }
+            let ids = q.retry_failed(job)?;
+            if let (Some(j), true) = (job, ids.is_empty()) {
+                bail!("job {j} is not FAILED (or does not exist, or its meeting was cancelled)");
+            }
+            println!("retried {} job(s){}", ids.len(), fmt_ids(&ids));
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Cancel { meeting } => match q.cancel_meeting(meeting)? {
+            Some(n) => {
+                println!("meeting {meeting} cancelled; {n} unfinished job(s) stopped");
+                Ok(ExitCode::SUCCESS)
+            }
+            None => bail!("meeting {meeting} does not exist or is already cancelled"),
+        },
+    }
+}
+
+fn secs(v: f64, flag: &str) -> Result<Duration> {
+    Duration::try_from_secs_f64(v).map_err(|_| anyhow::anyhow!("{flag} must be a non-negative number of seconds"))
+}
+
+fn fmt_ids(ids: &[i64]) -> String {
+    if ids.is_empty() {
+        return String::new();
+    }
+    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+    format!(": {}", list.join(", "))
+}
+
+struct RunOpts {
+    spawn: bool,
+    until_idle: bool,
+    once: bool,
+    interval: Duration,
+    grace: Duration,
+}
+
+fn run(q: &Queue, data_dir: &std::path::Path, workers: &[config::WorkerSpec], opts: &RunOpts) -> Result<ExitCode> {
+    signals::install();
+    let mut sup = opts.spawn.then(|| supervise::Supervisor::new(workers, data_dir));
+    // Which task types some configured (and installed) worker takes.
+    let mut served: BTreeMap<TaskType, Vec<String>> = BTreeMap::new();
+    for w in workers {
+        if w.program().is_none() {
+            log("foreman", &format!("worker {:?}: {:?} not found next to foreman or on PATH", w.name, w.command[0]));
+            continue;
+        }
+        for t in w.task_types()? {
+            served.entry(t).or_default().push(w.name.clone());
+        }
+    }
+    log("foreman", &format!("reconciling {}", q.path().display()));
+    let code = loop {
+        pass(q)?;
+        if let Some(s) = &mut sup {
+            s.tick();
+        }
+        if opts.once {
+            break ExitCode::SUCCESS;
+        }
+        if opts.until_idle {
+            if let Some(code) = idle_verdict(q, &served)? {
+                break code;
+            }
+        }
+        if signals::sleep_unless_stopped(opts.interval) {
+            log("foreman", "stopping");
+            break ExitCode::SUCCESS;
+        }
+    };
+    if let Some(s) = &mut sup {
+        s.stop_all(opts.grace);
+        // Children killed after the grace period may have left claims: take them back
+        // now rather than at the next start.
+        let r = q.recover()?;
+        if !r.is_empty() {
+            log("foreman", &format!("recovered after stopping workers: {r:?}"));
+        }
+    }
+    Ok(code)
+}
+
+/// One reconcile pass.
+fn pass(q: &Queue) -> Result<()> {
+    let r = q.recover()?;
+    for id in &r.requeued {
+        log("foreman", &format!("job {id}: its worker is gone; queued again"));
+    }
+    for id in &r.failed {
+        log("foreman", &format!("job {id}: its worker is gone and it has no attempts left; FAILED"));
+    }
+    if r.leases_reaped > 0 {
+        log("foreman", &format!("reclaimed {} device lease(s) of dead or silent holders", r.leases_reaped));
+    }
+    let m = q.reconcile_meetings()?;
+    for id in &m.planned {
+        log("foreman", &format!("meeting {id}: all input is in; transcript and summary planned"));
+    }
+    for id in &m.done {
+        log("foreman", &format!("meeting {id}: DONE"));
+    }
+    for id in &m.failed {
+        log("foreman", &format!("meeting {id}: FAILED (see `foreman status`)"));
+    }
+    for id in &m.resumed {
+        log("foreman", &format!("meeting {id}: processing again"));
+    }
+    Ok(())
+}
+
+/// `Some(exit code)` once `--until-idle` should stop.
+fn idle_verdict(q: &Queue, served: &BTreeMap<TaskType, Vec<String>>) -> Result<Option<ExitCode>> {
+    let mut unserved = Vec::new();
+    let mut busy = false;
+    for &t in TaskType::ALL {
+        let n = q.outstanding(t)?;
+        if n == 0 {
+            continue;
+        }
+        busy = true;
+        if !served.contains_key(&t) {
+            unserved.push(format!("{n} {t} job(s)"));
+        }
+    }
+    if !unserved.is_empty() {
+        eprintln!(
+            "foreman: {} waiting, and no configured worker takes them (configure one in foreman.toml or pass --config)",
+            unserved.join(", ")
+        );
+        return Ok(Some(ExitCode::from(2)));
+    }
+    if busy {
+        return Ok(None);
+    }
+    let meetings = q.meetings(None)?;
+    for m in meetings.iter().filter(|m| m.status == "OPEN") {
+        log("foreman", &format!("meeting {} is still OPEN (an import or recording has not finished); not waiting for it", m.meeting_id));
+    }
+    if meetings.iter().any(|m| m.status == "CLOSED") {
+        return Ok(None);
+    }
+    Ok(Some(ExitCode::SUCCESS))
+}

@@ -1,0 +1,113 @@
+//! A test-only worker built on the real worker runtime (poll loop, heartbeats, signals,
+//! tuning), standing in for the model workers in end-to-end tests.
+//!
+//! AUDIO: reads the chunk file and checks it against its payload (a missing or wrong
+//! file fails the job for good), result = sample count and RMS. TRANSCRIPT: gathers its
+//! meeting's chunk results. VISUAL and SUMMARY: trivial results. `DEBRIEF_TEST_WORK_MS`
+//! makes each job take that long (checking for stop requests), for kill tests.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context, Result};
+use clap::{Parser, Subcommand};
+use debrief_jobq::{Claim, TaskType};
+use debrief_runtime::{worker, Handler, JobContext, JobError, Output, WorkerArgs, WorkerConfig};
+use serde_json::json;
+
+#[derive(Parser)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Take jobs.
+    Run {
+        #[command(flatten)]
+        args: WorkerArgs,
+        /// Task types to take, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "AUDIO,TRANSCRIPT,VISUAL,SUMMARY")]
+        tasks: Vec<TaskType>,
+    },
+}
+
+struct Fake {
+    work: Duration,
+    loaded: bool,
+}
+
+impl Handler for Fake {
+    fn load(&mut self, _threads: usize) -> Result<()> {
+        self.loaded = true;
+        Ok(())
+    }
+
+    fn run(&mut self, job: &Claim, ctx: &JobContext<'_>) -> Result<Output, JobError> {
+        assert!(self.loaded, "run before load");
+        let until = Instant::now() + self.work;
+        while Instant::now() < until {
+            if ctx.should_stop() {
+                return Err(JobError::Interrupted);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        match job.task_type {
+            TaskType::Audio => audio(job, ctx).map_err(JobError::Permanent),
+            TaskType::Transcript => {
+                let chunks: Vec<_> = ctx
+                    .queue
+                    .meeting_jobs(job.meeting_id)
+                    .map_err(|e| JobError::Retry(e.into()))?
+                    .into_iter()
+                    .filter(|j| j.task_type == "AUDIO")
+                    .map(|j| json!({ "seq": j.seq, "result": j.result }))
+                    .collect();
+                Ok(Output::result(json!({ "chunks": chunks })))
+            }
+            _ => Ok(Output::result(json!({ "ok": true }))),
+        }
+    }
+
+    fn unload(&mut self) {
+        self.loaded = false;
+    }
+}
+
+fn audio(job: &Claim, ctx: &JobContext<'_>) -> Result<Output> {
+    let rel = job.payload["path"].as_str().ok_or_else(|| anyhow!("payload has no path"))?;
+    let path = ctx.data_dir.root().join(rel);
+    let samples = debrief_media::read_wav(&path).with_context(|| format!("chunk of job {}", job.job_id))?;
+    let expected = job.payload["samples"].as_u64().unwrap_or(0);
+    anyhow::ensure!(
+        samples.len() as u64 == expected,
+        "{} holds {} samples, the job says {expected}",
+        path.display(),
+        samples.len()
+    );
+    let rms = (samples.iter().map(|s| f64::from(*s).powi(2)).sum::<f64>() / samples.len().max(1) as f64).sqrt();
+    Ok(Output::result(json!({ "samples": samples.len(), "rms": rms })))
+}
+
+fn main() -> Result<()> {
+    let Cmd::Run { args, tasks } = Cli::parse().cmd;
+    let threads = debrief_runtime::tune_process("test-worker", &args);
+    let (dd, q) = debrief_runtime::open(args.data_dir.as_deref())?;
+    let work = std::env::var("DEBRIEF_TEST_WORK_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+    let cfg = WorkerConfig {
+        name: "test-worker".into(),
+        tasks,
+        device: None,
+        until_idle: args.until_idle,
+        max_jobs: args.max_jobs,
+        threads,
+        idle_min: Duration::from_millis(20),
+        idle_max: Duration::from_millis(200),
+    };
+    let mut h = Fake {
+        work: Duration::from_millis(work),
+        loaded: false,
+    };
+    worker::run(&q, &dd, &cfg, &mut h)?;
+    Ok(())
+}
