@@ -182,8 +182,8 @@ impl Queue {
         task: TaskType,
         req: DeviceRequest,
     ) -> Result<Option<(Claim, DeviceLease)>> {
-        let mut conn = self.conn()?;
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut w = self.writer()?;
+        let tx = w.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let Some(claim) = claim_in(&tx, self, who, task)? else {
             return Ok(None);
         };
@@ -204,8 +204,8 @@ impl Queue {
     /// Releases a lease (after the model is unloaded). Releasing a lease that was
     /// already reclaimed is reported as [`QueueError::LostLease`].
     pub fn release_device(&self, lease: &DeviceLease) -> Result<()> {
-        let conn = self.conn()?;
-        let n = conn.prepare_cached(sql::DEVICE_RELEASE)?.execute(named_params! {
+        let w = self.writer()?;
+        let n = w.conn.prepare_cached(sql::DEVICE_RELEASE)?.execute(named_params! {
             ":lease_id": lease.lease_id,
             ":holder": lease.holder,
             ":token": lease.token,

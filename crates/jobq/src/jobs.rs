@@ -376,8 +376,8 @@ impl Queue {
 
     /// Extends the claim's lease. [`QueueError::LostClaim`] means stop working on it.
     pub fn heartbeat(&self, fence: &Fence) -> Result<()> {
-        let conn = self.conn()?;
-        let n = conn.prepare_cached(sql::HEARTBEAT)?.execute(named_params! {
+        let w = self.writer()?;
+        let n = w.conn.prepare_cached(sql::HEARTBEAT)?.execute(named_params! {
             ":job_id": fence.job_id,
             ":worker_id": fence.worker_id,
             ":token": fence.token,
@@ -432,8 +432,8 @@ impl Queue {
     {
         let result = serde_json::to_string(result)
             .map_err(|e| QueueError::Invalid(format!("result: {e}")))?;
-        let mut conn = self.conn()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut w = self.writer()?;
+        let tx = w.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let n = tx.prepare_cached(sql::COMPLETE)?.execute(named_params! {
             ":job_id": claim.fence.job_id,
             ":worker_id": claim.fence.worker_id,
@@ -452,8 +452,8 @@ impl Queue {
     /// after an exponential, jittered backoff; otherwise it is FAILED. `error` is kept.
     pub fn fail(&self, claim: &Claim, error: &str, retry: Retry) -> Result<FailOutcome> {
         let run_after = now_ms().saturating_add(self.cfg.backoff_ms(claim.attempt));
-        let mut conn = self.conn()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut w = self.writer()?;
+        let tx = w.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let row = tx
             .prepare_cached(sql::FAIL)?
             .query_row(
@@ -495,8 +495,8 @@ impl Queue {
     /// Gives an unfinished job back (graceful shutdown): PENDING at once, and this
     /// attempt does not count.
     pub fn hand_back(&self, claim: &Claim) -> Result<()> {
-        let conn = self.conn()?;
-        let n = conn.prepare_cached(sql::HAND_BACK)?.execute(named_params! {
+        let w = self.writer()?;
+        let n = w.conn.prepare_cached(sql::HAND_BACK)?.execute(named_params! {
             ":job_id": claim.fence.job_id,
             ":worker_id": claim.fence.worker_id,
             ":token": claim.fence.token,

@@ -30,6 +30,7 @@ mod sql;
 mod types;
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use r2d2::PooledConnection;
@@ -128,6 +129,10 @@ pub struct QueueConfig {
     /// Connections kept by this process (a worker needs two: its loop and its
     /// heartbeat thread).
     pub pool_size: u32,
+    /// Serialise this crate's write transactions through the writer gate (see
+    /// `Gate`). On by default; turn off only where `flock` is unreliable (some network
+    /// file systems, where SQLite's WAL mode is unsafe anyway).
+    pub writer_gate: bool,
 }
 
 impl Default for QueueConfig {
@@ -139,6 +144,7 @@ impl Default for QueueConfig {
             backoff_max: Duration::from_secs(600),
             device_budget_mb: DEFAULT_BUDGET_MB,
             pool_size: 4,
+            writer_gate: true,
         }
     }
 }
@@ -173,6 +179,36 @@ pub struct Queue {
     pool: r2d2::Pool<SqliteConnectionManager>,
     cfg: QueueConfig,
     path: PathBuf,
+    gate: Arc<Gate>,
+}
+
+/// The writer gate: a blocking lock (a thread mutex plus `flock` on `DB-gate`) that
+/// every write transaction of this crate takes first. SQLite lets only one writer in at
+/// a time anyway, but its waiters poll with sleeps, so under contention the write lock
+/// sits idle between transactions; waiters on the gate are woken by the kernel the
+/// moment it is free. The kernel releases the lock of a process that dies, so a killed
+/// worker never blocks the others. Writers that do not take the gate (other tools)
+/// still work: SQLite's own locking stays the source of truth.
+struct Gate {
+    file: Mutex<std::fs::File>,
+}
+
+/// Holds the gate; releases it on drop.
+pub(crate) struct GateGuard<'a> {
+    file: std::sync::MutexGuard<'a, std::fs::File>,
+}
+
+impl Drop for GateGuard<'_> {
+    fn drop(&mut self) {
+        let _ = self.file.unlock();
+    }
+}
+
+/// A pooled connection with the gate held; the connection is returned to the pool
+/// before the gate is released (fields drop in order).
+pub(crate) struct Writer<'a> {
+    pub(crate) conn: PooledConnection<SqliteConnectionManager>,
+    _gate: Option<GateGuard<'a>>,
 }
 
 impl std::fmt::Debug for Queue {
@@ -198,6 +234,19 @@ impl Queue {
             path: path.to_path_buf(),
             source,
         };
+        let gate_path = PathBuf::from(format!("{}-gate", path.display()));
+        debrief_config::touch_private_file(&gate_path).map_err(|source| QueueError::Io {
+            path: gate_path.clone(),
+            source,
+        })?;
+        let gate_file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&gate_path)
+            .map_err(|source| QueueError::Io {
+                path: gate_path.clone(),
+                source,
+            })?;
         let mut conn = schema::connect(path).map_err(open_err)?;
         schema::migrate(&mut conn, path)?;
         drop(conn);
@@ -211,6 +260,9 @@ impl Queue {
             pool,
             cfg,
             path: path.to_path_buf(),
+            gate: Arc::new(Gate {
+                file: Mutex::new(gate_file),
+            }),
         })
     }
 
@@ -228,6 +280,23 @@ impl Queue {
         Ok(self.pool.get()?)
     }
 
+    /// A connection for writing, with the writer gate held.
+    pub(crate) fn writer(&self) -> Result<Writer<'_>> {
+        let conn = self.conn()?;
+        if !self.cfg.writer_gate {
+            return Ok(Writer { conn, _gate: None });
+        }
+        let file = self.gate.file.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        file.lock().map_err(|source| QueueError::Io {
+            path: PathBuf::from(format!("{}-gate", self.path.display())),
+            source,
+        })?;
+        Ok(Writer {
+            conn,
+            _gate: Some(GateGuard { file }),
+        })
+    }
+
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction and commits it if `f` succeeds.
     /// Producers use it to write their own rows and enqueue jobs atomically (see
     /// [`Queue::enqueue_in`]).
@@ -235,8 +304,9 @@ impl Queue {
     where
         E: From<QueueError>,
     {
-        let mut conn = self.conn()?;
-        let tx = conn
+        let mut w = self.writer()?;
+        let tx = w
+            .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(QueueError::from)?;
         let out = f(&tx)?;

@@ -35,6 +35,9 @@ struct Cli {
     consumers: u32,
     #[arg(long, value_enum, default_value_t = Mode::OneCommit)]
     mode: Mode,
+    /// Turn the writer gate off (to measure what it buys).
+    #[arg(long)]
+    no_gate: bool,
     /// Internal: run as one consumer process.
     #[arg(long, hide = true)]
     consume: bool,
@@ -42,7 +45,11 @@ struct Cli {
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
-    let q = Queue::open(&cli.db, QueueConfig::default())
+    let cfg = QueueConfig {
+        writer_gate: !cli.no_gate,
+        ..QueueConfig::default()
+    };
+    let q = Queue::open(&cli.db, cfg)
         .with_context(|| format!("opening {}", cli.db.display()))?;
     if cli.consume {
         return consume(&q, cli.mode);
@@ -76,6 +83,7 @@ fn main() -> Result<()> {
             .arg("--db")
             .arg(&cli.db)
             .args(["--consume", "--mode", mode])
+            .args(cli.no_gate.then_some("--no-gate"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()?;
@@ -113,6 +121,7 @@ fn main() -> Result<()> {
         json!({
             "system": "debrief",
             "mode": format!("{:?}", cli.mode),
+            "writer_gate": !cli.no_gate,
             "consumers": cli.consumers,
             "jobs": cli.jobs,
             "seconds": secs,
