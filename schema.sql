@@ -96,6 +96,35 @@ JOIN jobs j ON j.job_id = c.job_id
 JOIN jobs f ON f.job_id = c.root
 WHERE j.status = 'PENDING';
 
+-- Whisper's output for one AUDIO job (one chunk), in meeting time. A re-run of the job
+-- replaces its rows in the transaction that completes it; nothing is ever appended twice.
+CREATE TABLE asr_segments (
+    job_id          INTEGER NOT NULL REFERENCES jobs (job_id) ON DELETE CASCADE,
+    idx             INTEGER NOT NULL CHECK (idx >= 0),
+    meeting_id      INTEGER NOT NULL REFERENCES meetings (meeting_id) ON DELETE CASCADE,
+    start_ms        INTEGER NOT NULL,
+    end_ms          INTEGER NOT NULL CHECK (end_ms >= start_ms),
+    text            TEXT NOT NULL,
+    -- [{"text": " word", "start_ms": 0, "end_ms": 0, "p": 0.9}, ...]
+    words           TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(words)),
+    no_speech_prob  REAL,
+    PRIMARY KEY (job_id, idx)
+) WITHOUT ROWID;
+CREATE INDEX asr_segments_by_meeting ON asr_segments (meeting_id, start_ms);
+
+-- A meeting's assembled transcript (chunk overlaps resolved), written whole by its
+-- TRANSCRIPT job; speaker labels join when diarization arrives.
+CREATE TABLE transcript_segments (
+    meeting_id  INTEGER NOT NULL REFERENCES meetings (meeting_id) ON DELETE CASCADE,
+    idx         INTEGER NOT NULL CHECK (idx >= 0),
+    start_ms    INTEGER NOT NULL,
+    end_ms      INTEGER NOT NULL CHECK (end_ms >= start_ms),
+    speaker     TEXT,
+    text        TEXT NOT NULL,
+    words       TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(words)),
+    PRIMARY KEY (meeting_id, idx)
+) WITHOUT ROWID;
+
 -- Device leases: the GPU (and NPU) lock. One row per holder. The sum of vram_mb over
 -- the unexpired leases of a device never exceeds the budget the acquirer passes; a
 -- lease that declares the whole budget therefore excludes every other one.

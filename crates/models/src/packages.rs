@@ -436,6 +436,44 @@ pub fn whisper_model(name: &str, cache_dir: &Path) -> Result<PathBuf, PackageErr
     Ok(out)
 }
 
+/// Fetches silero-vad 6.2.3, takes its 16 kHz ONNX model and converts it to the ggml
+/// VAD model whisper.cpp loads, cached under
+/// `cache_dir/ggml/silero-<onnx sha256>-c<CONVERTER_VERSION>/ggml-silero-v6.2.3.bin`.
+pub fn vad_model(cache_dir: &Path) -> Result<PathBuf, PackageError> {
+    use crate::silero::{convert_silero_vad, SILERO_VAD_ONNX_MEMBER, SILERO_VAD_ONNX_SHA256};
+    let out_dir = cache_dir
+        .join("ggml")
+        .join(format!("silero-{SILERO_VAD_ONNX_SHA256}-c{CONVERTER_VERSION}"));
+    let out = out_dir.join("ggml-silero-v6.2.3.bin");
+    if out.is_file() {
+        return Ok(out);
+    }
+    let wheel = fetch(&SILERO_VAD, cache_dir)?;
+    let work = tempfile::Builder::new()
+        .prefix(".unpack-")
+        .tempdir_in(cache_dir)
+        .map_err(|e| PackageError::io(cache_dir, e))?;
+    unpack_matching(&wheel, work.path(), &|name| name == SILERO_VAD_ONNX_MEMBER)?;
+    let onnx = work.path().join(SILERO_VAD_ONNX_MEMBER);
+    check_hash(&onnx, SILERO_VAD_ONNX_SHA256)?;
+    let tmp_out = work.path().join("ggml-silero.bin");
+    convert_silero_vad(&onnx, &tmp_out).map_err(|e| PackageError::archive(&onnx, e.to_string()))?;
+    mkdirs(&out_dir)?;
+    std::fs::rename(&tmp_out, &out).map_err(|e| PackageError::io(&out, e))?;
+    Ok(out)
+}
+
+/// Where models are cached: `$DEBRIEF_CACHE/models`, else `$XDG_CACHE_HOME/debrief/models`,
+/// else `~/.cache/debrief/models`.
+pub fn default_cache_dir() -> PathBuf {
+    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    env("DEBRIEF_CACHE")
+        .or_else(|| env("XDG_CACHE_HOME").map(|p| p.join("debrief")))
+        .or_else(|| env("HOME").map(|p| p.join(".cache/debrief")))
+        .unwrap_or_else(|| PathBuf::from(".cache/debrief"))
+        .join("models")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

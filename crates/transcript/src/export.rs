@@ -1,0 +1,139 @@
+//! Rendering a transcript: plain text, Markdown, SubRip, WebVTT and JSON.
+
+use serde_json::json;
+
+use crate::Segment;
+
+/// What the header of an export says about the meeting.
+#[derive(Debug, Clone, Default)]
+pub struct Meta {
+    /// Meeting id.
+    pub meeting_id: i64,
+    /// Title.
+    pub title: Option<String>,
+    /// Audio length.
+    pub duration_ms: Option<i64>,
+    /// Created, as an ISO 8601 string.
+    pub created: Option<String>,
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `[hh:mm:ss] text` lines.
+    Txt,
+    /// A Markdown document.
+    Md,
+    /// SubRip subtitles.
+    Srt,
+    /// WebVTT subtitles.
+    Vtt,
+    /// JSON with every segment and word.
+    Json,
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "txt" | "text" => Ok(Self::Txt),
+            "md" | "markdown" => Ok(Self::Md),
+            "srt" => Ok(Self::Srt),
+            "vtt" | "webvtt" => Ok(Self::Vtt),
+            "json" => Ok(Self::Json),
+            other => Err(format!("unknown format {other:?} (txt, md, srt, vtt, json)")),
+        }
+    }
+}
+
+/// `h:mm:ss` for people.
+pub fn clock(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+/// `HH:MM:SS<sep>mmm` for subtitle formats.
+fn stamp(ms: i64, sep: char) -> String {
+    let ms = ms.max(0);
+    format!("{:02}:{:02}:{:02}{sep}{:03}", ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000)
+}
+
+/// One line of cue text: no line breaks (a blank line ends a cue) and no `-->`.
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ").replace("-->", "->")
+}
+
+fn vtt_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// Cue times that players accept: end after start, and no cue ending after the next
+/// one starts.
+fn cue_times(segments: &[Segment]) -> Vec<(i64, i64)> {
+    segments
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let mut end = s.end_ms.max(s.start_ms + 1);
+            if let Some(next) = segments.get(i + 1) {
+                if next.start_ms > s.start_ms {
+                    end = end.min(next.start_ms);
+                }
+            }
+            (s.start_ms, end)
+        })
+        .collect()
+}
+
+/// Renders `segments` in `format`.
+pub fn render(format: Format, meta: &Meta, segments: &[Segment]) -> String {
+    let speaker = |s: &Segment| s.speaker.as_deref().map(|v| format!("{v}: ")).unwrap_or_default();
+    match format {
+        Format::Txt => segments
+            .iter()
+            .map(|s| format!("[{}] {}{}\n", clock(s.start_ms), speaker(s), one_line(&s.text)))
+            .collect(),
+        Format::Md => {
+            let title = meta.title.clone().unwrap_or_else(|| format!("Meeting {}", meta.meeting_id));
+            let mut out = format!("# {}\n\n", one_line(&title));
+            let mut facts = Vec::new();
+            if let Some(c) = &meta.created {
+                facts.push(c.clone());
+            }
+            if let Some(d) = meta.duration_ms {
+                facts.push(format!("{} long", clock(d)));
+            }
+            if !facts.is_empty() {
+                out += &format!("*{}*\n\n", facts.join(", "));
+            }
+            out += "## Transcript\n\n";
+            for s in segments {
+                let who = s.speaker.as_deref().map(|v| format!(" **{v}:**")).unwrap_or_default();
+                out += &format!("**[{}]**{} {}\n\n", clock(s.start_ms), who, one_line(&s.text));
+            }
+            out
+        }
+        Format::Srt => {
+            let mut out = String::new();
+            for (i, (s, (a, b))) in segments.iter().zip(cue_times(segments)).enumerate() {
+                out += &format!("{}\n{} --> {}\n{}{}\n\n", i + 1, stamp(a, ','), stamp(b, ','), speaker(s), one_line(&s.text));
+            }
+            out
+        }
+        Format::Vtt => {
+            let mut out = String::from("WEBVTT\n\n");
+            for (s, (a, b)) in segments.iter().zip(cue_times(segments)) {
+                let voice = s.speaker.as_deref().map(|v| format!("<v {}>", vtt_escape(&one_line(v)))).unwrap_or_default();
+                out += &format!("{} --> {}\n{}{}\n\n", stamp(a, '.'), stamp(b, '.'), voice, vtt_escape(&one_line(&s.text)));
+            }
+            out
+        }
+        Format::Json => {
+            let v = json!({
+                "meeting": { "meeting_id": meta.meeting_id, "title": meta.title, "duration_ms": meta.duration_ms, "created": meta.created },
+                "segments": segments,
+            });
+            serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! A meeting's words: storing each chunk's recognised segments, assembling the meeting
+//! transcript from overlapping chunks, and rendering it for people and programs.
+//!
+//! Overlap resolution: chunk *k* starts `overlap_samples` before its cut point *c_k*
+//! (the quiet point where the importer split the audio). Both neighbours transcribe the
+//! overlap; a word belongs to chunk *k* when its midpoint lies in [*c_k*, *c_k+1*).
+//! Cuts sit in pauses, so a word is almost never near a cut, and each word is kept
+//! exactly once. The assembly reads every chunk's stored result at once, so it does not
+//! depend on the order in which chunks finished.
+#![deny(missing_docs)]
+
+pub mod export;
+
+use rusqlite::{named_params, Connection, Transaction};
+use serde::{Deserialize, Serialize};
+
+const DELETE_CHUNK: &str = include_str!("../sql/delete_chunk.sql");
+const INSERT_CHUNK_SEGMENT: &str = include_str!("../sql/insert_chunk_segment.sql");
+const CHUNKS_OF_MEETING: &str = include_str!("../sql/chunks_of_meeting.sql");
+const SEGMENTS_OF_CHUNK: &str = include_str!("../sql/segments_of_chunk.sql");
+const DELETE_TRANSCRIPT: &str = include_str!("../sql/delete_transcript.sql");
+const INSERT_TRANSCRIPT_SEGMENT: &str = include_str!("../sql/insert_transcript_segment.sql");
+const TRANSCRIPT: &str = include_str!("../sql/transcript.sql");
+
+/// Samples per second of chunk geometry.
+const RATE: i64 = 16_000;
+
+/// One word with its meeting-time span.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Word {
+    /// The word, with its leading space as Whisper writes it.
+    pub text: String,
+    /// Start (ms of meeting time).
+    pub start_ms: i64,
+    /// End (ms of meeting time).
+    pub end_ms: i64,
+    /// Confidence (mean token probability).
+    #[serde(default)]
+    pub p: f32,
+}
+
+impl Word {
+    fn mid(&self) -> i64 {
+        (self.start_ms + self.end_ms) / 2
+    }
+}
+
+/// One segment of speech in meeting time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Segment {
+    /// Start (ms of meeting time).
+    pub start_ms: i64,
+    /// End (ms of meeting time).
+    pub end_ms: i64,
+    /// Speaker label, once diarization provides one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speaker: Option<String>,
+    /// The text.
+    pub text: String,
+    /// Its words (may be empty when the engine gave none).
+    #[serde(default)]
+    pub words: Vec<Word>,
+}
+
+/// A chunk's recognised segments and where the chunk sits in the meeting.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chunk {
+    /// Its AUDIO job.
+    pub job_id: i64,
+    /// Its position.
+    pub seq: i64,
+    /// Meeting time of its first sample (16 kHz samples).
+    pub start_sample: i64,
+    /// How many leading samples repeat the previous chunk.
+    pub overlap_samples: i64,
+    /// Its length (16 kHz samples).
+    pub samples: i64,
+    /// Its segments, in meeting time.
+    pub segments: Vec<Segment>,
+}
+
+impl Chunk {
+    /// Meeting time (ms) where this chunk's own audio starts: its cut point.
+    pub fn cut_ms(&self) -> i64 {
+        (self.start_sample + self.overlap_samples) * 1000 / RATE
+    }
+}
+
+fn words_json(words: &[Word]) -> rusqlite::Result<String> {
+    serde_json::to_string(words).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
+}
+
+fn parse_words(i: usize, s: &str) -> rusqlite::Result<Vec<Word>> {
+    serde_json::from_str(s).map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
+}
+
+/// Replaces the stored segments of one AUDIO job (call inside the completing
+/// transaction, so a re-run replaces rather than appends).
+pub fn store_chunk(tx: &Transaction<'_>, job_id: i64, meeting_id: i64, segments: &[(Segment, f32)]) -> rusqlite::Result<()> {
+    tx.prepare_cached(DELETE_CHUNK)?.execute(named_params! { ":job_id": job_id })?;
+    let mut ins = tx.prepare_cached(INSERT_CHUNK_SEGMENT)?;
+    for (idx, (s, no_speech)) in segments.iter().enumerate() {
+        ins.execute(named_params! {
+            ":job_id": job_id,
+            ":idx": idx as i64,
+            ":meeting_id": meeting_id,
+            ":start_ms": s.start_ms,
+            ":end_ms": s.end_ms.max(s.start_ms),
+            ":text": s.text,
+            ":words": words_json(&s.words)?,
+            ":no_speech_prob": f64::from(*no_speech),
+        })?;
+    }
+    Ok(())
+}
+
+/// Every chunk of a meeting with its stored segments, in order.
+pub fn load_chunks(conn: &Connection, meeting_id: i64) -> rusqlite::Result<Vec<Chunk>> {
+    let mut chunks: Vec<Chunk> = {
+        let mut stmt = conn.prepare_cached(CHUNKS_OF_MEETING)?;
+        let rows = stmt.query_map(named_params! { ":meeting_id": meeting_id }, |r| {
+            Ok(Chunk {
+                job_id: r.get(0)?,
+                seq: r.get(1)?,
+                start_sample: r.get::<_, Option<i64>>(2)?.unwrap_or(0),
+                overlap_samples: r.get::<_, Option<i64>>(3)?.unwrap_or(0),
+                samples: r.get::<_, Option<i64>>(4)?.unwrap_or(0),
+                segments: Vec::new(),
+            })
+        })?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    let mut stmt = conn.prepare_cached(SEGMENTS_OF_CHUNK)?;
+    for c in &mut chunks {
+        let rows = stmt.query_map(named_params! { ":job_id": c.job_id }, |r| {
+            Ok(Segment {
+                start_ms: r.get(0)?,
+                end_ms: r.get(1)?,
+                speaker: None,
+                text: r.get(2)?,
+                words: parse_words(3, &r.get::<_, String>(3)?)?,
+            })
+        })?;
+        c.segments = rows.collect::<rusqlite::Result<_>>()?;
+    }
+    Ok(chunks)
+}
+
+/// Joins chunks into one transcript: each word is kept from the chunk whose own span
+/// (cut point to the next cut point) holds its midpoint. Segments that lose all their
+/// words to a neighbour disappear; segments that lose some are trimmed.
+pub fn assemble(chunks: &[Chunk]) -> Vec<Segment> {
+    let mut sorted: Vec<&Chunk> = chunks.iter().collect();
+    sorted.sort_by_key(|c| c.seq);
+    let mut out = Vec::new();
+    for (k, c) in sorted.iter().enumerate() {
+        let lo = if k == 0 { i64::MIN } else { c.cut_ms() };
+        let hi = sorted.get(k + 1).map_or(i64::MAX, |n| n.cut_ms());
+        for s in &c.segments {
+            if s.words.is_empty() {
+                let mid = (s.start_ms + s.end_ms) / 2;
+                if (lo..hi).contains(&mid) {
+                    out.push(s.clone());
+                }
+                continue;
+            }
+            let kept: Vec<Word> = s.words.iter().filter(|w| (lo..hi).contains(&w.mid())).cloned().collect();
+            if kept.is_empty() {
+                continue;
+            }
+            if kept.len() == s.words.len() {
+                out.push(s.clone());
+                continue;
+            }
+            let text: String = kept.iter().map(|w| w.text.as_str()).collect();
+            out.push(Segment {
+                start_ms: kept[0].start_ms,
+                end_ms: kept[kept.len() - 1].end_ms,
+                speaker: s.speaker.clone(),
+                text: text.trim().to_owned(),
+                words: kept,
+            });
+        }
+    }
+    out.sort_by_key(|s| s.start_ms);
+    out
+}
+
+/// Replaces a meeting's transcript (inside the TRANSCRIPT job's completing transaction).
+pub fn store_transcript(tx: &Transaction<'_>, meeting_id: i64, segments: &[Segment]) -> rusqlite::Result<()> {
+    tx.prepare_cached(DELETE_TRANSCRIPT)?.execute(named_params! { ":meeting_id": meeting_id })?;
+    let mut ins = tx.prepare_cached(INSERT_TRANSCRIPT_SEGMENT)?;
+    for (idx, s) in segments.iter().enumerate() {
+        ins.execute(named_params! {
+            ":meeting_id": meeting_id,
+            ":idx": idx as i64,
+            ":start_ms": s.start_ms,
+            ":end_ms": s.end_ms.max(s.start_ms),
+            ":speaker": s.speaker,
+            ":text": s.text,
+            ":words": words_json(&s.words)?,
+        })?;
+    }
+    Ok(())
+}
+
+/// A meeting's stored transcript.
+pub fn load_transcript(conn: &Connection, meeting_id: i64) -> rusqlite::Result<Vec<Segment>> {
+    let mut stmt = conn.prepare_cached(TRANSCRIPT)?;
+    let rows = stmt.query_map(named_params! { ":meeting_id": meeting_id }, |r| {
+        Ok(Segment {
+            start_ms: r.get(0)?,
+            end_ms: r.get(1)?,
+            speaker: r.get(2)?,
+            text: r.get(3)?,
+            words: parse_words(4, &r.get::<_, String>(4)?)?,
+        })
+    })?;
+    rows.collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,91 @@
+use super::export::{render, Format, Meta};
+use super::*;
+
+fn w(text: &str, a: i64, b: i64) -> Word {
+    Word { text: text.into(), start_ms: a, end_ms: b, p: 0.9 }
+}
+
+fn seg(words: Vec<Word>) -> Segment {
+    Segment {
+        start_ms: words[0].start_ms,
+        end_ms: words[words.len() - 1].end_ms,
+        speaker: None,
+        text: words.iter().map(|w| w.text.as_str()).collect::<String>().trim().to_owned(),
+        words,
+    }
+}
+
+fn chunk(seq: i64, start_ms: i64, overlap_ms: i64, segments: Vec<Segment>) -> Chunk {
+    Chunk { job_id: seq + 1, seq, start_sample: start_ms * 16, overlap_samples: overlap_ms * 16, samples: 0, segments }
+}
+
+#[test]
+fn overlaps_keep_each_word_once_whatever_the_order() {
+    // Cut at 60 s; chunk 1 starts 1 s earlier and hears "right" again.
+    let a = chunk(0, 0, 0, vec![seg(vec![w(" Okay", 57_000, 57_400), w(" right", 59_300, 59_700)]), seg(vec![w(" so", 60_200, 60_400)])]);
+    let b = chunk(1, 59_000, 1_000, vec![seg(vec![w(" right", 59_350, 59_750), w(" so", 60_200, 60_450), w(" budget", 60_600, 61_000)])]);
+    let t = assemble(&[b.clone(), a.clone()]);
+    let words: Vec<&str> = t.iter().flat_map(|s| s.words.iter().map(|w| w.text.as_str())).collect();
+    assert_eq!(words, vec![" Okay", " right", " so", " budget"]);
+    assert_eq!(t, assemble(&[a, b]), "independent of the order chunks are given");
+    assert_eq!(t.last().unwrap().text, "so budget");
+}
+
+#[test]
+fn stored_chunks_replace_and_transcripts_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = debrief_jobq::Queue::open(&dir.path().join("d.db"), debrief_jobq::QueueConfig::default()).unwrap();
+    let m = q.create_meeting(None, None).unwrap();
+    let payload = serde_json::json!({"start_sample": 0, "overlap_samples": 0, "samples": 16000});
+    let (job, _) = q.enqueue(&debrief_jobq::NewJob::new(m, debrief_jobq::TaskType::Audio, 0).payload(payload)).unwrap();
+    let s = seg(vec![w(" hello", 100, 400), w(" world", 450, 800)]);
+    for _ in 0..2 {
+        q.write(|tx| Ok::<_, debrief_jobq::QueueError>(store_chunk(tx, job, m, &[(s.clone(), 0.1)])?)).unwrap();
+    }
+    let chunks = q.read(|c| Ok(load_chunks(c, m)?)).unwrap();
+    assert_eq!(chunks.len(), 1);
+    assert_eq!(chunks[0].segments, vec![s.clone()], "a re-run replaced, not appended");
+    let t = assemble(&chunks);
+    q.write(|tx| Ok::<_, debrief_jobq::QueueError>(store_transcript(tx, m, &t)?)).unwrap();
+    q.write(|tx| Ok::<_, debrief_jobq::QueueError>(store_transcript(tx, m, &t)?)).unwrap();
+    assert_eq!(q.read(|c| Ok(load_transcript(c, m)?)).unwrap(), t);
+}
+
+#[test]
+fn subtitle_formats_have_correct_timing_and_escaping() {
+    let mut a = seg(vec![w(" Use", 1_000, 1_300), w(" <b>&", 1_400, 1_900)]);
+    a.text = "Use <b> & --> now\n\nplease".into();
+    let mut b = seg(vec![w(" Next", 3_723_004, 3_724_000)]);
+    b.speaker = Some("Ana".into());
+    let segs = vec![a, b];
+    let meta = Meta { meeting_id: 7, title: Some("Weekly".into()), duration_ms: Some(3_725_000), created: None };
+    let srt = render(Format::Srt, &meta, &segs);
+    assert_eq!(
+        srt,
+        "1\n00:00:01,000 --> 00:00:01,900\nUse <b> & -> now please\n\n2\n01:02:03,004 --> 01:02:04,000\nAna: Next\n\n"
+    );
+    let vtt = render(Format::Vtt, &meta, &segs);
+    assert_eq!(
+        vtt,
+        "WEBVTT\n\n00:00:01.000 --> 00:00:01.900\nUse &lt;b&gt; &amp; -&gt; now please\n\n01:02:03.004 --> 01:02:04.000\n<v Ana>Next\n\n"
+    );
+    let txt = render(Format::Txt, &meta, &segs);
+    assert!(txt.starts_with("[0:00:01] Use <b>") && txt.contains("[1:02:03] Ana: Next"), "{txt}");
+    let md = render(Format::Md, &meta, &segs);
+    assert!(md.starts_with("# Weekly\n") && md.contains("**[1:02:03]** **Ana:** Next"), "{md}");
+    let v: serde_json::Value = serde_json::from_str(&render(Format::Json, &meta, &segs)).unwrap();
+    assert_eq!(v["segments"][1]["words"][0]["start_ms"], 3_723_004);
+    assert_eq!(v["meeting"]["title"], "Weekly");
+    // Overlapping cues are clipped so players show them in order.
+    let c = vec![seg(vec![w(" a", 0, 2_000)]), seg(vec![w(" b", 1_500, 2_500)])];
+    assert!(render(Format::Srt, &meta, &c).contains("00:00:00,000 --> 00:00:01,500"));
+}
+
+#[test]
+fn every_statement_matches_the_schema() {
+    let conn = Connection::open_in_memory().unwrap();
+    conn.execute_batch(debrief_jobq::SCHEMA_SQL).unwrap();
+    for sql in [DELETE_CHUNK, INSERT_CHUNK_SEGMENT, CHUNKS_OF_MEETING, SEGMENTS_OF_CHUNK, DELETE_TRANSCRIPT, INSERT_TRANSCRIPT_SEGMENT, TRANSCRIPT] {
+        conn.prepare(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+}
