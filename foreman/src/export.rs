@@ -1,0 +1,39 @@
+//! `foreman export`: a meeting's transcript as txt, md, srt, vtt or json.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use debrief_jobq::Queue;
+use debrief_transcript::export::{render, Format, Meta};
+
+pub(crate) fn export(q: &Queue, meeting: i64, format: Format, out: Option<&Path>) -> Result<()> {
+    let Some(m) = q.meeting(meeting)? else {
+        bail!("meeting {meeting} does not exist (see `foreman status`)");
+    };
+    let segments = q.read(|c| Ok(debrief_transcript::load_transcript(c, meeting)?))?;
+    let transcript_done = q
+        .meeting_jobs(meeting)?
+        .iter()
+        .any(|j| j.task_type == "TRANSCRIPT" && j.status == "COMPLETED");
+    if !transcript_done {
+        bail!("meeting {meeting} has no transcript yet (status {}); see `foreman status`", m.status);
+    }
+    let meta = Meta {
+        meeting_id: meeting,
+        title: m.title.clone(),
+        duration_ms: m.duration_ms,
+        created: Some(debrief_runtime::format_utc_ms(m.created_at)),
+    };
+    let text = render(format, &meta, &segments);
+    match out {
+        None => std::io::stdout().write_all(text.as_bytes())?,
+        Some(path) => {
+            let mut f = debrief_config::create_private_file(path).with_context(|| format!("creating {}", path.display()))?;
+            f.write_all(text.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+            f.sync_all()?;
+            eprintln!("wrote {}", path.display());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,216 @@
+//! `audio-worker`: turns queued audio chunks into text.
+//!
+//! AUDIO jobs: read the chunk, find speech with silero VAD, transcribe it with Whisper
+//! (each chunk on its own: any order, any parallelism, same text on a re-run), and store
+//! its segments and words in meeting time, replacing any earlier result of the job.
+//! TRANSCRIPT jobs (released once every AUDIO job of the meeting is COMPLETED): assemble
+//! the meeting transcript from all chunk results, resolving the overlaps. The model is
+//! loaded once for a run of jobs and unloaded when idle; with `--device cuda` (a build
+//! with the `cuda` feature) the worker holds the GPU lease while it is loaded.
+//!
+//! This binary links whisper.cpp and must never link llama.cpp.
+
+use std::path::PathBuf;
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{Parser, Subcommand};
+use debrief_jobq::{Claim, Device, DeviceRequest, TaskType};
+use debrief_runtime::{log, worker, Handler, JobContext, JobError, Output, WorkerArgs, WorkerConfig};
+use debrief_transcript::{Segment, Word};
+use debrief_whisper::{Engine, EngineConfig};
+use serde_json::json;
+
+#[derive(Parser)]
+#[command(version, about = "Debrief's Whisper worker (AUDIO and TRANSCRIPT jobs)")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Take AUDIO and TRANSCRIPT jobs.
+    Run {
+        #[command(flatten)]
+        args: WorkerArgs,
+        #[command(flatten)]
+        asr: AsrArgs,
+    },
+}
+
+#[derive(Debug, Clone, clap::Args)]
+struct AsrArgs {
+    /// Whisper model: a pinned name (tiny.en, base) fetched into the model cache, or a
+    /// path to a ggml file.
+    #[arg(long, env = "DEBRIEF_WHISPER_MODEL", default_value = "tiny.en")]
+    model: String,
+    /// Silero VAD model in ggml form (default: converted from the pinned silero-vad).
+    #[arg(long)]
+    vad_model: Option<PathBuf>,
+    /// Language (default: en for .en models, detected otherwise).
+    #[arg(long)]
+    language: Option<String>,
+    /// Names and jargon to prime every chunk with (Whisper's initial prompt).
+    #[arg(long, env = "DEBRIEF_VOCABULARY")]
+    vocabulary: Option<String>,
+    /// Model cache (default: $DEBRIEF_CACHE/models or ~/.cache/debrief/models).
+    #[arg(long)]
+    model_cache: Option<PathBuf>,
+}
+
+struct Asr {
+    args: AsrArgs,
+    use_gpu: bool,
+    engine: Option<Engine>,
+}
+
+impl Asr {
+    fn model_paths(&self) -> Result<(PathBuf, PathBuf)> {
+        let cache = self.args.model_cache.clone().unwrap_or_else(debrief_models::default_cache_dir);
+        let p = PathBuf::from(&self.args.model);
+        let model = if p.is_file() {
+            p
+        } else {
+            debrief_models::whisper_model(&self.args.model, &cache)
+                .with_context(|| format!("Whisper model {:?}", self.args.model))?
+        };
+        let vad = match &self.args.vad_model {
+            Some(v) => v.clone(),
+            None => debrief_models::vad_model(&cache).context("silero VAD model")?,
+        };
+        Ok((model, vad))
+    }
+}
+
+impl Handler for Asr {
+    fn load(&mut self, threads: usize) -> Result<()> {
+        let (model, vad_model) = self.model_paths()?;
+        let language = self.args.language.clone().or_else(|| {
+            model
+                .file_name()
+                .and_then(|f| f.to_str())
+                .filter(|f| f.contains(".en"))
+                .map(|_| "en".to_owned())
+        });
+        let started = std::time::Instant::now();
+        let engine = Engine::load(EngineConfig {
+            model: model.clone(),
+            vad_model,
+            threads,
+            use_gpu: self.use_gpu,
+            language,
+            vocabulary: self.args.vocabulary.clone(),
+        })?;
+        log("audio-worker", &format!("loaded {} in {:.2} s ({threads} threads)", model.display(), started.elapsed().as_secs_f64()));
+        self.engine = Some(engine);
+        Ok(())
+    }
+
+    fn run(&mut self, job: &Claim, ctx: &JobContext<'_>) -> Result<Output, JobError> {
+        match job.task_type {
+            TaskType::Audio => self.audio(job, ctx),
+            TaskType::Transcript => transcript(job, ctx),
+            other => Err(JobError::Permanent(anyhow!("audio-worker does not take {other} jobs"))),
+        }
+    }
+
+    fn unload(&mut self) {
+        if self.engine.take().is_some() {
+            log("audio-worker", "model unloaded");
+        }
+    }
+}
+
+impl Asr {
+    fn audio(&mut self, job: &Claim, ctx: &JobContext<'_>) -> Result<Output, JobError> {
+        let engine = self.engine.as_mut().ok_or_else(|| JobError::Retry(anyhow!("model not loaded")))?;
+        let p = &job.payload;
+        let rel = p["path"].as_str().ok_or_else(|| JobError::Permanent(anyhow!("payload has no chunk path")))?;
+        let path = ctx.data_dir.root().join(rel);
+        // A missing or unreadable chunk will not get better by retrying.
+        let samples = debrief_media::read_wav(&path).map_err(|e| JobError::Permanent(e.into()))?;
+        let start_ms = (p["start_sample"].as_i64().unwrap_or(0) * 1000) / 16_000;
+        let started = std::time::Instant::now();
+        let segs = engine.transcribe(&samples).map_err(|e| JobError::Retry(e.into()))?;
+        let secs = started.elapsed().as_secs_f64();
+        let rows: Vec<(Segment, f32)> = segs
+            .into_iter()
+            .map(|s| {
+                let seg = Segment {
+                    start_ms: start_ms + s.start_ms,
+                    end_ms: start_ms + s.end_ms,
+                    speaker: None,
+                    text: s.text,
+                    words: s
+                        .words
+                        .into_iter()
+                        .map(|w| Word { text: w.text, start_ms: start_ms + w.start_ms, end_ms: start_ms + w.end_ms, p: w.p })
+                        .collect(),
+                };
+                (seg, s.no_speech_prob)
+            })
+            .collect();
+        let result = json!({
+            "segments": rows.len(),
+            "words": rows.iter().map(|r| r.0.words.len()).sum::<usize>(),
+            "audio_s": samples.len() as f64 / 16_000.0,
+            "seconds": secs,
+        });
+        let (job_id, meeting) = (job.job_id, job.meeting_id);
+        Ok(Output {
+            result,
+            store: Some(Box::new(move |tx| Ok(debrief_transcript::store_chunk(tx, job_id, meeting, &rows)?))),
+        })
+    }
+}
+
+fn transcript(job: &Claim, ctx: &JobContext<'_>) -> Result<Output, JobError> {
+    let meeting = job.meeting_id;
+    let chunks = ctx
+        .queue
+        .read(|c| Ok(debrief_transcript::load_chunks(c, meeting)?))
+        .map_err(|e| JobError::Retry(e.into()))?;
+    let segments = debrief_transcript::assemble(&chunks);
+    let result = json!({
+        "chunks": chunks.len(),
+        "segments": segments.len(),
+        "words": segments.iter().map(|s| s.words.len()).sum::<usize>(),
+    });
+    Ok(Output {
+        result,
+        store: Some(Box::new(move |tx| Ok(debrief_transcript::store_transcript(tx, meeting, &segments)?))),
+    })
+}
+
+fn main() -> Result<()> {
+    let Cmd::Run { args, asr } = Cli::parse().cmd;
+    let threads = debrief_runtime::tune_process("audio-worker", &args);
+    let (dd, q) = debrief_runtime::open(args.data_dir.as_deref())?;
+    let device = match args.device.as_str() {
+        "cpu" => None,
+        "cuda" | "gpu" => {
+            if !cfg!(feature = "cuda") {
+                bail!("--device cuda needs a build with the `cuda` feature (cargo build --release -p audio-worker --features cuda)");
+            }
+            Some(DeviceRequest::exclusive(Device::Gpu))
+        }
+        other => bail!("unknown --device {other:?} (cpu or cuda)"),
+    };
+    let cfg = WorkerConfig {
+        name: "audio-worker".into(),
+        tasks: vec![TaskType::Transcript, TaskType::Audio],
+        device,
+        until_idle: args.until_idle,
+        max_jobs: args.max_jobs,
+        threads,
+        idle_min: debrief_runtime::IDLE_MIN,
+        idle_max: debrief_runtime::IDLE_MAX,
+    };
+    let mut h = Asr {
+        args: asr,
+        use_gpu: device.is_some(),
+        engine: None,
+    };
+    worker::run(&q, &dd, &cfg, &mut h)?;
+    Ok(())
+}
