@@ -1,6 +1,7 @@
 //! End-to-end tests: real OS processes on a real database file. One test binary, one
 //! module per area; tests are named after the issue they pin.
 
+mod asr;
 mod common;
 mod fixtures;
 mod pipeline;

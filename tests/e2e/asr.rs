@@ -1,0 +1,81 @@
+//! Issue 4: real speech through the whole pipeline with the real converted tiny.en.
+
+use std::path::Path;
+use std::time::Duration;
+
+use debrief_jobq::{Queue, QueueConfig};
+
+use crate::common::*;
+
+fn sample() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/standup.flac")
+}
+
+#[test]
+fn issue4_sample_meeting_is_transcribed_through_import_foreman_worker_and_export() {
+    let s = Scratch::new();
+    let data = s.path("data");
+    // Short chunks, so the meeting has several chunk boundaries to resolve.
+    let (st, out, err) = run_out(
+        debrief("ingest", &data).arg("import").arg(sample()).args(["--chunk-target", "25", "--chunk-min", "20", "--chunk-max", "30"]),
+        Duration::from_secs(120),
+    );
+    assert!(st.success(), "{err}");
+    let meeting: i64 = out.lines().last().unwrap().trim().parse().unwrap();
+    let q = Queue::open(&data.join("debrief.db"), QueueConfig::default()).unwrap();
+    let chunks = q.meeting_jobs(meeting).unwrap().len();
+    assert!(chunks >= 3, "{chunks} chunks");
+
+    let (st, _, err) = run_out(debrief("foreman", &data).args(["run", "--once"]), Duration::from_secs(60));
+    assert!(st.success(), "{err}");
+    let worker = || {
+        let mut c = std::process::Command::new(workspace_bin("audio-worker"));
+        c.args(["run", "--until-idle", "--data-dir"]).arg(&data);
+        c
+    };
+    let (st, _, err) = run_out(&mut worker(), Duration::from_secs(600));
+    assert!(st.success(), "{err}");
+    assert!(err.contains("model unloaded"), "the model is unloaded before exit: {err}");
+
+    let export = |fmt: &str| {
+        let (st, out, err) = run_out(debrief("foreman", &data).args(["export", &meeting.to_string(), "--format", fmt]), Duration::from_secs(60));
+        assert!(st.success(), "{err}");
+        out
+    };
+    let txt = export("txt").to_lowercase();
+    for words in ["planning meeting", "budget", "march", "friday", "roadmap", "dashwood", "young man", "amiable himself", "wednesday", "adjourned"] {
+        assert!(txt.contains(words), "{words:?} missing from the transcript:\n{txt}");
+    }
+    // Nothing doubled or dropped at chunk boundaries: each of these is said once.
+    for once in ["dashwood", "roadmap", "adjourned", "wednesday", "friday", "book"] {
+        assert_eq!(txt.matches(once).count(), 1, "{once:?} in:\n{txt}");
+    }
+    // Timestamps are meeting time and in order.
+    let v: serde_json::Value = serde_json::from_str(&export("json")).unwrap();
+    let segs = v["segments"].as_array().unwrap();
+    let starts: Vec<i64> = segs.iter().map(|s| s["start_ms"].as_i64().unwrap()).collect();
+    assert!(starts.windows(2).all(|w| w[0] <= w[1]), "{starts:?}");
+    let last_end = segs.last().unwrap()["end_ms"].as_i64().unwrap();
+    assert!((60_000..=77_000).contains(&last_end), "last segment ends at {last_end} ms of a 76 s meeting");
+    let adjourned = segs.iter().find(|s| s["text"].as_str().unwrap().to_lowercase().contains("adjourned")).unwrap();
+    assert!(adjourned["start_ms"].as_i64().unwrap() > 65_000, "{adjourned}");
+    let srt = export("srt");
+    assert!(srt.starts_with("1\n00:00:0") && srt.contains(" --> "), "{srt}");
+
+    // Re-running every AUDIO job and the transcript replaces their rows: no duplicates.
+    let rows = |q: &Queue| -> i64 {
+        q.read(|c| Ok(c.query_row("SELECT COUNT(*) FROM asr_segments WHERE meeting_id = ?1", [meeting], |r| r.get(0))?)).unwrap()
+    };
+    let before = rows(&q);
+    q.read(|c| {
+        Ok(c.execute(
+            "UPDATE jobs SET status = 'PENDING', attempts = 0 WHERE meeting_id = ?1 AND task_type IN ('AUDIO', 'TRANSCRIPT')",
+            [meeting],
+        )?)
+    })
+    .unwrap();
+    let (st, _, err) = run_out(&mut worker(), Duration::from_secs(600));
+    assert!(st.success(), "{err}");
+    assert_eq!(rows(&q), before, "a re-run replaced the chunk rows");
+    assert_eq!(export("txt").to_lowercase(), txt, "the same text again");
+}
