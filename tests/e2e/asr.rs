@@ -79,3 +79,98 @@ fn issue4_sample_meeting_is_transcribed_through_import_foreman_worker_and_export
     assert_eq!(rows(&q), before, "a re-run replaced the chunk rows");
     assert_eq!(export("txt").to_lowercase(), txt, "the same text again");
 }
+
+/// A 20-minute recording: the sample meeting 16 times, with pauses between.
+fn twenty_minutes(path: &Path) {
+    let mut src = debrief_media::AudioSource::open(&sample()).unwrap();
+    let mut once = Vec::new();
+    while let Some(b) = src.next_block().unwrap() {
+        once.extend(b);
+    }
+    let spec = hound::WavSpec { channels: 1, sample_rate: 16_000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for i in 0..16 {
+        for s in &once {
+            w.write_sample((s * 32767.0).round() as i16).unwrap();
+        }
+        for _ in 0..16_000 * (1 + i % 3) {
+            w.write_sample(0i16).unwrap();
+        }
+    }
+    w.finalize().unwrap();
+}
+
+fn chaos_config(s: &Scratch) -> std::path::PathBuf {
+    let aw = workspace_bin("audio-worker");
+    let tw = env!("CARGO_BIN_EXE_test-worker");
+    let text = format!(
+        "[[worker]]\nname = \"audio\"\ncommand = [{aw:?}, \"run\", \"--threads\", \"1\"]\ntasks = [\"AUDIO\", \"TRANSCRIPT\"]\ncount = 2\n\n\
+         [[worker]]\nname = \"rest\"\ncommand = [{tw:?}, \"run\", \"--tasks\", \"VISUAL,SUMMARY\"]\ntasks = [\"VISUAL\", \"SUMMARY\"]\n"
+    );
+    let p = s.path("chaos.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn import_and_transcript(data: &Path, wav: &Path, cfg: &Path, chaos: bool) -> (String, u32) {
+    let (st, out, err) = run_out(debrief("ingest", data).arg("import").arg(wav), Duration::from_secs(300));
+    assert!(st.success(), "{err}");
+    let meeting: i64 = out.lines().last().unwrap().trim().parse().unwrap();
+    let (mut f, log) = spawn_drained(
+        debrief("foreman", data)
+            .arg("--config")
+            .arg(cfg)
+            .args(["run", "--spawn", "--until-idle", "--interval", "0.3"])
+            .stdout(std::process::Stdio::null()),
+    );
+    let q = Queue::open(&data.join("debrief.db"), QueueConfig::default()).unwrap();
+    let mut kills = 0;
+    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    let deadline = std::time::Instant::now() + Duration::from_secs(1_500);
+    while f.try_wait().unwrap().is_none() {
+        assert!(std::time::Instant::now() < deadline, "the meeting did not finish");
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        std::thread::sleep(Duration::from_millis(3_000 + rng % 4_000));
+        if !chaos || kills >= 10 {
+            continue;
+        }
+        // Kill a worker in the middle of a chunk (one whose job still has attempts to
+        // spare: this test is about correctness after crashes, not about poison jobs).
+        let running: Vec<_> = q
+            .meeting_jobs(meeting)
+            .unwrap()
+            .into_iter()
+            .filter(|j| j.status == "PROCESSING" && j.task_type == "AUDIO" && j.attempts < 2)
+            .collect();
+        if let Some(j) = running.get((rng % 7) as usize % running.len().max(1)) {
+            let pid = j.worker_pid.unwrap();
+            if nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL).is_ok() {
+                kills += 1;
+            }
+        }
+    }
+    let ok = f.wait().unwrap().success();
+    let err = log.join().unwrap();
+    assert!(ok, "{err}");
+    assert_eq!(q.meeting(meeting).unwrap().unwrap().status, "DONE", "{err}");
+    let (st, json, err) = run_out(debrief("foreman", data).args(["export", &meeting.to_string(), "--format", "json"]), Duration::from_secs(60));
+    assert!(st.success(), "{err}");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    (serde_json::to_string_pretty(&v["segments"]).unwrap(), kills)
+}
+
+#[test]
+fn issue4_chaos_sigkill_of_audio_workers_leaves_the_transcript_unchanged() {
+    let s = Scratch::new();
+    let wav = s.path("twenty.wav");
+    twenty_minutes(&wav);
+    let cfg = chaos_config(&s);
+    let (calm, _) = import_and_transcript(&s.path("calm"), &wav, &cfg, false);
+    let (chaos, kills) = import_and_transcript(&s.path("chaos"), &wav, &cfg, true);
+    assert!(kills >= 3, "only {kills} workers were killed");
+    assert!(calm.len() > 10_000, "a 20-minute transcript");
+    assert_eq!(chaos, calm, "after {kills} SIGKILLs the transcript differs");
+    eprintln!("identical transcripts after {kills} SIGKILLs");
+}

@@ -149,3 +149,17 @@ pub(crate) fn run_out(cmd: &mut Command, limit: Duration) -> (ExitStatus, String
 pub(crate) fn alive(pid: u32) -> bool {
     debrief_jobq::pid_alive(pid)
 }
+
+/// Spawns with stderr piped and drained by a thread (a child whose stderr pipe fills up
+/// blocks), returning the child and a handle that yields everything it wrote.
+pub(crate) fn spawn_drained(cmd: &mut Command) -> (Child, std::thread::JoinHandle<String>) {
+    use std::io::Read;
+    let mut child = cmd.stderr(std::process::Stdio::piped()).spawn().expect("spawn");
+    let mut err = child.stderr.take().expect("stderr");
+    let h = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    (child, h)
+}

@@ -267,11 +267,7 @@ fn issue3_spawned_worker_killed_is_restarted_and_its_job_recovered() {
     let data = s.path("data");
     let m = sample_meeting(&s, &data, 60.0);
     let cfg = config(&s, &[("AUDIO,TRANSCRIPT,VISUAL,SUMMARY", 1)]);
-    let mut f = foreman(&data, &cfg, &["--spawn", "--until-idle"], 1_500)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (mut f, log) = spawn_drained(foreman(&data, &cfg, &["--spawn", "--until-idle"], 1_500).stdout(Stdio::null()));
     let q = open_queue(&data);
     let mut victim = None;
     eventually(Duration::from_secs(60), "a job in progress", || {
@@ -282,8 +278,7 @@ fn issue3_spawned_worker_killed_is_restarted_and_its_job_recovered() {
     let pid = victim.worker_pid.unwrap();
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL).unwrap();
     let st = wait_for(&mut f, Duration::from_secs(120), "foreman");
-    let mut err = String::new();
-    std::io::Read::read_to_string(&mut f.stderr.take().unwrap(), &mut err).unwrap();
+    let err = log.join().unwrap();
     assert!(st.success(), "{err}");
     assert!(err.contains(&format!("(pid {pid}) exited")) && err.contains("restarting"), "{err}");
     let rec = q.job(victim.job_id).unwrap().unwrap();
@@ -300,11 +295,7 @@ fn issue3_sigterm_to_foreman_stops_every_child_and_leaves_no_processing_job() {
     let data = s.path("data");
     sample_meeting(&s, &data, 60.0);
     let cfg = config(&s, &[("AUDIO,TRANSCRIPT", 2)]);
-    let mut f = foreman(&data, &cfg, &["--spawn"], 60_000)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (mut f, log) = spawn_drained(foreman(&data, &cfg, &["--spawn"], 60_000).stdout(Stdio::null()));
     let q = open_queue(&data);
     let mut running = Vec::new();
     eventually(Duration::from_secs(60), "two jobs in progress", || {
@@ -314,8 +305,7 @@ fn issue3_sigterm_to_foreman_stops_every_child_and_leaves_no_processing_job() {
     let pids: Vec<u32> = running.iter().map(|j| j.worker_pid.unwrap()).collect();
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(f.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
     let st = wait_for(&mut f, Duration::from_secs(30), "foreman after SIGTERM");
-    let mut err = String::new();
-    std::io::Read::read_to_string(&mut f.stderr.take().unwrap(), &mut err).unwrap();
+    let err = log.join().unwrap();
     assert!(st.success(), "{err}");
     for pid in pids {
         assert!(!alive(pid), "worker {pid} outlived the foreman");

@@ -152,7 +152,13 @@ fn join_speech(samples: &[f32], speech: &[(usize, usize)]) -> (Vec<f32>, SpanMap
 
 impl Engine {
     /// Loads the Whisper and VAD models.
+    ///
+    /// whisper.cpp's own logging (model details, timings: many lines per chunk) is
+    /// silenced unless `DEBRIEF_ENGINE_LOG=1`; failures still come back as errors.
     pub fn load(cfg: EngineConfig) -> Result<Self, EngineError> {
+        if std::env::var_os("DEBRIEF_ENGINE_LOG").is_none_or(|v| v != "1") {
+            whisper_rs::install_logging_hooks();
+        }
         for p in [&cfg.model, &cfg.vad_model] {
             if !p.is_file() {
                 return Err(model_err(p, "not found (run `foreman models fetch`)"));
