@@ -197,6 +197,19 @@ impl Engine {
             return Ok(Vec::new());
         }
         let (joined, map) = join_speech(samples, &speech);
+        self.decode(&joined, &map)
+    }
+
+    /// Plain whisper.cpp on all of `samples`, without VAD: the baseline the pipeline is
+    /// measured against.
+    pub fn transcribe_plain(&mut self, samples: &[f32]) -> Result<Vec<Segment>, EngineError> {
+        let map = SpanMap {
+            spans: vec![(0, 0, samples.len())],
+        };
+        self.decode(samples, &map)
+    }
+
+    fn decode(&mut self, joined: &[f32], map: &SpanMap) -> Result<Vec<Segment>, EngineError> {
         let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
         params.set_n_threads(i32::try_from(self.cfg.threads.max(1)).unwrap_or(1));
         params.set_language(self.cfg.language.as_deref());
@@ -214,7 +227,7 @@ impl Engine {
             .create_state()
             .map_err(|e| EngineError::Whisper(format!("creating a state: {e}")))?;
         state
-            .full(params, &joined)
+            .full(params, joined)
             .map_err(|e| EngineError::Whisper(format!("decoding: {e}")))?;
         let eot = self.ctx.token_eot();
         let ms = |cs: i64| {
