@@ -3,10 +3,13 @@
 //!
 //! whisper.cpp applies VAD only inside `whisper_full`, which whisper-rs's state API does
 //! not call (see ENGINE-NOTES), so this crate runs silero VAD itself
-//! ([`whisper_rs::WhisperVadContext`], one thread: more only spin on small inputs),
-//! keeps the speech spans (padded, and merged across short pauses), joins them with
-//! 100 ms of silence, transcribes that once, and maps every timestamp back to the
-//! chunk's own time. Silence therefore costs nothing and yields no invented text.
+//! ([`whisper_rs::WhisperVadContext`], one thread: more only spin on small inputs), and
+//! packs the padded speech spans into groups of at most 28 s (cut only in pauses the
+//! VAD found), each decoded on its own in one Whisper window, timestamps shifted back to
+//! the chunk's time. Silence costs nothing and yields no invented text, and no group
+//! depends on Whisper's seeking between 30 s windows, which skipped and repeated
+//! sentences when all speech of a chunk was decoded in one call (measured with
+//! `scripts/eval-asr`).
 //!
 //! Decoding is independent per call (no context from earlier text, a fresh state each
 //! time), so chunks can be transcribed in any order, in parallel, and again with the
@@ -25,10 +28,22 @@ use whisper_rs::{
 pub const SAMPLE_RATE: usize = 16_000;
 /// Padding kept around each detected speech span.
 const PAD: usize = SAMPLE_RATE / 5;
-/// Spans closer than this are merged (the pause stays in the audio).
-const MERGE_GAP: usize = SAMPLE_RATE * 6 / 10;
-/// Silence put between kept spans.
-const JOIN: usize = SAMPLE_RATE / 10;
+/// Longest group of speech decoded in one call: inside Whisper's 30 s window.
+const MAX_GROUP: usize = SAMPLE_RATE * 28;
+
+/// Packs padded speech spans into groups no longer than [`MAX_GROUP`] (a single longer
+/// span stays whole; whisper.cpp windows it), returned as (start, end) samples.
+fn groups(len: usize, speech: &[(usize, usize)]) -> Vec<(usize, usize)> {
+    let mut out: Vec<(usize, usize)> = Vec::new();
+    for &(a, b) in speech {
+        let (a, b) = (a.saturating_sub(PAD), (b + PAD).min(len));
+        match out.last_mut() {
+            Some(g) if b.saturating_sub(g.0) <= MAX_GROUP || a <= g.1 => g.1 = g.1.max(b),
+            _ => out.push((a, b)),
+        }
+    }
+    out
+}
 
 /// Errors of the engine; each names the model file or says what failed.
 #[derive(Debug, thiserror::Error)]
@@ -111,45 +126,6 @@ fn model_err(path: &Path, msg: impl Into<String>) -> EngineError {
     }
 }
 
-/// Maps positions in the joined buffer back to the original samples.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-struct SpanMap {
-    /// (start in the joined buffer, start in the original, length), in samples.
-    spans: Vec<(usize, usize, usize)>,
-}
-
-impl SpanMap {
-    fn to_original(&self, joined: usize) -> usize {
-        let i = self.spans.partition_point(|s| s.0 <= joined);
-        match i.checked_sub(1).and_then(|i| self.spans.get(i)) {
-            Some(&(j, o, len)) => o + (joined - j).min(len),
-            None => self.spans.first().map_or(0, |s| s.1),
-        }
-    }
-}
-
-/// Keeps padded speech spans (merged across short pauses) joined by short silences.
-fn join_speech(samples: &[f32], speech: &[(usize, usize)]) -> (Vec<f32>, SpanMap) {
-    let mut merged: Vec<(usize, usize)> = Vec::new();
-    for &(a, b) in speech {
-        let (a, b) = (a.saturating_sub(PAD), (b + PAD).min(samples.len()));
-        match merged.last_mut() {
-            Some(last) if a <= last.1 + MERGE_GAP => last.1 = last.1.max(b),
-            _ => merged.push((a, b)),
-        }
-    }
-    let mut out = Vec::new();
-    let mut map = SpanMap::default();
-    for (a, b) in merged {
-        if !out.is_empty() {
-            out.resize(out.len() + JOIN, 0.0);
-        }
-        map.spans.push((out.len(), a, b - a));
-        out.extend_from_slice(&samples[a..b]);
-    }
-    (out, map)
-}
-
 impl Engine {
     /// Loads the Whisper and VAD models.
     ///
@@ -193,23 +169,21 @@ impl Engine {
     /// Transcribes 16 kHz mono samples. Timestamps are relative to `samples[0]`.
     pub fn transcribe(&mut self, samples: &[f32]) -> Result<Vec<Segment>, EngineError> {
         let speech = self.speech(samples)?;
-        if speech.is_empty() {
-            return Ok(Vec::new());
+        let mut out = Vec::new();
+        for (a, b) in groups(samples.len(), &speech) {
+            out.extend(self.decode(&samples[a..b], a)?);
         }
-        let (joined, map) = join_speech(samples, &speech);
-        self.decode(&joined, &map)
+        Ok(out)
     }
 
     /// Plain whisper.cpp on all of `samples`, without VAD: the baseline the pipeline is
     /// measured against.
     pub fn transcribe_plain(&mut self, samples: &[f32]) -> Result<Vec<Segment>, EngineError> {
-        let map = SpanMap {
-            spans: vec![(0, 0, samples.len())],
-        };
-        self.decode(samples, &map)
+        self.decode(samples, 0)
     }
 
-    fn decode(&mut self, joined: &[f32], map: &SpanMap) -> Result<Vec<Segment>, EngineError> {
+    /// Decodes `audio`, which starts `offset` samples into the caller's samples.
+    fn decode(&mut self, audio: &[f32], offset: usize) -> Result<Vec<Segment>, EngineError> {
         let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
         params.set_n_threads(i32::try_from(self.cfg.threads.max(1)).unwrap_or(1));
         params.set_language(self.cfg.language.as_deref());
@@ -227,12 +201,12 @@ impl Engine {
             .create_state()
             .map_err(|e| EngineError::Whisper(format!("creating a state: {e}")))?;
         state
-            .full(params, joined)
+            .full(params, audio)
             .map_err(|e| EngineError::Whisper(format!("decoding: {e}")))?;
         let eot = self.ctx.token_eot();
         let ms = |cs: i64| {
-            let joined_pos = (cs.max(0) as usize) * SAMPLE_RATE / 100;
-            (map.to_original(joined_pos.min(joined.len())) * 1000 / SAMPLE_RATE) as i64
+            let pos = ((cs.max(0) as usize) * SAMPLE_RATE / 100).min(audio.len());
+            ((offset + pos) * 1000 / SAMPLE_RATE) as i64
         };
         let mut out = Vec::new();
         for seg in state.as_iter() {
@@ -287,22 +261,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn speech_spans_are_padded_merged_joined_and_mapped_back() {
-        let samples: Vec<f32> = (0..SAMPLE_RATE * 20).map(|i| i as f32).collect();
-        // Two spans 0.3 s apart merge; a third 5 s later stays apart.
-        let speech = [(16_000, 32_000), (36_800, 48_000), (128_000, 144_000)];
-        let (joined, map) = join_speech(&samples, &speech);
-        assert_eq!(map.spans.len(), 2);
-        let (a0, b0) = (16_000 - PAD, 48_000 + PAD);
-        let (a1, b1) = (128_000 - PAD, 144_000 + PAD);
-        assert_eq!(joined.len(), (b0 - a0) + JOIN + (b1 - a1));
-        assert_eq!(joined[0], a0 as f32);
-        assert_eq!(map.to_original(0), a0);
-        assert_eq!(map.to_original(100), a0 + 100);
-        let second = b0 - a0 + JOIN;
-        assert_eq!(joined[second], a1 as f32);
-        assert_eq!(map.to_original(second + 5), a1 + 5);
-        // Inside the inserted silence: clamps to the end of the first span.
-        assert_eq!(map.to_original(b0 - a0 + 10), b0);
+    fn speech_is_packed_into_groups_that_fit_one_window() {
+        let s = SAMPLE_RATE;
+        let speech = [(s, 5 * s), (6 * s, 20 * s), (21 * s, 27 * s), (40 * s, 45 * s), (50 * s, 100 * s)];
+        let g = groups(120 * s, &speech);
+        assert_eq!(g, vec![(s - PAD, 27 * s + PAD), (40 * s - PAD, 45 * s + PAD), (50 * s - PAD, 100 * s + PAD)]);
+        assert!(g.iter().take(2).all(|(a, b)| b - a <= MAX_GROUP));
     }
 }
