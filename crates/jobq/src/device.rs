@@ -157,7 +157,12 @@ pub(crate) fn heartbeat_in(tx: &Transaction<'_>, queue: &Queue, lease: &DeviceLe
         ":now": now_ms(),
         ":lease_ms": queue.cfg.lease_ms(),
     })?;
-    if n == 1 {
+    one_lease(n, lease)
+}
+
+/// `Ok` when a fenced statement touched the lease's row, else [`QueueError::LostLease`].
+fn one_lease(changed: usize, lease: &DeviceLease) -> Result<()> {
+    if changed == 1 {
         Ok(())
     } else {
         Err(QueueError::LostLease {
@@ -210,14 +215,7 @@ impl Queue {
             ":holder": lease.holder,
             ":token": lease.token,
         })?;
-        if n == 1 {
-            Ok(())
-        } else {
-            Err(QueueError::LostLease {
-                device: lease.device,
-                lease_id: lease.lease_id,
-            })
-        }
+        one_lease(n, lease)
     }
 
     /// Every lease row, for status displays.

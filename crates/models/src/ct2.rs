@@ -285,20 +285,22 @@ pub fn read_ct2(path: &Path) -> Result<Ct2Model, ConvertError> {
     Ct2Model::parse(path, bytes)
 }
 
-struct Cursor<'a> {
-    path: &'a Path,
-    buf: &'a [u8],
-    pos: usize,
+/// A bounds-checked little-endian reader over a whole file's bytes; every error names
+/// the file and the byte offset. Shared by the CT2 and ggml readers.
+pub(crate) struct Cursor<'a> {
+    pub(crate) path: &'a Path,
+    pub(crate) buf: &'a [u8],
+    pub(crate) pos: usize,
 }
 
 impl Cursor<'_> {
-    fn remaining(&self) -> usize {
+    pub(crate) fn remaining(&self) -> usize {
         self.buf.len() - self.pos
     }
-    fn err(&self, detail: &str) -> ConvertError {
+    pub(crate) fn err(&self, detail: &str) -> ConvertError {
         ConvertError::corrupt(self.path, format!("at byte {}: {detail}", self.pos))
     }
-    fn take(&mut self, n: usize, what: &str) -> Result<&[u8], ConvertError> {
+    pub(crate) fn take(&mut self, n: usize, what: &str) -> Result<&[u8], ConvertError> {
         if n > self.remaining() {
             return Err(self.err(&format!(
                 "{what}: needs {n} bytes, only {} left (file size {})",
@@ -320,7 +322,7 @@ impl Cursor<'_> {
         let b = self.take(2, what)?;
         Ok(u16::from_le_bytes([b[0], b[1]]))
     }
-    fn u32(&mut self, what: &str) -> Result<u32, ConvertError> {
+    pub(crate) fn u32(&mut self, what: &str) -> Result<u32, ConvertError> {
         let b = self.take(4, what)?;
         Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }

@@ -156,7 +156,7 @@ impl GgmlModel {
 /// Bounded like [`crate::read_ct2`]: every count is checked against the bytes left.
 pub fn read_ggml_whisper(path: &Path) -> Result<GgmlModel, ConvertError> {
     let bytes = std::fs::read(path).map_err(|e| ConvertError::io(path, e))?;
-    let mut c = Rd {
+    let mut c = crate::ct2::Cursor {
         path,
         buf: &bytes,
         pos: 0,
@@ -249,36 +249,6 @@ pub fn read_ggml_whisper(path: &Path) -> Result<GgmlModel, ConvertError> {
         tensors,
         bytes,
     })
-}
-
-struct Rd<'a> {
-    path: &'a Path,
-    buf: &'a [u8],
-    pos: usize,
-}
-
-impl Rd<'_> {
-    fn remaining(&self) -> usize {
-        self.buf.len() - self.pos
-    }
-    fn err(&self, detail: &str) -> ConvertError {
-        ConvertError::corrupt(self.path, format!("at byte {}: {detail}", self.pos))
-    }
-    fn take(&mut self, n: usize, what: &str) -> Result<&[u8], ConvertError> {
-        if n > self.remaining() {
-            return Err(self.err(&format!(
-                "{what}: needs {n} bytes, only {} left",
-                self.remaining()
-            )));
-        }
-        let s = &self.buf[self.pos..self.pos + n];
-        self.pos += n;
-        Ok(s)
-    }
-    fn u32(&mut self, what: &str) -> Result<u32, ConvertError> {
-        let b = self.take(4, what)?;
-        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    }
 }
 
 /// Writes the header, mel filters and vocabulary.
