@@ -11,6 +11,7 @@
 //! count = 1
 //! ```
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -64,6 +65,18 @@ impl WorkerSpec {
             std::env::split_paths(&paths).map(|d| d.join(first)).find(|c| c.is_file())
         })
     }
+}
+
+/// Which task types some configured worker whose program is installed takes, and the
+/// workers that take each.
+pub(crate) fn served(workers: &[WorkerSpec]) -> Result<BTreeMap<TaskType, Vec<String>>> {
+    let mut served: BTreeMap<TaskType, Vec<String>> = BTreeMap::new();
+    for w in workers.iter().filter(|w| w.program().is_some()) {
+        for t in w.task_types()? {
+            served.entry(t).or_default().push(w.name.clone());
+        }
+    }
+    Ok(served)
 }
 
 /// The workers to supervise or to expect.

@@ -204,16 +204,10 @@ fn run(q: &Queue, data_dir: &std::path::Path, workers: &[config::WorkerSpec], op
     signals::install();
     let mut sup = opts.spawn.then(|| supervise::Supervisor::new(workers, data_dir));
     // Which task types some configured (and installed) worker takes.
-    let mut served: BTreeMap<TaskType, Vec<String>> = BTreeMap::new();
-    for w in workers {
-        if w.program().is_none() {
-            log("foreman", &format!("worker {:?}: {:?} not found next to foreman or on PATH", w.name, w.command[0]));
-            continue;
-        }
-        for t in w.task_types()? {
-            served.entry(t).or_default().push(w.name.clone());
-        }
+    for w in workers.iter().filter(|w| w.program().is_none()) {
+        log("foreman", &format!("worker {:?}: {:?} not found next to foreman or on PATH", w.name, w.command[0]));
     }
+    let served = config::served(workers)?;
     log("foreman", &format!("reconciling {}", q.path().display()));
     let code = loop {
         pass(q)?;

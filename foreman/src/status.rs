@@ -21,11 +21,11 @@ pub(crate) fn collect(q: &Queue, workers: &[WorkerSpec]) -> Result<Value> {
     for (t, s, n) in q.counts()? {
         jobs.entry(t.as_str().to_owned()).or_default().insert(s.as_str().to_owned(), n);
     }
+    let served = crate::config::served(workers)?;
     let mut waiting_for_worker = Vec::new();
     for t in TaskType::ALL {
         let n = q.outstanding(*t)?;
-        let taken = workers.iter().any(|w| w.program().is_some() && w.tasks.iter().any(|x| x.eq_ignore_ascii_case(t.as_str())));
-        if n > 0 && !taken {
+        if n > 0 && !served.contains_key(t) {
             waiting_for_worker.push(json!({ "task_type": t.as_str(), "jobs": n }));
         }
     }

@@ -123,26 +123,19 @@ pub(crate) fn debrief(name: &str, data_dir: &Path) -> Command {
 
 /// Runs to completion with a deadline, returning (status, stdout, stderr).
 pub(crate) fn run_out(cmd: &mut Command, limit: Duration) -> (ExitStatus, String, String) {
-    use std::io::Read;
-    let mut child = cmd
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut out = child.stdout.take().expect("stdout");
-    let mut err = child.stderr.take().expect("stderr");
-    let t_out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
+    let (mut child, err) = spawn_drained(cmd.stdout(std::process::Stdio::piped()));
+    let out = drain(child.stdout.take().expect("stdout"));
     let st = wait_for(&mut child, limit, "command");
-    (st, t_out.join().expect("stdout"), t_err.join().expect("stderr"))
+    (st, out.join().expect("stdout"), err.join().expect("stderr"))
+}
+
+/// Reads a pipe to its end on a thread of its own.
+fn drain(mut pipe: impl std::io::Read + Send + 'static) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = pipe.read_to_string(&mut s);
+        s
+    })
 }
 
 /// Whether a process still runs (zombies count as gone).
@@ -153,13 +146,7 @@ pub(crate) fn alive(pid: u32) -> bool {
 /// Spawns with stderr piped and drained by a thread (a child whose stderr pipe fills up
 /// blocks), returning the child and a handle that yields everything it wrote.
 pub(crate) fn spawn_drained(cmd: &mut Command) -> (Child, std::thread::JoinHandle<String>) {
-    use std::io::Read;
     let mut child = cmd.stderr(std::process::Stdio::piped()).spawn().expect("spawn");
-    let mut err = child.stderr.take().expect("stderr");
-    let h = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    (child, h)
+    let err = drain(child.stderr.take().expect("stderr"));
+    (child, err)
 }
