@@ -18,6 +18,10 @@ struct Cli {
     /// Decoder threads.
     #[arg(long, default_value_t = 2)]
     threads: usize,
+    /// Decode the way the audio-worker does (silero VAD, speech in groups of at most
+    /// 28 s) but over the whole file, without chunks: tells chunking effects from VAD ones.
+    #[arg(long)]
+    vad: bool,
 }
 
 fn main() -> Result<()> {
@@ -44,7 +48,7 @@ fn main() -> Result<()> {
     })
     .context("loading the model")?;
     let started = std::time::Instant::now();
-    let segs = engine.transcribe_plain(&samples)?;
+    let segs = if cli.vad { engine.transcribe(&samples)? } else { engine.transcribe_plain(&samples)? };
     eprintln!(
         "whisper-file: {:.1} s of audio in {:.2} s",
         samples.len() as f64 / 16_000.0,
