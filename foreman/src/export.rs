@@ -1,4 +1,5 @@
-//! `foreman export`: a meeting's transcript as txt, md, srt, vtt or json.
+//! `foreman export`: a meeting's transcript as txt, md, srt, vtt or json; md and json
+//! open with the meeting's summary when it has one.
 
 use std::io::Write;
 use std::path::Path;
@@ -12,6 +13,8 @@ pub(crate) fn export(q: &Queue, meeting: i64, format: Format, out: Option<&Path>
         bail!("meeting {meeting} does not exist (see `foreman status`)");
     };
     let segments = q.read(|c| Ok(debrief_transcript::load_transcript(c, meeting)?))?;
+    // The summary comes first in md and json once the summary worker has written one.
+    let summary = q.read(|c| Ok(debrief_summary::store::summary(c, meeting)?))?;
     let transcript_done = q
         .meeting_jobs(meeting)?
         .iter()
@@ -24,6 +27,8 @@ pub(crate) fn export(q: &Queue, meeting: i64, format: Format, out: Option<&Path>
         title: m.title.clone(),
         duration_ms: m.duration_ms,
         created: Some(debrief_runtime::format_utc_ms(m.created_at)),
+        summary_md: summary.as_ref().map(debrief_summary::render::markdown),
+        summary_json: summary.as_ref().map(debrief_summary::render::json),
     };
     let text = render(format, &meta, &segments);
     match out {

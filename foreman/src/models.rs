@@ -6,15 +6,23 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 
 /// Model names `fetch` knows.
-const NAMES: &[&str] = &["tiny.en", "base", "silero-vad"];
+const NAMES: &[&str] = &["tiny.en", "base", "silero-vad", "smollm2-135m"];
 
 pub(crate) fn fetch(cache: &Path, names: &[String]) -> Result<()> {
-    let names: Vec<String> = if names.is_empty() { vec!["tiny.en".into(), "silero-vad".into()] } else { names.to_vec() };
+    let names: Vec<String> = if names.is_empty() { vec!["tiny.en".into(), "silero-vad".into(), "smollm2-135m".into()] } else { names.to_vec() };
     for n in &names {
         let path = match n.as_str() {
             "silero-vad" | "vad" => debrief_models::vad_model(cache),
             "tiny.en" | "base" => debrief_models::whisper_model(n, cache),
-            other => bail!("unknown model {other:?}; known: {}", NAMES.join(", ")),
+            "smollm2-135m" | "smollm2" => debrief_models::llm_model(n, cache),
+            other => match debrief_models::OFFICIAL_MODELS.iter().find(|m| m.name == other) {
+                Some(m) => debrief_models::fetch_official(m, cache),
+                None => bail!(
+                    "unknown model {other:?}; known: {}, and with internet: {}",
+                    NAMES.join(", "),
+                    debrief_models::OFFICIAL_MODELS.iter().map(|m| m.name).collect::<Vec<_>>().join(", ")
+                ),
+            },
         }
         .with_context(|| format!("fetching {n}"))?;
         println!("{n}\t{}", path.display());
@@ -33,6 +41,15 @@ pub(crate) fn list(cache: &Path) {
             if cached.is_file() { "cached " } else { "missing" },
             p.sha256
         );
+    }
+    println!("downloaded by name (needs internet): whisper.cpp's official models and GGUF LLMs");
+    for m in debrief_models::OFFICIAL_MODELS {
+        let state = if debrief_models::official_cached(m, cache).is_some() { "cached " } else { "missing" };
+        let kind = match m.kind {
+            debrief_models::ModelKind::Whisper => "whisper",
+            debrief_models::ModelKind::Llm => "llm",
+        };
+        println!("{:<32} {kind:<8} {:<8} {state}", m.name, m.size);
     }
 }
 

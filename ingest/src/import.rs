@@ -18,6 +18,8 @@ use debrief_media::{write_wav_atomic, AudioSource, Chunk, ChunkPlan, Chunker, SA
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use crate::journal::meeting_dir;
+
 /// `ingest import` arguments.
 #[derive(Debug, clap::Args)]
 pub(crate) struct ImportArgs {
@@ -27,6 +29,13 @@ pub(crate) struct ImportArgs {
     /// Meeting title (default: the first file's name).
     #[arg(long)]
     title: Option<String>,
+    #[command(flatten)]
+    chunks: ChunkArgs,
+}
+
+/// How audio is cut into chunks (shared by `import` and `record`).
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct ChunkArgs {
     /// Target chunk length in seconds (chunks are cut at the quietest point near it).
     #[arg(long, default_value_t = 90.0)]
     chunk_target: f64,
@@ -41,14 +50,37 @@ pub(crate) struct ImportArgs {
     overlap: f64,
 }
 
+impl ChunkArgs {
+    /// The validated plan.
+    pub(crate) fn plan(&self) -> Result<ChunkPlan> {
+        let plan = ChunkPlan {
+            target_s: self.chunk_target,
+            min_s: self.chunk_min,
+            max_s: self.chunk_max,
+            overlap_s: self.overlap,
+        };
+        plan.validate()?;
+        Ok(plan)
+    }
+}
+
+/// The payload of a chunk's AUDIO job (all positions in 16 kHz samples of meeting time).
+pub(crate) fn chunk_payload(rel: &Path, start_sample: u64, samples: u64, overlap_samples: u64) -> serde_json::Value {
+    let ms = |samples: u64| samples * 1000 / u64::from(SAMPLE_RATE);
+    json!({
+        "path": rel,
+        "sample_rate": SAMPLE_RATE,
+        "start_sample": start_sample,
+        "samples": samples,
+        "overlap_samples": overlap_samples,
+        "start_ms": ms(start_sample),
+        "duration_ms": ms(samples),
+        "overlap_ms": ms(overlap_samples),
+    })
+}
+
 pub(crate) fn run(data_dir: Option<&Path>, args: &ImportArgs) -> Result<()> {
-    let plan = ChunkPlan {
-        target_s: args.chunk_target,
-        min_s: args.chunk_min,
-        max_s: args.chunk_max,
-        overlap_s: args.overlap,
-    };
-    plan.validate()?;
+    let plan = args.chunks.plan()?;
     // Check every input before creating anything.
     let mut sources = Vec::new();
     for f in &args.files {
@@ -56,6 +88,7 @@ pub(crate) fn run(data_dir: Option<&Path>, args: &ImportArgs) -> Result<()> {
     }
     let sha = hash_files(&args.files)?;
     let (dd, q) = debrief_runtime::open(data_dir)?;
+    crate::journal::recover_dead(&dd, &q)?;
 
     let (meeting, done_seqs, created) = match q.find_meeting_by_source(&sha)? {
         Some(m) => {
@@ -103,10 +136,6 @@ pub(crate) fn run(data_dir: Option<&Path>, args: &ImportArgs) -> Result<()> {
     }
 }
 
-fn meeting_dir(dd: &DataDir, meeting: MeetingId) -> PathBuf {
-    dd.root().join("meetings").join(meeting.to_string())
-}
-
 /// Decodes, chunks, writes and queues; returns the total number of 16 kHz samples.
 fn import_chunks(
     q: &Queue,
@@ -129,17 +158,7 @@ fn import_chunks(
         }
         let rel = rel_dir.join(format!("chunk-{:05}.wav", c.index));
         write_wav_atomic(&dd.root().join(&rel), &c.samples)?;
-        let ms = |samples: u64| samples * 1000 / u64::from(SAMPLE_RATE);
-        let payload = json!({
-            "path": rel,
-            "sample_rate": SAMPLE_RATE,
-            "start_sample": c.start_sample,
-            "samples": c.samples.len(),
-            "overlap_samples": c.overlap_samples,
-            "start_ms": ms(c.start_sample),
-            "duration_ms": ms(c.samples.len() as u64),
-            "overlap_ms": ms(c.overlap_samples),
-        });
+        let payload = chunk_payload(&rel, c.start_sample, c.samples.len() as u64, c.overlap_samples);
         q.enqueue(&NewJob::new(meeting, TaskType::Audio, seq).payload(payload))?;
         Ok(())
     };

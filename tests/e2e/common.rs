@@ -150,3 +150,14 @@ pub(crate) fn spawn_drained(cmd: &mut Command) -> (Child, std::thread::JoinHandl
     let err = drain(child.stderr.take().expect("stderr"));
     (child, err)
 }
+
+/// A child process killed (and reaped) when the guard goes out of scope: servers and
+/// load generators a test starts must not outlive it, even when it panics.
+pub(crate) struct KillOnDrop(pub(crate) Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

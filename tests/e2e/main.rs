@@ -6,3 +6,5 @@ mod common;
 mod fixtures;
 mod pipeline;
 mod queue;
+mod record;
+mod summary;

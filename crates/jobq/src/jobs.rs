@@ -387,6 +387,31 @@ impl Queue {
         one_row(n, fence.job_id)
     }
 
+    /// Runs `f` in one transaction only while `fence`'s claim is still held (the claim's
+    /// lease is extended in the same transaction): a worker checkpoints partial results
+    /// of a long job this way. [`QueueError::LostClaim`] means nothing was written.
+    pub fn write_fenced<T, E>(&self, fence: &Fence, f: impl FnOnce(&Transaction<'_>) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<QueueError>,
+    {
+        self.write(|tx| {
+            let n = tx
+                .prepare_cached(sql::HEARTBEAT)
+                .and_then(|mut st| {
+                    st.execute(named_params! {
+                        ":job_id": fence.job_id,
+                        ":worker_id": fence.worker_id,
+                        ":token": fence.token,
+                        ":now": now_ms(),
+                        ":lease_ms": self.cfg.lease_ms(),
+                    })
+                })
+                .map_err(QueueError::from)?;
+            one_row(n, fence.job_id)?;
+            f(tx)
+        })
+    }
+
     /// Marks the job COMPLETED with `result`.
     pub fn complete(&self, claim: &Claim, result: &Value) -> Result<()> {
         self.complete_with(claim, result, |_| Ok(()))

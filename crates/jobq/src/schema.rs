@@ -18,16 +18,23 @@ use crate::QueueError;
 
 /// Version written to `PRAGMA user_version` once `schema.sql` (and every migration) is
 /// applied.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
 /// The whole current schema, applied to a fresh database.
 pub const SCHEMA_SQL: &str = include_str!("../../../schema.sql");
 
 /// Upgrades of existing databases: `MIGRATIONS[i]` takes version `i + 1` to `i + 2`.
-/// Version 1 is the first released schema, so there are none yet. A new schema change
-/// edits `schema.sql` *and* appends its ALTERs here; the drift test checks that a
-/// database migrated from version 1 equals a fresh one.
-const MIGRATIONS: &[&str] = &[];
+/// A schema change edits `schema.sql` *and* appends its DDL here (`sql/migrate/`); the
+/// drift test checks that a database made by the released version 1
+/// (`sql/migrate/released-v1.sql`) and migrated equals a fresh one.
+const MIGRATIONS: &[&str] = &[
+    // 1 -> 2: summary_windows and summaries (summary-worker).
+    include_str!("../sql/migrate/v2.sql"),
+];
+
+/// The schema version 1 shipped with, for the drift test.
+#[cfg(test)]
+pub(crate) const RELEASED_V1_SQL: &str = include_str!("../sql/migrate/released-v1.sql");
 
 /// How long one statement may wait for another process's write lock, process-wide
 /// (the busy handler is a plain function, so it reads this rather than a closure).

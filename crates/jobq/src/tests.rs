@@ -98,6 +98,53 @@ fn open_is_idempotent_private_and_versioned() {
 }
 
 #[test]
+fn a_released_v1_database_migrates_to_exactly_the_fresh_schema() {
+    fn objects(path: &std::path::Path) -> Vec<(String, String, Option<String>)> {
+        let c = rusqlite::Connection::open(path).unwrap();
+        let mut st = c
+            .prepare("SELECT type, name, sql FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name")
+            .unwrap();
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().map(Result::unwrap).collect()
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("v1.db");
+    {
+        let c = rusqlite::Connection::open(&old).unwrap();
+        c.execute_batch(schema::RELEASED_V1_SQL).unwrap();
+        c.execute_batch("INSERT INTO meetings (title, created_at, updated_at) VALUES ('kept', 0, 0)").unwrap();
+        c.pragma_update(None, "user_version", 1).unwrap();
+    }
+    let q = Queue::open(&old, fast_cfg()).unwrap();
+    let fresh_path = dir.path().join("fresh.db");
+    drop(Queue::open(&fresh_path, fast_cfg()).unwrap());
+    assert_eq!(objects(&old), objects(&fresh_path));
+    assert!(objects(&old).iter().any(|o| o.1 == "summary_windows"));
+    let (v, title): (i32, String) = q
+        .read(|c| Ok((c.pragma_query_value(None, "user_version", |r| r.get(0))?, c.query_row("SELECT title FROM meetings", [], |r| r.get(0))?)))
+        .unwrap();
+    assert_eq!((v, title.as_str()), (SCHEMA_VERSION, "kept"));
+}
+
+#[test]
+fn fenced_writes_within_a_claim_succeed_only_while_it_is_held() {
+    let (_d, q) = fresh(fast_cfg());
+    let m = q.create_meeting(None, None).unwrap();
+    q.enqueue(&NewJob::new(m, TaskType::Summary, 0)).unwrap();
+    let who = WorkerIdent::current("t");
+    let c = q.claim(&who, TaskType::Summary).unwrap().unwrap();
+    let put = |q: &Queue, title: &str| {
+        q.write_fenced(&c.fence, |tx| {
+            tx.execute("UPDATE meetings SET title = ?1 WHERE meeting_id = ?2", rusqlite::params![title, m])?;
+            Ok::<_, QueueError>(())
+        })
+    };
+    put(&q, "held").unwrap();
+    q.hand_back(&c).unwrap();
+    assert!(matches!(put(&q, "stale"), Err(QueueError::LostClaim { .. })));
+    assert_eq!(q.meeting(m).unwrap().unwrap().title.as_deref(), Some("held"));
+}
+
+#[test]
 fn concurrent_opens_of_a_fresh_file_all_succeed() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("debrief.db");

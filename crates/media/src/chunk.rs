@@ -190,7 +190,10 @@ impl Chunker {
             target,
             overlap,
             decide_at,
-            buf: Vec::new(),
+            // The buffer never holds more than `decide_at` samples: reserving that much
+            // up front (for sane plans) keeps growth from doubling it; pages are only
+            // touched as they are used.
+            buf: Vec::with_capacity(usize::try_from(decide_at.min(u64::from(SAMPLE_RATE) * 600)).unwrap_or(0)),
             buf_start: 0,
             prev_cut: 0,
             total: 0,
@@ -205,6 +208,13 @@ impl Chunker {
     /// Samples pushed so far.
     pub fn samples_pushed(&self) -> u64 {
         self.total
+    }
+
+    /// Where the chunk in progress starts (meeting sample) and how many of its leading
+    /// samples repeat the previous chunk: what its [`Chunk`] will say once it is cut.
+    /// Live recording uses it to journal the chunk in progress.
+    pub fn pending_start(&self) -> (u64, u64) {
+        (self.buf_start, self.prev_cut - self.buf_start)
     }
 
     /// Adds `block` (16 kHz mono) and returns the chunks that are now decided (usually none

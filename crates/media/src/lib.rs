@@ -30,7 +30,8 @@
 //! always name the file they are about.
 //!
 //! **API boundary:** [`AudioSource`], [`Chunker`] / [`ChunkPlan`] / [`Chunk`],
-//! [`write_wav_atomic`], [`read_wav`], [`MediaError`].
+//! [`write_wav_atomic`], [`write_wav_i16_atomic`], [`read_wav`], [`MonoResampler`],
+//! [`MediaError`].
 
 #![deny(missing_docs)]
 
@@ -43,7 +44,8 @@ mod wav;
 pub use chunk::{Chunk, ChunkPlan, Chunker, InvalidPlan};
 pub use decode::{AudioSource, SourceInfo};
 pub use error::MediaError;
-pub use wav::{read_wav, write_wav_atomic};
+pub use resample::MonoResampler;
+pub use wav::{read_wav, write_wav_atomic, write_wav_i16_atomic};
 
 /// The sample rate of everything this crate produces, in Hz.
 pub const SAMPLE_RATE: u32 = 16_000;

@@ -11,8 +11,9 @@ use crate::SAMPLE_RATE;
 /// 64 ms at 16 kHz: long enough for a sharp anti-aliasing filter, small enough to stream.
 const TARGET_FFT_OUT: usize = 1024;
 
-/// Resamples one channel from `source_rate` to 16 kHz, block by block.
-pub(crate) struct MonoResampler {
+/// Resamples one channel from `source_rate` to 16 kHz, block by block (used by file
+/// decoding and by live capture).
+pub struct MonoResampler {
     source_rate: u32,
     /// `None` when the source is already at 16 kHz.
     fft: Option<Fft<f32>>,
@@ -43,7 +44,7 @@ pub(crate) fn output_len_for(frames: u64, rate: u32) -> u64 {
 
 impl MonoResampler {
     /// A resampler from `source_rate` (must be > 0) to 16 kHz.
-    pub(crate) fn new(source_rate: u32) -> Result<Self, String> {
+    pub fn new(source_rate: u32) -> Result<Self, String> {
         if source_rate == 0 {
             return Err("sample rate 0".into());
         }
@@ -76,7 +77,7 @@ impl MonoResampler {
     }
 
     /// Feeds `input` (source-rate mono) and appends whatever 16 kHz output is ready to `out`.
-    pub(crate) fn process(&mut self, input: &[f32], out: &mut Vec<f32>) -> Result<(), ResampleError> {
+    pub fn process(&mut self, input: &[f32], out: &mut Vec<f32>) -> Result<(), ResampleError> {
         self.frames_in += input.len() as u64;
         let Some(fft) = self.fft.as_mut() else {
             out.extend_from_slice(input);
@@ -98,7 +99,7 @@ impl MonoResampler {
 
     /// Flushes the tail: appends the remaining output to `out`, so that the total is exactly
     /// `round(frames_in * 16000 / source_rate)`.
-    pub(crate) fn finish(&mut self, out: &mut Vec<f32>) -> Result<(), ResampleError> {
+    pub fn finish(&mut self, out: &mut Vec<f32>) -> Result<(), ResampleError> {
         let total = output_len_for(self.frames_in, self.source_rate);
         let Some(fft) = self.fft.as_mut() else {
             return Ok(());

@@ -27,8 +27,19 @@ fn partial_path(path: &Path) -> PathBuf {
 /// crash `path` is either absent or complete; a stale `.partial` may be left behind and is
 /// overwritten by the next attempt. Samples outside [-1, 1] are clipped.
 pub fn write_wav_atomic(path: &Path, samples: &[f32]) -> Result<(), MediaError> {
+    write_atomic(path, 1, samples.len(), |i| to_i16(samples[i]))
+}
+
+/// Writes interleaved 16-bit samples with `channels` channels at 16 kHz, crash-safely as
+/// [`write_wav_atomic`] does. Live recordings use it for their (microphone, system audio)
+/// chunks; [`read_wav`] downmixes such files to mono.
+pub fn write_wav_i16_atomic(path: &Path, channels: u16, interleaved: &[i16]) -> Result<(), MediaError> {
+    write_atomic(path, channels.max(1), interleaved.len(), |i| interleaved[i])
+}
+
+fn write_atomic(path: &Path, channels: u16, len: usize, sample: impl Fn(usize) -> i16) -> Result<(), MediaError> {
     let tmp = partial_path(path);
-    let result = write_to(&tmp, samples).and_then(|()| {
+    let result = write_to(&tmp, channels, len, sample).and_then(|()| {
         fs::rename(&tmp, path).map_err(|e| MediaError::io(path, e))?;
         sync_parent_dir(path)
     });
@@ -39,7 +50,7 @@ pub fn write_wav_atomic(path: &Path, samples: &[f32]) -> Result<(), MediaError> 
     result
 }
 
-fn write_to(tmp: &Path, samples: &[f32]) -> Result<(), MediaError> {
+fn write_to(tmp: &Path, channels: u16, len: usize, sample: impl Fn(usize) -> i16) -> Result<(), MediaError> {
     let io_err = |e: io::Error| MediaError::io(tmp, e);
     let hound_err = |e: hound::Error| match e {
         hound::Error::IoError(e) => MediaError::io(tmp, e),
@@ -48,18 +59,19 @@ fn write_to(tmp: &Path, samples: &[f32]) -> Result<(), MediaError> {
     let file = debrief_config::create_private_file(tmp).map_err(io_err)?;
     let mut out = BufWriter::with_capacity(256 * 1024, file);
     let spec = hound::WavSpec {
-        channels: 1,
+        channels,
         sample_rate: SAMPLE_RATE,
         bits_per_sample: 16,
         sample_format: hound::SampleFormat::Int,
     };
     {
         let mut writer = hound::WavWriter::new(&mut out, spec).map_err(hound_err)?;
-        for batch in samples.chunks(WRITE_BATCH) {
+        for start in (0..len).step_by(WRITE_BATCH) {
+            let end = (start + WRITE_BATCH).min(len);
             // Batches are at most WRITE_BATCH long, so the length fits a u32.
-            let mut w = writer.get_i16_writer(batch.len() as u32);
-            for &x in batch {
-                w.write_sample(to_i16(x));
+            let mut w = writer.get_i16_writer((end - start) as u32);
+            for i in start..end {
+                w.write_sample(sample(i));
             }
             w.flush().map_err(hound_err)?;
         }
@@ -77,12 +89,14 @@ fn sync_parent_dir(path: &Path) -> Result<(), MediaError> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(|e| MediaError::io(dir, e))
 }
 
-/// Reads a 16 kHz mono WAV (16-bit as written by [`write_wav_atomic`], or 8/24/32-bit
-/// integer or 32-bit float) back to `f32` (16-bit samples are divided by 32768, so a
-/// write/read round trip is exact to within 1/65536).
+/// Reads a 16 kHz WAV (16-bit as written by [`write_wav_atomic`], or 8/24/32-bit
+/// integer or 32-bit float) back to `f32` mono (16-bit samples are divided by 32768, so a
+/// write/read round trip is exact to within 1/65536). Files with several channels (live
+/// recordings keep the microphone and the system audio apart) are downmixed to the
+/// average of their channels: sample `i` is frame `i`.
 ///
 /// Errors: [`MediaError::Missing`], [`MediaError::Empty`], [`MediaError::NotAudio`] (not a
-/// WAV), [`MediaError::Unsupported`] (not 16 kHz mono: decode those with
+/// WAV), [`MediaError::Unsupported`] (not 16 kHz: decode those with
 /// [`crate::AudioSource`]), [`MediaError::Truncated`] (fewer samples than the header
 /// declares), [`MediaError::Io`]. Allocation is bounded by the file's real size, never by
 /// what the header declares.
@@ -105,11 +119,11 @@ pub fn read_wav(path: &Path) -> Result<Vec<f32>, MediaError> {
         },
     })?;
     let spec = reader.spec();
-    if spec.sample_rate != SAMPLE_RATE || spec.channels != 1 {
+    if spec.sample_rate != SAMPLE_RATE || spec.channels == 0 {
         return Err(MediaError::Unsupported {
             path: path.to_owned(),
             what: format!(
-                "read_wav reads 16 kHz mono only; this is {} Hz with {} channel(s)",
+                "read_wav reads 16 kHz only; this is {} Hz with {} channel(s)",
                 spec.sample_rate, spec.channels
             ),
         });
@@ -144,7 +158,22 @@ pub fn read_wav(path: &Path) -> Result<Vec<f32>, MediaError> {
             }
         }
     }
-    Ok(out)
+    Ok(downmix(out, usize::from(spec.channels)))
+}
+
+/// Averages interleaved frames of `channels` samples into mono, in place (a trailing
+/// partial frame is dropped).
+fn downmix(mut samples: Vec<f32>, channels: usize) -> Vec<f32> {
+    if channels <= 1 {
+        return samples;
+    }
+    let frames = samples.len() / channels;
+    for f in 0..frames {
+        let sum: f32 = samples[f * channels..(f + 1) * channels].iter().sum();
+        samples[f] = sum / channels as f32;
+    }
+    samples.truncate(frames);
+    samples
 }
 
 #[cfg(test)]
@@ -159,6 +188,12 @@ mod tests {
         assert_eq!(to_i16(5.0), 32_767);
         assert_eq!(to_i16(f32::NAN), 0);
         assert_eq!(to_i16(0.5), 16_384);
+    }
+
+    #[test]
+    fn downmix_averages_frames() {
+        assert_eq!(downmix(vec![0.5, -0.5, 1.0, 0.0, 0.25], 2), vec![0.0, 0.5]);
+        assert_eq!(downmix(vec![0.1, 0.2], 1), vec![0.1, 0.2]);
     }
 
     #[test]

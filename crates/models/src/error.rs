@@ -93,9 +93,20 @@ pub enum PackageError {
         /// What is wrong.
         detail: String,
     },
+    /// An HTTP download failed (official models, for users with internet).
+    #[error("downloading {url}: {detail}")]
+    Download {
+        /// What was fetched.
+        url: String,
+        /// What went wrong.
+        detail: String,
+    },
     /// A model name this crate has no pins for.
-    #[error("unknown whisper model {0:?} (known: \"tiny.en\", \"base\")")]
+    #[error("unknown model {0:?} (offline: \"tiny.en\", \"base\", \"smollm2-135m\"; `foreman models list` names those downloaded with internet)")]
     UnknownModel(String),
+    /// An official model that has not been downloaded yet.
+    #[error("model {0:?} is not downloaded yet: run `foreman models fetch {0}` (needs internet)")]
+    NotFetched(String),
     /// The unpacked model could not be converted.
     #[error(transparent)]
     Convert(#[from] ConvertError),

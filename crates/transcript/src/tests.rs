@@ -58,7 +58,7 @@ fn subtitle_formats_have_correct_timing_and_escaping() {
     let mut b = seg(vec![w(" Next", 3_723_004, 3_724_000)]);
     b.speaker = Some("Ana".into());
     let segs = vec![a, b];
-    let meta = Meta { meeting_id: 7, title: Some("Weekly".into()), duration_ms: Some(3_725_000), created: None };
+    let meta = Meta { meeting_id: 7, title: Some("Weekly".into()), duration_ms: Some(3_725_000), created: None, ..Meta::default() };
     let srt = render(Format::Srt, &meta, &segs);
     assert_eq!(
         srt,

@@ -3,7 +3,7 @@
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 
-use debrief_media::{read_wav, write_wav_atomic, AudioSource, MediaError};
+use debrief_media::{read_wav, write_wav_atomic, write_wav_i16_atomic, AudioSource, MediaError};
 
 use crate::support::*;
 
@@ -72,4 +72,17 @@ fn read_wav_wants_16k_mono() {
     let path = dir.path().join("f.wav");
     write_wav_f32(&path, 16_000, 1, &[0.125, -0.5]);
     assert_eq!(read_wav(&path).expect("read"), vec![0.125, -0.5]);
+}
+
+#[test]
+fn two_channel_chunks_are_written_private_and_read_as_their_average() {
+    // Live recordings keep (microphone, system audio) apart; workers read the downmix.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("chunk-00000.wav");
+    write_wav_i16_atomic(&path, 2, &[16_384, 0, -8_192, 8_192, 100, 300]).expect("write");
+    assert_eq!(fs::metadata(&path).expect("meta").permissions().mode() & 0o777, 0o600);
+    assert!(!dir.path().join("chunk-00000.wav.partial").exists());
+    let r = hound::WavReader::open(&path).expect("hound");
+    assert_eq!((r.spec().channels, r.spec().sample_rate, r.len()), (2, 16_000, 6));
+    assert_eq!(read_wav(&path).expect("read"), vec![0.25, 0.0, 200.0 / 32_768.0]);
 }

@@ -1,0 +1,144 @@
+-- Debrief's one schema. Embedded by crates/jobq (include_str!) and applied to a fresh
+-- database inside BEGIN IMMEDIATE, after which PRAGMA user_version is set to
+-- jobq::SCHEMA_VERSION. Changes to an existing database go through the numbered
+-- migrations in crates/jobq/src/schema.rs; this file always describes the newest schema.
+--
+-- Conventions: times are integer milliseconds since the Unix epoch (UTC); enumerations
+-- are upper-case TEXT guarded by CHECK constraints; JSON columns are guarded by
+-- json_valid().
+
+CREATE TABLE meetings (
+    meeting_id  INTEGER PRIMARY KEY AUTOINCREMENT,
+    title       TEXT,
+    -- where the audio came from: the file paths for imports, 'record' for live capture
+    source      TEXT,
+    -- sha256 of the imported files' contents: a re-run of an import finds its meeting
+    source_sha256 TEXT,
+    -- length of the meeting's audio once all of it is in
+    duration_ms INTEGER,
+    -- OPEN: chunks may still arrive; CLOSED: all input is in, the foreman may plan the
+    -- meeting's TRANSCRIPT and SUMMARY jobs; PROCESSING/DONE/FAILED follow its jobs.
+    status      TEXT NOT NULL DEFAULT 'OPEN'
+                CHECK (status IN ('OPEN', 'CLOSED', 'PROCESSING', 'DONE', 'FAILED', 'CANCELLED')),
+    -- why the meeting is FAILED or CANCELLED
+    error       TEXT,
+    created_at  INTEGER NOT NULL,
+    closed_at   INTEGER,
+    updated_at  INTEGER NOT NULL
+);
+CREATE INDEX meetings_by_source ON meetings (source_sha256) WHERE source_sha256 IS NOT NULL;
+CREATE INDEX meetings_by_status ON meetings (status);
+
+CREATE TABLE jobs (
+    job_id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    meeting_id        INTEGER NOT NULL REFERENCES meetings (meeting_id) ON DELETE CASCADE,
+    task_type         TEXT NOT NULL CHECK (task_type IN ('AUDIO', 'VISUAL', 'TRANSCRIPT', 'SUMMARY')),
+    -- position of the job among its meeting's jobs of the same type (chunk number, frame
+    -- number); (meeting_id, task_type, seq) makes enqueueing idempotent
+    seq               INTEGER NOT NULL DEFAULT 0 CHECK (seq >= 0),
+    status            TEXT NOT NULL DEFAULT 'PENDING'
+                      CHECK (status IN ('PENDING', 'PROCESSING', 'COMPLETED', 'FAILED')),
+    priority          INTEGER NOT NULL DEFAULT 0,
+    payload           TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(payload)),
+    result            TEXT CHECK (result IS NULL OR json_valid(result)),
+    -- attempts counts claims that were not handed back; a job is FAILED once it has used
+    -- max_attempts of them
+    attempts          INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+    max_attempts      INTEGER NOT NULL DEFAULT 3 CHECK (max_attempts >= 1),
+    run_after         INTEGER NOT NULL DEFAULT 0,
+    -- the current claim (NULL unless PROCESSING): who holds it, and a token that fences
+    -- every later write to the job
+    worker_id         TEXT,
+    worker_pid        INTEGER,
+    worker_host       TEXT,
+    claim_token       INTEGER,
+    lease_expires_at  INTEGER,
+    last_error        TEXT,
+    created_at        INTEGER NOT NULL,
+    started_at        INTEGER,
+    finished_at       INTEGER,
+    UNIQUE (meeting_id, task_type, seq),
+    CHECK ((status = 'PROCESSING') = (claim_token IS NOT NULL AND worker_id IS NOT NULL
+                                      AND lease_expires_at IS NOT NULL))
+);
+
+-- The claim query: ready jobs of one type, best priority first, oldest first.
+CREATE INDEX jobs_claimable ON jobs (task_type, priority DESC, job_id) WHERE status = 'PENDING';
+-- Recovery: claims whose lease ran out.
+CREATE INDEX jobs_leased ON jobs (lease_expires_at) WHERE status = 'PROCESSING';
+CREATE INDEX jobs_by_meeting ON jobs (meeting_id, task_type, status);
+
+-- job_id may start only once every depends_on is COMPLETED. A job can depend only on
+-- jobs that existed before it (depends_on < job_id), so the graph has no cycles.
+CREATE TABLE job_deps (
+    job_id      INTEGER NOT NULL REFERENCES jobs (job_id) ON DELETE CASCADE,
+    depends_on  INTEGER NOT NULL REFERENCES jobs (job_id) ON DELETE CASCADE,
+    PRIMARY KEY (job_id, depends_on),
+    CHECK (depends_on < job_id)
+) WITHOUT ROWID;
+CREATE INDEX job_deps_reverse ON job_deps (depends_on);
+
+-- Pending jobs that can never become ready because a job they wait for (directly or
+-- through other jobs) has FAILED. A retry of the failed job unblocks them.
+CREATE VIEW blocked_jobs AS
+WITH RECURSIVE chain (job_id, root) AS (
+    SELECT d.job_id, f.job_id
+    FROM job_deps d JOIN jobs f ON f.job_id = d.depends_on
+    WHERE f.status = 'FAILED'
+    UNION
+    SELECT d.job_id, c.root
+    FROM job_deps d JOIN chain c ON d.depends_on = c.job_id
+)
+SELECT j.job_id, j.meeting_id, j.task_type, c.root AS failed_dependency,
+       f.task_type AS failed_task_type, f.last_error AS failed_error
+FROM chain c
+JOIN jobs j ON j.job_id = c.job_id
+JOIN jobs f ON f.job_id = c.root
+WHERE j.status = 'PENDING';
+
+-- Whisper's output for one AUDIO job (one chunk), in meeting time. A re-run of the job
+-- replaces its rows in the transaction that completes it; nothing is ever appended twice.
+CREATE TABLE asr_segments (
+    job_id          INTEGER NOT NULL REFERENCES jobs (job_id) ON DELETE CASCADE,
+    idx             INTEGER NOT NULL CHECK (idx >= 0),
+    meeting_id      INTEGER NOT NULL REFERENCES meetings (meeting_id) ON DELETE CASCADE,
+    start_ms        INTEGER NOT NULL,
+    end_ms          INTEGER NOT NULL CHECK (end_ms >= start_ms),
+    text            TEXT NOT NULL,
+    -- [{"text": " word", "start_ms": 0, "end_ms": 0, "p": 0.9}, ...]
+    words           TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(words)),
+    no_speech_prob  REAL,
+    PRIMARY KEY (job_id, idx)
+) WITHOUT ROWID;
+CREATE INDEX asr_segments_by_meeting ON asr_segments (meeting_id, start_ms);
+
+-- A meeting's assembled transcript (chunk overlaps resolved), written whole by its
+-- TRANSCRIPT job; speaker labels join when diarization arrives.
+CREATE TABLE transcript_segments (
+    meeting_id  INTEGER NOT NULL REFERENCES meetings (meeting_id) ON DELETE CASCADE,
+    idx         INTEGER NOT NULL CHECK (idx >= 0),
+    start_ms    INTEGER NOT NULL,
+    end_ms      INTEGER NOT NULL CHECK (end_ms >= start_ms),
+    speaker     TEXT,
+    text        TEXT NOT NULL,
+    words       TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(words)),
+    PRIMARY KEY (meeting_id, idx)
+) WITHOUT ROWID;
+
+-- Device leases: the GPU (and NPU) lock. One row per holder. The sum of vram_mb over
+-- the unexpired leases of a device never exceeds the budget the acquirer passes; a
+-- lease that declares the whole budget therefore excludes every other one.
+CREATE TABLE device_leases (
+    lease_id     INTEGER PRIMARY KEY AUTOINCREMENT,
+    device       TEXT NOT NULL CHECK (device IN ('gpu', 'npu')),
+    holder       TEXT NOT NULL,
+    pid          INTEGER NOT NULL,
+    host         TEXT NOT NULL,
+    vram_mb      INTEGER NOT NULL CHECK (vram_mb > 0),
+    token        INTEGER NOT NULL,
+    -- the job the lease was taken for, if it was taken together with a claim
+    job_id       INTEGER REFERENCES jobs (job_id) ON DELETE SET NULL,
+    acquired_at  INTEGER NOT NULL,
+    expires_at   INTEGER NOT NULL
+);
+CREATE INDEX device_leases_by_device ON device_leases (device, expires_at);

@@ -1,0 +1,113 @@
+//! Transcript windows for the map phase.
+//!
+//! Each transcript segment becomes one line `[m:ss] Speaker: text` (the speaker only once
+//! diarization has labelled it; screenshot notes join as lines of their own once the
+//! visual worker stores them). Lines are packed in order into windows whose token count,
+//! under the caller's tokenizer, stays within a budget; a line longer than the budget is
+//! split at word boundaries. Windows are deterministic for a given transcript and budget,
+//! which is what lets a resumed job recognise its finished windows.
+
+use debrief_transcript::Segment;
+use sha2::{Digest, Sha256};
+
+use crate::mmss;
+
+/// One transcript line with its meeting-time span.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    /// Start (ms).
+    pub start_ms: i64,
+    /// End (ms).
+    pub end_ms: i64,
+    /// `[m:ss] Speaker: text`.
+    pub text: String,
+}
+
+/// A run of consecutive lines that fits the model's context with its prompt and answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Window {
+    /// Position among the meeting's windows.
+    pub idx: usize,
+    /// Start of its first line (ms).
+    pub start_ms: i64,
+    /// End of its last line (ms).
+    pub end_ms: i64,
+    /// Its lines.
+    pub lines: Vec<Line>,
+}
+
+impl Window {
+    /// The lines as the model reads them, one per line.
+    pub fn text(&self) -> String {
+        self.lines.iter().map(|l| l.text.as_str()).collect::<Vec<_>>().join("\n")
+    }
+
+    /// sha256 over everything that determines this window's notes: its text and the
+    /// caller's `context` (prompt, grammar, model), so that a changed transcript, prompt
+    /// or model never reuses stale notes.
+    pub fn input_hash(&self, context: &[&str]) -> String {
+        let mut h = Sha256::new();
+        for part in context.iter().copied().chain([self.text().as_str()]) {
+            h.update((part.len() as u64).to_le_bytes());
+            h.update(part.as_bytes());
+        }
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// The transcript as lines; empty segments are skipped.
+pub fn lines(segments: &[Segment]) -> Vec<Line> {
+    segments
+        .iter()
+        .filter_map(|s| {
+            let text = s.text.split_whitespace().collect::<Vec<_>>().join(" ");
+            if text.is_empty() {
+                return None;
+            }
+            let who = s.speaker.as_deref().map(|v| format!("{}: ", v.trim())).unwrap_or_default();
+            Some(Line { start_ms: s.start_ms, end_ms: s.end_ms.max(s.start_ms), text: format!("[{}] {who}{text}", mmss(s.start_ms)) })
+        })
+        .collect()
+}
+
+/// Packs `lines` into windows of at most `budget` tokens each (`count` counts the
+/// tokens of a text, newline included). A line over the budget is split into pieces
+/// that fit, each keeping the line's time stamp and span.
+pub fn windows(lines: &[Line], budget: usize, count: &mut dyn FnMut(&str) -> usize) -> Vec<Window> {
+    let budget = budget.max(16);
+    let mut pieces: Vec<(Line, usize)> = Vec::new();
+    for l in lines {
+        let n = count(&format!("{}\n", l.text));
+        if n <= budget {
+            pieces.push((l.clone(), n));
+            continue;
+        }
+        let stamp = format!("[{}]", mmss(l.start_ms));
+        let mut cur = stamp.clone();
+        for word in l.text.split_whitespace().skip(1) {
+            let next = format!("{cur} {word}");
+            if count(&format!("{next}\n")) > budget && cur != stamp {
+                let n = count(&format!("{cur}\n"));
+                pieces.push((Line { text: std::mem::replace(&mut cur, format!("{stamp} {word}")), ..l.clone() }, n));
+            } else {
+                cur = next;
+            }
+        }
+        let n = count(&format!("{cur}\n"));
+        pieces.push((Line { text: cur, ..l.clone() }, n));
+    }
+    let mut out: Vec<Window> = Vec::new();
+    let mut used = 0usize;
+    for (line, n) in pieces {
+        let fits = out.last().is_some_and(|_| used + n <= budget);
+        if !fits {
+            out.push(Window { idx: out.len(), start_ms: line.start_ms, end_ms: line.end_ms, lines: Vec::new() });
+            used = 0;
+        }
+        let w = out.last_mut().expect("a window was just pushed");
+        w.end_ms = w.end_ms.max(line.end_ms);
+        w.lines.push(line);
+        used += n;
+    }
+    out
+}

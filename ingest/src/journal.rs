@@ -1,0 +1,376 @@
+//! What makes a recording survive a crash: the journal of the chunk in progress, the
+//! session lock, and recovery of recordings whose recorder died.
+//!
+//! The chunk in progress lives in `meetings/<id>/audio/chunk-NNNNN.live`: a 40-byte
+//! header (magic, channel layout, chunk index, meeting time of its first frame, overlap)
+//! and then raw interleaved 16-bit PCM at 16 kHz, appended as audio arrives (so a
+//! SIGKILL loses only what had not been written yet) and `fdatasync`ed at least every
+//! second (so a power cut loses about a second). When a chunk is cut, its WAV is written
+//! crash-safely from the journal, its AUDIO job inserted, then the next chunk's journal
+//! is created with the audio already past the cut, and only then the old journal goes.
+//!
+//! A recorder holds an exclusive `flock` on `meetings/<id>/record.lock` while it runs.
+//! Any later `ingest` start looks at OPEN meetings from `record`: one whose lock it can
+//! take has no live recorder, so its journals become chunks (or are dropped when their
+//! job exists already), its unqueued screenshots are queued, and it is closed with the
+//! length of the audio it has, for the foreman to plan.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use debrief_config::DataDir;
+use debrief_jobq::{MeetingId, NewJob, Queue, TaskType};
+use debrief_media::{write_wav_i16_atomic, SAMPLE_RATE};
+
+use crate::import::chunk_payload;
+
+const MAGIC: &[u8; 8] = b"DBRFLIV1";
+const HEADER: u64 = 40;
+/// Channel layout bits: which sources a chunk's channels hold, in this order.
+pub(crate) const MIC: u16 = 1;
+pub(crate) const SYSTEM: u16 = 2;
+/// The `source` of recorded meetings.
+pub(crate) const SOURCE: &str = "record";
+/// How often appended audio is made durable.
+const SYNC_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+pub(crate) fn channel_names(layout: u16) -> Vec<&'static str> {
+    [(MIC, "mic"), (SYSTEM, "system")].into_iter().filter(|(b, _)| layout & b != 0).map(|(_, n)| n).collect()
+}
+
+pub(crate) fn meeting_dir(dd: &DataDir, meeting: MeetingId) -> PathBuf {
+    dd.root().join("meetings").join(meeting.to_string())
+}
+
+fn rel_audio(meeting: MeetingId) -> PathBuf {
+    PathBuf::from("meetings").join(meeting.to_string()).join("audio")
+}
+
+pub(crate) fn lock_path(dd: &DataDir, meeting: MeetingId) -> PathBuf {
+    meeting_dir(dd, meeting).join("record.lock")
+}
+
+/// The lock every recorder takes around creating its meeting and locking it, and that
+/// recovery holds while it looks, so it never mistakes a starting recorder for a dead one.
+pub(crate) fn start_lock(dd: &DataDir) -> Result<File> {
+    let path = dd.root().join("record-start.lock");
+    debrief_config::touch_private_file(&path).with_context(|| format!("{}", path.display()))?;
+    let f = fs::OpenOptions::new().read(true).write(true).open(&path)?;
+    f.lock().with_context(|| format!("locking {}", path.display()))?;
+    Ok(f)
+}
+
+/// Takes `meeting`'s session lock for a recorder; held until the file is dropped.
+pub(crate) fn lock_session(dd: &DataDir, meeting: MeetingId) -> Result<File> {
+    dd.subdir(PathBuf::from("meetings").join(meeting.to_string()))?;
+    let path = lock_path(dd, meeting);
+    debrief_config::touch_private_file(&path).with_context(|| format!("{}", path.display()))?;
+    let f = fs::OpenOptions::new().read(true).write(true).open(&path)?;
+    f.try_lock().with_context(|| format!("{} is locked by another recorder", path.display()))?;
+    Ok(f)
+}
+
+/// One chunk's header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Header {
+    pub(crate) layout: u16,
+    pub(crate) index: u32,
+    pub(crate) start_sample: u64,
+    pub(crate) overlap_samples: u64,
+}
+
+impl Header {
+    fn channels(self) -> u64 {
+        u64::from(self.layout.count_ones().max(1))
+    }
+
+    fn encode(self) -> [u8; HEADER as usize] {
+        let mut h = [0u8; HEADER as usize];
+        h[..8].copy_from_slice(MAGIC);
+        h[8..10].copy_from_slice(&self.layout.to_le_bytes());
+        h[12..16].copy_from_slice(&SAMPLE_RATE.to_le_bytes());
+        h[16..20].copy_from_slice(&self.index.to_le_bytes());
+        h[24..32].copy_from_slice(&self.start_sample.to_le_bytes());
+        h[32..40].copy_from_slice(&self.overlap_samples.to_le_bytes());
+        h
+    }
+
+    fn decode(h: &[u8], path: &Path) -> Result<Header> {
+        let u64_at = |i: usize| u64::from_le_bytes(h[i..i + 8].try_into().unwrap_or_default());
+        if h.len() < HEADER as usize || &h[..8] != MAGIC {
+            bail!("{} is not a Debrief recording journal", path.display());
+        }
+        let rate = u32::from_le_bytes(h[12..16].try_into().unwrap_or_default());
+        let layout = u16::from_le_bytes([h[8], h[9]]);
+        if rate != SAMPLE_RATE || layout == 0 || layout > (MIC | SYSTEM) {
+            bail!("{}: unexpected journal header (rate {rate}, layout {layout})", path.display());
+        }
+        Ok(Header {
+            layout,
+            index: u32::from_le_bytes(h[16..20].try_into().unwrap_or_default()),
+            start_sample: u64_at(24),
+            overlap_samples: u64_at(32),
+        })
+    }
+}
+
+fn journal_name(index: u32) -> String {
+    format!("chunk-{index:05}.live")
+}
+
+fn chunk_rel(meeting: MeetingId, index: u32) -> PathBuf {
+    rel_audio(meeting).join(format!("chunk-{index:05}.wav"))
+}
+
+fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir).and_then(|d| d.sync_all()).with_context(|| format!("syncing {}", dir.display()))
+}
+
+fn to_bytes(frames: &[i16]) -> Vec<u8> {
+    frames.iter().flat_map(|s| s.to_le_bytes()).collect()
+}
+
+/// Writes the chunk file for `h` from `pcm` (interleaved) and inserts its AUDIO job.
+fn store_chunk(dd: &DataDir, q: &Queue, meeting: MeetingId, h: Header, pcm: &[i16], recovered: bool) -> Result<u64> {
+    let rel = chunk_rel(meeting, h.index);
+    write_wav_i16_atomic(&dd.root().join(&rel), h.layout.count_ones() as u16, pcm)?;
+    let frames = pcm.len() as u64 / h.channels();
+    let mut payload = chunk_payload(&rel, h.start_sample, frames, h.overlap_samples);
+    payload["channels"] = channel_names(h.layout).into();
+    if recovered {
+        payload["recovered"] = true.into();
+    }
+    q.enqueue(&NewJob::new(meeting, TaskType::Audio, i64::from(h.index)).payload(payload))?;
+    Ok(frames)
+}
+
+/// The journal of the chunk in progress, owned by the recorder's writer.
+#[derive(Debug)]
+pub(crate) struct Journal {
+    dir: PathBuf,
+    file: File,
+    header: Header,
+    /// Frames appended after the header.
+    frames: u64,
+    synced: Instant,
+}
+
+impl Journal {
+    /// Creates the journal for `header`, starting with `pcm`, durable on return.
+    pub(crate) fn create(dir: &Path, header: Header, pcm: &[i16]) -> Result<Journal> {
+        let path = dir.join(journal_name(header.index));
+        debrief_config::create_private_file(&path).with_context(|| format!("{}", path.display()))?;
+        // Read back at every cut, so open it read-write.
+        let mut file = fs::OpenOptions::new().read(true).write(true).open(&path)?;
+        file.write_all(&header.encode())?;
+        file.write_all(&to_bytes(pcm))?;
+        file.sync_data().with_context(|| format!("syncing {}", path.display()))?;
+        sync_dir(dir)?;
+        let frames = pcm.len() as u64 / header.channels();
+        Ok(Journal { dir: dir.to_owned(), file, header, frames, synced: Instant::now() })
+    }
+
+    fn path(&self) -> PathBuf {
+        self.dir.join(journal_name(self.header.index))
+    }
+
+    /// Meeting time of the chunk's first frame.
+    pub(crate) fn start_sample(&self) -> u64 {
+        self.header.start_sample
+    }
+
+    /// Removes a journal that holds no new audio (a recording that captured nothing).
+    pub(crate) fn discard(self) -> Result<()> {
+        anyhow::ensure!(
+            self.frames <= self.header.overlap_samples,
+            "{} still holds {} unchunked frames",
+            self.path().display(),
+            self.frames
+        );
+        fs::remove_file(self.path()).with_context(|| format!("removing {}", self.path().display()))
+    }
+
+    /// Appends interleaved frames (written at once; durable within [`SYNC_EVERY`]).
+    pub(crate) fn append(&mut self, pcm: &[i16]) -> Result<()> {
+        self.file.write_all(&to_bytes(pcm)).with_context(|| format!("writing {}", self.path().display()))?;
+        self.frames += pcm.len() as u64 / self.header.channels();
+        if self.synced.elapsed() >= SYNC_EVERY {
+            self.file.sync_data().with_context(|| format!("syncing {}", self.path().display()))?;
+            self.synced = Instant::now();
+        }
+        Ok(())
+    }
+
+    fn read_frames(&self, from: u64, to: u64) -> Result<Vec<i16>> {
+        let ch = self.header.channels();
+        let total = ((to - from) * ch) as usize;
+        // In blocks, so that a chunk is held once (as samples), not twice.
+        let mut out = Vec::with_capacity(total);
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut pos = HEADER + from * ch * 2;
+        while out.len() < total {
+            let n = ((total - out.len()) * 2).min(buf.len());
+            self.file
+                .read_exact_at(&mut buf[..n], pos)
+                .with_context(|| format!("reading back {}", self.path().display()))?;
+            out.extend(buf[..n].chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])));
+            pos += n as u64;
+        }
+        Ok(out)
+    }
+
+    /// Cuts the chunk in progress after `len` frames: writes and queues it, then (unless
+    /// this was the last chunk) starts the next journal at meeting sample `next_start`
+    /// with the next chunk's overlap, and removes this one. Returns the next journal.
+    pub(crate) fn cut(
+        self,
+        ctx: (&DataDir, &Queue, MeetingId),
+        len: u64,
+        next: Option<(u64, u64)>,
+    ) -> Result<Option<Journal>> {
+        let (dd, q, meeting) = ctx;
+        let h = self.header;
+        anyhow::ensure!(len <= self.frames, "chunk {} cut after {len} frames but only {} were written", h.index, self.frames);
+        store_chunk(dd, q, meeting, h, &self.read_frames(0, len)?, false)?;
+        let next_journal = match next {
+            Some((next_start, overlap)) => {
+                let from = next_start - h.start_sample;
+                let header = Header { index: h.index + 1, start_sample: next_start, overlap_samples: overlap, ..h };
+                Some(Journal::create(&self.dir, header, &self.read_frames(from, self.frames)?)?)
+            }
+            None => None,
+        };
+        fs::remove_file(self.path()).with_context(|| format!("removing {}", self.path().display()))?;
+        sync_dir(&self.dir)?;
+        Ok(next_journal)
+    }
+
+    /// The first journal of a recording.
+    pub(crate) fn first(dd: &DataDir, meeting: MeetingId, layout: u16) -> Result<Journal> {
+        let dir = dd.subdir(rel_audio(meeting))?;
+        Journal::create(&dir, Header { layout, index: 0, start_sample: 0, overlap_samples: 0 }, &[])
+    }
+}
+
+/// Recovers every recording whose recorder is gone. Returns the meetings closed.
+pub(crate) fn recover_dead(dd: &DataDir, q: &Queue) -> Result<Vec<MeetingId>> {
+    let _guard = start_lock(dd)?;
+    let mut closed = Vec::new();
+    for m in q.meetings(None)? {
+        if m.status != "OPEN" || m.source.as_deref() != Some(SOURCE) {
+            continue;
+        }
+        let lock = lock_path(dd, m.meeting_id);
+        let held = match fs::OpenOptions::new().read(true).write(true).open(&lock) {
+            Ok(f) => match f.try_lock() {
+                Ok(()) => Some(f),
+                Err(fs::TryLockError::WouldBlock) => continue, // a live recorder
+                Err(fs::TryLockError::Error(e)) => return Err(e).with_context(|| format!("{}", lock.display())),
+            },
+            Err(_) => None,
+        };
+        recover_meeting(dd, q, m.meeting_id)?;
+        closed.push(m.meeting_id);
+        let _ = fs::remove_file(&lock);
+        drop(held);
+    }
+    Ok(closed)
+}
+
+fn recover_meeting(dd: &DataDir, q: &Queue, meeting: MeetingId) -> Result<()> {
+    let dir = dd.root().join(rel_audio(meeting));
+    let queued = q.meeting_seqs(meeting, TaskType::Audio)?;
+    let mut journals: Vec<PathBuf> = fs::read_dir(&dir)
+        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    journals.retain(|p| p.extension().is_some_and(|e| e == "live"));
+    journals.sort();
+    let mut recovered_ms = 0;
+    for path in journals {
+        let bytes = fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        let h = Header::decode(&bytes[..bytes.len().min(HEADER as usize)], &path)?;
+        if !queued.contains(&i64::from(h.index)) {
+            // A crash can leave a torn last frame: keep whole frames only.
+            let ch = h.channels() as usize;
+            let data = &bytes[HEADER as usize..];
+            let whole = data.len() / (2 * ch) * 2 * ch;
+            let pcm: Vec<i16> = data[..whole].chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect();
+            if pcm.len() > h.overlap_samples as usize * ch {
+                let frames = store_chunk(dd, q, meeting, h, &pcm, true)?;
+                recovered_ms = frames * 1000 / u64::from(SAMPLE_RATE);
+                crate::log(&format!("meeting {meeting}: recovered chunk {} ({:.1} s) from {}", h.index, frames as f64 / 16_000.0, path.display()));
+            }
+        }
+        fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
+    }
+    let frames = crate::screens::queue_unqueued(dd, q, meeting)?;
+    // The meeting's length: the end of its last chunk (every chunk is queued now).
+    let end = q
+        .meeting_jobs(meeting)?
+        .iter()
+        .filter(|j| j.task_type == "AUDIO")
+        .filter_map(|j| Some(j.payload["start_sample"].as_u64()? + j.payload["samples"].as_u64()?))
+        .max()
+        .unwrap_or(0);
+    let duration_ms = i64::try_from(end * 1000 / u64::from(SAMPLE_RATE)).unwrap_or(i64::MAX);
+    q.close_meeting(meeting, Some(duration_ms))?;
+    crate::log(&format!(
+        "meeting {meeting}: its recorder had died; closed it with {:.1} s of audio ({recovered_ms} ms recovered from the journal, {frames} screenshot(s) queued late)",
+        duration_ms as f64 / 1000.0
+    ));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_round_trips_and_rejects_other_files() {
+        let h = Header { layout: MIC | SYSTEM, index: 7, start_sample: 1_234_567, overlap_samples: 16_000 };
+        let p = Path::new("chunk-00007.live");
+        assert_eq!(Header::decode(&h.encode(), p).unwrap(), h);
+        assert!(Header::decode(b"RIFF....WAVEfmt ", p).is_err());
+        let mut bad = h.encode();
+        bad[8] = 9; // unknown channel layout
+        assert!(Header::decode(&bad, p).is_err());
+        assert_eq!(channel_names(MIC | SYSTEM), ["mic", "system"]);
+        assert_eq!(channel_names(SYSTEM), ["system"]);
+    }
+
+    #[test]
+    fn cut_writes_the_chunk_queues_it_and_carries_the_tail_over() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dd = DataDir::at(tmp.path().join("data")).unwrap();
+        let q = Queue::open_in(&dd, debrief_jobq::QueueConfig::default()).unwrap();
+        let m = q.create_meeting(Some("t"), Some(SOURCE)).unwrap();
+        let mut j = Journal::first(&dd, m, MIC | SYSTEM).unwrap();
+        let frames: Vec<i16> = (0..2_000).flat_map(|i| [i as i16, -(i as i16)]).collect();
+        j.append(&frames[..1_000]).unwrap();
+        j.append(&frames[1_000..]).unwrap();
+        // Chunk 0 is frames 0..1500; chunk 1 starts at 1400 with 100 frames of overlap.
+        let next = j.cut((&dd, &q, m), 1_500, Some((1_400, 100))).unwrap().unwrap();
+        assert_eq!((next.start_sample(), next.frames), (1_400, 600));
+        assert_eq!(next.read_frames(0, 1).unwrap(), [1_400, -1_400]);
+        let dir = dd.root().join(rel_audio(m));
+        assert!(!dir.join(journal_name(0)).exists() && dir.join(journal_name(1)).exists());
+        let mut r = hound::WavReader::open(dir.join("chunk-00000.wav")).unwrap();
+        assert_eq!((r.spec().channels, r.len()), (2, 3_000));
+        assert_eq!(r.samples::<i16>().nth(2_999).unwrap().unwrap(), -1_499);
+        let jobs = q.meeting_jobs(m).unwrap();
+        assert_eq!(jobs.len(), 1);
+        assert_eq!(jobs[0].payload["channels"], serde_json::json!(["mic", "system"]));
+        // A dead recorder's journal becomes chunk 1 and the meeting is closed.
+        drop(next);
+        recover_meeting(&dd, &q, m).unwrap();
+        let rec = q.meeting(m).unwrap().unwrap();
+        assert_eq!((rec.status.as_str(), rec.duration_ms), ("CLOSED", Some(2_000 * 1000 / 16_000)));
+        let jobs = q.meeting_jobs(m).unwrap();
+        assert_eq!((jobs[1].seq, jobs[1].payload["overlap_samples"].as_u64(), jobs[1].payload["recovered"].as_bool()), (1, Some(100), Some(true)));
+        assert!(!dir.join(journal_name(1)).exists());
+    }
+}

@@ -1,0 +1,236 @@
+//! Issue 5: the summary worker with the real SmolLM2-135M, in process (llama.cpp) and
+//! through a real OpenAI-compatible server (llama.cpp's server from the xllamacpp wheel),
+//! plus resume after SIGKILL and servers that are down or answer nonsense.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use debrief_jobq::{Queue, QueueConfig, TaskType, WorkerIdent};
+use debrief_transcript::Segment;
+use serde_json::Value;
+
+use crate::common::*;
+
+/// A scripted stand-up: (start s, speaker, text). Known: one decision (ship on May 3rd),
+/// action items owned by Ben (release notes, Thursday) and Carol (login bug, Monday), one
+/// open question (who updates the website).
+const SCRIPT: &[(i64, &str, &str)] = &[
+    (0, "Ana", "Good morning everyone. Let's plan the release."),
+    (6, "Ben", "We decided to ship version two on May 3rd."),
+    (12, "Ana", "Ben will write the release notes by Thursday."),
+    (18, "Carol", "I will fix the login bug before Monday."),
+    (24, "Dana", "Who will update the website? Nobody knows yet."),
+    (30, "Ana", "Thanks everyone, meeting over."),
+];
+
+/// A closed meeting whose TRANSCRIPT job this test completes with `script` (standing in
+/// for the audio worker), and whose SUMMARY job the foreman plans. Returns its id.
+fn meeting_with_transcript(data: &Path, script: &[(i64, &str, &str)]) -> i64 {
+    let q = Queue::open(&data.join("debrief.db"), QueueConfig::default()).unwrap();
+    let end_ms = script.last().map_or(0, |l| l.0 * 1000 + 5000);
+    let m = q.create_meeting(Some("Release planning"), None).unwrap();
+    assert!(q.close_meeting(m, Some(end_ms)).unwrap());
+    let (st, _, err) = run_out(debrief("foreman", data).args(["run", "--once"]), Duration::from_secs(60));
+    assert!(st.success(), "{err}");
+    let segments: Vec<Segment> = script
+        .iter()
+        .map(|(s, who, text)| Segment { start_ms: s * 1000, end_ms: s * 1000 + 5000, speaker: Some((*who).into()), text: (*text).into(), words: Vec::new() })
+        .collect();
+    let claim = q.claim(&WorkerIdent::current("test-transcript"), TaskType::Transcript).unwrap().expect("the TRANSCRIPT job");
+    q.complete_with(&claim, &serde_json::json!({}), |tx| Ok(debrief_transcript::store_transcript(tx, m, &segments)?)).unwrap();
+    m
+}
+
+fn summary_worker(data: &Path) -> Command {
+    let mut c = Command::new(workspace_bin("summary-worker"));
+    // One thread: the CI box has two cores shared with the test harness.
+    c.args(["run", "--until-idle", "--no-tune", "--threads", "1", "--data-dir"]).arg(data);
+    c
+}
+
+fn export(data: &Path, meeting: i64, format: &str) -> String {
+    let (st, out, err) = run_out(debrief("foreman", data).args(["export", &meeting.to_string(), "--format", format]), Duration::from_secs(60));
+    assert!(st.success(), "{err}");
+    out
+}
+
+/// Checks the exported summary's structure and times, returns it.
+fn checked_summary(data: &Path, meeting: i64, end_ms: i64) -> Value {
+    let v: Value = serde_json::from_str(&export(data, meeting, "json")).unwrap();
+    let s = v["summary"].clone();
+    assert!(s["overview"].as_str().is_some_and(|o| !o.trim().is_empty()), "an overview: {s:#}");
+    let mut items = 0;
+    for list in ["decisions", "action_items", "open_questions"] {
+        for i in s[list].as_array().unwrap_or_else(|| panic!("{list} is a list: {s:#}")) {
+            items += 1;
+            let (a, b) = (i["start_ms"].as_i64().unwrap(), i["end_ms"].as_i64().unwrap());
+            assert!(0 <= a && a <= b && b <= end_ms, "{list} item time {a}..{b} within the meeting (0..{end_ms}): {i}");
+            assert!(i["text"].as_str().is_some_and(|t| t.len() >= 3), "{i}");
+        }
+    }
+    assert!(items > 0, "the summary names something: {s:#}");
+    s
+}
+
+fn owners(s: &Value) -> Vec<String> {
+    s["action_items"].as_array().unwrap().iter().filter_map(|i| i["owner"].as_str().map(str::to_owned)).collect()
+}
+
+#[test]
+fn issue5_smollm2_summarises_a_scripted_meeting_with_times_and_owners() {
+    let s = Scratch::new();
+    let data = s.dir.path().to_path_buf();
+    let m = meeting_with_transcript(&data, SCRIPT);
+    let (st, _, err) = run_out(&mut summary_worker(&data), Duration::from_secs(600));
+    assert!(st.success(), "{err}");
+    assert!(err.contains("model unloaded"), "the model is unloaded before exit: {err}");
+    let sum = checked_summary(&data, m, 35_000);
+    let owners = owners(&sum);
+    assert!(owners.iter().any(|o| o.contains("Ben") || o.contains("Carol")), "a known action item's owner is named: {owners:?} in {sum:#}");
+    let md = export(&data, m, "md");
+    let (summary_at, transcript_at) = (md.find("## Summary").expect(&md), md.find("## Transcript").expect(&md));
+    assert!(summary_at < transcript_at, "summary first:\n{md}");
+    assert!(md[summary_at..transcript_at].contains("### Action items\n\n- [0:"), "timestamped items:\n{md}");
+    // The foreman sees the meeting through.
+    let (st, _, err) = run_out(debrief("foreman", &data).args(["run", "--once"]), Duration::from_secs(60));
+    assert!(st.success(), "{err}");
+    let q = Queue::open(&data.join("debrief.db"), QueueConfig::default()).unwrap();
+    assert_eq!(q.meeting(m).unwrap().unwrap().status, "DONE");
+}
+
+#[test]
+fn issue5_sigkill_in_the_map_phase_resumes_from_the_finished_windows() {
+    let s = Scratch::new();
+    let data = s.dir.path().to_path_buf();
+    // The script twice over, so that small windows give several of them.
+    let long: Vec<(i64, &str, &str)> = (0..2).flat_map(|k| SCRIPT.iter().map(move |(t, w, x)| (t + 36 * k, *w, *x))).collect();
+    let m = meeting_with_transcript(&data, &long);
+    let q = Queue::open(&data.join("debrief.db"), QueueConfig::default()).unwrap();
+    let rows = || q.read(|c| Ok(debrief_summary::store::windows(c, m)?)).unwrap();
+    let (mut child, _err) = spawn_drained(summary_worker(&data).args(["--window-tokens", "60"]));
+    eventually(Duration::from_secs(300), "the first window's notes", || !rows().is_empty());
+    kill9(&mut child);
+    let before = rows();
+    assert!(q.read(|c| Ok(debrief_summary::store::summary(c, m)?)).unwrap().is_none(), "killed before the summary");
+
+    let (st, _, err) = run_out(summary_worker(&data).args(["--window-tokens", "60"]), Duration::from_secs(600));
+    assert!(st.success(), "{err}");
+    let after = rows();
+    assert!(after.len() > before.len() && after.len() >= 3, "{} windows after, {} before", after.len(), before.len());
+    for b in &before {
+        let a = &after[b.idx];
+        assert_eq!((a.window_id, a.created_at, &a.input_sha256), (b.window_id, b.created_at, &b.input_sha256), "window {} was reused, not recomputed", b.idx);
+    }
+    assert_eq!(err.matches("reusing the notes").count(), before.len(), "{err}");
+    let idx: Vec<usize> = after.iter().map(|w| w.idx).collect();
+    assert_eq!(idx, (0..after.len()).collect::<Vec<_>>());
+    checked_summary(&data, m, 36 * 2 * 1000);
+    let job = q.meeting_jobs(m).unwrap().into_iter().find(|j| j.task_type == "SUMMARY").unwrap();
+    assert_eq!((job.status.as_str(), job.result.as_ref().unwrap()["reused_windows"].as_u64()), ("COMPLETED", Some(before.len() as u64)));
+}
+
+/// A loopback port nobody listens on (the OS just handed it out).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The GGUF the worker fetched by default (`smollm2-135m`).
+fn smollm2(data: &Path) -> PathBuf {
+    let (st, out, err) = run_out(debrief("foreman", data).args(["models", "fetch", "smollm2-135m"]), Duration::from_secs(300));
+    assert!(st.success(), "{err}");
+    PathBuf::from(out.trim().rsplit('\t').next().unwrap())
+}
+
+/// The Python of the xllamacpp virtualenv that scripts/setup creates.
+fn xllamacpp_python() -> PathBuf {
+    let cache = std::env::var_os("DEBRIEF_CACHE").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/debrief"));
+    let py = cache.join("venv-xllamacpp/bin/python");
+    assert!(py.is_file(), "{} is missing: run scripts/setup (it installs the pinned xllamacpp wheel)", py.display());
+    py
+}
+
+#[test]
+fn issue5_openai_backend_summarises_through_a_real_llama_cpp_server() {
+    let s = Scratch::new();
+    let data = s.dir.path().to_path_buf();
+    let m = meeting_with_transcript(&data, SCRIPT);
+    let port = free_port();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e/llm_server.py");
+    let mut server = KillOnDrop(
+        Command::new(xllamacpp_python())
+            .arg(script)
+            .arg(smollm2(&data))
+            .args([&port.to_string(), "4096"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut ready = String::new();
+    BufReader::new(server.0.stdout.take().unwrap()).read_line(&mut ready).unwrap();
+    assert!(ready.starts_with("ready http://127.0.0.1:"), "{ready:?}");
+    let url = format!("http://127.0.0.1:{port}/v1");
+    let (st, _, err) = run_out(summary_worker(&data).args(["--backend", "openai", "--server-url", &url, "--timeout", "300"]), Duration::from_secs(600));
+    assert!(st.success(), "{err}");
+    assert!(err.contains("counted by the server (/tokenize)"), "{err}");
+    let sum = checked_summary(&data, m, 35_000);
+    let q = Queue::open(&data.join("debrief.db"), QueueConfig::default()).unwrap();
+    let model = q.read(|c| Ok(debrief_summary::store::summary(c, m)?)).unwrap().unwrap().model;
+    assert!(model.contains(&url), "{model}");
+    // Stop the server: closing its stdin ends it.
+    drop(server.0.stdin.take());
+    let st = wait_for(&mut server.0, Duration::from_secs(30), "the server");
+    assert!(st.success() || st.code().is_none(), "{st:?}");
+    assert!(!sum["overview"].as_str().unwrap().is_empty());
+}
+
+/// Runs the worker against `url` with fast retries and returns the SUMMARY job after
+/// the worker gave up on it, with the worker's log.
+fn failed_summary(data: &Path, url: &str) -> (debrief_jobq::JobRecord, String) {
+    let m = meeting_with_transcript(data, SCRIPT);
+    let started = std::time::Instant::now();
+    let (st, _, err) = run_out(
+        summary_worker(data).args(["--backend", "openai", "--server-url", url, "--timeout", "5", "--retries", "1", "--retry-pause-ms", "50"]),
+        Duration::from_secs(120),
+    );
+    assert!(st.success(), "the worker itself does not fail: {err}");
+    assert!(started.elapsed() < Duration::from_secs(90), "no hang: {:?}", started.elapsed());
+    let q = Queue::open(&data.join("debrief.db"), QueueConfig::default()).unwrap();
+    let job = q.meeting_jobs(m).unwrap().into_iter().find(|j| j.task_type == "SUMMARY").unwrap();
+    assert_eq!((job.status.as_str(), job.attempts, job.max_attempts), ("FAILED", 3, 3), "{job:?}\n{err}");
+    (job, err)
+}
+
+#[test]
+fn issue5_a_server_that_is_down_fails_the_job_after_retries_with_a_clear_error() {
+    let s = Scratch::new();
+    let url = format!("http://127.0.0.1:{}/v1", free_port());
+    let (job, log) = failed_summary(s.dir.path(), &url);
+    let e = job.last_error.unwrap();
+    assert!(e.contains(&format!("cannot reach the LLM server at {url}")) && e.contains("is it running?") && e.contains("after 2 tries"), "{e}");
+    assert!(log.contains("retrying in 50 ms"), "{log}");
+}
+
+#[test]
+fn issue5_a_server_answering_invalid_json_fails_the_job_with_its_answer() {
+    let s = Scratch::new();
+    // A stub on loopback: 200 to everything, with a body that is not JSON.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut c) = conn else { continue };
+            let mut buf = [0u8; 65536];
+            let _ = c.set_read_timeout(Some(Duration::from_millis(200)));
+            let _ = c.read(&mut buf);
+            let body = "<html>surprise, not JSON</html>";
+            let _ = write!(c, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+        }
+    });
+    let (job, _) = failed_summary(s.dir.path(), &url);
+    let e = job.last_error.unwrap();
+    assert!(e.contains(&format!("the LLM server at {url} answered with invalid JSON")) && e.contains("surprise, not JSON"), "{e}");
+}
