@@ -163,11 +163,10 @@ impl Hasher {
         }
     }
     fn hex(self) -> String {
-        let bytes = match self {
-            Hasher::Sha1(h) => h.finalize().to_vec(),
-            Hasher::Sha256(h) => h.finalize().to_vec(),
-        };
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
+        match self {
+            Hasher::Sha1(h) => crate::packages::hex(&h.finalize()),
+            Hasher::Sha256(h) => crate::packages::hex(&h.finalize()),
+        }
     }
 }
 
@@ -384,7 +383,7 @@ mod tests {
     }
 
     fn sha256_hex(b: &[u8]) -> String {
-        Sha256::digest(b).iter().map(|x| format!("{x:02x}")).collect()
+        crate::packages::hex(&Sha256::digest(b))
     }
 
     #[test]

@@ -384,12 +384,7 @@ pub fn convert_silero_vad(src: &Path, out: &Path) -> Result<SileroReport, Silero
 }
 
 fn hex_sha256(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    let mut s = String::with_capacity(64);
-    for b in digest {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
+    crate::packages::hex(&Sha256::digest(bytes))
 }
 
 fn read_bounded(src: &Path) -> Result<Vec<u8>, SileroError> {

@@ -54,11 +54,6 @@ fn from_json<T: serde::de::DeserializeOwned>(i: usize, s: &str) -> rusqlite::Res
     serde_json::from_str(s).map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
 }
 
-fn now_ms() -> i64 {
-    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
 /// A meeting's map checkpoints, in window order.
 pub fn windows(conn: &Connection, meeting_id: i64) -> rusqlite::Result<Vec<StoredWindow>> {
     let mut st = conn.prepare_cached(WINDOWS_OF_MEETING)?;
@@ -102,7 +97,7 @@ pub fn put_window(conn: &Connection, w: &WindowRow<'_>) -> rusqlite::Result<()> 
         ":end_ms": w.end_ms.max(w.start_ms),
         ":input_sha256": w.input_sha256,
         ":notes": to_json(w.notes)?,
-        ":now": now_ms(),
+        ":now": debrief_jobq::now_ms(),
     })?;
     Ok(())
 }
@@ -115,7 +110,7 @@ pub fn put_summary(conn: &Connection, meeting_id: i64, summary: &Summary, model:
         ":meeting_id": meeting_id,
         ":summary": to_json(summary)?,
         ":model": model,
-        ":now": now_ms(),
+        ":now": debrief_jobq::now_ms(),
     })?;
     Ok(())
 }
