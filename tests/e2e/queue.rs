@@ -2,8 +2,9 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Stdio};
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use debrief_jobq::{JobId, NewJob, Queue, Status, TaskType};
@@ -266,26 +267,60 @@ fn issue2_job_that_always_crashes_its_worker_fails_while_others_complete() {
     for i in 1..=20 {
         q.enqueue(&NewJob::new(m, TaskType::Audio, i).payload(json!({"work_ms": 5}))).unwrap();
     }
+    // A worker may end in exactly two ways: cleanly once nothing is left, or SIGKILLed by
+    // the poison job, in which case the last thing it logged is starting that job.
+    let check_exit = |st: ExitStatus, log: &Path| {
+        if st.success() {
+            return;
+        }
+        let last = lines(log).pop().unwrap_or_default();
+        assert!(
+            st.signal() == Some(nix::sys::signal::Signal::SIGKILL as i32) && last.starts_with(&format!("START {poison} ")),
+            "worker ({}) ended {st:?}, not by the poison job; its last log line: {last:?}",
+            log.display()
+        );
+    };
     // A supervisor in miniature: keep two workers running, restarting the dead, until
     // there is nothing left to do.
-    let mut running: Vec<Child> = Vec::new();
+    let mut running: Vec<(Child, PathBuf)> = Vec::new();
     let mut starts = 0;
     let deadline = Instant::now() + Duration::from_secs(120);
     while q.outstanding(TaskType::Audio).unwrap() > 0 {
         assert!(Instant::now() < deadline, "the queue did not drain");
-        running.retain_mut(|c| c.try_wait().unwrap().is_none());
+        running.retain_mut(|(c, log)| match c.try_wait().unwrap() {
+            None => true,
+            Some(st) => {
+                check_exit(st, log);
+                false
+            }
+        });
         while running.len() < 2 {
             starts += 1;
             assert!(starts < 30, "too many restarts");
-            running.push(drain_worker(&s, &s.path(&format!("p{starts}.log")), 3_000, "AUDIO", false));
+            let log = s.path(&format!("p{starts}.log"));
+            running.push((drain_worker(&s, &log, 3_000, "AUDIO", false), log));
         }
         // Workers recover the dead one's claim; so does this loop, as a foreman would.
         q.recover().unwrap();
         std::thread::sleep(Duration::from_millis(20));
     }
-    for c in &mut running {
-        assert!(wait_for(c, Duration::from_secs(30), "worker").success());
+    // The queue can drain between two passes of the loop, so a worker the poison job
+    // killed (its last attempt) may still be in `running`, unreaped: it is judged like
+    // the others, not expected to exit cleanly.
+    for (c, log) in &mut running {
+        let st = wait_for(c, Duration::from_secs(30), "worker");
+        check_exit(st, log);
     }
+    // Exactly three workers died, one per attempt of the poison job.
+    let mut poison_starts: Vec<u32> = (1..=starts)
+        .flat_map(|i| lines(&s.path(&format!("p{i}.log"))))
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            (f.len() == 4 && f[0] == "START" && f[1] == poison.to_string()).then(|| f[2].parse().unwrap())
+        })
+        .collect();
+    poison_starts.sort_unstable();
+    assert_eq!(poison_starts, [1, 2, 3], "attempts of the poison job");
     let rec = q.job(poison).unwrap().unwrap();
     assert_eq!((rec.status(), rec.attempts), (Status::Failed, 3));
     let err = rec.last_error.unwrap_or_default();
