@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Word error rate with a Whisper-style English normaliser (a small subset of
-openai-whisper's EnglishTextNormalizer: case, punctuation, hyphens, common spelling
-variants, and number words to digits, applied to both sides).
+openai-whisper's EnglishTextNormalizer: case, punctuation, hyphens, fillers, common
+spelling variants, and number words to digits, applied to both sides).
 
     wer.py REFERENCE_FILE HYPOTHESIS_FILE   -> prints {"wer": ..., "words": ..., ...}
 """
@@ -13,6 +13,7 @@ UNITS = "zero one two three four five six seven eight nine ten eleven twelve thi
 TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
 ORD = {"first": 1, "second": 2, "third": 3, "fifth": 5, "eighth": 8, "ninth": 9, "twelfth": 12}
 SPELL = {"mr": "mister", "mrs": "missus", "dr": "doctor", "ok": "okay"}
+FILLERS = {"hmm", "mm", "mhm", "mmm", "uh", "um"}
 
 
 def numbers(words):
@@ -45,7 +46,7 @@ def normalise(text):
     t = t.replace("-", " ")
     t = re.sub(r"[^\w\s']", " ", t)
     t = re.sub(r"'(?!\w)|(?<!\w)'", " ", t)
-    words = [SPELL.get(w, w) for w in t.split()]
+    words = [SPELL.get(w, w) for w in t.split() if w not in FILLERS]
     return numbers(words)
 
 

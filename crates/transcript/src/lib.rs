@@ -2,14 +2,15 @@
 //! transcript from overlapping chunks, and rendering it for people and programs.
 //!
 //! Overlap resolution: chunk *k* starts `overlap_samples` before its cut point *c_k*
-//! (the quiet point where the importer split the audio). Both neighbours transcribe the
-//! overlap; a word belongs to chunk *k* when its midpoint lies in [*c_k*, *c_k+1*).
-//! Cuts sit in pauses, so a word is almost never near a cut, and each word is kept
-//! exactly once. The assembly reads every chunk's stored result at once, so it does not
-//! depend on the order in which chunks finished.
+//! (usually a quiet point; mid-speech when the talk never pauses). Both neighbours
+//! transcribe the overlap; the two copies are joined where their words agree, so each
+//! word is kept exactly once even when the cut falls inside a word (`splice`). The
+//! assembly reads every chunk's stored result at once, so it does not depend on the
+//! order in which chunks finished.
 #![deny(missing_docs)]
 
 pub mod export;
+mod splice;
 
 use rusqlite::{named_params, Connection, Transaction};
 use serde::{Deserialize, Serialize};
@@ -37,12 +38,6 @@ pub struct Word {
     /// Confidence (mean token probability).
     #[serde(default)]
     pub p: f32,
-}
-
-impl Word {
-    fn mid(&self) -> i64 {
-        (self.start_ms + self.end_ms) / 2
-    }
 }
 
 /// One segment of speech in meeting time.
@@ -146,43 +141,72 @@ pub fn load_chunks(conn: &Connection, meeting_id: i64) -> rusqlite::Result<Vec<C
     Ok(chunks)
 }
 
-/// Joins chunks into one transcript: each word is kept from the chunk whose own span
-/// (cut point to the next cut point) holds its midpoint. Segments that lose all their
-/// words to a neighbour disappear; segments that lose some are trimmed.
+/// Joins chunks into one transcript, each word once: where neighbours overlap, the
+/// splice is found in the words both wrote (see [`splice`]). The result depends only on
+/// the stored chunk results, not on the order in which chunks finished. Segments that
+/// lose all their words to a neighbour disappear; segments that lose some are trimmed.
 pub fn assemble(chunks: &[Chunk]) -> Vec<Segment> {
     let mut sorted: Vec<&Chunk> = chunks.iter().collect();
     sorted.sort_by_key(|c| c.seq);
+    // Each chunk's words in order, as (segment, word) positions; a segment without
+    // words stands as one token that never matches text.
+    let flat: Vec<Vec<(usize, Option<usize>, splice::Token)>> = sorted
+        .iter()
+        .map(|c| {
+            let mut v = Vec::new();
+            for (si, s) in c.segments.iter().enumerate() {
+                if s.words.is_empty() {
+                    v.push((si, None, splice::Token { norm: String::new(), start_ms: s.start_ms, end_ms: s.end_ms }));
+                }
+                for (wi, w) in s.words.iter().enumerate() {
+                    v.push((si, Some(wi), splice::Token { norm: splice::normalise(&w.text), start_ms: w.start_ms, end_ms: w.end_ms }));
+                }
+            }
+            v
+        })
+        .collect();
+    let tokens = |k: usize| flat[k].iter().map(|(_, _, t)| t.clone()).collect::<Vec<_>>();
+    // keep[k] = range of chunk k's tokens that make it into the transcript.
+    let mut keep: Vec<std::ops::Range<usize>> = flat.iter().map(|f| 0..f.len()).collect();
+    for k in 1..sorted.len() {
+        let next = sorted[k];
+        let ov = splice::Overlap { start_ms: next.start_sample * 1000 / RATE, cut_ms: next.cut_ms() };
+        let (keep_prev, skip_next) = splice::splice(&tokens(k - 1), &tokens(k), ov);
+        keep[k - 1].end = keep[k - 1].end.min(keep_prev);
+        keep[k].start = skip_next;
+    }
     let mut out = Vec::new();
     for (k, c) in sorted.iter().enumerate() {
-        let lo = if k == 0 { i64::MIN } else { c.cut_ms() };
-        let hi = sorted.get(k + 1).map_or(i64::MAX, |n| n.cut_ms());
-        for s in &c.segments {
-            if s.words.is_empty() {
-                let mid = (s.start_ms + s.end_ms) / 2;
-                if (lo..hi).contains(&mid) {
-                    out.push(s.clone());
-                }
-                continue;
+        let range = keep[k].clone();
+        if range.start >= range.end {
+            continue;
+        }
+        let mut kept: Vec<(usize, Vec<usize>, bool)> = Vec::new();
+        for (si, wi, _) in &flat[k][range] {
+            if kept.last().is_none_or(|(s, _, _)| s != si) {
+                kept.push((*si, Vec::new(), wi.is_none()));
             }
-            let kept: Vec<Word> = s.words.iter().filter(|w| (lo..hi).contains(&w.mid())).cloned().collect();
-            if kept.is_empty() {
-                continue;
+            if let (Some(wi), Some(last)) = (wi, kept.last_mut()) {
+                last.1.push(*wi);
             }
-            if kept.len() == s.words.len() {
+        }
+        for (si, wis, wordless) in kept {
+            let s = &c.segments[si];
+            if wordless || wis.len() == s.words.len() {
                 out.push(s.clone());
                 continue;
             }
-            let text: String = kept.iter().map(|w| w.text.as_str()).collect();
+            let words: Vec<Word> = wis.iter().map(|&i| s.words[i].clone()).collect();
+            let text: String = words.iter().map(|w| w.text.as_str()).collect();
             out.push(Segment {
-                start_ms: kept[0].start_ms,
-                end_ms: kept[kept.len() - 1].end_ms,
+                start_ms: words[0].start_ms,
+                end_ms: words[words.len() - 1].end_ms,
                 speaker: s.speaker.clone(),
                 text: text.trim().to_owned(),
-                words: kept,
+                words,
             });
         }
     }
-    out.sort_by_key(|s| s.start_ms);
     out
 }
 

@@ -80,6 +80,10 @@ pub struct EngineConfig {
     pub language: Option<String>,
     /// Names and jargon, given to every chunk as the initial prompt.
     pub vocabulary: Option<String>,
+    /// Condition each 30 s window on the text of the windows before it in the same call
+    /// (Whisper's default). Off, every window is decoded alone: no run-away repetition
+    /// can carry over, at some cost in accuracy where earlier words help.
+    pub carry_text: bool,
 }
 
 /// One recognised word, in ms relative to the start of the transcribed samples.
@@ -192,6 +196,9 @@ impl Engine {
         params.set_n_threads(i32::try_from(self.cfg.threads.max(1)).unwrap_or(1));
         params.set_language(self.cfg.language.as_deref());
         params.set_no_context(true);
+        if !self.cfg.carry_text {
+            params.set_n_max_text_ctx(0);
+        }
         params.set_token_timestamps(true);
         params.set_print_progress(false);
         params.set_print_realtime(false);

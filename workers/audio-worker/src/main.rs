@@ -53,6 +53,10 @@ struct AsrArgs {
     /// Names and jargon to prime every chunk with (Whisper's initial prompt).
     #[arg(long, env = "DEBRIEF_VOCABULARY")]
     vocabulary: Option<String>,
+    /// Decode every 30 s window without the text of the windows before it (Whisper's
+    /// "condition on previous text" off): guards against a repetition loop carrying on.
+    #[arg(long)]
+    no_carry: bool,
     /// Model cache (default: $DEBRIEF_CACHE/models or ~/.cache/debrief/models).
     #[arg(long)]
     model_cache: Option<PathBuf>,
@@ -100,6 +104,7 @@ impl Handler for Asr {
             use_gpu: self.use_gpu,
             language,
             vocabulary: self.args.vocabulary.clone(),
+            carry_text: !self.args.no_carry,
         })?;
         log("audio-worker", &format!("loaded {} in {:.2} s ({threads} threads)", model.display(), started.elapsed().as_secs_f64()));
         self.engine = Some(engine);

@@ -18,10 +18,14 @@ struct Cli {
     /// Decoder threads.
     #[arg(long, default_value_t = 2)]
     threads: usize,
-    /// Decode the way the audio-worker does (silero VAD, speech in groups of at most
-    /// 28 s) but over the whole file, without chunks: tells chunking effects from VAD ones.
+    /// Decode the way the audio-worker does (silero VAD; silences of 2 s or more
+    /// skipped) but over the whole file, without chunks: tells chunking effects from VAD
+    /// ones.
     #[arg(long)]
     vad: bool,
+    /// Decode every 30 s window without the text of the windows before it.
+    #[arg(long)]
+    no_carry: bool,
 }
 
 fn main() -> Result<()> {
@@ -45,6 +49,7 @@ fn main() -> Result<()> {
         use_gpu: false,
         language,
         vocabulary: None,
+        carry_text: !cli.no_carry,
     })
     .context("loading the model")?;
     let started = std::time::Instant::now();
