@@ -122,6 +122,15 @@ fn truncate(segs: Vec<Segment>, t: i64) -> Vec<Segment> {
         .collect()
 }
 
+/// A segment that only describes sound ("[BLANK_AUDIO]", "(music)", "*applause*"), which
+/// Whisper writes for non-speech; it is no part of a transcript.
+fn is_annotation(text: &str) -> bool {
+    let pairs = [('[', ']'), ('(', ')'), ('*', '*'), ('♪', '♪')];
+    pairs.iter().any(|&(open, close)| {
+        text.chars().count() >= 2 && text.starts_with(open) && text.ends_with(close) && !text[open.len_utf8()..text.len() - close.len_utf8()].contains([open, close])
+    })
+}
+
 fn norm(word: &str) -> String {
     word.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
 }
@@ -297,7 +306,10 @@ impl Engine {
                 // Resume only where that makes progress (a second or more further on).
                 let resume = skipped_from(&segs, &speech_ms, to_ms(start), to_ms(b))
                     .map(|t| (t, ((t.max(0) as usize) * SAMPLE_RATE / 1000).min(b)))
-                    .filter(|&(_, next)| round < MAX_RESUMES && next < b && next >= start + SAMPLE_RATE);
+                    .filter(|&(_, next)| round < MAX_RESUMES && next < b && next >= start + SAMPLE_RATE)
+                    // A fresh decode that hears no word at all there is believed (music,
+                    // noise the VAD took for speech): no more tries.
+                    .filter(|_| round == 0 || segs.iter().any(|s| !s.words.is_empty()));
                 match resume {
                     None => {
                         append_resumed(&mut group, segs);
@@ -359,7 +371,7 @@ impl Engine {
         let mut out = Vec::new();
         for seg in state.as_iter() {
             let text = seg.to_str_lossy().map_err(|e| EngineError::Whisper(e.to_string()))?.trim().to_owned();
-            if text.is_empty() {
+            if text.is_empty() || is_annotation(&text) {
                 continue;
             }
             let mut words: Vec<Word> = Vec::new();
@@ -440,6 +452,16 @@ mod tests {
         let kept = truncate(segs.to_vec(), 1_800);
         assert_eq!(kept[0].text, "press the pound");
         assert_eq!(kept[0].end_ms, 4_950);
+    }
+
+    #[test]
+    fn sound_descriptions_are_not_speech() {
+        for t in ["[BLANK_AUDIO]", "(music)", "*applause*", "♪♪", "[Music]"] {
+            assert!(is_annotation(t), "{t}");
+        }
+        for t in ["[Laughs] That was close.", "(Sighs) fine (really)", "Okay.", "(", "*", "♪"] {
+            assert!(!is_annotation(t), "{t}");
+        }
     }
 
     #[test]
