@@ -235,6 +235,7 @@ pub struct Engine {
     vad: WhisperVadContext,
     cfg: EngineConfig,
     resumed: usize,
+    vad_seconds: f64,
 }
 
 impl std::fmt::Debug for Engine {
@@ -274,7 +275,7 @@ impl Engine {
         vp.set_use_gpu(false);
         let vad = WhisperVadContext::new(&path_str(&cfg.vad_model)?, vp)
             .map_err(|e| model_err(&cfg.vad_model, format!("whisper.cpp cannot load it: {e}")))?;
-        Ok(Self { ctx, vad, cfg, resumed: 0 })
+        Ok(Self { ctx, vad, cfg, resumed: 0, vad_seconds: 0.0 })
     }
 
     /// Speech spans of `samples` as (start, end) sample indices.
@@ -292,7 +293,9 @@ impl Engine {
 
     /// Transcribes 16 kHz mono samples. Timestamps are relative to `samples[0]`.
     pub fn transcribe(&mut self, samples: &[f32]) -> Result<Vec<Segment>, EngineError> {
+        let vad_started = std::time::Instant::now();
         let speech = self.speech(samples)?;
+        self.vad_seconds = vad_started.elapsed().as_secs_f64();
         let speech_ms: Vec<(i64, i64)> = speech.iter().map(|&(a, b)| (to_ms(a), to_ms(b))).collect();
         let mut out = Vec::new();
         self.resumed = 0;
@@ -331,6 +334,11 @@ impl Engine {
     /// skipped speech.
     pub fn resumed(&self) -> usize {
         self.resumed
+    }
+
+    /// Seconds the last [`Engine::transcribe`] spent in voice activity detection.
+    pub fn vad_seconds(&self) -> f64 {
+        self.vad_seconds
     }
 
     /// Plain whisper.cpp on all of `samples`, without VAD: the baseline the pipeline is

@@ -160,6 +160,7 @@ impl Asr {
             "words": rows.iter().map(|r| r.0.words.len()).sum::<usize>(),
             "audio_s": samples.len() as f64 / 16_000.0,
             "seconds": secs,
+            "vad_seconds": engine.vad_seconds(),
             "resumed_after_skips": engine.resumed(),
         });
         let (job_id, meeting) = (job.job_id, job.meeting_id);
