@@ -54,6 +54,10 @@ pub(crate) fn normalise(word: &str) -> String {
 /// chunk's): returns `(keep_prev, skip_next)`, meaning the transcript takes
 /// `prev[..keep_prev]` followed by `next[skip_next..]`.
 pub(crate) fn splice(prev: &[Token], next: &[Token], ov: Overlap) -> (usize, usize) {
+    if ov.cut_ms <= ov.start_ms {
+        // No shared audio: a word both wrote was said twice.
+        return (prev.len(), 0);
+    }
     let tail = prev.iter().position(|t| t.end_ms > ov.start_ms - SEARCH_MS).unwrap_or(prev.len());
     let head = next.iter().position(|t| t.start_ms >= ov.cut_ms + SEARCH_MS).unwrap_or(next.len());
     // Best run: longest, then the two copies closest in time.
@@ -151,6 +155,14 @@ mod tests {
         let prev = [("okay", 93_000, 93_500)];
         let next = [("okay", 98_000, 98_400), ("so", 98_400, 98_600)];
         assert_eq!(join(&prev, &next, OV), ["okay", "okay", "so"]);
+    }
+
+    #[test]
+    fn chunks_without_overlap_keep_every_word() {
+        let ov = Overlap { start_ms: 60_000, cut_ms: 60_000 };
+        let prev = [("thank", 58_900, 59_300), ("you.", 59_300, 59_800)];
+        let next = [("thank", 60_100, 60_500), ("you.", 60_500, 60_900)];
+        assert_eq!(join(&prev, &next, ov), ["thank", "you", "thank", "you"]);
     }
 
     #[test]
