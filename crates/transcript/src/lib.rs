@@ -148,30 +148,31 @@ pub fn load_chunks(conn: &Connection, meeting_id: i64) -> rusqlite::Result<Vec<C
 pub fn assemble(chunks: &[Chunk]) -> Vec<Segment> {
     let mut sorted: Vec<&Chunk> = chunks.iter().collect();
     sorted.sort_by_key(|c| c.seq);
-    // Each chunk's words in order, as (segment, word) positions; a segment without
-    // words stands as one token that never matches text.
-    let flat: Vec<Vec<(usize, Option<usize>, splice::Token)>> = sorted
+    // Each chunk's words in order: their (segment, word) positions and the tokens the
+    // splice compares, built once. A segment without words stands as one token that
+    // never matches text.
+    type Places = Vec<Vec<(usize, Option<usize>)>>;
+    let (places, tokens): (Places, Vec<Vec<splice::Token>>) = sorted
         .iter()
         .map(|c| {
             let mut v = Vec::new();
             for (si, s) in c.segments.iter().enumerate() {
                 if s.words.is_empty() {
-                    v.push((si, None, splice::Token { norm: String::new(), start_ms: s.start_ms, end_ms: s.end_ms }));
+                    v.push(((si, None), splice::Token { norm: String::new(), start_ms: s.start_ms, end_ms: s.end_ms }));
                 }
                 for (wi, w) in s.words.iter().enumerate() {
-                    v.push((si, Some(wi), splice::Token { norm: splice::normalise(&w.text), start_ms: w.start_ms, end_ms: w.end_ms }));
+                    v.push(((si, Some(wi)), splice::Token { norm: splice::normalise(&w.text), start_ms: w.start_ms, end_ms: w.end_ms }));
                 }
             }
-            v
+            v.into_iter().unzip()
         })
-        .collect();
-    let tokens = |k: usize| flat[k].iter().map(|(_, _, t)| t.clone()).collect::<Vec<_>>();
+        .unzip();
     // keep[k] = range of chunk k's tokens that make it into the transcript.
-    let mut keep: Vec<std::ops::Range<usize>> = flat.iter().map(|f| 0..f.len()).collect();
+    let mut keep: Vec<std::ops::Range<usize>> = tokens.iter().map(|t| 0..t.len()).collect();
     for k in 1..sorted.len() {
         let next = sorted[k];
         let ov = splice::Overlap { start_ms: next.start_sample * 1000 / RATE, cut_ms: next.cut_ms() };
-        let (keep_prev, skip_next) = splice::splice(&tokens(k - 1), &tokens(k), ov);
+        let (keep_prev, skip_next) = splice::splice(&tokens[k - 1], &tokens[k], ov);
         keep[k - 1].end = keep[k - 1].end.min(keep_prev);
         keep[k].start = skip_next;
     }
@@ -182,7 +183,7 @@ pub fn assemble(chunks: &[Chunk]) -> Vec<Segment> {
             continue;
         }
         let mut kept: Vec<(usize, Vec<usize>, bool)> = Vec::new();
-        for (si, wi, _) in &flat[k][range] {
+        for (si, wi) in &places[k][range] {
             if kept.last().is_none_or(|(s, _, _)| s != si) {
                 kept.push((*si, Vec::new(), wi.is_none()));
             }
