@@ -16,7 +16,7 @@
 //! last word is stamped over the rest of the window, and whisper.cpp moves on to the
 //! next window. The VAD knows where speech is, so a stretch of 2 s of speech without a
 //! word is found, what came before it kept, and the stretch decoded again from just
-//! before it ([`Engine::resumed`] counts these). On `scripts/eval-asr`'s forced 17 s
+//! before it ([`Transcription::resumed`] counts these). On `scripts/eval-asr`'s forced 17 s
 //! chunks this took the word error rate from 7.37% to 3.04%.
 //!
 //! Decoding is independent per call (no context from earlier text, a fresh state each
@@ -229,13 +229,22 @@ pub struct Segment {
     pub no_speech_prob: f32,
 }
 
+/// What [`Engine::transcribe`] heard, and what it took.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transcription {
+    /// The segments, in order.
+    pub segments: Vec<Segment>,
+    /// How many times decoding started again after Whisper had skipped speech.
+    pub resumed: usize,
+    /// Seconds spent in voice activity detection.
+    pub vad_seconds: f64,
+}
+
 /// A loaded model pair. Dropping it frees whisper.cpp's memory (and VRAM).
 pub struct Engine {
     ctx: WhisperContext,
     vad: WhisperVadContext,
     cfg: EngineConfig,
-    resumed: usize,
-    vad_seconds: f64,
 }
 
 impl std::fmt::Debug for Engine {
@@ -275,7 +284,7 @@ impl Engine {
         vp.set_use_gpu(false);
         let vad = WhisperVadContext::new(&path_str(&cfg.vad_model)?, vp)
             .map_err(|e| model_err(&cfg.vad_model, format!("whisper.cpp cannot load it: {e}")))?;
-        Ok(Self { ctx, vad, cfg, resumed: 0, vad_seconds: 0.0 })
+        Ok(Self { ctx, vad, cfg })
     }
 
     /// Speech spans of `samples` as (start, end) sample indices.
@@ -292,13 +301,13 @@ impl Engine {
     }
 
     /// Transcribes 16 kHz mono samples. Timestamps are relative to `samples[0]`.
-    pub fn transcribe(&mut self, samples: &[f32]) -> Result<Vec<Segment>, EngineError> {
+    pub fn transcribe(&mut self, samples: &[f32]) -> Result<Transcription, EngineError> {
         let vad_started = std::time::Instant::now();
         let speech = self.speech(samples)?;
-        self.vad_seconds = vad_started.elapsed().as_secs_f64();
+        let vad_seconds = vad_started.elapsed().as_secs_f64();
         let speech_ms: Vec<(i64, i64)> = speech.iter().map(|&(a, b)| (to_ms(a), to_ms(b))).collect();
         let mut out = Vec::new();
-        self.resumed = 0;
+        let mut resumed = 0;
         for (a, b) in groups(samples.len(), &speech) {
             // Decode the group; where Whisper skipped speech (see `skipped_from`), keep
             // what it wrote before the skip and decode again from there.
@@ -321,24 +330,13 @@ impl Engine {
                     Some((t, next)) => {
                         append_resumed(&mut group, truncate(segs, t));
                         start = next;
-                        self.resumed += 1;
+                        resumed += 1;
                     }
                 }
             }
             out.append(&mut group);
         }
-        Ok(out)
-    }
-
-    /// How many times the last [`Engine::transcribe`] decoded again after Whisper had
-    /// skipped speech.
-    pub fn resumed(&self) -> usize {
-        self.resumed
-    }
-
-    /// Seconds the last [`Engine::transcribe`] spent in voice activity detection.
-    pub fn vad_seconds(&self) -> f64 {
-        self.vad_seconds
+        Ok(Transcription { segments: out, resumed, vad_seconds })
     }
 
     /// Plain whisper.cpp on all of `samples`, without VAD: the baseline the pipeline is

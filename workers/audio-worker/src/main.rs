@@ -136,9 +136,10 @@ impl Asr {
         let samples = debrief_media::read_wav(&path).map_err(|e| JobError::Permanent(e.into()))?;
         let start_ms = (p["start_sample"].as_i64().unwrap_or(0) * 1000) / 16_000;
         let started = std::time::Instant::now();
-        let segs = engine.transcribe(&samples).map_err(|e| JobError::Retry(e.into()))?;
+        let heard = engine.transcribe(&samples).map_err(|e| JobError::Retry(e.into()))?;
         let secs = started.elapsed().as_secs_f64();
-        let rows: Vec<(Segment, f32)> = segs
+        let rows: Vec<(Segment, f32)> = heard
+            .segments
             .into_iter()
             .map(|s| {
                 let seg = Segment {
@@ -160,8 +161,8 @@ impl Asr {
             "words": rows.iter().map(|r| r.0.words.len()).sum::<usize>(),
             "audio_s": samples.len() as f64 / 16_000.0,
             "seconds": secs,
-            "vad_seconds": engine.vad_seconds(),
-            "resumed_after_skips": engine.resumed(),
+            "vad_seconds": heard.vad_seconds,
+            "resumed_after_skips": heard.resumed,
         });
         let (job_id, meeting) = (job.job_id, job.meeting_id);
         Ok(Output {

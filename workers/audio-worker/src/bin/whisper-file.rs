@@ -53,7 +53,7 @@ fn main() -> Result<()> {
     })
     .context("loading the model")?;
     let started = std::time::Instant::now();
-    let segs = if cli.vad { engine.transcribe(&samples)? } else { engine.transcribe_plain(&samples)? };
+    let segs = if cli.vad { engine.transcribe(&samples)?.segments } else { engine.transcribe_plain(&samples)? };
     eprintln!(
         "whisper-file: {:.1} s of audio in {:.2} s",
         samples.len() as f64 / 16_000.0,
