@@ -61,9 +61,8 @@ impl WorkerSpec {
         if beside.is_file() {
             return Some(beside);
         }
-        std::env::var_os("PATH").and_then(|paths| {
-            std::env::split_paths(&paths).map(|d| d.join(first)).find(|c| c.is_file())
-        })
+        std::env::var_os("PATH")
+            .and_then(|paths| std::env::split_paths(&paths).map(|d| d.join(first)).find(|c| c.is_file()))
     }
 }
 
@@ -89,8 +88,7 @@ pub(crate) fn load(explicit: Option<&Path>, data_dir: &Path) -> Result<Vec<Worke
     let Some(path) = path else {
         return Ok(defaults());
     };
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("reading config {}", path.display()))?;
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading config {}", path.display()))?;
     let file: File = toml::from_str(&text).with_context(|| format!("config {}", path.display()))?;
     for w in &file.worker {
         if w.command.is_empty() {

@@ -15,10 +15,8 @@ pub(crate) fn export(q: &Queue, meeting: i64, format: Format, out: Option<&Path>
     let segments = q.read(|c| Ok(debrief_transcript::load_transcript(c, meeting)?))?;
     // The summary comes first in md and json once the summary worker has written one.
     let summary = q.read(|c| Ok(debrief_summary::store::summary(c, meeting)?))?;
-    let transcript_done = q
-        .meeting_jobs(meeting)?
-        .iter()
-        .any(|j| j.task_type == "TRANSCRIPT" && j.status == "COMPLETED");
+    let transcript_done =
+        q.meeting_jobs(meeting)?.iter().any(|j| j.task_type == "TRANSCRIPT" && j.status == "COMPLETED");
     if !transcript_done {
         bail!("meeting {meeting} has no transcript yet (status {}); see `foreman status`", m.status);
     }
@@ -34,7 +32,8 @@ pub(crate) fn export(q: &Queue, meeting: i64, format: Format, out: Option<&Path>
     match out {
         None => std::io::stdout().write_all(text.as_bytes())?,
         Some(path) => {
-            let mut f = debrief_config::create_private_file(path).with_context(|| format!("creating {}", path.display()))?;
+            let mut f =
+                debrief_config::create_private_file(path).with_context(|| format!("creating {}", path.display()))?;
             f.write_all(text.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
             f.sync_all()?;
             eprintln!("wrote {}", path.display());

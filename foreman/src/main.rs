@@ -132,13 +132,7 @@ fn real_main(cli: &Cli) -> Result<ExitCode> {
     }
     let (dd, q) = debrief_runtime::open(cli.data_dir.as_deref())?;
     match cli.cmd {
-        Cmd::Run {
-            spawn,
-            until_idle,
-            once,
-            interval,
-            grace,
-        } => {
+        Cmd::Run { spawn, until_idle, once, interval, grace } => {
             let workers = config::load(cli.config.as_deref(), dd.root())?;
             let opts = RunOpts {
                 spawn,
@@ -293,7 +287,13 @@ fn idle_verdict(q: &Queue, served: &BTreeMap<TaskType, Vec<String>>) -> Result<O
     }
     let meetings = q.meetings(None)?;
     for m in meetings.iter().filter(|m| m.status == "OPEN") {
-        log("foreman", &format!("meeting {} is still OPEN (an import or recording has not finished); not waiting for it", m.meeting_id));
+        log(
+            "foreman",
+            &format!(
+                "meeting {} is still OPEN (an import or recording has not finished); not waiting for it",
+                m.meeting_id
+            ),
+        );
     }
     if meetings.iter().any(|m| m.status == "CLOSED") {
         return Ok(None);

@@ -9,7 +9,11 @@ use anyhow::{bail, Context, Result};
 const NAMES: &[&str] = &["tiny.en", "base", "silero-vad", "smollm2-135m"];
 
 pub(crate) fn fetch(cache: &Path, names: &[String]) -> Result<()> {
-    let names: Vec<String> = if names.is_empty() { vec!["tiny.en".into(), "silero-vad".into(), "smollm2-135m".into()] } else { names.to_vec() };
+    let names: Vec<String> = if names.is_empty() {
+        vec!["tiny.en".into(), "silero-vad".into(), "smollm2-135m".into()]
+    } else {
+        names.to_vec()
+    };
     for n in &names {
         let path = match n.as_str() {
             "silero-vad" | "vad" => debrief_models::vad_model(cache),

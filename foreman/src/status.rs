@@ -83,14 +83,7 @@ pub(crate) fn print(q: &Queue, workers: &[WorkerSpec], as_json: bool) -> Result<
     println!("Jobs:        PENDING PROCESSING COMPLETED  FAILED");
     for (t, row) in v["jobs"].as_object().into_iter().flatten() {
         let n = |s: &str| row[s].as_u64().unwrap_or(0);
-        println!(
-            "  {:<10} {:>7} {:>10} {:>9} {:>7}",
-            t,
-            n("PENDING"),
-            n("PROCESSING"),
-            n("COMPLETED"),
-            n("FAILED")
-        );
+        println!("  {:<10} {:>7} {:>10} {:>9} {:>7}", t, n("PENDING"), n("PROCESSING"), n("COMPLETED"), n("FAILED"));
     }
     let leases = arr("leases");
     if !leases.is_empty() {
@@ -110,7 +103,9 @@ pub(crate) fn print(q: &Queue, workers: &[WorkerSpec], as_json: bool) -> Result<
     for w in arr("waiting_for_worker") {
         println!(
             "Waiting for a worker: {} {} job(s); no configured worker takes {}",
-            w["jobs"], w["task_type"].as_str().unwrap_or("?"), w["task_type"].as_str().unwrap_or("?")
+            w["jobs"],
+            w["task_type"].as_str().unwrap_or("?"),
+            w["task_type"].as_str().unwrap_or("?")
         );
     }
     let failures = arr("failures");

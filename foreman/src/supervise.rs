@@ -47,10 +47,7 @@ impl Supervisor {
                 })
             })
             .collect();
-        Self {
-            slots,
-            data_dir: data_dir.to_path_buf(),
-        }
+        Self { slots, data_dir: data_dir.to_path_buf() }
     }
 
     /// Reaps exited children and (re)starts those whose backoff has passed.
@@ -88,10 +85,7 @@ impl Supervisor {
                         slot.started = now;
                     }
                     Err(e) => {
-                        log(
-                            "foreman",
-                            &format!("cannot start {}: {e}; next try in {:.0?}", slot.label, slot.backoff),
-                        );
+                        log("foreman", &format!("cannot start {}: {e}; next try in {:.0?}", slot.label, slot.backoff));
                         slot.next_start = now + slot.backoff;
                         slot.backoff = (slot.backoff * 2).min(BACKOFF_MAX);
                     }
@@ -147,9 +141,7 @@ fn spawn(spec: &WorkerSpec, data_dir: &std::path::Path) -> std::io::Result<Child
         )
     })?;
     let mut cmd = Command::new(program);
-    cmd.args(&spec.command[1..])
-        .env("DEBRIEF_HOME", data_dir)
-        .stdin(Stdio::null());
+    cmd.args(&spec.command[1..]).env("DEBRIEF_HOME", data_dir).stdin(Stdio::null());
     // If the foreman dies, even by SIGKILL, its workers get SIGTERM and shut down
     // cleanly instead of running on unsupervised.
     // SAFETY: prctl is async-signal-safe and touches no memory of the parent.

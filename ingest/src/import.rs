@@ -99,7 +99,10 @@ pub(crate) fn run(data_dir: Option<&Path>, args: &ImportArgs) -> Result<()> {
                 return Ok(());
             }
             let seqs: HashSet<i64> = q.meeting_seqs(m, TaskType::Audio)?.into_iter().collect();
-            eprintln!("ingest: resuming the interrupted import of meeting {m} ({} chunk(s) already queued)", seqs.len());
+            eprintln!(
+                "ingest: resuming the interrupted import of meeting {m} ({} chunk(s) already queued)",
+                seqs.len()
+            );
             (m, seqs, false)
         }
         None => {

@@ -234,7 +234,12 @@ impl Journal {
     ) -> Result<Option<Journal>> {
         let (dd, q, meeting) = ctx;
         let h = self.header;
-        anyhow::ensure!(len <= self.frames, "chunk {} cut after {len} frames but only {} were written", h.index, self.frames);
+        anyhow::ensure!(
+            len <= self.frames,
+            "chunk {} cut after {len} frames but only {} were written",
+            h.index,
+            self.frames
+        );
         store_chunk(dd, q, meeting, h, &self.read_frames(0, len)?, false)?;
         let next_journal = match next {
             Some((next_start, overlap)) => {
@@ -284,9 +289,8 @@ pub(crate) fn recover_dead(dd: &DataDir, q: &Queue) -> Result<Vec<MeetingId>> {
 fn recover_meeting(dd: &DataDir, q: &Queue, meeting: MeetingId) -> Result<()> {
     let dir = dd.root().join(rel_audio(meeting));
     let queued = q.meeting_seqs(meeting, TaskType::Audio)?;
-    let mut journals: Vec<PathBuf> = fs::read_dir(&dir)
-        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
-        .unwrap_or_default();
+    let mut journals: Vec<PathBuf> =
+        fs::read_dir(&dir).map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect()).unwrap_or_default();
     journals.retain(|p| p.extension().is_some_and(|e| e == "live"));
     journals.sort();
     let mut recovered_ms = 0;
@@ -302,7 +306,12 @@ fn recover_meeting(dd: &DataDir, q: &Queue, meeting: MeetingId) -> Result<()> {
             if pcm.len() > h.overlap_samples as usize * ch {
                 let frames = store_chunk(dd, q, meeting, h, &pcm, true)?;
                 recovered_ms = frames * 1000 / u64::from(SAMPLE_RATE);
-                crate::log(&format!("meeting {meeting}: recovered chunk {} ({:.1} s) from {}", h.index, frames as f64 / 16_000.0, path.display()));
+                crate::log(&format!(
+                    "meeting {meeting}: recovered chunk {} ({:.1} s) from {}",
+                    h.index,
+                    frames as f64 / 16_000.0,
+                    path.display()
+                ));
             }
         }
         fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
@@ -370,7 +379,10 @@ mod tests {
         let rec = q.meeting(m).unwrap().unwrap();
         assert_eq!((rec.status.as_str(), rec.duration_ms), ("CLOSED", Some(2_000 * 1000 / 16_000)));
         let jobs = q.meeting_jobs(m).unwrap();
-        assert_eq!((jobs[1].seq, jobs[1].payload["overlap_samples"].as_u64(), jobs[1].payload["recovered"].as_bool()), (1, Some(100), Some(true)));
+        assert_eq!(
+            (jobs[1].seq, jobs[1].payload["overlap_samples"].as_u64(), jobs[1].payload["recovered"].as_bool()),
+            (1, Some(100), Some(true))
+        );
         assert!(!dir.join(journal_name(1)).exists());
     }
 }

@@ -251,7 +251,16 @@ fn capture_thread(
         minreq: u32::MAX,
         fragsize: bytes,
     };
-    let stream = Simple::new(None, "Debrief", pa::stream::Direction::Record, Some(name), "meeting capture", &spec, None, Some(&attr));
+    let stream = Simple::new(
+        None,
+        "Debrief",
+        pa::stream::Direction::Record,
+        Some(name),
+        "meeting capture",
+        &spec,
+        None,
+        Some(&attr),
+    );
     let stream = match stream {
         Ok(s) => {
             let _ = ready.send(Ok(()));
@@ -265,9 +274,7 @@ fn capture_thread(
     let frag_ns = frames as i64 * 1_000_000_000 / i64::from(rate);
     let mut buf = vec![0u8; frames * 4];
     while !stop.load(Ordering::Relaxed) {
-        stream
-            .read(&mut buf)
-            .map_err(|e| anyhow!("reading {name}: {}", e.to_string().unwrap_or_default()))?;
+        stream.read(&mut buf).map_err(|e| anyhow!("reading {name}: {}", e.to_string().unwrap_or_default()))?;
         let now = monotonic_ns();
         if stats.frames.load(Ordering::Relaxed) == 0 {
             stats.first_ns.store(now - frag_ns, Ordering::Relaxed);

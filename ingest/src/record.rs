@@ -115,7 +115,11 @@ enum Msg {
     Append(Vec<i16>),
     /// Cut the chunk in progress after `len` frames; `next`: (start, overlap) of the
     /// next chunk, `None` for the last.
-    Cut { start: u64, len: u64, next: Option<(u64, u64)> },
+    Cut {
+        start: u64,
+        len: u64,
+        next: Option<(u64, u64)>,
+    },
 }
 
 pub(crate) fn run(data_dir: Option<&std::path::Path>, args: &RecordArgs) -> Result<()> {
@@ -136,7 +140,8 @@ pub(crate) fn run(data_dir: Option<&std::path::Path>, args: &RecordArgs) -> Resu
 
     let start_guard = journal::start_lock(&dd)?;
     let title = args.title.clone().unwrap_or_else(|| format!("Recording {}", &debrief_runtime::utc_now()[..16]));
-    let meeting = q.create_meeting_with(&NewMeeting { title: Some(&title), source: Some(journal::SOURCE), source_sha256: None })?;
+    let meeting =
+        q.create_meeting_with(&NewMeeting { title: Some(&title), source: Some(journal::SOURCE), source_sha256: None })?;
     let _session = journal::lock_session(&dd, meeting)?;
     drop(start_guard);
 
@@ -325,7 +330,8 @@ impl Session {
         });
         let (tx, rx) = mpsc::unbounded_channel();
         let writer = first.map(|j| {
-            let (dd, q, meeting, counters) = (self.dd.clone(), self.q.clone(), self.meeting, Arc::clone(&self.counters));
+            let (dd, q, meeting, counters) =
+                (self.dd.clone(), self.q.clone(), self.meeting, Arc::clone(&self.counters));
             tokio::task::spawn_blocking(move || write_loop(rx, j, &dd, &q, meeting, &counters))
         });
         let status_stop = Arc::new(AtomicBool::new(false));
@@ -341,7 +347,13 @@ impl Session {
             let resampler = MonoResampler::new(cap.source.rate).map_err(|e| anyhow!("{}: {e}", cap.source.name))?;
             inputs.push(Input { cap, resampler, pending: Vec::new(), scratch: Vec::new() });
         }
-        let mut mixer = Mixer { chunker: Chunker::try_new(self.plan)?, tx, aligned: false, padded: 0, counters: Arc::clone(&self.counters) };
+        let mut mixer = Mixer {
+            chunker: Chunker::try_new(self.plan)?,
+            tx,
+            aligned: false,
+            padded: 0,
+            counters: Arc::clone(&self.counters),
+        };
 
         // The loop: drain every 100 ms until the deadline or a signal.
         let mut error: Option<String> = None;
@@ -448,7 +460,8 @@ impl Session {
                 "first_frame_monotonic_ns": first,
             }));
         }
-        let recorded_ms = if inputs.is_empty() { stopped_after.as_millis() as u64 } else { total * 1000 / u64::from(SAMPLE_RATE) };
+        let recorded_ms =
+            if inputs.is_empty() { stopped_after.as_millis() as u64 } else { total * 1000 / u64::from(SAMPLE_RATE) };
         Ok(json!({
             "meeting_id": self.meeting,
             "channels": journal::channel_names(self.layout),
@@ -584,7 +597,9 @@ fn write_loop(
 }
 
 fn note_first_frame(path: &std::path::Path, first_ns: i64) {
-    let Ok(mut info) = std::fs::read(path).map_err(drop).and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).map_err(drop)) else {
+    let Ok(mut info) =
+        std::fs::read(path).map_err(drop).and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).map_err(drop))
+    else {
         return;
     };
     info["first_frame_monotonic_ns"] = first_ns.into();

@@ -72,7 +72,10 @@ impl Screen {
         let screen = setup.roots.get(n).ok_or_else(|| anyhow!("X display {name:?} has no screen {n}"))?;
         let bpp = setup.pixmap_formats.iter().find(|f| f.depth == screen.root_depth).map(|f| f.bits_per_pixel);
         if bpp != Some(32) {
-            bail!("X display {name:?}: root depth {} ({bpp:?} bits per pixel) is not supported; 24/32-bit only", screen.root_depth);
+            bail!(
+                "X display {name:?}: root depth {} ({bpp:?} bits per pixel) is not supported; 24/32-bit only",
+                screen.root_depth
+            );
         }
         Ok(Screen {
             root: screen.root,
@@ -218,7 +221,14 @@ impl ScreenLoop {
                     if batch.is_empty() {
                         oldest = Instant::now();
                     }
-                    batch.push(visual_job(self.meeting, &rel_dir(self.meeting).join(&name), seq, t_ms, frame.width, frame.height));
+                    batch.push(visual_job(
+                        self.meeting,
+                        &rel_dir(self.meeting).join(&name),
+                        seq,
+                        t_ms,
+                        frame.width,
+                        frame.height,
+                    ));
                     self.saved.fetch_add(1, Ordering::Relaxed);
                     seq += 1;
                     last = Some(sig);
@@ -252,7 +262,8 @@ pub(crate) fn queue_unqueued(dd: &DataDir, q: &Queue, meeting: MeetingId) -> Res
             continue;
         }
         let file = fs::File::open(e.path())?;
-        let info = png::Decoder::new(BufReader::new(file)).read_info().with_context(|| format!("{}", e.path().display()))?;
+        let info =
+            png::Decoder::new(BufReader::new(file)).read_info().with_context(|| format!("{}", e.path().display()))?;
         let (w, h) = (info.info().width, info.info().height);
         jobs.push(visual_job(meeting, &rel_dir(meeting).join(&name), seq, t_ms, w, h));
     }
@@ -273,10 +284,21 @@ mod tests {
     fn a_cursor_is_not_a_change_and_a_new_slide_is() {
         let base = signature(&frame(1280, 720, |_, _| [30, 60, 90]));
         let cursor = signature(&frame(1280, 720, |x, y| {
-            if (600..610).contains(&x) && (300..320).contains(&y) { [255, 255, 255] } else { [30, 60, 90] }
+            if (600..610).contains(&x) && (300..320).contains(&y) {
+                [255, 255, 255]
+            } else {
+                [30, 60, 90]
+            }
         }));
-        let slide = signature(&frame(1280, 720, |x, y| if y > 200 && x < 900 { [250, 250, 250] } else { [30, 60, 90] }));
-        let line = signature(&frame(1280, 720, |x, y| if (100..700).contains(&x) && (400..440).contains(&y) { [0, 0, 0] } else { [30, 60, 90] }));
+        let slide =
+            signature(&frame(1280, 720, |x, y| if y > 200 && x < 900 { [250, 250, 250] } else { [30, 60, 90] }));
+        let line = signature(&frame(1280, 720, |x, y| {
+            if (100..700).contains(&x) && (400..440).contains(&y) {
+                [0, 0, 0]
+            } else {
+                [30, 60, 90]
+            }
+        }));
         assert!(!changed(&base, &cursor));
         assert!(changed(&base, &slide));
         assert!(changed(&base, &line), "two new lines of text count");

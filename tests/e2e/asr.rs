@@ -17,7 +17,14 @@ fn issue4_sample_meeting_is_transcribed_through_import_foreman_worker_and_export
     let data = s.path("data");
     // Short chunks, so the meeting has several chunk boundaries to resolve.
     let (st, out, err) = run_out(
-        debrief("ingest", &data).arg("import").arg(sample()).args(["--chunk-target", "25", "--chunk-min", "20", "--chunk-max", "30"]),
+        debrief("ingest", &data).arg("import").arg(sample()).args([
+            "--chunk-target",
+            "25",
+            "--chunk-min",
+            "20",
+            "--chunk-max",
+            "30",
+        ]),
         Duration::from_secs(120),
     );
     assert!(st.success(), "{err}");
@@ -38,12 +45,26 @@ fn issue4_sample_meeting_is_transcribed_through_import_foreman_worker_and_export
     assert!(err.contains("model unloaded"), "the model is unloaded before exit: {err}");
 
     let export = |fmt: &str| {
-        let (st, out, err) = run_out(debrief("foreman", &data).args(["export", &meeting.to_string(), "--format", fmt]), Duration::from_secs(60));
+        let (st, out, err) = run_out(
+            debrief("foreman", &data).args(["export", &meeting.to_string(), "--format", fmt]),
+            Duration::from_secs(60),
+        );
         assert!(st.success(), "{err}");
         out
     };
     let txt = export("txt").to_lowercase();
-    for words in ["planning meeting", "budget", "march", "friday", "roadmap", "dashwood", "young man", "amiable himself", "wednesday", "adjourned"] {
+    for words in [
+        "planning meeting",
+        "budget",
+        "march",
+        "friday",
+        "roadmap",
+        "dashwood",
+        "young man",
+        "amiable himself",
+        "wednesday",
+        "adjourned",
+    ] {
         assert!(txt.contains(words), "{words:?} missing from the transcript:\n{txt}");
     }
     // Nothing doubled or dropped at chunk boundaries: each of these is said once.
@@ -64,7 +85,8 @@ fn issue4_sample_meeting_is_transcribed_through_import_foreman_worker_and_export
 
     // Re-running every AUDIO job and the transcript replaces their rows: no duplicates.
     let rows = |q: &Queue| -> i64 {
-        q.read(|c| Ok(c.query_row("SELECT COUNT(*) FROM asr_segments WHERE meeting_id = ?1", [meeting], |r| r.get(0))?)).unwrap()
+        q.read(|c| Ok(c.query_row("SELECT COUNT(*) FROM asr_segments WHERE meeting_id = ?1", [meeting], |r| r.get(0))?))
+            .unwrap()
     };
     let before = rows(&q);
     q.read(|c| {
@@ -87,7 +109,12 @@ fn twenty_minutes(path: &Path) {
     while let Some(b) = src.next_block().unwrap() {
         once.extend(b);
     }
-    let spec = hound::WavSpec { channels: 1, sample_rate: 16_000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
     let mut w = hound::WavWriter::create(path, spec).unwrap();
     for i in 0..16 {
         for s in &once {
@@ -146,7 +173,8 @@ fn import_and_transcript(data: &Path, wav: &Path, cfg: &Path, chaos: bool) -> (S
             .collect();
         if let Some(j) = running.get((rng % 7) as usize % running.len().max(1)) {
             let pid = j.worker_pid.unwrap();
-            if nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL).is_ok() {
+            if nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL).is_ok()
+            {
                 kills += 1;
             }
         }
@@ -155,7 +183,10 @@ fn import_and_transcript(data: &Path, wav: &Path, cfg: &Path, chaos: bool) -> (S
     let err = log.join().unwrap();
     assert!(ok, "{err}");
     assert_eq!(q.meeting(meeting).unwrap().unwrap().status, "DONE", "{err}");
-    let (st, json, err) = run_out(debrief("foreman", data).args(["export", &meeting.to_string(), "--format", "json"]), Duration::from_secs(60));
+    let (st, json, err) = run_out(
+        debrief("foreman", data).args(["export", &meeting.to_string(), "--format", "json"]),
+        Duration::from_secs(60),
+    );
     assert!(st.success(), "{err}");
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     (serde_json::to_string_pretty(&v["segments"]).unwrap(), kills)

@@ -13,9 +13,7 @@ pub(crate) struct Scratch {
 
 impl Scratch {
     pub(crate) fn new() -> Self {
-        Self {
-            dir: tempfile::tempdir().expect("tempdir"),
-        }
+        Self { dir: tempfile::tempdir().expect("tempdir") }
     }
 
     pub(crate) fn path(&self, name: &str) -> PathBuf {
@@ -83,9 +81,7 @@ pub(crate) fn kill9(child: &mut Child) {
 
 /// Lines of a log file (empty if it does not exist yet).
 pub(crate) fn lines(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path)
-        .map(|s| s.lines().map(str::to_owned).collect())
-        .unwrap_or_default()
+    std::fs::read_to_string(path).map(|s| s.lines().map(str::to_owned).collect()).unwrap_or_default()
 }
 
 /// Polls until `f` returns true, or panics after `limit`.

@@ -154,13 +154,8 @@ fn issue3_killed_import_is_safe_to_rerun_without_duplicates() {
     let clean = audio_jobs(&open_queue(&s.path("clean")), clean_id.unwrap());
 
     let data = s.path("data");
-    let mut child = debrief("ingest", &data)
-        .arg("import")
-        .arg(&wav)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child =
+        debrief("ingest", &data).arg("import").arg(&wav).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     let db = data.join("debrief.db");
     eventually(Duration::from_secs(120), "a few chunks to be queued", || {
         db.exists() && open_queue(&data).counts().unwrap().iter().map(|c| c.2).sum::<u64>() >= 3
@@ -328,10 +323,14 @@ fn issue3_until_idle_fails_clearly_when_no_worker_takes_pending_work() {
     assert_eq!(st.code(), Some(2), "{err}");
     assert!(err.contains("TRANSCRIPT") && err.contains("SUMMARY") && err.contains("no configured worker"), "{err}");
     // `status` says the same.
-    let (st, out, _) = run_out(debrief("foreman", &data).arg("--config").arg(&cfg).args(["status", "--json"]), Duration::from_secs(30));
+    let (st, out, _) = run_out(
+        debrief("foreman", &data).arg("--config").arg(&cfg).args(["status", "--json"]),
+        Duration::from_secs(30),
+    );
     assert!(st.success());
     let v: Value = serde_json::from_str(&out).expect("status --json is JSON");
-    let waiting: Vec<&str> = v["waiting_for_worker"].as_array().unwrap().iter().map(|w| w["task_type"].as_str().unwrap()).collect();
+    let waiting: Vec<&str> =
+        v["waiting_for_worker"].as_array().unwrap().iter().map(|w| w["task_type"].as_str().unwrap()).collect();
     assert!(waiting.contains(&"TRANSCRIPT"), "{v}");
 }
 
@@ -351,7 +350,8 @@ fn issue3_status_json_retry_and_cancel() {
     assert!(st.success(), "a failed meeting still ends the run: {err}");
 
     let status = |args: &[&str]| {
-        let (st, out, err) = run_out(debrief("foreman", &data).arg("--config").arg(&cfg).args(args), Duration::from_secs(30));
+        let (st, out, err) =
+            run_out(debrief("foreman", &data).arg("--config").arg(&cfg).args(args), Duration::from_secs(30));
         assert!(st.success(), "{err}");
         out
     };

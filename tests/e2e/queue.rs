@@ -14,11 +14,13 @@ use crate::common::*;
 
 fn drain_worker(s: &Scratch, log: &Path, lease_ms: u64, task: &str, pipeline: bool) -> Child {
     let mut cmd = test_worker();
-    cmd.arg("--db")
-        .arg(s.db())
-        .arg("--log")
-        .arg(log)
-        .args(["--lease-ms", &lease_ms.to_string(), "drain", "--task", task]);
+    cmd.arg("--db").arg(s.db()).arg("--log").arg(log).args([
+        "--lease-ms",
+        &lease_ms.to_string(),
+        "drain",
+        "--task",
+        task,
+    ]);
     if pipeline {
         cmd.arg("--pipeline");
     }
@@ -61,11 +63,8 @@ fn issue2_eight_processes_complete_ten_thousand_jobs_exactly_once() {
     let ids = enqueue_many(&q, m, TaskType::Audio, JOBS);
     // Half complete-then-claim in two transactions, half in one.
     let logs: Vec<_> = (0..8).map(|i| s.path(&format!("w{i}.log"))).collect();
-    let mut workers: Vec<Child> = logs
-        .iter()
-        .enumerate()
-        .map(|(i, log)| drain_worker(&s, log, 5_000, "AUDIO", i % 2 == 0))
-        .collect();
+    let mut workers: Vec<Child> =
+        logs.iter().enumerate().map(|(i, log)| drain_worker(&s, log, 5_000, "AUDIO", i % 2 == 0)).collect();
     for w in &mut workers {
         assert!(wait_for(w, Duration::from_secs(300), "worker").success());
     }
@@ -86,11 +85,9 @@ fn issue2_eight_processes_complete_ten_thousand_jobs_exactly_once() {
     assert_eq!(status_count(&q, Status::Completed), JOBS.unsigned_abs());
     let (rows, distinct, first_attempts): (i64, i64, i64) = q
         .read(|c| {
-            Ok(c.query_row(
-                "SELECT COUNT(*), COUNT(DISTINCT job_id), SUM(attempt = 1) FROM test_done",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )?)
+            Ok(c.query_row("SELECT COUNT(*), COUNT(DISTINCT job_id), SUM(attempt = 1) FROM test_done", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?)
         })
         .unwrap();
     assert_eq!((rows, distinct, first_attempts), (JOBS, JOBS, JOBS));
@@ -99,24 +96,19 @@ fn issue2_eight_processes_complete_ten_thousand_jobs_exactly_once() {
 #[test]
 fn issue2_fresh_database_opened_by_eight_processes_at_once() {
     let s = Scratch::new();
-    let mut ws: Vec<Child> = (0..8)
-        .map(|i| drain_worker(&s, &s.path(&format!("o{i}.log")), 2_000, "AUDIO", false))
-        .collect();
+    let mut ws: Vec<Child> =
+        (0..8).map(|i| drain_worker(&s, &s.path(&format!("o{i}.log")), 2_000, "AUDIO", false)).collect();
     for w in &mut ws {
         assert!(wait_for(w, Duration::from_secs(60), "opener").success());
     }
     let q = s.queue(2_000);
-    let v: i32 = q
-        .read(|c| Ok(c.pragma_query_value(None, "user_version", |r| r.get(0))?))
-        .unwrap();
+    let v: i32 = q.read(|c| Ok(c.pragma_query_value(None, "user_version", |r| r.get(0))?)).unwrap();
     assert_eq!(v, debrief_jobq::SCHEMA_VERSION);
     let tables: i64 = q
         .read(|c| {
-            Ok(c.query_row(
-                "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND name = 'jobs'",
-                [],
-                |r| r.get(0),
-            )?)
+            Ok(c.query_row("SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND name = 'jobs'", [], |r| {
+                r.get(0)
+            })?)
         })
         .unwrap();
     assert_eq!(tables, 1);
@@ -145,10 +137,8 @@ fn issue2_gpu_lease_never_has_two_holders_under_contention() {
     let s = Scratch::new();
     let _q = s.queue(5_000);
     let logs: Vec<_> = (0..PROCS).map(|i| s.path(&format!("g{i}.log"))).collect();
-    let mut ws: Vec<Child> = logs
-        .iter()
-        .map(|l| gpu_worker(&s, l, 5_000, &["--rounds", &ROUNDS.to_string(), "--hold-us", "200"]))
-        .collect();
+    let mut ws: Vec<Child> =
+        logs.iter().map(|l| gpu_worker(&s, l, 5_000, &["--rounds", &ROUNDS.to_string(), "--hold-us", "200"])).collect();
     for w in &mut ws {
         assert!(wait_for(w, Duration::from_secs(300), "gpu contender").success());
     }
@@ -175,10 +165,8 @@ fn gpu_takeover_after_kill(s: &Scratch, lease_ms: u64, hog_args: &[&str]) -> Dur
     assert_eq!(line.trim(), "HOLDING");
 
     let logs: Vec<_> = (0..4).map(|i| s.path(&format!("c{i}.log"))).collect();
-    let mut ws: Vec<Child> = logs
-        .iter()
-        .map(|l| gpu_worker(s, l, lease_ms, &["--rounds", "20", "--hold-us", "100"]))
-        .collect();
+    let mut ws: Vec<Child> =
+        logs.iter().map(|l| gpu_worker(s, l, lease_ms, &["--rounds", "20", "--hold-us", "100"])).collect();
     // While the hog lives and heartbeats, nobody else gets in, even past a lease period.
     std::thread::sleep(Duration::from_millis(lease_ms + lease_ms / 2));
     assert!(critical_sections(&logs).is_empty(), "someone entered while the hog held the GPU");
@@ -211,10 +199,7 @@ fn issue2_killed_gpu_holder_elsewhere_is_replaced_within_one_lease_period() {
     let _q = s.queue(1_500);
     // A holder whose pid cannot be checked (another host): only expiry frees the GPU.
     let took = gpu_takeover_after_kill(&s, 1_500, &["--host", "elsewhere"]);
-    assert!(
-        took <= Duration::from_millis(1_500 + 300),
-        "replaced only after {took:?}, more than one lease period"
-    );
+    assert!(took <= Duration::from_millis(1_500 + 300), "replaced only after {took:?}, more than one lease period");
 }
 
 #[test]
@@ -222,9 +207,8 @@ fn issue2_worker_killed_mid_job_is_recovered_and_its_attempt_counted() {
     let s = Scratch::new();
     let q = s.queue(3_000);
     let m = q.create_meeting(None, None).unwrap();
-    let (long, _) = q
-        .enqueue(&NewJob::new(m, TaskType::Audio, 0).priority(10).payload(json!({"work_ms": 60_000})))
-        .unwrap();
+    let (long, _) =
+        q.enqueue(&NewJob::new(m, TaskType::Audio, 0).priority(10).payload(json!({"work_ms": 60_000}))).unwrap();
     for i in 1..=5 {
         q.enqueue(&NewJob::new(m, TaskType::Audio, i)).unwrap();
     }
@@ -238,8 +222,7 @@ fn issue2_worker_killed_mid_job_is_recovered_and_its_attempt_counted() {
     assert_eq!(rec.status(), Status::Processing, "still claimed by the dead worker");
 
     // The long job would take a minute; make the retry quick so the test is short.
-    q.read(|c| Ok(c.execute("UPDATE jobs SET payload = '{\"work_ms\": 50}' WHERE job_id = ?1", [long])?))
-        .unwrap();
+    q.read(|c| Ok(c.execute("UPDATE jobs SET payload = '{\"work_ms\": 50}' WHERE job_id = ?1", [long])?)).unwrap();
     let log_b = s.path("b.log");
     let mut b = drain_worker(&s, &log_b, 3_000, "AUDIO", false);
     assert!(wait_for(&mut b, Duration::from_secs(60), "worker b").success());
@@ -250,7 +233,11 @@ fn issue2_worker_killed_mid_job_is_recovered_and_its_attempt_counted() {
     let err = rec.last_error.unwrap_or_default();
     assert!(err.contains("died while running this job") && err.contains("attempt 1 of 3"), "{err}");
     let (pid, attempt): (u32, u32) = q
-        .read(|c| Ok(c.query_row("SELECT pid, attempt FROM test_done WHERE job_id = ?1", [long], |r| Ok((r.get(0)?, r.get(1)?)))?))
+        .read(|c| {
+            Ok(c.query_row("SELECT pid, attempt FROM test_done WHERE job_id = ?1", [long], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?)
+        })
         .unwrap();
     assert_eq!((pid, attempt), (b.id(), 2));
     assert_eq!(status_count(&q, Status::Completed), 6);
@@ -261,9 +248,8 @@ fn issue2_job_that_always_crashes_its_worker_fails_while_others_complete() {
     let s = Scratch::new();
     let q = s.queue(3_000);
     let m = q.create_meeting(None, None).unwrap();
-    let (poison, _) = q
-        .enqueue(&NewJob::new(m, TaskType::Audio, 0).priority(10).payload(json!({"crash": true})))
-        .unwrap();
+    let (poison, _) =
+        q.enqueue(&NewJob::new(m, TaskType::Audio, 0).priority(10).payload(json!({"crash": true}))).unwrap();
     for i in 1..=20 {
         q.enqueue(&NewJob::new(m, TaskType::Audio, i).payload(json!({"work_ms": 5}))).unwrap();
     }
@@ -275,7 +261,8 @@ fn issue2_job_that_always_crashes_its_worker_fails_while_others_complete() {
         }
         let last = lines(log).pop().unwrap_or_default();
         assert!(
-            st.signal() == Some(nix::sys::signal::Signal::SIGKILL as i32) && last.starts_with(&format!("START {poison} ")),
+            st.signal() == Some(nix::sys::signal::Signal::SIGKILL as i32)
+                && last.starts_with(&format!("START {poison} ")),
             "worker ({}) ended {st:?}, not by the poison job; its last log line: {last:?}",
             log.display()
         );

@@ -34,7 +34,12 @@ impl Pulse {
         let st = p.env(&mut cmd).stderr(Stdio::null()).status().expect("pulseaudio (scripts/setup installs it)");
         assert!(st.success(), "pulseaudio did not start");
         eventually(Duration::from_secs(10), "pulseaudio", || {
-            p.env(&mut Command::new("pactl")).arg("info").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+            p.env(&mut Command::new("pactl"))
+                .arg("info")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
         });
         p
     }
@@ -49,7 +54,12 @@ impl Pulse {
 
     /// Plays `file` into `sink`.
     fn play(&self, sink: &str, file: &str) -> KillOnDrop {
-        let child = self.env(&mut Command::new("paplay")).args(["-d", sink, file]).stderr(Stdio::null()).spawn().expect("paplay");
+        let child = self
+            .env(&mut Command::new("paplay"))
+            .args(["-d", sink, file])
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("paplay");
         KillOnDrop(child)
     }
 
@@ -113,7 +123,8 @@ fn locate(rec: &[f32], source: &[f32], skip_s: f64, max_off_s: f64) -> (usize, f
 /// A meeting's audio put back together from its chunk files (overlaps skipped), one
 /// vector per channel, and the chunk payloads.
 fn joined(data: &Path, q: &Queue, meeting: i64) -> (Vec<Vec<f32>>, Vec<Value>) {
-    let payloads: Vec<Value> = q.meeting_jobs(meeting).unwrap().into_iter().filter(|j| j.task_type == "AUDIO").map(|j| j.payload).collect();
+    let payloads: Vec<Value> =
+        q.meeting_jobs(meeting).unwrap().into_iter().filter(|j| j.task_type == "AUDIO").map(|j| j.payload).collect();
     let mut out: Vec<Vec<f32>> = Vec::new();
     for (i, p) in payloads.iter().enumerate() {
         let mut r = hound::WavReader::open(data.join(p["path"].as_str().unwrap())).expect("chunk wav");
@@ -124,7 +135,11 @@ fn joined(data: &Path, q: &Queue, meeting: i64) -> (Vec<Vec<f32>>, Vec<Value>) {
         assert_eq!(frames as u64, p["samples"].as_u64().unwrap(), "chunk {i}: length against payload");
         out.resize(ch, Vec::new());
         let overlap = p["overlap_samples"].as_u64().unwrap() as usize;
-        assert_eq!(p["start_sample"].as_u64().unwrap() as usize + overlap, out[0].len(), "chunk {i} starts where the last ended");
+        assert_eq!(
+            p["start_sample"].as_u64().unwrap() as usize + overlap,
+            out[0].len(),
+            "chunk {i} starts where the last ended"
+        );
         for (c, v) in out.iter_mut().enumerate() {
             v.extend((overlap..frames).map(|f| s[f * ch + c]));
         }
@@ -154,7 +169,11 @@ fn record_two_sources(secs: u64, burn: bool) -> String {
     let data = s.path("data");
     let pulse = Pulse::start(&["call", "mic"]);
     let _burners: Vec<KillOnDrop> = (0..if burn { 2 } else { 0 })
-        .map(|_| KillOnDrop(Command::new("nice").args(["-n", "19", "sh", "-c", "while :; do :; done"]).spawn().expect("burner")))
+        .map(|_| {
+            KillOnDrop(
+                Command::new("nice").args(["-n", "19", "sh", "-c", "while :; do :; done"]).spawn().expect("burner"),
+            )
+        })
         .collect();
     let _call = pulse.play("call", STANDUP);
     let _mic = pulse.play("mic", LIBRIVOX);
@@ -247,7 +266,18 @@ fn issue6_sigkill_mid_chunk_loses_at_most_1_5_s_and_the_next_start_recovers_it()
     let _call = pulse.play("call", STANDUP);
     std::thread::sleep(Duration::from_millis(300));
     let mut cmd = pulse.ingest(&data);
-    cmd.args(["record", "--system-audio", "--chunk-target", "4", "--chunk-min", "3", "--chunk-max", "5", "--overlap", "0.5"]);
+    cmd.args([
+        "record",
+        "--system-audio",
+        "--chunk-target",
+        "4",
+        "--chunk-min",
+        "3",
+        "--chunk-max",
+        "5",
+        "--overlap",
+        "0.5",
+    ]);
     let (mut child, err) = spawn_drained(cmd.stdout(Stdio::null()));
     eventually(Duration::from_secs(40), "two chunks queued", || audio_jobs(&data) >= 2);
     // Mid-chunk: a while after the second cut.
@@ -362,7 +392,8 @@ fn issue6_screenshots_queue_exactly_the_changed_frames() {
     let err = err.join().unwrap();
     assert!(st.success(), "{err}");
     let q = open_queue(&data);
-    let jobs: Vec<Value> = q.meeting_jobs(1).unwrap().into_iter().filter(|j| j.task_type == "VISUAL").map(|j| j.payload).collect();
+    let jobs: Vec<Value> =
+        q.meeting_jobs(1).unwrap().into_iter().filter(|j| j.task_type == "VISUAL").map(|j| j.payload).collect();
     assert_eq!(jobs.len(), 3, "initial frame + 2 changes: {jobs:?}");
     let colors = [[0x20, 0x30, 0x40], [0xc0, 0x80, 0x20], [0x10, 0xa0, 0x60]];
     let times = [0, 4_000, 6_000];
@@ -372,7 +403,10 @@ fn issue6_screenshots_queue_exactly_the_changed_frames() {
         assert!((times[i]..times[i] + 1_200).contains(&t_ms), "frame {i} at {t_ms} ms");
         let path = data.join(j["path"].as_str().unwrap());
         assert_eq!(png_pixel(&path, 100, 100), colors[i], "frame {i}");
-        assert_eq!(std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&path).unwrap().permissions()) & 0o777, 0o600);
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&path).unwrap().permissions()) & 0o777,
+            0o600
+        );
     }
     // The saved first frame does not have the cursor; the meeting is closed for the foreman.
     assert_eq!(png_pixel(&data.join(jobs[0]["path"].as_str().unwrap()), 605, 310), colors[0]);

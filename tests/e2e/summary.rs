@@ -36,10 +36,18 @@ fn meeting_with_transcript(data: &Path, script: &[(i64, &str, &str)]) -> i64 {
     assert!(st.success(), "{err}");
     let segments: Vec<Segment> = script
         .iter()
-        .map(|(s, who, text)| Segment { start_ms: s * 1000, end_ms: s * 1000 + 5000, speaker: Some((*who).into()), text: (*text).into(), words: Vec::new() })
+        .map(|(s, who, text)| Segment {
+            start_ms: s * 1000,
+            end_ms: s * 1000 + 5000,
+            speaker: Some((*who).into()),
+            text: (*text).into(),
+            words: Vec::new(),
+        })
         .collect();
-    let claim = q.claim(&WorkerIdent::current("test-transcript"), TaskType::Transcript).unwrap().expect("the TRANSCRIPT job");
-    q.complete_with(&claim, &serde_json::json!({}), |tx| Ok(debrief_transcript::store_transcript(tx, m, &segments)?)).unwrap();
+    let claim =
+        q.claim(&WorkerIdent::current("test-transcript"), TaskType::Transcript).unwrap().expect("the TRANSCRIPT job");
+    q.complete_with(&claim, &serde_json::json!({}), |tx| Ok(debrief_transcript::store_transcript(tx, m, &segments)?))
+        .unwrap();
     m
 }
 
@@ -51,7 +59,10 @@ fn summary_worker(data: &Path) -> Command {
 }
 
 fn export(data: &Path, meeting: i64, format: &str) -> String {
-    let (st, out, err) = run_out(debrief("foreman", data).args(["export", &meeting.to_string(), "--format", format]), Duration::from_secs(60));
+    let (st, out, err) = run_out(
+        debrief("foreman", data).args(["export", &meeting.to_string(), "--format", format]),
+        Duration::from_secs(60),
+    );
     assert!(st.success(), "{err}");
     out
 }
@@ -88,7 +99,10 @@ fn issue5_smollm2_summarises_a_scripted_meeting_with_times_and_owners() {
     assert!(err.contains("model unloaded"), "the model is unloaded before exit: {err}");
     let sum = checked_summary(&data, m, 35_000);
     let owners = owners(&sum);
-    assert!(owners.iter().any(|o| o.contains("Ben") || o.contains("Carol")), "a known action item's owner is named: {owners:?} in {sum:#}");
+    assert!(
+        owners.iter().any(|o| o.contains("Ben") || o.contains("Carol")),
+        "a known action item's owner is named: {owners:?} in {sum:#}"
+    );
     let md = export(&data, m, "md");
     let (summary_at, transcript_at) = (md.find("## Summary").expect(&md), md.find("## Transcript").expect(&md));
     assert!(summary_at < transcript_at, "summary first:\n{md}");
@@ -105,7 +119,8 @@ fn issue5_sigkill_in_the_map_phase_resumes_from_the_finished_windows() {
     let s = Scratch::new();
     let data = s.dir.path().to_path_buf();
     // The script twice over, so that small windows give several of them.
-    let long: Vec<(i64, &str, &str)> = (0..2).flat_map(|k| SCRIPT.iter().map(move |(t, w, x)| (t + 36 * k, *w, *x))).collect();
+    let long: Vec<(i64, &str, &str)> =
+        (0..2).flat_map(|k| SCRIPT.iter().map(move |(t, w, x)| (t + 36 * k, *w, *x))).collect();
     let m = meeting_with_transcript(&data, &long);
     let q = Queue::open(&data.join("debrief.db"), QueueConfig::default()).unwrap();
     let rows = || q.read(|c| Ok(debrief_summary::store::windows(c, m)?)).unwrap();
@@ -121,14 +136,22 @@ fn issue5_sigkill_in_the_map_phase_resumes_from_the_finished_windows() {
     assert!(after.len() > before.len() && after.len() >= 3, "{} windows after, {} before", after.len(), before.len());
     for b in &before {
         let a = &after[b.idx];
-        assert_eq!((a.window_id, a.created_at, &a.input_sha256), (b.window_id, b.created_at, &b.input_sha256), "window {} was reused, not recomputed", b.idx);
+        assert_eq!(
+            (a.window_id, a.created_at, &a.input_sha256),
+            (b.window_id, b.created_at, &b.input_sha256),
+            "window {} was reused, not recomputed",
+            b.idx
+        );
     }
     assert_eq!(err.matches("reusing the notes").count(), before.len(), "{err}");
     let idx: Vec<usize> = after.iter().map(|w| w.idx).collect();
     assert_eq!(idx, (0..after.len()).collect::<Vec<_>>());
     checked_summary(&data, m, 36 * 2 * 1000);
     let job = q.meeting_jobs(m).unwrap().into_iter().find(|j| j.task_type == "SUMMARY").unwrap();
-    assert_eq!((job.status.as_str(), job.result.as_ref().unwrap()["reused_windows"].as_u64()), ("COMPLETED", Some(before.len() as u64)));
+    assert_eq!(
+        (job.status.as_str(), job.result.as_ref().unwrap()["reused_windows"].as_u64()),
+        ("COMPLETED", Some(before.len() as u64))
+    );
 }
 
 /// A loopback port nobody listens on (the OS just handed it out).
@@ -138,14 +161,17 @@ fn free_port() -> u16 {
 
 /// The GGUF the worker fetched by default (`smollm2-135m`).
 fn smollm2(data: &Path) -> PathBuf {
-    let (st, out, err) = run_out(debrief("foreman", data).args(["models", "fetch", "smollm2-135m"]), Duration::from_secs(300));
+    let (st, out, err) =
+        run_out(debrief("foreman", data).args(["models", "fetch", "smollm2-135m"]), Duration::from_secs(300));
     assert!(st.success(), "{err}");
     PathBuf::from(out.trim().rsplit('\t').next().unwrap())
 }
 
 /// The Python of the xllamacpp virtualenv that scripts/setup creates.
 fn xllamacpp_python() -> PathBuf {
-    let cache = std::env::var_os("DEBRIEF_CACHE").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/debrief"));
+    let cache = std::env::var_os("DEBRIEF_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/debrief"));
     let py = cache.join("venv-xllamacpp/bin/python");
     assert!(py.is_file(), "{} is missing: run scripts/setup (it installs the pinned xllamacpp wheel)", py.display());
     py
@@ -173,7 +199,10 @@ fn issue5_openai_backend_summarises_through_a_real_llama_cpp_server() {
     BufReader::new(server.0.stdout.take().unwrap()).read_line(&mut ready).unwrap();
     assert!(ready.starts_with("ready http://127.0.0.1:"), "{ready:?}");
     let url = format!("http://127.0.0.1:{port}/v1");
-    let (st, _, err) = run_out(summary_worker(&data).args(["--backend", "openai", "--server-url", &url, "--timeout", "300"]), Duration::from_secs(600));
+    let (st, _, err) = run_out(
+        summary_worker(&data).args(["--backend", "openai", "--server-url", &url, "--timeout", "300"]),
+        Duration::from_secs(600),
+    );
     assert!(st.success(), "{err}");
     assert!(err.contains("counted by the server (/tokenize)"), "{err}");
     let sum = checked_summary(&data, m, 35_000);
@@ -193,7 +222,18 @@ fn failed_summary(data: &Path, url: &str) -> (debrief_jobq::JobRecord, String) {
     let m = meeting_with_transcript(data, SCRIPT);
     let started = std::time::Instant::now();
     let (st, _, err) = run_out(
-        summary_worker(data).args(["--backend", "openai", "--server-url", url, "--timeout", "5", "--retries", "1", "--retry-pause-ms", "50"]),
+        summary_worker(data).args([
+            "--backend",
+            "openai",
+            "--server-url",
+            url,
+            "--timeout",
+            "5",
+            "--retries",
+            "1",
+            "--retry-pause-ms",
+            "50",
+        ]),
         Duration::from_secs(120),
     );
     assert!(st.success(), "the worker itself does not fail: {err}");
@@ -210,7 +250,12 @@ fn issue5_a_server_that_is_down_fails_the_job_after_retries_with_a_clear_error()
     let url = format!("http://127.0.0.1:{}/v1", free_port());
     let (job, log) = failed_summary(s.dir.path(), &url);
     let e = job.last_error.unwrap();
-    assert!(e.contains(&format!("cannot reach the LLM server at {url}")) && e.contains("is it running?") && e.contains("after 2 tries"), "{e}");
+    assert!(
+        e.contains(&format!("cannot reach the LLM server at {url}"))
+            && e.contains("is it running?")
+            && e.contains("after 2 tries"),
+        "{e}"
+    );
     assert!(log.contains("retrying in 50 ms"), "{log}");
 }
 
@@ -227,10 +272,17 @@ fn issue5_a_server_answering_invalid_json_fails_the_job_with_its_answer() {
             let _ = c.set_read_timeout(Some(Duration::from_millis(200)));
             let _ = c.read(&mut buf);
             let body = "<html>surprise, not JSON</html>";
-            let _ = write!(c, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+            let _ = write!(
+                c,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
         }
     });
     let (job, _) = failed_summary(s.dir.path(), &url);
     let e = job.last_error.unwrap();
-    assert!(e.contains(&format!("the LLM server at {url} answered with invalid JSON")) && e.contains("surprise, not JSON"), "{e}");
+    assert!(
+        e.contains(&format!("the LLM server at {url} answered with invalid JSON")) && e.contains("surprise, not JSON"),
+        "{e}"
+    );
 }

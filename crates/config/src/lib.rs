@@ -68,9 +68,7 @@ impl DataDir {
         if let Some(p) = non_empty("XDG_DATA_HOME") {
             return Ok(p.join("debrief"));
         }
-        non_empty("HOME")
-            .map(|h| h.join(".local/share/debrief"))
-            .ok_or(ConfigError::NoHome)
+        non_empty("HOME").map(|h| h.join(".local/share/debrief")).ok_or(ConfigError::NoHome)
     }
 
     /// Resolves (see [`DataDir::resolve`]) and prepares the directory.
@@ -108,10 +106,7 @@ impl DataDir {
 /// Creates `path` and any missing parents with mode 0700, and tightens `path` itself to
 /// 0700 if it already existed with looser permissions.
 pub fn create_private_dir(path: &Path) -> Result<(), ConfigError> {
-    let io_err = |source| ConfigError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
+    let io_err = |source| ConfigError::Io { path: path.to_path_buf(), source };
     match fs::metadata(path) {
         Ok(m) if !m.is_dir() => return Err(ConfigError::NotADirectory(path.to_path_buf())),
         Ok(m) => {
@@ -123,23 +118,14 @@ pub fn create_private_dir(path: &Path) -> Result<(), ConfigError> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(io_err(e)),
     }
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(DIR_MODE)
-        .create(path)
-        .map_err(io_err)?;
+    fs::DirBuilder::new().recursive(true).mode(DIR_MODE).create(path).map_err(io_err)?;
     // DirBuilder's mode is filtered by the umask; make the leaf exact.
     fs::set_permissions(path, fs::Permissions::from_mode(DIR_MODE)).map_err(io_err)
 }
 
 /// Creates (or opens for writing, truncating) a file with mode 0600.
 pub fn create_private_file(path: &Path) -> io::Result<File> {
-    let f = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(FILE_MODE)
-        .open(path)?;
+    let f = OpenOptions::new().write(true).create(true).truncate(true).mode(FILE_MODE).open(path)?;
     f.set_permissions(fs::Permissions::from_mode(FILE_MODE))?;
     Ok(f)
 }
@@ -148,13 +134,7 @@ pub fn create_private_file(path: &Path) -> io::Result<File> {
 /// database before SQLite opens it: SQLite gives its `-wal` and `-shm` files the mode of
 /// the main database file, so this keeps all three private.
 pub fn touch_private_file(path: &Path) -> io::Result<()> {
-    let f = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(FILE_MODE)
-        .open(path)?;
+    let f = OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(FILE_MODE).open(path)?;
     if f.metadata()?.permissions().mode() & 0o077 != 0 {
         f.set_permissions(fs::Permissions::from_mode(FILE_MODE))?;
     }
@@ -167,39 +147,22 @@ mod tests {
     use std::ffi::OsString;
 
     fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<OsString> + 'a {
-        move |k| {
-            pairs
-                .iter()
-                .find(|(n, _)| *n == k)
-                .map(|(_, v)| OsString::from(v))
-        }
+        move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| OsString::from(v))
     }
 
     #[test]
     fn resolution_order_is_flag_env_xdg_home() {
         let all = [("DEBRIEF_HOME", "/d"), ("XDG_DATA_HOME", "/x"), ("HOME", "/h")];
-        assert_eq!(
-            DataDir::resolve_with(Some(Path::new("/f")), env(&all)).unwrap(),
-            PathBuf::from("/f")
-        );
+        assert_eq!(DataDir::resolve_with(Some(Path::new("/f")), env(&all)).unwrap(), PathBuf::from("/f"));
         assert_eq!(DataDir::resolve_with(None, env(&all)).unwrap(), PathBuf::from("/d"));
-        assert_eq!(
-            DataDir::resolve_with(None, env(&all[1..])).unwrap(),
-            PathBuf::from("/x/debrief")
-        );
-        assert_eq!(
-            DataDir::resolve_with(None, env(&all[2..])).unwrap(),
-            PathBuf::from("/h/.local/share/debrief")
-        );
+        assert_eq!(DataDir::resolve_with(None, env(&all[1..])).unwrap(), PathBuf::from("/x/debrief"));
+        assert_eq!(DataDir::resolve_with(None, env(&all[2..])).unwrap(), PathBuf::from("/h/.local/share/debrief"));
         // Empty variables count as unset.
         assert_eq!(
             DataDir::resolve_with(None, env(&[("DEBRIEF_HOME", ""), ("HOME", "/h")])).unwrap(),
             PathBuf::from("/h/.local/share/debrief")
         );
-        assert!(matches!(
-            DataDir::resolve_with(None, env(&[])),
-            Err(ConfigError::NoHome)
-        ));
+        assert!(matches!(DataDir::resolve_with(None, env(&[])), Err(ConfigError::NoHome)));
     }
 
     #[test]

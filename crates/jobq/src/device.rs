@@ -26,18 +26,12 @@ pub struct DeviceRequest {
 impl DeviceRequest {
     /// The whole device: mutual exclusion.
     pub fn exclusive(device: Device) -> Self {
-        Self {
-            device,
-            vram_mb: None,
-        }
+        Self { device, vram_mb: None }
     }
 
     /// A share of the device's budget.
     pub fn shared(device: Device, vram_mb: u32) -> Self {
-        Self {
-            device,
-            vram_mb: Some(vram_mb),
-        }
+        Self { device, vram_mb: Some(vram_mb) }
     }
 }
 
@@ -87,12 +81,7 @@ pub(crate) fn reap_in(tx: &Transaction<'_>, device: Device, now: i64) -> Result<
     let dead: Vec<i64> = {
         let mut stmt = tx.prepare_cached(sql::DEVICE_LEASES)?;
         let rows = stmt.query_map(named_params! { ":device": device }, |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, u32>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, i64>(4)?,
-            ))
+            Ok((r.get::<_, i64>(0)?, r.get::<_, u32>(2)?, r.get::<_, String>(3)?, r.get::<_, i64>(4)?))
         })?;
         let mut dead = Vec::new();
         for row in rows {
@@ -140,13 +129,7 @@ fn acquire_in(
             |r| r.get(0),
         )
         .optional()?;
-    Ok(lease_id.map(|lease_id| DeviceLease {
-        lease_id,
-        device: req.device,
-        holder: who.id.clone(),
-        token,
-        vram_mb,
-    }))
+    Ok(lease_id.map(|lease_id| DeviceLease { lease_id, device: req.device, holder: who.id.clone(), token, vram_mb }))
 }
 
 pub(crate) fn heartbeat_in(tx: &Transaction<'_>, queue: &Queue, lease: &DeviceLease) -> Result<()> {
@@ -165,10 +148,7 @@ fn one_lease(changed: usize, lease: &DeviceLease) -> Result<()> {
     if changed == 1 {
         Ok(())
     } else {
-        Err(QueueError::LostLease {
-            device: lease.device,
-            lease_id: lease.lease_id,
-        })
+        Err(QueueError::LostLease { device: lease.device, lease_id: lease.lease_id })
     }
 }
 

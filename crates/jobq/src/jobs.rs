@@ -188,9 +188,7 @@ impl JobRecord {
             status: r.get(4)?,
             priority: r.get(5)?,
             payload: json_col(r, 6)?,
-            result: r
-                .get::<_, Option<String>>(7)?
-                .map(|s| serde_json::from_str(&s).unwrap_or(Value::String(s))),
+            result: r.get::<_, Option<String>>(7)?.map(|s| serde_json::from_str(&s).unwrap_or(Value::String(s))),
             attempts: r.get(8)?,
             max_attempts: r.get(9)?,
             run_after: r.get(10)?,
@@ -225,9 +223,8 @@ pub struct Blocked {
 
 fn json_col(r: &Row<'_>, i: usize) -> rusqlite::Result<Value> {
     let s: String = r.get(i)?;
-    serde_json::from_str(&s).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
-    })
+    serde_json::from_str(&s)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
 }
 
 /// Inserts `job` (and its dependencies) within `tx`. Returns the job id and whether it
@@ -240,8 +237,7 @@ pub(crate) fn enqueue_in(tx: &Transaction<'_>, job: &NewJob) -> Result<(JobId, b
     if job.seq < 0 {
         return Err(QueueError::Invalid(format!("seq must be >= 0, got {}", job.seq)));
     }
-    let payload = serde_json::to_string(&job.payload)
-        .map_err(|e| QueueError::Invalid(format!("payload: {e}")))?;
+    let payload = serde_json::to_string(&job.payload).map_err(|e| QueueError::Invalid(format!("payload: {e}")))?;
     let inserted: Option<JobId> = tx
         .prepare_cached(sql::ENQUEUE)?
         .query_row(
@@ -259,9 +255,7 @@ pub(crate) fn enqueue_in(tx: &Transaction<'_>, job: &NewJob) -> Result<(JobId, b
         )
         .optional()
         .map_err(|e| match e {
-            rusqlite::Error::SqliteFailure(f, _)
-                if f.code == rusqlite::ErrorCode::ConstraintViolation =>
-            {
+            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
                 QueueError::Invalid(format!("meeting {} does not exist", job.meeting_id))
             }
             e => e.into(),
@@ -279,17 +273,12 @@ pub(crate) fn enqueue_in(tx: &Transaction<'_>, job: &NewJob) -> Result<(JobId, b
     };
     let mut add = tx.prepare_cached(sql::ADD_DEP)?;
     for dep in &job.depends_on {
-        add.execute(named_params! { ":job_id": job_id, ":depends_on": dep })
-            .map_err(|e| match e {
-                rusqlite::Error::SqliteFailure(f, _)
-                    if f.code == rusqlite::ErrorCode::ConstraintViolation =>
-                {
-                    QueueError::Invalid(format!(
-                        "job {job_id} cannot depend on job {dep}: it does not exist or is newer"
-                    ))
-                }
-                e => e.into(),
-            })?;
+        add.execute(named_params! { ":job_id": job_id, ":depends_on": dep }).map_err(|e| match e {
+            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+                QueueError::Invalid(format!("job {job_id} cannot depend on job {dep}: it does not exist or is newer"))
+            }
+            e => e.into(),
+        })?;
     }
     Ok((job_id, true))
 }
@@ -323,11 +312,7 @@ pub(crate) fn claim_in(
                     payload: json_col(r, 5)?,
                     attempt: r.get(6)?,
                     max_attempts: r.get(7)?,
-                    fence: Fence {
-                        job_id: r.get(0)?,
-                        worker_id: who.id.clone(),
-                        token,
-                    },
+                    fence: Fence { job_id: r.get(0)?, worker_id: who.id.clone(), token },
                 })
             },
         )
@@ -362,12 +347,7 @@ impl Queue {
 
     /// Claims a job while holding `lease`: the lease is checked and extended in the same
     /// transaction, so no GPU job starts under a lease that was lost.
-    pub fn claim_under(
-        &self,
-        who: &WorkerIdent,
-        task: TaskType,
-        lease: &DeviceLease,
-    ) -> Result<Option<Claim>> {
+    pub fn claim_under(&self, who: &WorkerIdent, task: TaskType, lease: &DeviceLease) -> Result<Option<Claim>> {
         self.write(|tx| {
             crate::device::heartbeat_in(tx, self, lease)?;
             claim_in(tx, self, who, task)
@@ -455,8 +435,7 @@ impl Queue {
     where
         F: FnOnce(&Transaction<'_>) -> Result<(), Box<dyn std::error::Error + Send + Sync>>,
     {
-        let result = serde_json::to_string(result)
-            .map_err(|e| QueueError::Invalid(format!("result: {e}")))?;
+        let result = serde_json::to_string(result).map_err(|e| QueueError::Invalid(format!("result: {e}")))?;
         let mut w = self.writer()?;
         let tx = w.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let n = tx.prepare_cached(sql::COMPLETE)?.execute(named_params! {
@@ -491,27 +470,14 @@ impl Queue {
                     ":error": error,
                     ":now": now_ms(),
                 },
-                |r| {
-                    Ok((
-                        r.get::<_, Status>(0)?,
-                        r.get::<_, u32>(1)?,
-                        r.get::<_, u32>(2)?,
-                        r.get::<_, i64>(3)?,
-                    ))
-                },
+                |r| Ok((r.get::<_, Status>(0)?, r.get::<_, u32>(1)?, r.get::<_, u32>(2)?, r.get::<_, i64>(3)?)),
             )
             .optional()?;
         tx.commit()?;
         match row {
-            None => Err(QueueError::LostClaim {
-                job_id: claim.job_id,
-            }),
+            None => Err(QueueError::LostClaim { job_id: claim.job_id }),
             Some((Status::Pending, attempts, max_attempts, run_after)) => {
-                Ok(FailOutcome::Retrying {
-                    run_after,
-                    attempts,
-                    max_attempts,
-                })
+                Ok(FailOutcome::Retrying { run_after, attempts, max_attempts })
             }
             Some(_) => Ok(FailOutcome::Failed),
         }
@@ -533,9 +499,7 @@ impl Queue {
     pub fn job(&self, job_id: JobId) -> Result<Option<JobRecord>> {
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(sql::ADMIN_JOB)?;
-        Ok(stmt
-            .query_row(named_params! { ":job_id": job_id }, JobRecord::from_row)
-            .optional()?)
+        Ok(stmt.query_row(named_params! { ":job_id": job_id }, JobRecord::from_row).optional()?)
     }
 
     /// The jobs `job_id` depends on.

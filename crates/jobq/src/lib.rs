@@ -75,7 +75,9 @@ pub enum QueueError {
         source: rusqlite::Error,
     },
     /// The file was written by a newer Debrief.
-    #[error("database {path} has schema version {found}, newer than this build supports ({supported}); upgrade Debrief")]
+    #[error(
+        "database {path} has schema version {found}, newer than this build supports ({supported}); upgrade Debrief"
+    )]
     SchemaTooNew {
         /// The database file.
         path: PathBuf,
@@ -225,28 +227,18 @@ impl Queue {
 
     /// Opens (creating it 0600 if needed) and migrates the database at `path`.
     pub fn open(path: &Path, cfg: QueueConfig) -> Result<Self> {
-        debrief_config::touch_private_file(path).map_err(|source| QueueError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        debrief_config::touch_private_file(path)
+            .map_err(|source| QueueError::Io { path: path.to_path_buf(), source })?;
         schema::set_busy_timeout(cfg.busy_timeout);
-        let open_err = |source| QueueError::Open {
-            path: path.to_path_buf(),
-            source,
-        };
+        let open_err = |source| QueueError::Open { path: path.to_path_buf(), source };
         let gate_path = PathBuf::from(format!("{}-gate", path.display()));
-        debrief_config::touch_private_file(&gate_path).map_err(|source| QueueError::Io {
-            path: gate_path.clone(),
-            source,
-        })?;
+        debrief_config::touch_private_file(&gate_path)
+            .map_err(|source| QueueError::Io { path: gate_path.clone(), source })?;
         let gate_file = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
             .open(&gate_path)
-            .map_err(|source| QueueError::Io {
-                path: gate_path.clone(),
-                source,
-            })?;
+            .map_err(|source| QueueError::Io { path: gate_path.clone(), source })?;
         let mut conn = schema::connect(path).map_err(open_err)?;
         schema::migrate(&mut conn, path)?;
         drop(conn);
@@ -256,14 +248,7 @@ impl Queue {
             .min_idle(Some(1))
             .connection_timeout(cfg.busy_timeout.max(Duration::from_secs(5)))
             .build(manager)?;
-        Ok(Self {
-            pool,
-            cfg,
-            path: path.to_path_buf(),
-            gate: Arc::new(Gate {
-                file: Mutex::new(gate_file),
-            }),
-        })
+        Ok(Self { pool, cfg, path: path.to_path_buf(), gate: Arc::new(Gate { file: Mutex::new(gate_file) }) })
     }
 
     /// The configuration this handle was opened with.
@@ -291,10 +276,7 @@ impl Queue {
             path: PathBuf::from(format!("{}-gate", self.path.display())),
             source,
         })?;
-        Ok(Writer {
-            conn,
-            _gate: Some(GateGuard { file }),
-        })
+        Ok(Writer { conn, _gate: Some(GateGuard { file }) })
     }
 
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction and commits it if `f` succeeds.
@@ -305,10 +287,7 @@ impl Queue {
         E: From<QueueError>,
     {
         let mut w = self.writer()?;
-        let tx = w
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(QueueError::from)?;
+        let tx = w.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(QueueError::from)?;
         let out = f(&tx)?;
         tx.commit().map_err(QueueError::from)?;
         Ok(out)

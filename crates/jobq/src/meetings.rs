@@ -82,21 +82,14 @@ fn ids(tx: &Transaction<'_>, sql: &str, now: i64) -> Result<Vec<MeetingId>> {
 
 fn job_ids(tx: &Transaction<'_>, meeting_id: MeetingId, task: TaskType) -> Result<Vec<JobId>> {
     let mut stmt = tx.prepare_cached(sql::FOREMAN_JOB_IDS)?;
-    let rows = stmt.query_map(
-        named_params! { ":meeting_id": meeting_id, ":task_type": task },
-        |r| r.get(0),
-    )?;
+    let rows = stmt.query_map(named_params! { ":meeting_id": meeting_id, ":task_type": task }, |r| r.get(0))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 impl Queue {
     /// Creates an OPEN meeting with a title and source.
     pub fn create_meeting(&self, title: Option<&str>, source: Option<&str>) -> Result<MeetingId> {
-        self.create_meeting_with(&NewMeeting {
-            title,
-            source,
-            source_sha256: None,
-        })
+        self.create_meeting_with(&NewMeeting { title, source, source_sha256: None })
     }
 
     /// Creates an OPEN meeting.
@@ -118,9 +111,7 @@ impl Queue {
     pub fn find_meeting_by_source(&self, sha256: &str) -> Result<Option<MeetingId>> {
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(sql::FIND_MEETING_BY_SOURCE)?;
-        Ok(stmt
-            .query_row(named_params! { ":source_sha256": sha256 }, |r| r.get(0))
-            .optional()?)
+        Ok(stmt.query_row(named_params! { ":source_sha256": sha256 }, |r| r.get(0)).optional()?)
     }
 
     /// Marks an OPEN meeting CLOSED (all its input is in), recording its length. Returns
@@ -140,9 +131,8 @@ impl Queue {
     /// was not OPEN (then nothing is deleted).
     pub fn delete_open_meeting(&self, meeting_id: MeetingId) -> Result<bool> {
         self.write(|tx| {
-            let n = tx
-                .prepare_cached(sql::DELETE_OPEN_MEETING)?
-                .execute(named_params! { ":meeting_id": meeting_id })?;
+            let n =
+                tx.prepare_cached(sql::DELETE_OPEN_MEETING)?.execute(named_params! { ":meeting_id": meeting_id })?;
             Ok(n == 1)
         })
     }
@@ -151,10 +141,7 @@ impl Queue {
     pub fn meeting_seqs(&self, meeting_id: MeetingId, task: TaskType) -> Result<Vec<i64>> {
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(sql::MEETING_SEQS)?;
-        let rows = stmt.query_map(
-            named_params! { ":meeting_id": meeting_id, ":task_type": task },
-            |r| r.get(0),
-        )?;
+        let rows = stmt.query_map(named_params! { ":meeting_id": meeting_id, ":task_type": task }, |r| r.get(0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
@@ -219,9 +206,7 @@ impl Queue {
                 let audio = job_ids(tx, m, TaskType::Audio)?;
                 let (transcript, _) = enqueue_in(
                     tx,
-                    &NewJob::new(m, TaskType::Transcript, 0)
-                        .priority(TRANSCRIPT_PRIORITY)
-                        .depends_on(audio),
+                    &NewJob::new(m, TaskType::Transcript, 0).priority(TRANSCRIPT_PRIORITY).depends_on(audio),
                 )?;
                 let visual = job_ids(tx, m, TaskType::Visual)?;
                 enqueue_in(

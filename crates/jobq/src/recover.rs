@@ -64,8 +64,7 @@ impl Queue {
             let mut out = Recovered::default();
             let mut requeue = tx.prepare_cached(sql::REAPER_REQUEUE)?;
             for c in claims {
-                let dead = c.host.as_deref() == Some(here.as_str())
-                    && c.pid.is_some_and(|p| !pid_alive(p));
+                let dead = c.host.as_deref() == Some(here.as_str()) && c.pid.is_some_and(|p| !pid_alive(p));
                 let expired = c.lease_expires_at <= now;
                 if !dead && !expired {
                     continue;
@@ -81,15 +80,8 @@ impl Queue {
                 } else {
                     format!("{who} stopped renewing its lease ({} ms overdue)", now - c.lease_expires_at)
                 };
-                let verdict = if c.attempts >= c.max_attempts {
-                    "giving up"
-                } else {
-                    "will retry"
-                };
-                let error = format!(
-                    "{what}; attempt {} of {}, {verdict}",
-                    c.attempts, c.max_attempts
-                );
+                let verdict = if c.attempts >= c.max_attempts { "giving up" } else { "will retry" };
+                let error = format!("{what}; attempt {} of {}, {verdict}", c.attempts, c.max_attempts);
                 let run_after = now.saturating_add(self.cfg.backoff_ms(c.attempts));
                 let status: Option<Status> = requeue
                     .query_row(

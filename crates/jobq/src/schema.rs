@@ -96,24 +96,15 @@ pub(crate) fn connect(path: &Path) -> rusqlite::Result<Connection> {
 /// several processes open a fresh file at the same moment: the check and the DDL run in
 /// one `BEGIN IMMEDIATE`, so exactly one of them creates the schema.
 pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), QueueError> {
-    let ctx = |e: rusqlite::Error| QueueError::Open {
-        path: path.to_path_buf(),
-        source: e,
-    };
+    let ctx = |e: rusqlite::Error| QueueError::Open { path: path.to_path_buf(), source: e };
     set_wal(conn, path)?;
     if user_version(conn).map_err(ctx)? == SCHEMA_VERSION {
         return Ok(());
     }
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(ctx)?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(ctx)?;
     let found = user_version(&tx).map_err(ctx)?;
     if found > SCHEMA_VERSION {
-        return Err(QueueError::SchemaTooNew {
-            path: path.to_path_buf(),
-            found,
-            supported: SCHEMA_VERSION,
-        });
+        return Err(QueueError::SchemaTooNew { path: path.to_path_buf(), found, supported: SCHEMA_VERSION });
     }
     if found == 0 {
         let tables: i64 = tx
@@ -133,8 +124,7 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), QueueErr
             tx.execute_batch(m).map_err(ctx)?;
         }
     }
-    tx.pragma_update(None, "user_version", SCHEMA_VERSION)
-        .map_err(ctx)?;
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(ctx)?;
     tx.commit().map_err(ctx)
 }
 
@@ -161,12 +151,7 @@ fn set_wal(conn: &Connection, path: &Path) -> Result<(), QueueError> {
             Err(e) if is_busy(&e) && Instant::now() < deadline => {
                 std::thread::sleep(Duration::from_millis(1 + fastrand::u64(0..5)));
             }
-            Err(e) => {
-                return Err(QueueError::Open {
-                    path: path.to_path_buf(),
-                    source: e,
-                })
-            }
+            Err(e) => return Err(QueueError::Open { path: path.to_path_buf(), source: e }),
         }
     }
 }

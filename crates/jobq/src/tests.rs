@@ -37,9 +37,7 @@ fn sample_param(name: &str) -> SqlValue {
         ":task_type" => SqlValue::Text("AUDIO".into()),
         ":device" => SqlValue::Text("gpu".into()),
         ":payload" | ":result" => SqlValue::Text("{}".into()),
-        ":title" | ":source" | ":error" | ":worker_id" | ":holder" | ":host" => {
-            SqlValue::Text("x".into())
-        }
+        ":title" | ":source" | ":error" | ":worker_id" | ":holder" | ":host" => SqlValue::Text("x".into()),
         ":depends_on" => SqlValue::Integer(1),
         ":job_id" => SqlValue::Integer(2),
         ":budget_mb" | ":vram_mb" => SqlValue::Integer(100),
@@ -55,18 +53,14 @@ fn every_statement_runs_against_a_fresh_schema() {
     q.enqueue(&NewJob::new(m, TaskType::Audio, 1)).unwrap();
     let conn = q.conn().unwrap();
     for (file, text) in sql::ALL {
-        let mut stmt = conn
-            .prepare(text)
-            .unwrap_or_else(|e| panic!("sql/{file} does not prepare against schema.sql: {e}"));
+        let mut stmt =
+            conn.prepare(text).unwrap_or_else(|e| panic!("sql/{file} does not prepare against schema.sql: {e}"));
         for i in 1..=stmt.parameter_count() {
             let name = stmt.parameter_name(i).unwrap_or_else(|| panic!("sql/{file}: unnamed parameter"));
             stmt.raw_bind_parameter(i, sample_param(name)).unwrap();
         }
         let mut rows = stmt.raw_query();
-        while let Some(_row) = rows
-            .next()
-            .unwrap_or_else(|e| panic!("sql/{file} fails on a fresh schema: {e}"))
-        {}
+        while let Some(_row) = rows.next().unwrap_or_else(|e| panic!("sql/{file} fails on a fresh schema: {e}")) {}
     }
 }
 
@@ -120,7 +114,12 @@ fn a_released_v1_database_migrates_to_exactly_the_fresh_schema() {
     assert_eq!(objects(&old), objects(&fresh_path));
     assert!(objects(&old).iter().any(|o| o.1 == "summary_windows"));
     let (v, title): (i32, String) = q
-        .read(|c| Ok((c.pragma_query_value(None, "user_version", |r| r.get(0))?, c.query_row("SELECT title FROM meetings", [], |r| r.get(0))?)))
+        .read(|c| {
+            Ok((
+                c.pragma_query_value(None, "user_version", |r| r.get(0))?,
+                c.query_row("SELECT title FROM meetings", [], |r| r.get(0))?,
+            ))
+        })
         .unwrap();
     assert_eq!((v, title.as_str()), (SCHEMA_VERSION, "kept"));
 }
@@ -175,10 +174,7 @@ fn foreign_and_newer_databases_are_refused_untouched() {
 
     let newer = dir.path().join("newer.db");
     drop(Queue::open(&newer, fast_cfg()).unwrap());
-    rusqlite::Connection::open(&newer)
-        .unwrap()
-        .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
-        .unwrap();
+    rusqlite::Connection::open(&newer).unwrap().pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
     let err = Queue::open(&newer, fast_cfg()).unwrap_err().to_string();
     assert!(err.contains("newer than this build") && err.contains("newer.db"), "{err}");
 
@@ -232,9 +228,7 @@ fn claims_follow_priority_then_age_and_only_their_type() {
     let (low2, _) = q.enqueue(&NewJob::new(m, TaskType::Audio, 2)).unwrap();
     q.enqueue(&NewJob::new(m, TaskType::Visual, 0).priority(100)).unwrap();
     let w = me();
-    let order: Vec<JobId> = std::iter::from_fn(|| q.claim(&w, TaskType::Audio).unwrap())
-        .map(|c| c.job_id)
-        .collect();
+    let order: Vec<JobId> = std::iter::from_fn(|| q.claim(&w, TaskType::Audio).unwrap()).map(|c| c.job_id).collect();
     assert_eq!(order, vec![high, low, low2]);
     let rec = q.job(high).unwrap().unwrap();
     assert_eq!(rec.status(), Status::Processing);
@@ -246,8 +240,7 @@ fn claims_follow_priority_then_age_and_only_their_type() {
 fn complete_stores_the_result_in_the_same_transaction_and_is_fenced() {
     let (_d, q) = fresh(fast_cfg());
     let m = q.create_meeting(None, None).unwrap();
-    q.read(|c| Ok(c.execute_batch("CREATE TABLE out (job_id INTEGER PRIMARY KEY, v TEXT)")?))
-        .unwrap();
+    q.read(|c| Ok(c.execute_batch("CREATE TABLE out (job_id INTEGER PRIMARY KEY, v TEXT)")?)).unwrap();
     let (id, _) = q.enqueue(&NewJob::new(m, TaskType::Audio, 0)).unwrap();
     let w = me();
     let claim = q.claim(&w, TaskType::Audio).unwrap().unwrap();
@@ -284,20 +277,15 @@ fn complete_stores_the_result_in_the_same_transaction_and_is_fenced() {
 
 #[test]
 fn failures_back_off_then_fail_for_good_keeping_the_error() {
-    let cfg = QueueConfig {
-        backoff_base: Duration::from_millis(200),
-        backoff_max: Duration::from_millis(200),
-        ..fast_cfg()
-    };
+    let cfg =
+        QueueConfig { backoff_base: Duration::from_millis(200), backoff_max: Duration::from_millis(200), ..fast_cfg() };
     let (_d, q) = fresh(cfg);
     let m = q.create_meeting(None, None).unwrap();
     let (id, _) = q.enqueue(&NewJob::new(m, TaskType::Audio, 0).max_attempts(2)).unwrap();
     let w = me();
     let c = q.claim(&w, TaskType::Audio).unwrap().unwrap();
     let out = q.fail(&c, "decoder exploded", Retry::Yes).unwrap();
-    let FailOutcome::Retrying { run_after, attempts: 1, max_attempts: 2 } = out else {
-        panic!("{out:?}")
-    };
+    let FailOutcome::Retrying { run_after, attempts: 1, max_attempts: 2 } = out else { panic!("{out:?}") };
     assert!(run_after >= now_ms() + 50, "backoff too short");
     // Not claimable during its backoff.
     assert!(q.claim(&w, TaskType::Audio).unwrap().is_none());
@@ -357,9 +345,7 @@ fn dependencies_gate_claims_and_failed_ones_show_as_blocked() {
     let m = q.create_meeting(None, None).unwrap();
     let (a0, _) = q.enqueue(&NewJob::new(m, TaskType::Audio, 0)).unwrap();
     let (a1, _) = q.enqueue(&NewJob::new(m, TaskType::Audio, 1).max_attempts(1)).unwrap();
-    let (t, _) = q
-        .enqueue(&NewJob::new(m, TaskType::Transcript, 0).priority(100).depends_on([a0, a1]))
-        .unwrap();
+    let (t, _) = q.enqueue(&NewJob::new(m, TaskType::Transcript, 0).priority(100).depends_on([a0, a1])).unwrap();
     let (s, _) = q.enqueue(&NewJob::new(m, TaskType::Summary, 0).depends_on([t])).unwrap();
     assert_eq!(q.dependencies(t).unwrap(), vec![a0, a1]);
     let w = me();
@@ -380,10 +366,7 @@ fn dependencies_gate_claims_and_failed_ones_show_as_blocked() {
     assert_eq!(blocked[0].failed_error.as_deref(), Some("chunk file is corrupt"));
 
     // Dependencies may only point at older jobs: no cycles by construction.
-    let err = q
-        .enqueue(&NewJob::new(m, TaskType::Visual, 0).depends_on([s + 100]))
-        .unwrap_err()
-        .to_string();
+    let err = q.enqueue(&NewJob::new(m, TaskType::Visual, 0).depends_on([s + 100])).unwrap_err().to_string();
     assert!(err.contains("cannot depend on job"), "{err}");
     assert!(q.job(s + 1).unwrap().is_none(), "the refused job was not inserted");
 }
@@ -396,10 +379,7 @@ fn recovery_requeues_dead_workers_jobs_and_fails_poison_jobs() {
     // A worker identity whose pid is a dead child of ours.
     let mut child = std::process::Command::new("true").spawn().unwrap();
     child.wait().unwrap();
-    let ghost = WorkerIdent {
-        pid: child.id(),
-        ..WorkerIdent::current("ghost")
-    };
+    let ghost = WorkerIdent { pid: child.id(), ..WorkerIdent::current("ghost") };
     let c = q.claim(&ghost, TaskType::Audio).unwrap().unwrap();
     let r = q.recover().unwrap();
     assert_eq!(r.requeued, vec![id]);
@@ -425,11 +405,7 @@ fn recovery_takes_back_expired_leases_of_other_hosts() {
     let m = q.create_meeting(None, None).unwrap();
     let (id, _) = q.enqueue(&NewJob::new(m, TaskType::Audio, 0)).unwrap();
     // On another host the pid cannot be checked: only the lease expiry counts.
-    let remote = WorkerIdent {
-        host: "elsewhere".into(),
-        pid: 1,
-        ..WorkerIdent::current("remote")
-    };
+    let remote = WorkerIdent { host: "elsewhere".into(), pid: 1, ..WorkerIdent::current("remote") };
     let c = q.claim(&remote, TaskType::Audio).unwrap().unwrap();
     assert!(q.recover().unwrap().is_empty(), "lease still live");
     q.heartbeat(&c.fence).unwrap();
@@ -470,10 +446,7 @@ fn device_budget_is_shared_by_declared_vram_and_full_leases_exclude() {
 #[test]
 fn expired_and_dead_device_holders_are_replaced() {
     let (_d, q) = fresh(fast_cfg());
-    let remote = WorkerIdent {
-        host: "elsewhere".into(),
-        ..WorkerIdent::current("remote")
-    };
+    let remote = WorkerIdent { host: "elsewhere".into(), ..WorkerIdent::current("remote") };
     let l = q.acquire_device(&remote, DeviceRequest::exclusive(Device::Gpu)).unwrap().unwrap();
     let w = me();
     assert!(q.acquire_device(&w, DeviceRequest::exclusive(Device::Gpu)).unwrap().is_none());
@@ -485,10 +458,7 @@ fn expired_and_dead_device_holders_are_replaced() {
 
     let mut child = std::process::Command::new("true").spawn().unwrap();
     child.wait().unwrap();
-    let ghost = WorkerIdent {
-        pid: child.id(),
-        ..WorkerIdent::current("ghost")
-    };
+    let ghost = WorkerIdent { pid: child.id(), ..WorkerIdent::current("ghost") };
     q.acquire_device(&ghost, DeviceRequest::exclusive(Device::Gpu)).unwrap().unwrap();
     assert!(
         q.acquire_device(&w, DeviceRequest::exclusive(Device::Gpu)).unwrap().is_some(),
@@ -532,9 +502,7 @@ fn claim_with_device_takes_both_or_neither() {
 fn reconcile_plans_closed_meetings_once_and_tracks_their_status() {
     let (_d, q) = fresh(fast_cfg());
     let m = q.create_meeting(Some("weekly"), Some("a.wav")).unwrap();
-    let audio: Vec<JobId> = (0..3)
-        .map(|i| q.enqueue(&NewJob::new(m, TaskType::Audio, i)).unwrap().0)
-        .collect();
+    let audio: Vec<JobId> = (0..3).map(|i| q.enqueue(&NewJob::new(m, TaskType::Audio, i)).unwrap().0).collect();
     let (visual, _) = q.enqueue(&NewJob::new(m, TaskType::Visual, 0)).unwrap();
     // OPEN meetings are not planned.
     assert!(q.reconcile_meetings().unwrap().planned.is_empty());
@@ -607,11 +575,7 @@ fn cancel_fails_unfinished_jobs_and_fences_off_their_workers() {
 fn failed_imports_can_be_undone_and_found_again_by_hash() {
     let (_d, q) = fresh(fast_cfg());
     let m = q
-        .create_meeting_with(&NewMeeting {
-            title: Some("x"),
-            source: Some("x.mp3"),
-            source_sha256: Some("abc"),
-        })
+        .create_meeting_with(&NewMeeting { title: Some("x"), source: Some("x.mp3"), source_sha256: Some("abc") })
         .unwrap();
     q.enqueue(&NewJob::new(m, TaskType::Audio, 0)).unwrap();
     q.enqueue(&NewJob::new(m, TaskType::Audio, 1)).unwrap();

@@ -178,7 +178,13 @@ impl Engine {
     /// Answers the chat `system` + `user` greedily (deterministic), constrained by
     /// `gen.grammar` if given. `stop` is polled between tokens; when it returns true
     /// generation ends with [`LlmError::Interrupted`].
-    pub fn chat(&self, system: &str, user: &str, gen: &Generate<'_>, stop: &dyn Fn() -> bool) -> Result<String, LlmError> {
+    pub fn chat(
+        &self,
+        system: &str,
+        user: &str,
+        gen: &Generate<'_>,
+        stop: &dyn Fn() -> bool,
+    ) -> Result<String, LlmError> {
         let prompt = self.prompt(system, user)?;
         let vocab = self.model.vocab();
         let tokens = vocab.tokenize(prompt.as_bytes(), true, true);

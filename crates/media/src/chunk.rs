@@ -84,14 +84,10 @@ impl ChunkPlan {
             return Err(InvalidPlan(format!("min_s {min_s} is shorter than 20 ms")));
         }
         if !(min_s <= target_s && target_s <= max_s) {
-            return Err(InvalidPlan(format!(
-                "need min_s <= target_s <= max_s, got {min_s} / {target_s} / {max_s}"
-            )));
+            return Err(InvalidPlan(format!("need min_s <= target_s <= max_s, got {min_s} / {target_s} / {max_s}")));
         }
         if !(0.0..min_s).contains(&overlap_s) {
-            return Err(InvalidPlan(format!(
-                "overlap_s {overlap_s} must be >= 0 and < min_s {min_s}"
-            )));
+            return Err(InvalidPlan(format!("overlap_s {overlap_s} must be >= 0 and < min_s {min_s}")));
         }
         if max_s * f64::from(SAMPLE_RATE) > 1e12 {
             return Err(InvalidPlan(format!("max_s {max_s} is absurdly long")));

@@ -116,11 +116,12 @@ impl AudioSource {
                 })
             }
         };
-        let decoder = codecs
-            .make_audio_decoder(params, &AudioDecoderOptions::default().gapless(true))
-            .map_err(|e| MediaError::Unsupported {
-                path: path.to_owned(),
-                what: format!("{codec} audio in a {container} file: {e}"),
+        let decoder =
+            codecs.make_audio_decoder(params, &AudioDecoderOptions::default().gapless(true)).map_err(|e| {
+                MediaError::Unsupported {
+                    path: path.to_owned(),
+                    what: format!("{codec} audio in a {container} file: {e}"),
+                }
             })?;
         let declared_frames = track.num_frames;
         let header_rate = params.sample_rate;
@@ -131,10 +132,7 @@ impl AudioSource {
                 _ => None,
             },
         };
-        let lossless = codec == "flac"
-            || codec == "alac"
-            || codec.starts_with("pcm")
-            || codec.starts_with("adpcm");
+        let lossless = codec == "flac" || codec == "alac" || codec.starts_with("pcm") || codec.starts_with("adpcm");
         let max_frames_per_packet = params.max_frames_per_packet.unwrap_or(4_096);
 
         let mut dec = PacketDecoder {
@@ -191,14 +189,10 @@ impl AudioSource {
         }
 
         let rate = dec.rate.unwrap_or(0);
-        let mut resampler = MonoResampler::new(rate).map_err(|what| MediaError::Unsupported {
-            path: path.to_owned(),
-            what,
-        })?;
+        let mut resampler =
+            MonoResampler::new(rate).map_err(|what| MediaError::Unsupported { path: path.to_owned(), what })?;
         let mut out = Vec::with_capacity(BLOCK_SAMPLES * 2);
-        resampler
-            .process(&dec.mono, &mut out)
-            .map_err(|e| resample_failed(path, &e))?;
+        resampler.process(&dec.mono, &mut out).map_err(|e| resample_failed(path, &e))?;
 
         let info = SourceInfo {
             path: path.to_owned(),
@@ -257,9 +251,7 @@ impl AudioSource {
                 }
                 Step::End => {
                     self.dec.check_complete(self.info.declared_frames)?;
-                    self.resampler
-                        .finish(&mut self.out)
-                        .map_err(|e| resample_failed(&self.info.path, &e))?;
+                    self.resampler.finish(&mut self.out).map_err(|e| resample_failed(&self.info.path, &e))?;
                     self.done = true;
                     debug_assert_eq!(
                         self.samples_emitted + self.out.len() as u64,
@@ -328,9 +320,7 @@ impl PacketDecoder {
                 }
                 Ok(None) => return Ok(Step::End),
                 // Symphonia's demuxers report a stream that stops mid-packet this way.
-                Err(SymError::IoError(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                    return Ok(Step::End)
-                }
+                Err(SymError::IoError(e)) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(Step::End),
                 Err(SymError::IoError(e)) => return Err(MediaError::io(&self.path, e)),
                 Err(SymError::ResetRequired) => return Err(self.chained_stream()),
                 Err(e) => {
@@ -392,11 +382,7 @@ impl PacketDecoder {
         if let Some(declared) = declared {
             // Lossy codecs may legitimately come out a little short of the declared count
             // (padding/priming handled differently by muxer and decoder).
-            let tolerance = if self.lossless {
-                0
-            } else {
-                u64::from(rate) / 10 + 2 * self.max_frames_per_packet
-            };
+            let tolerance = if self.lossless { 0 } else { u64::from(rate) / 10 + 2 * self.max_frames_per_packet };
             if self.frames_decoded.saturating_add(tolerance) < declared {
                 let secs = |n: u64| n as f64 / f64::from(rate);
                 let mut detail = format!(
@@ -465,10 +451,7 @@ fn probe_error(path: &Path, e: SymError) -> MediaError {
         SymError::IoError(e) => MediaError::io(path, e),
         SymError::Unsupported(what) => match mp4_without_index(path) {
             Some(detail) => MediaError::Truncated { path: path_buf, detail },
-            None => MediaError::NotAudio {
-                path: path_buf,
-                found: format!("{} ({what})", describe_unknown_file(path)),
-            },
+            None => MediaError::NotAudio { path: path_buf, found: format!("{} ({what})", describe_unknown_file(path)) },
         },
         other => {
             if let Some(detail) = riff_size_lie(path).or_else(|| mp4_without_index(path)) {
@@ -476,10 +459,7 @@ fn probe_error(path: &Path, e: SymError) -> MediaError {
             } else if looks_like_audio(path) {
                 MediaError::Corrupt { path: path_buf, at_s: None, detail: format!("header: {other}") }
             } else {
-                MediaError::NotAudio {
-                    path: path_buf,
-                    found: format!("{} ({other})", describe_unknown_file(path)),
-                }
+                MediaError::NotAudio { path: path_buf, found: format!("{} ({other})", describe_unknown_file(path)) }
             }
         }
     }
@@ -563,9 +543,7 @@ fn mp4_without_index(path: &Path) -> Option<String> {
         }
         pos += size;
     }
-    (!first).then(|| {
-        "the MP4 file has no moov (index) box: its recording never finished".to_owned()
-    })
+    (!first).then(|| "the MP4 file has no moov (index) box: its recording never finished".to_owned())
 }
 
 /// Whether the file starts with the signature of a common audio container.

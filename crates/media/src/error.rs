@@ -144,13 +144,10 @@ fn describe_bytes(head: &[u8]) -> String {
     // characters other than whitespace.
     let valid = match std::str::from_utf8(head) {
         Ok(s) => s,
-        Err(e) if e.error_len().is_none() => {
-            std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or_default()
-        }
+        Err(e) if e.error_len().is_none() => std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or_default(),
         Err(_) => "",
     };
-    let is_text = !valid.is_empty()
-        && valid.chars().all(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t'));
+    let is_text = !valid.is_empty() && valid.chars().all(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t'));
     if is_text {
         let preview: String = valid.chars().take(24).collect();
         let ellipsis = if valid.chars().count() > 24 { "…" } else { "" };
@@ -179,11 +176,7 @@ mod tests {
 
     #[test]
     fn display_names_the_file() {
-        let e = MediaError::Corrupt {
-            path: "/x/y.mp3".into(),
-            at_s: Some(1.5),
-            detail: "bad frame".into(),
-        };
+        let e = MediaError::Corrupt { path: "/x/y.mp3".into(), at_s: Some(1.5), detail: "bad frame".into() };
         assert_eq!(e.to_string(), "/x/y.mp3: corrupt audio data at 1.50 s: bad frame");
         assert_eq!(e.path(), Path::new("/x/y.mp3"));
     }

@@ -104,15 +104,13 @@ pub fn read_wav(path: &Path) -> Result<Vec<f32>, MediaError> {
     let file_len = check_input_file(path)?;
     let file = File::open(path).map_err(|e| MediaError::io(path, e))?;
     let mut reader = hound::WavReader::new(BufReader::new(file)).map_err(|e| match e {
-        hound::Error::IoError(e) if e.kind() == io::ErrorKind::UnexpectedEof => MediaError::Truncated {
-            path: path.to_owned(),
-            detail: "the file ends inside its WAV header".into(),
-        },
+        hound::Error::IoError(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+            MediaError::Truncated { path: path.to_owned(), detail: "the file ends inside its WAV header".into() }
+        }
         hound::Error::IoError(e) => MediaError::io(path, e),
-        hound::Error::Unsupported => MediaError::Unsupported {
-            path: path.to_owned(),
-            what: "a WAV sample format hound cannot read".into(),
-        },
+        hound::Error::Unsupported => {
+            MediaError::Unsupported { path: path.to_owned(), what: "a WAV sample format hound cannot read".into() }
+        }
         other => MediaError::NotAudio {
             path: path.to_owned(),
             found: format!("{} ({other})", crate::error::describe_unknown_file(path)),

@@ -51,10 +51,7 @@ pub fn convert_ct2_whisper(src_dir: &Path, out: &Path) -> Result<ConvertReport, 
     let bin = src_dir.join("model.bin");
     let m = read_ct2(&bin)?;
     if m.spec != "WhisperSpec" {
-        return Err(ConvertError::unsupported(
-            &bin,
-            format!("model spec is {:?}, not WhisperSpec", m.spec),
-        ));
+        return Err(ConvertError::unsupported(&bin, format!("model spec is {:?}, not WhisperSpec", m.spec)));
     }
     check_flags(&m)?;
     let hp = hparams(&m)?;
@@ -62,11 +59,7 @@ pub fn convert_ct2_whisper(src_dir: &Path, out: &Path) -> Result<ConvertReport, 
     if vocab.len() >= hp.n_vocab as usize {
         return Err(ConvertError::unsupported(
             src_dir,
-            format!(
-                "{} regular tokens but the embedding has only {} rows",
-                vocab.len(),
-                hp.n_vocab
-            ),
+            format!("{} regular tokens but the embedding has only {} rows", vocab.len(), hp.n_vocab),
         ));
     }
     let plan = plan(&m, &hp)?;
@@ -81,17 +74,11 @@ pub fn convert_ct2_whisper(src_dir: &Path, out: &Path) -> Result<ConvertReport, 
     std::fs::rename(&partial, out).map_err(|e| ConvertError::io(out, e))?;
     if let Some(dir) = out.parent() {
         // Make the rename durable; best effort (not every filesystem allows syncing a folder).
-        if let Ok(d) = std::fs::File::open(if dir.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            dir
-        }) {
+        if let Ok(d) = std::fs::File::open(if dir.as_os_str().is_empty() { Path::new(".") } else { dir }) {
             let _ = d.sync_all();
         }
     }
-    let out_bytes = std::fs::metadata(out)
-        .map_err(|e| ConvertError::io(out, e))?
-        .len();
+    let out_bytes = std::fs::metadata(out).map_err(|e| ConvertError::io(out, e))?.len();
     Ok(ConvertReport {
         tensors: plan.len(),
         n_vocab: hp.n_vocab as usize,
@@ -146,10 +133,7 @@ fn tensor_bytes(m: &Ct2Model, t: &OutTensor) -> Result<Vec<u8>, ConvertError> {
     };
     Ok(match t.dtype {
         GgmlType::F32 => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
-        GgmlType::F16 => values
-            .iter()
-            .flat_map(|&v| half::f16::from_f32(v).to_le_bytes())
-            .collect(),
+        GgmlType::F16 => values.iter().flat_map(|&v| half::f16::from_f32(v).to_le_bytes()).collect(),
     })
 }
 
@@ -161,11 +145,7 @@ fn check_flags(m: &Ct2Model) -> Result<(), ConvertError> {
         ("decoder/alibi", 0, "ALiBi positions"),
         ("decoder/pre_norm", 1, "post-norm layers"),
         ("decoder/activation", 3, "an activation other than GELU"),
-        (
-            "decoder/start_from_zero_embedding",
-            0,
-            "a zero start embedding",
-        ),
+        ("decoder/start_from_zero_embedding", 0, "a zero start embedding"),
     ];
     for (name, want, meaning) in checks {
         if let Some(v) = m.scalar_i64(name) {
@@ -198,8 +178,7 @@ fn dim(m: &Ct2Model, name: &str, rank: usize, axis: usize) -> Result<u32, Conver
             format!("{name} has shape {:?}, expected rank {rank}", v.shape),
         ));
     }
-    u32::try_from(v.shape[axis])
-        .map_err(|_| ConvertError::corrupt(&m.path, format!("{name}: dimension too large")))
+    u32::try_from(v.shape[axis]).map_err(|_| ConvertError::corrupt(&m.path, format!("{name}: dimension too large")))
 }
 
 fn hparams(m: &Ct2Model) -> Result<WhisperHparams, ConvertError> {
@@ -218,10 +197,7 @@ fn hparams(m: &Ct2Model) -> Result<WhisperHparams, ConvertError> {
         let h = m.scalar_i64(name).unwrap_or(i64::from(state / 64));
         match u32::try_from(h) {
             Ok(h) if h > 0 && state.is_multiple_of(h) => Ok(h),
-            _ => Err(ConvertError::unsupported(
-                &m.path,
-                format!("{name} = {h} does not divide the width {state}"),
-            )),
+            _ => Err(ConvertError::unsupported(&m.path, format!("{name} = {h} does not divide the width {state}"))),
         }
     };
     let hp = WhisperHparams {
@@ -237,15 +213,8 @@ fn hparams(m: &Ct2Model) -> Result<WhisperHparams, ConvertError> {
         n_mels,
         ftype: 1,
     };
-    if hp.n_audio_layer == 0
-        || hp.n_text_layer == 0
-        || hp.n_audio_state == 0
-        || hp.n_text_state == 0
-    {
-        return Err(ConvertError::unsupported(
-            &m.path,
-            format!("not a Whisper model: {hp:?}"),
-        ));
+    if hp.n_audio_layer == 0 || hp.n_text_layer == 0 || hp.n_audio_state == 0 || hp.n_text_state == 0 {
+        return Err(ConvertError::unsupported(&m.path, format!("not a Whisper model: {hp:?}")));
     }
     Ok(hp)
 }
@@ -291,23 +260,8 @@ impl Planner<'_> {
         Ok(())
     }
 
-    fn push(
-        &mut self,
-        name: String,
-        shape: Vec<usize>,
-        dtype: GgmlType,
-        src: &str,
-        rows: Range<usize>,
-    ) {
-        self.out.push(OutTensor {
-            name,
-            shape,
-            dtype,
-            source: Source::Var {
-                name: src.to_string(),
-                rows,
-            },
-        });
+    fn push(&mut self, name: String, shape: Vec<usize>, dtype: GgmlType, src: &str, rows: Range<usize>) {
+        self.out.push(OutTensor { name, shape, dtype, source: Source::Var { name: src.to_string(), rows } });
     }
 
     /// A whole variable, reshaped to `shape` (same element count).
@@ -320,67 +274,25 @@ impl Planner<'_> {
         dtype: GgmlType,
     ) -> Result<(), ConvertError> {
         self.expect(src, src_shape)?;
-        self.push(
-            name.to_string(),
-            shape.to_vec(),
-            dtype,
-            src,
-            0..src_shape[0],
-        );
+        self.push(name.to_string(), shape.to_vec(), dtype, src, 0..src_shape[0]);
         Ok(())
     }
 
     fn layer_norm(&mut self, src: &str, dst: &str, n: usize) -> Result<(), ConvertError> {
-        self.whole(
-            &format!("{src}/gamma"),
-            &[n],
-            &format!("{dst}.weight"),
-            &[n],
-            GgmlType::F32,
-        )?;
-        self.whole(
-            &format!("{src}/beta"),
-            &[n],
-            &format!("{dst}.bias"),
-            &[n],
-            GgmlType::F32,
-        )
+        self.whole(&format!("{src}/gamma"), &[n], &format!("{dst}.weight"), &[n], GgmlType::F32)?;
+        self.whole(&format!("{src}/beta"), &[n], &format!("{dst}.bias"), &[n], GgmlType::F32)
     }
 
-    fn linear(
-        &mut self,
-        src: &str,
-        dst: &str,
-        n_out: usize,
-        n_in: usize,
-    ) -> Result<(), ConvertError> {
-        self.whole(
-            &format!("{src}/weight"),
-            &[n_out, n_in],
-            &format!("{dst}.weight"),
-            &[n_out, n_in],
-            GgmlType::F16,
-        )?;
-        self.whole(
-            &format!("{src}/bias"),
-            &[n_out],
-            &format!("{dst}.bias"),
-            &[n_out],
-            GgmlType::F32,
-        )
+    fn linear(&mut self, src: &str, dst: &str, n_out: usize, n_in: usize) -> Result<(), ConvertError> {
+        self.whole(&format!("{src}/weight"), &[n_out, n_in], &format!("{dst}.weight"), &[n_out, n_in], GgmlType::F16)?;
+        self.whole(&format!("{src}/bias"), &[n_out], &format!("{dst}.bias"), &[n_out], GgmlType::F32)
     }
 
     /// Splits a fused projection of `parts.len() * n` rows into `n`-row pieces. A piece named
     /// `*.key` gets no bias: Whisper's key projection has none (CTranslate2 stores zeros there,
     /// and a key bias would not change attention anyway: it adds the same amount to every logit
     /// of a query).
-    fn fused(
-        &mut self,
-        src: &str,
-        dst: &str,
-        parts: &[&str],
-        n: usize,
-    ) -> Result<(), ConvertError> {
+    fn fused(&mut self, src: &str, dst: &str, parts: &[&str], n: usize) -> Result<(), ConvertError> {
         let k = parts.len();
         let w = format!("{src}/weight");
         let b = format!("{src}/bias");
@@ -388,34 +300,16 @@ impl Planner<'_> {
         self.expect(&b, &[k * n])?;
         for (i, part) in parts.iter().enumerate() {
             let rows = i * n..(i + 1) * n;
-            self.push(
-                format!("{dst}.{part}.weight"),
-                vec![n, n],
-                GgmlType::F16,
-                &w,
-                rows.clone(),
-            );
+            self.push(format!("{dst}.{part}.weight"), vec![n, n], GgmlType::F16, &w, rows.clone());
             if *part != "key" {
-                self.push(
-                    format!("{dst}.{part}.bias"),
-                    vec![n],
-                    GgmlType::F32,
-                    &b,
-                    rows,
-                );
+                self.push(format!("{dst}.{part}.bias"), vec![n], GgmlType::F32, &b, rows);
             }
         }
         Ok(())
     }
 
     fn ffn(&mut self, src: &str, dst: &str, n: usize) -> Result<(), ConvertError> {
-        let ff = self
-            .m
-            .require(&format!("{src}/linear_0/weight"))?
-            .shape
-            .first()
-            .copied()
-            .unwrap_or(0);
+        let ff = self.m.require(&format!("{src}/linear_0/weight"))?.shape.first().copied().unwrap_or(0);
         self.layer_norm(&format!("{src}/layer_norm"), &format!("{dst}.mlp_ln"), n)?;
         self.linear(&format!("{src}/linear_0"), &format!("{dst}.mlp.0"), ff, n)?;
         self.linear(&format!("{src}/linear_1"), &format!("{dst}.mlp.2"), n, ff)
@@ -432,13 +326,7 @@ fn plan(m: &Ct2Model, hp: &WhisperHparams) -> Result<Vec<OutTensor>, ConvertErro
     // Encoder.
     let pe = "encoder/position_encodings/encodings";
     if m.get(pe).is_some() {
-        p.whole(
-            pe,
-            &[actx, na],
-            "encoder.positional_embedding",
-            &[actx, na],
-            GgmlType::F32,
-        )?;
+        p.whole(pe, &[actx, na], "encoder.positional_embedding", &[actx, na], GgmlType::F32)?;
     } else {
         p.out.push(OutTensor {
             name: "encoder.positional_embedding".into(),
@@ -447,54 +335,16 @@ fn plan(m: &Ct2Model, hp: &WhisperHparams) -> Result<Vec<OutTensor>, ConvertErro
             source: Source::Computed(sinusoids(actx, na)),
         });
     }
-    p.whole(
-        "encoder/conv1/weight",
-        &[na, mels, 3],
-        "encoder.conv1.weight",
-        &[na, mels, 3],
-        GgmlType::F16,
-    )?;
-    p.whole(
-        "encoder/conv1/bias",
-        &[na],
-        "encoder.conv1.bias",
-        &[na, 1],
-        GgmlType::F32,
-    )?;
-    p.whole(
-        "encoder/conv2/weight",
-        &[na, na, 3],
-        "encoder.conv2.weight",
-        &[na, na, 3],
-        GgmlType::F16,
-    )?;
-    p.whole(
-        "encoder/conv2/bias",
-        &[na],
-        "encoder.conv2.bias",
-        &[na, 1],
-        GgmlType::F32,
-    )?;
+    p.whole("encoder/conv1/weight", &[na, mels, 3], "encoder.conv1.weight", &[na, mels, 3], GgmlType::F16)?;
+    p.whole("encoder/conv1/bias", &[na], "encoder.conv1.bias", &[na, 1], GgmlType::F32)?;
+    p.whole("encoder/conv2/weight", &[na, na, 3], "encoder.conv2.weight", &[na, na, 3], GgmlType::F16)?;
+    p.whole("encoder/conv2/bias", &[na], "encoder.conv2.bias", &[na, 1], GgmlType::F32)?;
     for i in 0..hp.n_audio_layer {
         let s = format!("encoder/layer_{i}");
         let d = format!("encoder.blocks.{i}");
-        p.layer_norm(
-            &format!("{s}/self_attention/layer_norm"),
-            &format!("{d}.attn_ln"),
-            na,
-        )?;
-        p.fused(
-            &format!("{s}/self_attention/linear_0"),
-            &format!("{d}.attn"),
-            &["query", "key", "value"],
-            na,
-        )?;
-        p.linear(
-            &format!("{s}/self_attention/linear_1"),
-            &format!("{d}.attn.out"),
-            na,
-            na,
-        )?;
+        p.layer_norm(&format!("{s}/self_attention/layer_norm"), &format!("{d}.attn_ln"), na)?;
+        p.fused(&format!("{s}/self_attention/linear_0"), &format!("{d}.attn"), &["query", "key", "value"], na)?;
+        p.linear(&format!("{s}/self_attention/linear_1"), &format!("{d}.attn.out"), na, na)?;
         p.ffn(&format!("{s}/ffn"), &d, na)?;
     }
     p.layer_norm("encoder/layer_norm", "encoder.ln_post", na)?;
@@ -509,56 +359,17 @@ fn plan(m: &Ct2Model, hp: &WhisperHparams) -> Result<Vec<OutTensor>, ConvertErro
         &[tctx, nt],
         GgmlType::F32,
     )?;
-    p.whole(
-        "decoder/embeddings/weight",
-        &[nv, nt],
-        "decoder.token_embedding.weight",
-        &[nv, nt],
-        GgmlType::F16,
-    )?;
+    p.whole("decoder/embeddings/weight", &[nv, nt], "decoder.token_embedding.weight", &[nv, nt], GgmlType::F16)?;
     for i in 0..hp.n_text_layer {
         let s = format!("decoder/layer_{i}");
         let d = format!("decoder.blocks.{i}");
-        p.layer_norm(
-            &format!("{s}/self_attention/layer_norm"),
-            &format!("{d}.attn_ln"),
-            nt,
-        )?;
-        p.fused(
-            &format!("{s}/self_attention/linear_0"),
-            &format!("{d}.attn"),
-            &["query", "key", "value"],
-            nt,
-        )?;
-        p.linear(
-            &format!("{s}/self_attention/linear_1"),
-            &format!("{d}.attn.out"),
-            nt,
-            nt,
-        )?;
-        p.layer_norm(
-            &format!("{s}/attention/layer_norm"),
-            &format!("{d}.cross_attn_ln"),
-            nt,
-        )?;
-        p.linear(
-            &format!("{s}/attention/linear_0"),
-            &format!("{d}.cross_attn.query"),
-            nt,
-            nt,
-        )?;
-        p.fused(
-            &format!("{s}/attention/linear_1"),
-            &format!("{d}.cross_attn"),
-            &["key", "value"],
-            nt,
-        )?;
-        p.linear(
-            &format!("{s}/attention/linear_2"),
-            &format!("{d}.cross_attn.out"),
-            nt,
-            nt,
-        )?;
+        p.layer_norm(&format!("{s}/self_attention/layer_norm"), &format!("{d}.attn_ln"), nt)?;
+        p.fused(&format!("{s}/self_attention/linear_0"), &format!("{d}.attn"), &["query", "key", "value"], nt)?;
+        p.linear(&format!("{s}/self_attention/linear_1"), &format!("{d}.attn.out"), nt, nt)?;
+        p.layer_norm(&format!("{s}/attention/layer_norm"), &format!("{d}.cross_attn_ln"), nt)?;
+        p.linear(&format!("{s}/attention/linear_0"), &format!("{d}.cross_attn.query"), nt, nt)?;
+        p.fused(&format!("{s}/attention/linear_1"), &format!("{d}.cross_attn"), &["key", "value"], nt)?;
+        p.linear(&format!("{s}/attention/linear_2"), &format!("{d}.cross_attn.out"), nt, nt)?;
         p.ffn(&format!("{s}/ffn"), &d, nt)?;
     }
     p.layer_norm("decoder/layer_norm", "decoder.ln", nt)?;

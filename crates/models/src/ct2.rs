@@ -113,18 +113,12 @@ pub struct Ct2Model {
 impl Ct2Model {
     /// Parses a `model.bin` already in memory; `path` only names it in errors.
     pub fn parse(path: &Path, bytes: Vec<u8>) -> Result<Self, ConvertError> {
-        let mut c = Cursor {
-            path,
-            buf: &bytes,
-            pos: 0,
-        };
+        let mut c = Cursor { path, buf: &bytes, pos: 0 };
         let version = c.u32("binary version")?;
         if !(4..=6).contains(&version) {
             return Err(ConvertError::corrupt(
                 path,
-                format!(
-                    "not a CTranslate2 model.bin of binary version 4 to 6 (found version {version})"
-                ),
+                format!("not a CTranslate2 model.bin of binary version 4 to 6 (found version {version})"),
             ));
         }
         let spec = c.string("spec name")?;
@@ -132,10 +126,7 @@ impl Ct2Model {
         let n_vars = c.u32("variable count")? as usize;
         // Each variable takes at least 2 (name length) + 1 (NUL) + 1 (rank) + 1 (dtype) + 4 bytes.
         if n_vars > c.remaining() / 9 {
-            return Err(c.err(&format!(
-                "variable count {n_vars} cannot fit in the {} bytes left",
-                c.remaining()
-            )));
+            return Err(c.err(&format!("variable count {n_vars} cannot fit in the {} bytes left", c.remaining())));
         }
         let mut variables = Vec::with_capacity(n_vars);
         for i in 0..n_vars {
@@ -163,13 +154,7 @@ impl Ct2Model {
             }
             let offset = c.pos;
             c.skip(nbytes, &format!("data of {name}"))?;
-            variables.push(Ct2Variable {
-                name,
-                shape,
-                dtype,
-                offset,
-                nbytes,
-            });
+            variables.push(Ct2Variable { name, shape, dtype, offset, nbytes });
         }
         let mut aliases = Vec::new();
         if version >= 3 {
@@ -184,30 +169,14 @@ impl Ct2Model {
             }
         }
         if c.remaining() != 0 {
-            return Err(c.err(&format!(
-                "{} unexpected bytes after the aliases",
-                c.remaining()
-            )));
+            return Err(c.err(&format!("{} unexpected bytes after the aliases", c.remaining())));
         }
-        Ok(Ct2Model {
-            path: path.to_path_buf(),
-            version,
-            spec,
-            revision,
-            variables,
-            aliases,
-            bytes,
-        })
+        Ok(Ct2Model { path: path.to_path_buf(), version, spec, revision, variables, aliases, bytes })
     }
 
     /// Looks a variable up by name, following aliases.
     pub fn get(&self, name: &str) -> Option<&Ct2Variable> {
-        let target = self
-            .aliases
-            .iter()
-            .find(|(a, _)| a == name)
-            .map(|(_, t)| t.as_str())
-            .unwrap_or(name);
+        let target = self.aliases.iter().find(|(a, _)| a == name).map(|(_, t)| t.as_str()).unwrap_or(name);
         self.variables.iter().find(|v| v.name == target)
     }
 
@@ -239,31 +208,16 @@ impl Ct2Model {
     }
 
     pub(crate) fn require(&self, name: &str) -> Result<&Ct2Variable, ConvertError> {
-        self.get(name).ok_or_else(|| {
-            ConvertError::unsupported(&self.path, format!("missing variable {name}"))
-        })
+        self.get(name).ok_or_else(|| ConvertError::unsupported(&self.path, format!("missing variable {name}")))
     }
 }
 
 /// Decodes a float variable's bytes to `f32`.
-pub(crate) fn decode_f32(
-    path: &Path,
-    var: &Ct2Variable,
-    data: &[u8],
-) -> Result<Vec<f32>, ConvertError> {
+pub(crate) fn decode_f32(path: &Path, var: &Ct2Variable, data: &[u8]) -> Result<Vec<f32>, ConvertError> {
     Ok(match var.dtype {
-        Ct2DType::F32 => data
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect(),
-        Ct2DType::F16 => data
-            .chunks_exact(2)
-            .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
-            .collect(),
-        Ct2DType::BF16 => data
-            .chunks_exact(2)
-            .map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32())
-            .collect(),
+        Ct2DType::F32 => data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
+        Ct2DType::F16 => data.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
+        Ct2DType::BF16 => data.chunks_exact(2).map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
         other => {
             return Err(ConvertError::unsupported(
                 path,
@@ -396,20 +350,11 @@ mod tests {
     #[test]
     fn parses_a_well_formed_file() {
         let m = Ct2Model::parse(Path::new("m.bin"), sample()).unwrap();
-        assert_eq!(
-            (m.version, m.spec.as_str(), m.revision),
-            (6, "WhisperSpec", 3)
-        );
+        assert_eq!((m.version, m.spec.as_str(), m.revision), (6, "WhisperSpec", 3));
         assert_eq!(m.variables.len(), 3);
         assert_eq!(m.scalar_i64("decoder/pre_norm"), Some(1));
-        assert_eq!(
-            m.values_f32("decoder/projection/weight").unwrap(),
-            vec![1.0, -2.0, 0.5, 0.25, 3.0, -0.125]
-        );
-        assert_eq!(
-            m.values_f32("encoder/layer_norm/gamma").unwrap(),
-            vec![1.5, -7.0]
-        );
+        assert_eq!(m.values_f32("decoder/projection/weight").unwrap(), vec![1.0, -2.0, 0.5, 0.25, 3.0, -0.125]);
+        assert_eq!(m.values_f32("encoder/layer_norm/gamma").unwrap(), vec![1.5, -7.0]);
         let e = m.values_f32("decoder/pre_norm").unwrap_err().to_string();
         assert!(e.contains("m.bin") && e.contains("int8"), "{e}");
     }
@@ -420,10 +365,7 @@ mod tests {
         for cut in 0..good.len() {
             let err = Ct2Model::parse(Path::new("cut/model.bin"), good[..cut].to_vec())
                 .expect_err("truncated file must be refused");
-            assert!(
-                err.to_string().starts_with("cut/model.bin: corrupt"),
-                "cut {cut}: {err}"
-            );
+            assert!(err.to_string().starts_with("cut/model.bin: corrupt"), "cut {cut}: {err}");
         }
     }
 
@@ -449,9 +391,7 @@ mod tests {
     fn huge_counts_do_not_allocate() {
         let mut b = sample();
         b[22..26].copy_from_slice(&u32::MAX.to_le_bytes()); // variable count
-        let e = Ct2Model::parse(Path::new("model.bin"), b)
-            .unwrap_err()
-            .to_string();
+        let e = Ct2Model::parse(Path::new("model.bin"), b).unwrap_err().to_string();
         assert!(e.contains("variable count"), "{e}");
     }
 }

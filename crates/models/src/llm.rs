@@ -22,7 +22,8 @@ pub const LLM_NAMES: &[&str] = &[SMOLLM2_135M];
 pub fn llm_model(name: &str, cache_dir: &Path) -> Result<PathBuf, PackageError> {
     if !matches!(name, SMOLLM2_135M | "smollm2") {
         // Bigger models are downloaded explicitly (`foreman models fetch`), never by a worker.
-        let m = crate::official_model(name, crate::ModelKind::Llm).ok_or_else(|| PackageError::UnknownModel(name.to_string()))?;
+        let m = crate::official_model(name, crate::ModelKind::Llm)
+            .ok_or_else(|| PackageError::UnknownModel(name.to_string()))?;
         return crate::official_cached(m, cache_dir).ok_or_else(|| PackageError::NotFetched(name.to_string()));
     }
     let file = SMOLLM2_GGUF_MEMBER.rsplit('/').next().unwrap_or(SMOLLM2_GGUF_MEMBER);

@@ -41,14 +41,10 @@ pub fn mel_filters(n_mels: usize, n_fft: usize, sample_rate: u32) -> Vec<f32> {
     let n_bins = n_fft / 2 + 1;
     let sr = f64::from(sample_rate);
     // np.linspace(0, sr / 2, n_bins)
-    let fft_freqs: Vec<f64> = (0..n_bins)
-        .map(|k| k as f64 * (sr / 2.0) / (n_bins - 1) as f64)
-        .collect();
+    let fft_freqs: Vec<f64> = (0..n_bins).map(|k| k as f64 * (sr / 2.0) / (n_bins - 1) as f64).collect();
     // mel_frequencies(n_mels + 2, fmin=0, fmax=sr/2)
     let (lo, hi) = (hz_to_mel(0.0), hz_to_mel(sr / 2.0));
-    let mel_f: Vec<f64> = (0..n_mels + 2)
-        .map(|i| mel_to_hz(lo + (hi - lo) * i as f64 / (n_mels + 1) as f64))
-        .collect();
+    let mel_f: Vec<f64> = (0..n_mels + 2).map(|i| mel_to_hz(lo + (hi - lo) * i as f64 / (n_mels + 1) as f64)).collect();
     let mut out = vec![0f32; n_mels * n_bins];
     for i in 0..n_mels {
         let fdiff_lo = mel_f[i + 1] - mel_f[i];
@@ -90,9 +86,6 @@ mod tests {
             assert!((got - v).abs() < 1e-6, "mel[{r}][{c}] = {got}, want {v}");
         }
         let nonzero = m.iter().filter(|&&x| x != 0.0).count();
-        assert_eq!(
-            nonzero, 391,
-            "openai-whisper's mel_80 has 391 non-zero weights"
-        );
+        assert_eq!(nonzero, 391, "openai-whisper's mel_80 has 391 non-zero weights");
     }
 }

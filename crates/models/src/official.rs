@@ -177,10 +177,7 @@ fn expected(c: Checksum) -> &'static str {
 }
 
 fn http_err(url: &str, detail: impl std::fmt::Display) -> PackageError {
-    PackageError::Download {
-        url: url.to_string(),
-        detail: detail.to_string(),
-    }
+    PackageError::Download { url: url.to_string(), detail: detail.to_string() }
 }
 
 /// Downloads `model` into `cache_dir/official/` unless a verified copy is there, and
@@ -358,7 +355,8 @@ mod tests {
                 }
                 log.lock().unwrap().push(from);
                 if !first.contains("/models/test/resolve/") {
-                    let _ = stream.write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+                    let _ =
+                        stream.write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
                     continue;
                 }
                 let start = if honour_range { from.unwrap_or(0) as usize } else { 0 };
@@ -379,7 +377,13 @@ mod tests {
     }
 
     fn test_model(checksum: Checksum) -> OfficialModel {
-        OfficialModel { name: "test-model", kind: ModelKind::Whisper, path: "test/resolve/r1/ggml-test-model.bin", size: "3 MB", checksum }
+        OfficialModel {
+            name: "test-model",
+            kind: ModelKind::Whisper,
+            path: "test/resolve/r1/ggml-test-model.bin",
+            size: "3 MB",
+            checksum,
+        }
     }
 
     fn sha256_hex(b: &[u8]) -> String {
@@ -408,8 +412,10 @@ mod tests {
 
         // Cached and verified: no request at all (this URL has nobody listening).
         assert_eq!(fetch_from(&model, cache.path(), "http://127.0.0.1:9/none").unwrap(), path);
-        assert_eq!(crate::whisper_model("large-v3", cache.path()).unwrap_err().to_string(),
-            "model \"large-v3\" is not downloaded yet: run `foreman models fetch large-v3` (needs internet)");
+        assert_eq!(
+            crate::whisper_model("large-v3", cache.path()).unwrap_err().to_string(),
+            "model \"large-v3\" is not downloaded yet: run `foreman models fetch large-v3` (needs internet)"
+        );
     }
 
     #[test]

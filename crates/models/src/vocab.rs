@@ -12,10 +12,7 @@ use crate::error::ConvertError;
 
 /// GPT-2's `bytes_to_unicode` table, inverted: printable char -> byte.
 fn unicode_to_byte() -> HashMap<char, u8> {
-    let mut printable: Vec<u32> = (u32::from(b'!')..=u32::from(b'~'))
-        .chain(0xA1..=0xAC)
-        .chain(0xAE..=0xFF)
-        .collect();
+    let mut printable: Vec<u32> = (u32::from(b'!')..=u32::from(b'~')).chain(0xA1..=0xAC).chain(0xAE..=0xFF).collect();
     let mut chars = printable.clone();
     let mut n = 0;
     for b in 0..256u32 {
@@ -25,11 +22,7 @@ fn unicode_to_byte() -> HashMap<char, u8> {
             n += 1;
         }
     }
-    printable
-        .iter()
-        .zip(&chars)
-        .map(|(&b, &c)| (char::from_u32(c).expect("valid char"), b as u8))
-        .collect()
+    printable.iter().zip(&chars).map(|(&b, &c)| (char::from_u32(c).expect("valid char"), b as u8)).collect()
 }
 
 /// Decodes one byte-level BPE token string to its bytes; `None` if it holds a char outside
@@ -41,15 +34,12 @@ pub(crate) fn decode_token(map: &HashMap<char, u8>, token: &str) -> Option<Vec<u
 /// Reads the token strings of a CTranslate2 Whisper model folder, in id order.
 ///
 /// Looks for `vocabulary.json`, then `vocabulary.txt`, then `tokenizer.json`.
-pub(crate) fn read_token_strings(
-    dir: &Path,
-) -> Result<(std::path::PathBuf, Vec<String>), ConvertError> {
+pub(crate) fn read_token_strings(dir: &Path) -> Result<(std::path::PathBuf, Vec<String>), ConvertError> {
     let json = dir.join("vocabulary.json");
     if json.exists() {
         let text = std::fs::read_to_string(&json).map_err(|e| ConvertError::io(&json, e))?;
-        let list: Vec<String> = serde_json::from_str(&text).map_err(|e| {
-            ConvertError::corrupt(&json, format!("not a JSON list of strings: {e}"))
-        })?;
+        let list: Vec<String> = serde_json::from_str(&text)
+            .map_err(|e| ConvertError::corrupt(&json, format!("not a JSON list of strings: {e}")))?;
         return Ok((json, list));
     }
     let txt = dir.join("vocabulary.txt");
@@ -61,23 +51,21 @@ pub(crate) fn read_token_strings(
     let tok = dir.join("tokenizer.json");
     if tok.exists() {
         let text = std::fs::read_to_string(&tok).map_err(|e| ConvertError::io(&tok, e))?;
-        let v: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| ConvertError::corrupt(&tok, format!("not JSON: {e}")))?;
+        let v: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| ConvertError::corrupt(&tok, format!("not JSON: {e}")))?;
         let mut pairs: Vec<(u64, String)> = Vec::new();
         if let Some(map) = v.pointer("/model/vocab").and_then(|m| m.as_object()) {
             for (k, id) in map {
-                let id = id.as_u64().ok_or_else(|| {
-                    ConvertError::corrupt(&tok, format!("token {k:?} has no integer id"))
-                })?;
+                let id =
+                    id.as_u64().ok_or_else(|| ConvertError::corrupt(&tok, format!("token {k:?} has no integer id")))?;
                 pairs.push((id, k.clone()));
             }
         }
         if let Some(added) = v.get("added_tokens").and_then(|a| a.as_array()) {
             for t in added {
-                if let (Some(id), Some(c)) = (
-                    t.get("id").and_then(|i| i.as_u64()),
-                    t.get("content").and_then(|c| c.as_str()),
-                ) {
+                if let (Some(id), Some(c)) =
+                    (t.get("id").and_then(|i| i.as_u64()), t.get("content").and_then(|c| c.as_str()))
+                {
                     pairs.push((id, c.to_string()));
                 }
             }
@@ -85,17 +73,11 @@ pub(crate) fn read_token_strings(
         pairs.sort();
         pairs.dedup_by_key(|p| p.0);
         if pairs.iter().enumerate().any(|(i, p)| p.0 != i as u64) {
-            return Err(ConvertError::corrupt(
-                &tok,
-                "token ids are not contiguous from 0",
-            ));
+            return Err(ConvertError::corrupt(&tok, "token ids are not contiguous from 0"));
         }
         return Ok((tok, pairs.into_iter().map(|p| p.1).collect()));
     }
-    Err(ConvertError::unsupported(
-        dir,
-        "no vocabulary.json, vocabulary.txt or tokenizer.json in the model folder",
-    ))
+    Err(ConvertError::unsupported(dir, "no vocabulary.json, vocabulary.txt or tokenizer.json in the model folder"))
 }
 
 /// The regular (non-special) tokens as raw bytes, as whisper.cpp's own converter writes them:
@@ -106,20 +88,14 @@ pub(crate) fn regular_token_bytes(dir: &Path) -> Result<Vec<Vec<u8>>, ConvertErr
     let eot = tokens
         .iter()
         .position(|t| t == "<|endoftext|>")
-        .ok_or_else(|| {
-            ConvertError::unsupported(&path, "no <|endoftext|> token: not a Whisper vocabulary")
-        })?;
+        .ok_or_else(|| ConvertError::unsupported(&path, "no <|endoftext|> token: not a Whisper vocabulary"))?;
     let map = unicode_to_byte();
     tokens[..eot]
         .iter()
         .enumerate()
         .map(|(i, t)| {
-            decode_token(&map, t).ok_or_else(|| {
-                ConvertError::corrupt(
-                    &path,
-                    format!("token {i} ({t:?}) is not a byte-level BPE token"),
-                )
-            })
+            decode_token(&map, t)
+                .ok_or_else(|| ConvertError::corrupt(&path, format!("token {i} ({t:?}) is not a byte-level BPE token")))
         })
         .collect()
 }

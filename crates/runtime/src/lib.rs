@@ -53,10 +53,7 @@ pub struct WorkerArgs {
 /// and returns the inference thread count: `--threads`, else the performance cores.
 /// Call early in `main`, before spawning threads.
 pub fn tune_process(name: &str, args: &WorkerArgs) -> usize {
-    let opts = tune::TuneOptions {
-        enabled: !args.no_tune,
-        ..tune::TuneOptions::default()
-    };
+    let opts = tune::TuneOptions { enabled: !args.no_tune, ..tune::TuneOptions::default() };
     let applied = tune::apply(&opts, std::path::Path::new("/sys"));
     log(name, &format!("tuning: {applied}"));
     args.threads.unwrap_or(applied.threads).max(1)

@@ -45,12 +45,7 @@ pub struct CpuTopology {
 
 impl CpuTopology {
     fn uniform(cpus: Vec<usize>, source: &'static str) -> Self {
-        CpuTopology {
-            performance: cpus,
-            efficiency: Vec::new(),
-            hybrid: false,
-            source,
-        }
+        CpuTopology { performance: cpus, efficiency: Vec::new(), hybrid: false, source }
     }
 }
 
@@ -64,14 +59,14 @@ impl CpuTopology {
 /// from [`std::thread::available_parallelism`].
 #[must_use]
 pub fn detect_topology(sysfs_root: &Path) -> CpuTopology {
-    let online =
-        read_cpulist(&sysfs_root.join("devices/system/cpu/online")).filter(|cpus| !cpus.is_empty());
+    let online = read_cpulist(&sysfs_root.join("devices/system/cpu/online")).filter(|cpus| !cpus.is_empty());
     if let Some(topology) = from_pmu_lists(sysfs_root, online.as_deref()) {
         return topology;
     }
     match online {
-        Some(online) => from_max_freq(sysfs_root, &online)
-            .unwrap_or_else(|| CpuTopology::uniform(online, SOURCE_UNIFORM)),
+        Some(online) => {
+            from_max_freq(sysfs_root, &online).unwrap_or_else(|| CpuTopology::uniform(online, SOURCE_UNIFORM))
+        }
         None => CpuTopology::uniform((0..parallelism()).collect(), SOURCE_PARALLELISM),
     }
 }
@@ -86,12 +81,7 @@ fn from_pmu_lists(sysfs_root: &Path, online: Option<&[usize]>) -> Option<CpuTopo
     if performance.is_empty() || efficiency.is_empty() {
         return None;
     }
-    Some(CpuTopology {
-        performance,
-        efficiency,
-        hybrid: true,
-        source: SOURCE_PMU,
-    })
+    Some(CpuTopology { performance, efficiency, hybrid: true, source: SOURCE_PMU })
 }
 
 /// `None` unless every online CPU reports a maximum frequency and some are clearly slower.
@@ -99,21 +89,14 @@ fn from_max_freq(sysfs_root: &Path, online: &[usize]) -> Option<CpuTopology> {
     let freqs = online
         .iter()
         .map(|cpu| {
-            let path = sysfs_root.join(format!(
-                "devices/system/cpu/cpu{cpu}/cpufreq/cpuinfo_max_freq"
-            ));
-            let khz = std::fs::read_to_string(path)
-                .ok()?
-                .trim()
-                .parse::<u64>()
-                .ok()?;
+            let path = sysfs_root.join(format!("devices/system/cpu/cpu{cpu}/cpufreq/cpuinfo_max_freq"));
+            let khz = std::fs::read_to_string(path).ok()?.trim().parse::<u64>().ok()?;
             Some((*cpu, khz))
         })
         .collect::<Option<Vec<_>>>()?;
     let top = freqs.iter().map(|&(_, khz)| khz).max()?;
-    let (performance, efficiency): (Vec<_>, Vec<_>) = freqs
-        .iter()
-        .partition(|&&(_, khz)| khz * 100 >= top * PERFORMANCE_FREQ_PERCENT);
+    let (performance, efficiency): (Vec<_>, Vec<_>) =
+        freqs.iter().partition(|&&(_, khz)| khz * 100 >= top * PERFORMANCE_FREQ_PERCENT);
     if efficiency.is_empty() {
         return None;
     }
@@ -149,13 +132,11 @@ pub fn parse_cpulist(s: &str) -> Result<Vec<usize>, String> {
     }
     let cpu = |item: &str, n: &str| -> Result<usize, String> {
         let n = n.trim();
-        let cpu = n.parse::<usize>().map_err(|_| {
-            format!("bad cpulist {text:?}: {item:?} has {n:?}, which is not a CPU number")
-        })?;
+        let cpu = n
+            .parse::<usize>()
+            .map_err(|_| format!("bad cpulist {text:?}: {item:?} has {n:?}, which is not a CPU number"))?;
         if cpu > MAX_CPU {
-            return Err(format!(
-                "bad cpulist {text:?}: CPU {cpu} in {item:?} is above {MAX_CPU}"
-            ));
+            return Err(format!("bad cpulist {text:?}: CPU {cpu} in {item:?} is above {MAX_CPU}"));
         }
         Ok(cpu)
     };
@@ -166,9 +147,7 @@ pub fn parse_cpulist(s: &str) -> Result<Vec<usize>, String> {
             Some((first, last)) => {
                 let (first, last) = (cpu(item, first)?, cpu(item, last)?);
                 if first > last {
-                    return Err(format!(
-                        "bad cpulist {text:?}: range {item:?} runs backwards"
-                    ));
+                    return Err(format!("bad cpulist {text:?}: range {item:?} runs backwards"));
                 }
                 cpus.extend(first..=last);
             }
@@ -191,13 +170,7 @@ fn format_cpulist(cpus: &[usize]) -> String {
     }
     ranges
         .iter()
-        .map(|&(first, last)| {
-            if first == last {
-                first.to_string()
-            } else {
-                format!("{first}-{last}")
-            }
-        })
+        .map(|&(first, last)| if first == last { first.to_string() } else { format!("{first}-{last}") })
         .collect::<Vec<_>>()
         .join(",")
 }
@@ -215,11 +188,7 @@ pub struct TuneOptions {
 
 impl Default for TuneOptions {
     fn default() -> Self {
-        TuneOptions {
-            enabled: true,
-            nice: 10,
-            pin: true,
-        }
+        TuneOptions { enabled: true, nice: 10, pin: true }
     }
 }
 
@@ -254,12 +223,7 @@ impl fmt::Display for Applied {
         }
         let t = &self.topology;
         if t.hybrid {
-            write!(
-                f,
-                " (hybrid: {} P + {} E)",
-                t.performance.len(),
-                t.efficiency.len()
-            )?;
+            write!(f, " (hybrid: {} P + {} E)", t.performance.len(), t.efficiency.len())?;
         } else {
             let n = t.performance.len();
             write!(f, " (uniform: {n} CPU{})", if n == 1 { "" } else { "s" })?;
@@ -285,14 +249,7 @@ impl fmt::Display for Applied {
 #[must_use]
 pub fn apply(opts: &TuneOptions, sysfs_root: &Path) -> Applied {
     let topology = detect_topology(sysfs_root);
-    let mut applied = Applied {
-        nice: None,
-        io_idle: false,
-        pinned_to: None,
-        threads: 1,
-        topology,
-        notes: Vec::new(),
-    };
+    let mut applied = Applied { nice: None, io_idle: false, pinned_to: None, threads: 1, topology, notes: Vec::new() };
     if !opts.enabled {
         applied.threads = allowed_cpus().map_or_else(parallelism, |cpus| cpus.len().max(1));
         applied.notes.push("tuning disabled".to_owned());
@@ -314,11 +271,7 @@ pub fn apply(opts: &TuneOptions, sysfs_root: &Path) -> Applied {
 pub fn inference_threads(topology: &CpuTopology) -> usize {
     let count = match allowed_cpus() {
         Some(allowed) => {
-            let usable = topology
-                .performance
-                .iter()
-                .filter(|cpu| allowed.contains(cpu))
-                .count();
+            let usable = topology.performance.iter().filter(|cpu| allowed.contains(cpu)).count();
             if usable > 0 {
                 usable
             } else {
@@ -332,10 +285,7 @@ pub fn inference_threads(topology: &CpuTopology) -> usize {
 
 /// CPUs the calling thread may run on (its affinity mask on Linux).
 fn allowed_cpus() -> Option<Vec<usize>> {
-    let mut cpus: Vec<usize> = core_affinity::get_core_ids()?
-        .into_iter()
-        .map(|core| core.id)
-        .collect();
+    let mut cpus: Vec<usize> = core_affinity::get_core_ids()?.into_iter().map(|core| core.id).collect();
     cpus.sort_unstable();
     Some(cpus)
 }
@@ -346,10 +296,9 @@ fn allowed_cpus() -> Option<Vec<usize>> {
 fn threads_to_tune() -> Vec<i32> {
     #[cfg(target_os = "linux")]
     {
-        let tids: Option<Vec<i32>> = std::fs::read_dir("/proc/self/task").ok().map(|dir| {
-            dir.filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
-                .collect()
-        });
+        let tids: Option<Vec<i32>> = std::fs::read_dir("/proc/self/task")
+            .ok()
+            .map(|dir| dir.filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok()).collect());
         if let Some(tids) = tids.filter(|tids| !tids.is_empty()) {
             return tids;
         }
@@ -392,27 +341,21 @@ fn lower_priority(nice: i32, applied: &mut Applied) {
         }
     }
     if !failures.is_empty() {
-        applied
-            .notes
-            .push(format!("nice not set for {}", failures.join(", ")));
+        applied.notes.push(format!("nice not set for {}", failures.join(", ")));
     }
 }
 
 #[cfg(windows)]
 fn lower_priority(_nice: i32, applied: &mut Applied) {
     match windows_priority::set_below_normal() {
-        Ok(()) => applied
-            .notes
-            .push("priority class below normal (Windows has no nice)".to_owned()),
+        Ok(()) => applied.notes.push("priority class below normal (Windows has no nice)".to_owned()),
         Err(err) => applied.notes.push(format!("priority class not set: {err}")),
     }
 }
 
 #[cfg(not(any(unix, windows)))]
 fn lower_priority(_nice: i32, applied: &mut Applied) {
-    applied
-        .notes
-        .push("priority not lowered: unsupported platform".to_owned());
+    applied.notes.push("priority not lowered: unsupported platform".to_owned());
 }
 
 /// Niceness of one thread (`0` = the calling thread).
@@ -460,17 +403,13 @@ fn set_io_idle(applied: &mut Applied) {
         }
     }
     if !failures.is_empty() {
-        applied
-            .notes
-            .push(format!("I/O class not set for {}", failures.join(", ")));
+        applied.notes.push(format!("I/O class not set for {}", failures.join(", ")));
     }
 }
 
 #[cfg(not(target_os = "linux"))]
 fn set_io_idle(applied: &mut Applied) {
-    applied
-        .notes
-        .push("I/O class not set: no idle I/O class on this platform".to_owned());
+    applied.notes.push("I/O class not set: no idle I/O class on this platform".to_owned());
 }
 
 #[cfg(target_os = "linux")]
@@ -478,14 +417,7 @@ fn set_io_idle(applied: &mut Applied) {
 fn ioprio_set(tid: i32, value: libc::c_long) -> Result<(), nix::errno::Errno> {
     // SAFETY: ioprio_set takes three integers and touches no memory of ours; the arguments
     // are passed as c_long because the variadic syscall() reads each one as a long.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_ioprio_set,
-            ioprio::WHO_PROCESS,
-            libc::c_long::from(tid),
-            value,
-        )
-    };
+    let rc = unsafe { libc::syscall(libc::SYS_ioprio_set, ioprio::WHO_PROCESS, libc::c_long::from(tid), value) };
     nix::errno::Errno::result(rc).map(drop)
 }
 
@@ -496,16 +428,10 @@ fn pin_to_performance(applied: &mut Applied) {
 
     let performance = &applied.topology.performance;
     let Some(allowed) = allowed_cpus() else {
-        applied
-            .notes
-            .push("not pinned: could not read this process's CPU affinity".to_owned());
+        applied.notes.push("not pinned: could not read this process's CPU affinity".to_owned());
         return;
     };
-    let cpus: Vec<usize> = performance
-        .iter()
-        .copied()
-        .filter(|cpu| allowed.contains(cpu))
-        .collect();
+    let cpus: Vec<usize> = performance.iter().copied().filter(|cpu| allowed.contains(cpu)).collect();
     if cpus.is_empty() {
         applied.notes.push(format!(
             "not pinned: none of the performance cores {} is in this process's affinity {}",
@@ -517,9 +443,7 @@ fn pin_to_performance(applied: &mut Applied) {
     let mut set = CpuSet::new();
     for &cpu in &cpus {
         if let Err(errno) = set.set(cpu) {
-            applied.notes.push(format!(
-                "not pinned: CPU {cpu} does not fit a cpu_set_t: {errno}"
-            ));
+            applied.notes.push(format!("not pinned: CPU {cpu} does not fit a cpu_set_t: {errno}"));
             return;
         }
     }
@@ -534,9 +458,7 @@ fn pin_to_performance(applied: &mut Applied) {
         }
     }
     if !failures.is_empty() {
-        applied
-            .notes
-            .push(format!("affinity not set for {}", failures.join(", ")));
+        applied.notes.push(format!("affinity not set for {}", failures.join(", ")));
     }
 }
 
@@ -544,9 +466,7 @@ fn pin_to_performance(applied: &mut Applied) {
 fn pin_to_performance(applied: &mut Applied) {
     // Windows could use SetProcessAffinityMask, but hybrid detection reads Linux sysfs, so a
     // hybrid topology is never seen there; macOS has no affinity API at all.
-    applied
-        .notes
-        .push("not pinned: CPU affinity is only set on Linux".to_owned());
+    applied.notes.push("not pinned: CPU affinity is only set on Linux".to_owned());
 }
 
 #[cfg(windows)]
@@ -582,9 +502,7 @@ mod tests {
     use std::path::PathBuf;
 
     fn fixture(name: &str) -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures")
-            .join(name)
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
     }
 
     fn range(first: usize, last: usize) -> Vec<usize> {
@@ -593,10 +511,7 @@ mod tests {
 
     #[test]
     fn cpulist_parses_ranges_singles_and_whitespace() {
-        assert_eq!(
-            parse_cpulist("0-3,8,10-11"),
-            Ok(vec![0, 1, 2, 3, 8, 10, 11])
-        );
+        assert_eq!(parse_cpulist("0-3,8,10-11"), Ok(vec![0, 1, 2, 3, 8, 10, 11]));
         assert_eq!(parse_cpulist("0-7\n"), Ok(range(0, 7)));
         assert_eq!(parse_cpulist("  5 \n"), Ok(vec![5]));
         assert_eq!(parse_cpulist("0 - 1 , 4"), Ok(vec![0, 1, 4]));
@@ -700,10 +615,7 @@ mod tests {
     fn nothing_readable_falls_back_to_available_parallelism() {
         for root in [fixture("sysfs-empty"), fixture("does-not-exist")] {
             let t = detect_topology(&root);
-            assert_eq!(
-                t,
-                CpuTopology::uniform(range(0, parallelism() - 1), "available_parallelism")
-            );
+            assert_eq!(t, CpuTopology::uniform(range(0, parallelism() - 1), "available_parallelism"));
         }
     }
 
@@ -760,10 +672,7 @@ mod tests {
     fn disabled_changes_nothing() {
         #[cfg(unix)]
         let before = get_nice(0).unwrap();
-        let opts = TuneOptions {
-            enabled: false,
-            ..TuneOptions::default()
-        };
+        let opts = TuneOptions { enabled: false, ..TuneOptions::default() };
         let applied = apply(&opts, &fixture("sysfs-hybrid"));
         assert_eq!(applied.nice, None);
         assert!(!applied.io_idle);
@@ -787,22 +696,14 @@ mod tests {
         #[allow(unsafe_code)]
         fn io_class(tid: i32) -> i64 {
             // SAFETY: ioprio_get takes two integers and touches no memory of ours.
-            let value = unsafe {
-                libc::syscall(
-                    libc::SYS_ioprio_get,
-                    ioprio::WHO_PROCESS,
-                    libc::c_long::from(tid),
-                )
-            };
+            let value = unsafe { libc::syscall(libc::SYS_ioprio_get, ioprio::WHO_PROCESS, libc::c_long::from(tid)) };
             assert!(value >= 0, "ioprio_get: {}", nix::errno::Errno::last());
             value >> ioprio::CLASS_SHIFT
         }
 
         fn affinity(tid: i32) -> Vec<usize> {
             let set = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(tid)).unwrap();
-            (0..nix::sched::CpuSet::count())
-                .filter(|&cpu| set.is_set(cpu).unwrap())
-                .collect()
+            (0..nix::sched::CpuSet::count()).filter(|&cpu| set.is_set(cpu).unwrap()).collect()
         }
 
         /// Field 19 of a `stat` file (niceness); the command name may hold spaces.
@@ -837,9 +738,7 @@ mod tests {
             }
             let applied = apply(&TuneOptions::default(), &root);
             let tasks: Vec<Value> = threads_to_tune().into_iter().map(thread_state).collect();
-            let later = std::thread::spawn(|| thread_state(nix::unistd::gettid().as_raw()))
-                .join()
-                .unwrap();
+            let later = std::thread::spawn(|| thread_state(nix::unistd::gettid().as_raw())).join().unwrap();
             let report = json!({
                 "line": applied.to_string(),
                 "nice": applied.nice,
@@ -864,11 +763,7 @@ mod tests {
                 .output()
                 .unwrap();
             let stdout = String::from_utf8_lossy(&output.stdout);
-            assert!(
-                output.status.success(),
-                "child failed: {stdout}{}",
-                String::from_utf8_lossy(&output.stderr)
-            );
+            assert!(output.status.success(), "child failed: {stdout}{}", String::from_utf8_lossy(&output.stderr));
             let line = stdout
                 .lines()
                 // libtest prints "test ... ... " on the same line before the report.
@@ -907,11 +802,7 @@ mod tests {
                 pinned => pinned.clone(),
             };
             assert_threads(&report, expected.into(), &cpus);
-            assert_eq!(
-                get_nice(0).unwrap(),
-                before,
-                "the test process was left alone"
-            );
+            assert_eq!(get_nice(0).unwrap(), before, "the test process was left alone");
         }
 
         #[test]
@@ -924,19 +815,13 @@ mod tests {
                 assert_eq!(report["pinned_to"], json!([0]), "{report}");
                 assert_eq!(report["threads"], 1, "{report}");
                 assert!(
-                    report["line"]
-                        .as_str()
-                        .unwrap()
-                        .contains("pinned to performance cores 0 (hybrid: 1 P + 1 E)"),
+                    report["line"].as_str().unwrap().contains("pinned to performance cores 0 (hybrid: 1 P + 1 E)"),
                     "{report}"
                 );
                 assert_threads(&report, expected.into(), &json!([0]));
             } else {
                 assert_eq!(report["pinned_to"], Value::Null, "{report}");
-                assert!(report["notes"][0]
-                    .as_str()
-                    .unwrap()
-                    .starts_with("not pinned"));
+                assert!(report["notes"][0].as_str().unwrap().starts_with("not pinned"));
             }
         }
 
@@ -947,17 +832,9 @@ mod tests {
             // The child set its test thread to 15 itself; apply must leave it there.
             assert_eq!(report["nice"], before.max(15), "{report}");
             let tasks = report["tasks"].as_array().unwrap();
-            assert!(
-                tasks.iter().any(|state| state["nice"] == before.max(15)),
-                "{report}"
-            );
+            assert!(tasks.iter().any(|state| state["nice"] == before.max(15)), "{report}");
             let floor = i64::from(before.max(10));
-            assert!(
-                tasks
-                    .iter()
-                    .all(|state| state["nice"].as_i64() >= Some(floor)),
-                "{report}"
-            );
+            assert!(tasks.iter().all(|state| state["nice"].as_i64() >= Some(floor)), "{report}");
         }
     }
 }

@@ -7,10 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use debrief_config::DataDir;
-use debrief_jobq::{
-    Claim, DeviceLease, DeviceRequest, FailOutcome, Queue, QueueError, Retry, TaskType,
-    WorkerIdent,
-};
+use debrief_jobq::{Claim, DeviceLease, DeviceRequest, FailOutcome, Queue, QueueError, Retry, TaskType, WorkerIdent};
 use serde_json::Value;
 
 use crate::{log, signals};
@@ -32,10 +29,7 @@ pub struct Output {
 
 impl std::fmt::Debug for Output {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Output")
-            .field("result", &self.result)
-            .field("store", &self.store.is_some())
-            .finish()
+        f.debug_struct("Output").field("result", &self.result).field("store", &self.store.is_some()).finish()
     }
 }
 
@@ -128,22 +122,11 @@ pub fn run(q: &Queue, dd: &DataDir, cfg: &WorkerConfig, handler: &mut dyn Handle
     signals::install();
     let who = WorkerIdent::current(&cfg.name);
     log(&cfg.name, &format!("started as {} taking {:?}", who.id, cfg.tasks));
-    let mut state = State {
-        q,
-        dd,
-        cfg,
-        who,
-        lease: None,
-        loaded: false,
-        summary: Summary::default(),
-    };
+    let mut state = State { q, dd, cfg, who, lease: None, loaded: false, summary: Summary::default() };
     let outcome = state.main_loop(handler);
     state.idle(handler);
     let s = &state.summary;
-    log(
-        &cfg.name,
-        &format!("exiting: {} completed, {} failed, {} handed back", s.completed, s.failed, s.handed_back),
-    );
+    log(&cfg.name, &format!("exiting: {} completed, {} failed, {} handed back", s.completed, s.failed, s.handed_back));
     outcome.map(|()| state.summary.clone())
 }
 
@@ -243,7 +226,10 @@ impl State<'_> {
 
     fn run_one(&mut self, handler: &mut dyn Handler, claim: &Claim) -> Result<()> {
         let name = &self.cfg.name;
-        let what = format!("job {} ({} #{} of meeting {}, attempt {}/{})", claim.job_id, claim.task_type, claim.seq, claim.meeting_id, claim.attempt, claim.max_attempts);
+        let what = format!(
+            "job {} ({} #{} of meeting {}, attempt {}/{})",
+            claim.job_id, claim.task_type, claim.seq, claim.meeting_id, claim.attempt, claim.max_attempts
+        );
         log(name, &format!("{what}: started"));
         let started = std::time::Instant::now();
         let lost = AtomicBool::new(false);
@@ -257,21 +243,15 @@ impl State<'_> {
             s.spawn(move || {
                 while let Err(mpsc::RecvTimeoutError::Timeout) = hb_stopped.recv_timeout(every) {
                     let job_ok = !matches!(q.heartbeat(fence), Err(QueueError::LostClaim { .. }));
-                    let lease_ok = lease.is_none_or(|l| {
-                        !matches!(q.heartbeat_device(l), Err(QueueError::LostLease { .. }))
-                    });
+                    let lease_ok =
+                        lease.is_none_or(|l| !matches!(q.heartbeat_device(l), Err(QueueError::LostLease { .. })));
                     if !job_ok || !lease_ok {
                         lost.store(true, Ordering::SeqCst);
                         return;
                     }
                 }
             });
-            let ctx = JobContext {
-                queue: self.q,
-                data_dir: self.dd,
-                threads: self.cfg.threads,
-                lost,
-            };
+            let ctx = JobContext { queue: self.q, data_dir: self.dd, threads: self.cfg.threads, lost };
             let out = catch_unwind(AssertUnwindSafe(|| handler.run(claim, &ctx)));
             drop(stop_hb);
             out

@@ -39,7 +39,10 @@ pub struct ParseError {
 /// last `}` (prose or code fences around it are ignored).
 fn object(answer: &str) -> Result<serde_json::Map<String, Value>, ParseError> {
     let err = |reason: String| ParseError { reason, snippet: answer.chars().take(200).collect() };
-    let candidates = [Some(answer.trim()), answer.find('{').zip(answer.rfind('}')).filter(|(a, b)| a < b).map(|(a, b)| &answer[a..=b])];
+    let candidates = [
+        Some(answer.trim()),
+        answer.find('{').zip(answer.rfind('}')).filter(|(a, b)| a < b).map(|(a, b)| &answer[a..=b]),
+    ];
     let mut last = String::from("empty answer");
     for c in candidates.into_iter().flatten() {
         match serde_json::from_str::<Value>(c) {
@@ -67,9 +70,9 @@ fn clean(s: &str) -> String {
 }
 
 const STOP: &[&str] = &[
-    "the", "and", "for", "that", "this", "with", "will", "are", "was", "were", "has", "have", "had", "not", "but", "from", "our", "you",
-    "your", "its", "his", "her", "they", "them", "then", "than", "there", "what", "who", "when", "which", "all", "any", "can", "one",
-    "let", "lets", "yes", "also", "meeting",
+    "the", "and", "for", "that", "this", "with", "will", "are", "was", "were", "has", "have", "had", "not", "but",
+    "from", "our", "you", "your", "its", "his", "her", "they", "them", "then", "than", "there", "what", "who", "when",
+    "which", "all", "any", "can", "one", "let", "lets", "yes", "also", "meeting",
 ];
 
 /// Content words: lower-case, three letters or more, no stop words.
@@ -100,22 +103,40 @@ fn optional(v: Option<&Value>, source_words: &[String], must_occur: bool) -> Opt
 }
 
 /// The span of an item: see the module documentation.
-fn ground(cited: Option<i64>, item_words: &[String], anchors: &[(Anchor, Vec<String>)], range: (i64, i64)) -> (i64, i64) {
-    let cited_anchor = cited
-        .filter(|t| *t >= range.0 - 1000 && *t <= range.1 + 1000)
-        .and_then(|t| anchors.iter().filter(|(a, _)| a.start_ms <= t + 999).max_by_key(|(a, _)| a.start_ms).or(anchors.first()));
-    let best = anchors.iter().map(|a| (overlap(item_words, &a.1), a)).filter(|(n, _)| *n > 0).max_by_key(|(n, a)| (*n, -a.0.start_ms));
+fn ground(
+    cited: Option<i64>,
+    item_words: &[String],
+    anchors: &[(Anchor, Vec<String>)],
+    range: (i64, i64),
+) -> (i64, i64) {
+    let cited_anchor = cited.filter(|t| *t >= range.0 - 1000 && *t <= range.1 + 1000).and_then(|t| {
+        anchors.iter().filter(|(a, _)| a.start_ms <= t + 999).max_by_key(|(a, _)| a.start_ms).or(anchors.first())
+    });
+    let best = anchors
+        .iter()
+        .map(|a| (overlap(item_words, &a.1), a))
+        .filter(|(n, _)| *n > 0)
+        .max_by_key(|(n, a)| (*n, -a.0.start_ms));
     let pick = match (cited_anchor, best) {
         (Some(c), _) if overlap(item_words, &c.1) > 0 => Some(c),
         (_, Some((n, b))) if n >= 2.min(item_words.len()) => Some(b),
         (Some(c), _) => Some(c),
         _ => None,
     };
-    pick.map_or(range, |(a, _)| (a.start_ms.clamp(range.0, range.1), a.end_ms.clamp(range.0, range.1).max(a.start_ms.clamp(range.0, range.1))))
+    pick.map_or(range, |(a, _)| {
+        (a.start_ms.clamp(range.0, range.1), a.end_ms.clamp(range.0, range.1).max(a.start_ms.clamp(range.0, range.1)))
+    })
 }
 
 /// Reads one list of the answer.
-fn list(obj: &serde_json::Map<String, Value>, key: &str, anchors: &[(Anchor, Vec<String>)], source_words: &[String], range: (i64, i64), cap: usize) -> Vec<Item> {
+fn list(
+    obj: &serde_json::Map<String, Value>,
+    key: &str,
+    anchors: &[(Anchor, Vec<String>)],
+    source_words: &[String],
+    range: (i64, i64),
+    cap: usize,
+) -> Vec<Item> {
     let Some(Value::Array(raw)) = obj.get(key) else { return Vec::new() };
     let mut out: Vec<Item> = Vec::new();
     let mut seen: Vec<String> = Vec::new();
@@ -123,7 +144,8 @@ fn list(obj: &serde_json::Map<String, Value>, key: &str, anchors: &[(Anchor, Vec
         let (text, time, owner, due) = match v {
             Value::String(s) => (clean(s), None, None, None),
             Value::Object(o) => {
-                let text = o.get("text").or_else(|| o.get("task")).and_then(Value::as_str).map(clean).unwrap_or_default();
+                let text =
+                    o.get("text").or_else(|| o.get("task")).and_then(Value::as_str).map(clean).unwrap_or_default();
                 let time = o.get("time").and_then(Value::as_str).and_then(parse_mmss);
                 (text, time, optional(o.get("owner"), source_words, true), optional(o.get("due"), source_words, false))
             }
@@ -175,7 +197,12 @@ pub fn notes(answer: &str, anchors: &[Anchor], cap: usize) -> Result<Notes, Pars
     let obj = object(answer)?;
     let s = source(anchors);
     let l = |key| list(&obj, key, &s.anchors, &s.words, s.range, cap);
-    Ok(Notes { key_points: l("key_points"), decisions: l("decisions"), action_items: l("action_items"), open_questions: l("open_questions") })
+    Ok(Notes {
+        key_points: l("key_points"),
+        decisions: l("decisions"),
+        action_items: l("action_items"),
+        open_questions: l("open_questions"),
+    })
 }
 
 /// A summary from a reduce answer; `anchors` are the input notes' items. An overview

@@ -55,17 +55,23 @@ impl Prompts {
         let mut p = Self::default();
         let mut used = Vec::new();
         let Some(dir) = dir else { return Ok((p, used)) };
-        for (name, slot) in FILES.into_iter().zip([&mut p.map_system, &mut p.map_user, &mut p.reduce_system, &mut p.reduce_user]) {
+        for (name, slot) in
+            FILES.into_iter().zip([&mut p.map_system, &mut p.map_user, &mut p.reduce_system, &mut p.reduce_user])
+        {
             let path = dir.join(name);
             if !path.exists() {
                 continue;
             }
-            let text = std::fs::read_to_string(&path).map_err(|e| PromptError { path: path.clone(), reason: e.to_string() })?;
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| PromptError { path: path.clone(), reason: e.to_string() })?;
             if text.trim().is_empty() {
                 return Err(PromptError { path, reason: "is empty".into() });
             }
             if name.ends_with(".user.txt") && !text.contains(INPUT) {
-                return Err(PromptError { path, reason: format!("has no {INPUT} placeholder for the transcript or notes") });
+                return Err(PromptError {
+                    path,
+                    reason: format!("has no {INPUT} placeholder for the transcript or notes"),
+                });
             }
             *slot = text;
             used.push(path);

@@ -115,8 +115,11 @@ pub fn complete(mut s: Summary, group: &[Notes], cap: usize) -> Summary {
         all.truncate(cap);
         all
     }
-    let lists: [(&mut Vec<Item>, Pick); 3] =
-        [(&mut s.decisions, |n| &n.decisions), (&mut s.action_items, |n| &n.action_items), (&mut s.open_questions, |n| &n.open_questions)];
+    let lists: [(&mut Vec<Item>, Pick); 3] = [
+        (&mut s.decisions, |n| &n.decisions),
+        (&mut s.action_items, |n| &n.action_items),
+        (&mut s.open_questions, |n| &n.open_questions),
+    ];
     for (list, get) in lists {
         if list.is_empty() {
             *list = merged(group, get, cap);

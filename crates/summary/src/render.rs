@@ -25,7 +25,8 @@ pub fn markdown(s: &StoredSummary) -> String {
     if !sum.overview.is_empty() {
         out += &format!("{}\n\n", one_line(&sum.overview));
     }
-    let lists: [(&str, &Vec<Item>); 3] = [("Decisions", &sum.decisions), ("Action items", &sum.action_items), ("Open questions", &sum.open_questions)];
+    let lists: [(&str, &Vec<Item>); 3] =
+        [("Decisions", &sum.decisions), ("Action items", &sum.action_items), ("Open questions", &sum.open_questions)];
     for (title, items) in lists {
         out += &format!("### {title}\n\n");
         if items.is_empty() {
@@ -38,7 +39,10 @@ pub fn markdown(s: &StoredSummary) -> String {
         }
         out.push('\n');
     }
-    out += &format!("*Summary by {}, generated on this machine; check it against the transcript.*\n\n", one_line(&s.model));
+    out += &format!(
+        "*Summary by {}, generated on this machine; check it against the transcript.*\n\n",
+        one_line(&s.model)
+    );
     out
 }
 

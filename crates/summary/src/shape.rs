@@ -33,11 +33,26 @@ pub struct Shape {
 }
 
 /// Map: notes of one transcript window.
-pub const MAP: Shape = Shape { name: "window_notes", overview: false, key_points: true, max_items: 3, lists: true, at_least_one: true };
+pub const MAP: Shape =
+    Shape { name: "window_notes", overview: false, key_points: true, max_items: 3, lists: true, at_least_one: true };
 /// Reduce: the summary (also each intermediate level of a hierarchical reduce).
-pub const REDUCE: Shape = Shape { name: "meeting_summary", overview: true, key_points: false, max_items: 5, lists: true, at_least_one: false };
+pub const REDUCE: Shape = Shape {
+    name: "meeting_summary",
+    overview: true,
+    key_points: false,
+    max_items: 5,
+    lists: true,
+    at_least_one: false,
+};
 /// Only the overview: a reduce of a single window's notes, whose lists need no merging.
-pub const OVERVIEW: Shape = Shape { name: "meeting_overview", overview: true, key_points: false, max_items: 0, lists: false, at_least_one: false };
+pub const OVERVIEW: Shape = Shape {
+    name: "meeting_overview",
+    overview: true,
+    key_points: false,
+    max_items: 0,
+    lists: false,
+    at_least_one: false,
+};
 
 impl Shape {
     /// The lists, in answer order: (key, whether items are action items).

@@ -51,7 +51,8 @@ fn to_json<T: serde::Serialize>(v: &T) -> rusqlite::Result<String> {
 }
 
 fn from_json<T: serde::de::DeserializeOwned>(i: usize, s: &str) -> rusqlite::Result<T> {
-    serde_json::from_str(s).map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
+    serde_json::from_str(s)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
 }
 
 /// A meeting's map checkpoints, in window order.
@@ -104,8 +105,15 @@ pub fn put_window(conn: &Connection, w: &WindowRow<'_>) -> rusqlite::Result<()> 
 
 /// Stores the summary and drops window rows beyond the meeting's `windows` (call in the
 /// completing transaction).
-pub fn put_summary(conn: &Connection, meeting_id: i64, summary: &Summary, model: &str, windows: usize) -> rusqlite::Result<()> {
-    conn.prepare_cached(TRIM_WINDOWS)?.execute(named_params! { ":meeting_id": meeting_id, ":count": windows as i64 })?;
+pub fn put_summary(
+    conn: &Connection,
+    meeting_id: i64,
+    summary: &Summary,
+    model: &str,
+    windows: usize,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(TRIM_WINDOWS)?
+        .execute(named_params! { ":meeting_id": meeting_id, ":count": windows as i64 })?;
     conn.prepare_cached(PUT_SUMMARY)?.execute(named_params! {
         ":meeting_id": meeting_id,
         ":summary": to_json(summary)?,
@@ -119,7 +127,11 @@ pub fn put_summary(conn: &Connection, meeting_id: i64, summary: &Summary, model:
 pub fn summary(conn: &Connection, meeting_id: i64) -> rusqlite::Result<Option<StoredSummary>> {
     conn.prepare_cached(SUMMARY)?
         .query_row(named_params! { ":meeting_id": meeting_id }, |r| {
-            Ok(StoredSummary { summary: from_json(0, &r.get::<_, String>(0)?)?, model: r.get(1)?, created_at: r.get(2)? })
+            Ok(StoredSummary {
+                summary: from_json(0, &r.get::<_, String>(0)?)?,
+                model: r.get(1)?,
+                created_at: r.get(2)?,
+            })
         })
         .optional()
 }

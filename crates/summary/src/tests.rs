@@ -5,7 +5,13 @@ use crate::window::{lines, windows, Line};
 use crate::*;
 
 fn seg(start_s: i64, speaker: Option<&str>, text: &str) -> Segment {
-    Segment { start_ms: start_s * 1000, end_ms: start_s * 1000 + 4000, speaker: speaker.map(str::to_owned), text: text.into(), words: Vec::new() }
+    Segment {
+        start_ms: start_s * 1000,
+        end_ms: start_s * 1000 + 4000,
+        speaker: speaker.map(str::to_owned),
+        text: text.into(),
+        words: Vec::new(),
+    }
 }
 
 /// A whitespace "tokenizer": one token per word.
@@ -25,7 +31,11 @@ fn times_format_and_parse() {
 
 #[test]
 fn lines_carry_time_and_speaker_and_windows_pack_within_the_budget() {
-    let segs = vec![seg(0, Some("Ana"), "  Good   morning everyone "), seg(5, None, ""), seg(10, None, "one two three four five six seven eight")];
+    let segs = vec![
+        seg(0, Some("Ana"), "  Good   morning everyone "),
+        seg(5, None, ""),
+        seg(10, None, "one two three four five six seven eight"),
+    ];
     let l = lines(&segs);
     assert_eq!(l.len(), 2);
     assert_eq!(l[0].text, "[0:00] Ana: Good morning everyone");
@@ -105,10 +115,18 @@ fn reduce_groups_shrink_and_summaries_keep_times() {
     )
     .unwrap();
     assert_eq!(s.overview, "The team moved the launch to March fifteenth.");
-    let invented = parse::summary(r#"{"overview":"The meeting was about [insert topic].","decisions":[],"action_items":[],"open_questions":[]}"#, &reduce::anchors(std::slice::from_ref(&one)), 5).unwrap();
+    let invented = parse::summary(
+        r#"{"overview":"The meeting was about [insert topic].","decisions":[],"action_items":[],"open_questions":[]}"#,
+        &reduce::anchors(std::slice::from_ref(&one)),
+        5,
+    )
+    .unwrap();
     assert_eq!(invented.overview, "", "ungrounded overviews are dropped");
     let done = reduce::complete(invented, std::slice::from_ref(&one), 5);
-    assert_eq!((done.decisions.len(), done.overview.as_str()), (1, "Discussed: planning. Decided: launch moved to March fifteenth."));
+    assert_eq!(
+        (done.decisions.len(), done.overview.as_str()),
+        (1, "Discussed: planning. Decided: launch moved to March fifteenth.")
+    );
     assert_eq!(s.decisions[0].start_ms, 4000, "grounded in the decision note, not the cited 0:00");
 }
 
@@ -149,14 +167,25 @@ fn statements_run_on_a_fresh_schema_and_rows_round_trip() {
         for sql in store::ALL {
             c.prepare(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
         }
-        let notes = Notes { decisions: vec![Item { text: "ship".into(), owner: None, due: None, start_ms: 1, end_ms: 2 }], ..Notes::default() };
+        let notes = Notes {
+            decisions: vec![Item { text: "ship".into(), owner: None, due: None, start_ms: 1, end_ms: 2 }],
+            ..Notes::default()
+        };
         for idx in 0..3 {
-            store::put_window(c, &store::WindowRow { meeting_id: m, idx, start_ms: 0, end_ms: 10, input_sha256: "h", notes: &notes }).unwrap();
+            store::put_window(
+                c,
+                &store::WindowRow { meeting_id: m, idx, start_ms: 0, end_ms: 10, input_sha256: "h", notes: &notes },
+            )
+            .unwrap();
         }
         let before = store::windows(c, m).unwrap();
         assert_eq!(before.len(), 3);
         assert_eq!(before[0].notes, notes);
-        store::put_window(c, &store::WindowRow { meeting_id: m, idx: 0, start_ms: 0, end_ms: 10, input_sha256: "h2", notes: &notes }).unwrap();
+        store::put_window(
+            c,
+            &store::WindowRow { meeting_id: m, idx: 0, start_ms: 0, end_ms: 10, input_sha256: "h2", notes: &notes },
+        )
+        .unwrap();
         let s = Summary { overview: "o".into(), ..Summary::default() };
         store::put_summary(c, m, &s, "smollm2", 1).unwrap();
         let after = store::windows(c, m).unwrap();

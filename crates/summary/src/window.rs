@@ -65,7 +65,11 @@ pub fn lines(segments: &[Segment]) -> Vec<Line> {
                 return None;
             }
             let who = s.speaker.as_deref().map(|v| format!("{}: ", v.trim())).unwrap_or_default();
-            Some(Line { start_ms: s.start_ms, end_ms: s.end_ms.max(s.start_ms), text: format!("[{}] {who}{text}", mmss(s.start_ms)) })
+            Some(Line {
+                start_ms: s.start_ms,
+                end_ms: s.end_ms.max(s.start_ms),
+                text: format!("[{}] {who}{text}", mmss(s.start_ms)),
+            })
         })
         .collect()
 }

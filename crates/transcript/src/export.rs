@@ -93,10 +93,9 @@ fn cue_times(segments: &[Segment]) -> Vec<(i64, i64)> {
 pub fn render(format: Format, meta: &Meta, segments: &[Segment]) -> String {
     let speaker = |s: &Segment| s.speaker.as_deref().map(|v| format!("{v}: ")).unwrap_or_default();
     match format {
-        Format::Txt => segments
-            .iter()
-            .map(|s| format!("[{}] {}{}\n", clock(s.start_ms), speaker(s), one_line(&s.text)))
-            .collect(),
+        Format::Txt => {
+            segments.iter().map(|s| format!("[{}] {}{}\n", clock(s.start_ms), speaker(s), one_line(&s.text))).collect()
+        }
         Format::Md => {
             let title = meta.title.clone().unwrap_or_else(|| format!("Meeting {}", meta.meeting_id));
             let mut out = format!("# {}\n\n", one_line(&title));
@@ -123,15 +122,29 @@ pub fn render(format: Format, meta: &Meta, segments: &[Segment]) -> String {
         Format::Srt => {
             let mut out = String::new();
             for (i, (s, (a, b))) in segments.iter().zip(cue_times(segments)).enumerate() {
-                out += &format!("{}\n{} --> {}\n{}{}\n\n", i + 1, stamp(a, ','), stamp(b, ','), speaker(s), one_line(&s.text));
+                out += &format!(
+                    "{}\n{} --> {}\n{}{}\n\n",
+                    i + 1,
+                    stamp(a, ','),
+                    stamp(b, ','),
+                    speaker(s),
+                    one_line(&s.text)
+                );
             }
             out
         }
         Format::Vtt => {
             let mut out = String::from("WEBVTT\n\n");
             for (s, (a, b)) in segments.iter().zip(cue_times(segments)) {
-                let voice = s.speaker.as_deref().map(|v| format!("<v {}>", vtt_escape(&one_line(v)))).unwrap_or_default();
-                out += &format!("{} --> {}\n{}{}\n\n", stamp(a, '.'), stamp(b, '.'), voice, vtt_escape(&one_line(&s.text)));
+                let voice =
+                    s.speaker.as_deref().map(|v| format!("<v {}>", vtt_escape(&one_line(v)))).unwrap_or_default();
+                out += &format!(
+                    "{} --> {}\n{}{}\n\n",
+                    stamp(a, '.'),
+                    stamp(b, '.'),
+                    voice,
+                    vtt_escape(&one_line(&s.text))
+                );
             }
             out
         }

@@ -86,12 +86,18 @@ fn words_json(words: &[Word]) -> rusqlite::Result<String> {
 }
 
 fn parse_words(i: usize, s: &str) -> rusqlite::Result<Vec<Word>> {
-    serde_json::from_str(s).map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
+    serde_json::from_str(s)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
 }
 
 /// Replaces the stored segments of one AUDIO job (call inside the completing
 /// transaction, so a re-run replaces rather than appends).
-pub fn store_chunk(tx: &Transaction<'_>, job_id: i64, meeting_id: i64, segments: &[(Segment, f32)]) -> rusqlite::Result<()> {
+pub fn store_chunk(
+    tx: &Transaction<'_>,
+    job_id: i64,
+    meeting_id: i64,
+    segments: &[(Segment, f32)],
+) -> rusqlite::Result<()> {
     tx.prepare_cached(DELETE_CHUNK)?.execute(named_params! { ":job_id": job_id })?;
     let mut ins = tx.prepare_cached(INSERT_CHUNK_SEGMENT)?;
     for (idx, (s, no_speech)) in segments.iter().enumerate() {
@@ -161,7 +167,10 @@ pub fn assemble(chunks: &[Chunk]) -> Vec<Segment> {
                     v.push(((si, None), splice::Token { norm: String::new(), start_ms: s.start_ms, end_ms: s.end_ms }));
                 }
                 for (wi, w) in s.words.iter().enumerate() {
-                    v.push(((si, Some(wi)), splice::Token { norm: splice::normalise(&w.text), start_ms: w.start_ms, end_ms: w.end_ms }));
+                    v.push((
+                        (si, Some(wi)),
+                        splice::Token { norm: splice::normalise(&w.text), start_ms: w.start_ms, end_ms: w.end_ms },
+                    ));
                 }
             }
             v.into_iter().unzip()

@@ -64,7 +64,8 @@ pub(crate) fn splice(prev: &[Token], next: &[Token], ov: Overlap) -> (usize, usi
     let mut best: Option<(usize, usize, usize, i64)> = None;
     for i in tail..prev.len() {
         for j in 0..head {
-            let run = prev[i..].iter().zip(&next[j..]).take_while(|(a, b)| !a.norm.is_empty() && a.norm == b.norm).count();
+            let run =
+                prev[i..].iter().zip(&next[j..]).take_while(|(a, b)| !a.norm.is_empty() && a.norm == b.norm).count();
             if run == 0 {
                 continue;
             }
@@ -122,16 +123,41 @@ mod tests {
     fn shared_run_is_found_despite_drifting_timestamps() {
         // Measured: the later chunk heard "...disposed" as "That's supposed" and put
         // "young man" 1.5 s later than the earlier chunk did.
-        let prev = [("not", 95_090, 95_240), ("an", 95_320, 95_420), ("ill-disposed", 95_420, 96_190), ("young", 96_200, 96_530), ("man.", 96_530, 96_870)];
-        let next = [("That's", 96_000, 96_730), ("supposed", 96_730, 97_340), ("young", 97_720, 98_340), ("man.", 98_710, 99_120), ("Unless", 99_120, 99_520)];
+        let prev = [
+            ("not", 95_090, 95_240),
+            ("an", 95_320, 95_420),
+            ("ill-disposed", 95_420, 96_190),
+            ("young", 96_200, 96_530),
+            ("man.", 96_530, 96_870),
+        ];
+        let next = [
+            ("That's", 96_000, 96_730),
+            ("supposed", 96_730, 97_340),
+            ("young", 97_720, 98_340),
+            ("man.", 98_710, 99_120),
+            ("Unless", 99_120, 99_520),
+        ];
         assert_eq!(join(&prev, &next, OV), ["not", "an", "illdisposed", "young", "man", "unless"]);
     }
 
     #[test]
     fn half_heard_last_word_gives_way_to_the_next_chunk() {
         let ov = Overlap { start_ms: 80_000, cut_ms: 81_000 };
-        let prev = [("how", 79_410, 79_440), ("much", 79_440, 79_690), ("there", 79_750, 79_980), ("might", 80_010, 80_310), ("be", 80_310, 80_470), ("prudence.", 80_470, 81_000)];
-        let next = [("there", 80_000, 80_390), ("might", 80_400, 80_790), ("be", 80_800, 80_950), ("prudently", 81_000, 81_680), ("in", 81_680, 81_840)];
+        let prev = [
+            ("how", 79_410, 79_440),
+            ("much", 79_440, 79_690),
+            ("there", 79_750, 79_980),
+            ("might", 80_010, 80_310),
+            ("be", 80_310, 80_470),
+            ("prudence.", 80_470, 81_000),
+        ];
+        let next = [
+            ("there", 80_000, 80_390),
+            ("might", 80_400, 80_790),
+            ("be", 80_800, 80_950),
+            ("prudently", 81_000, 81_680),
+            ("in", 81_680, 81_840),
+        ];
         assert_eq!(join(&prev, &next, ov), ["how", "much", "there", "might", "be", "prudently", "in"]);
     }
 
@@ -139,9 +165,19 @@ mod tests {
     fn one_shared_word_is_taken_from_the_copy_with_more_context() {
         let ov = Overlap { start_ms: 16_000, cut_ms: 17_000 };
         let prev = [("made", 15_550, 15_920), ("amiable", 16_150, 16_480), ("himself.", 16_610, 16_990)];
-        let next = [("me", 16_000, 16_170), ("a", 16_270, 16_270), ("bull", 16_270, 16_640), ("himself.", 16_640, 17_430), ("Seven", 17_600, 19_030)];
+        let next = [
+            ("me", 16_000, 16_170),
+            ("a", 16_270, 16_270),
+            ("bull", 16_270, 16_640),
+            ("himself.", 16_640, 17_430),
+            ("Seven", 17_600, 19_030),
+        ];
         let (p, n) = (toks(&prev), toks(&next));
-        assert_eq!(splice(&p, &n, ov), (2, 3), "the later chunk's copy starts 640 ms into its audio, the earlier's ends 10 ms before its cut");
+        assert_eq!(
+            splice(&p, &n, ov),
+            (2, 3),
+            "the later chunk's copy starts 640 ms into its audio, the earlier's ends 10 ms before its cut"
+        );
         assert_eq!(join(&prev, &next, ov), ["made", "amiable", "himself", "seven"]);
     }
 

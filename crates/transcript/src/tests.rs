@@ -22,8 +22,18 @@ fn chunk(seq: i64, start_ms: i64, overlap_ms: i64, segments: Vec<Segment>) -> Ch
 #[test]
 fn overlaps_keep_each_word_once_whatever_the_order() {
     // Cut at 60 s; chunk 1 starts 1 s earlier and hears "right" again.
-    let a = chunk(0, 0, 0, vec![seg(vec![w(" Okay", 57_000, 57_400), w(" right", 59_300, 59_700)]), seg(vec![w(" so", 60_200, 60_400)])]);
-    let b = chunk(1, 59_000, 1_000, vec![seg(vec![w(" right", 59_350, 59_750), w(" so", 60_200, 60_450), w(" budget", 60_600, 61_000)])]);
+    let a = chunk(
+        0,
+        0,
+        0,
+        vec![seg(vec![w(" Okay", 57_000, 57_400), w(" right", 59_300, 59_700)]), seg(vec![w(" so", 60_200, 60_400)])],
+    );
+    let b = chunk(
+        1,
+        59_000,
+        1_000,
+        vec![seg(vec![w(" right", 59_350, 59_750), w(" so", 60_200, 60_450), w(" budget", 60_600, 61_000)])],
+    );
     let t = assemble(&[b.clone(), a.clone()]);
     let words: Vec<&str> = t.iter().flat_map(|s| s.words.iter().map(|w| w.text.as_str())).collect();
     assert_eq!(words, vec![" Okay", " right", " so", " budget"]);
@@ -58,7 +68,13 @@ fn subtitle_formats_have_correct_timing_and_escaping() {
     let mut b = seg(vec![w(" Next", 3_723_004, 3_724_000)]);
     b.speaker = Some("Ana".into());
     let segs = vec![a, b];
-    let meta = Meta { meeting_id: 7, title: Some("Weekly".into()), duration_ms: Some(3_725_000), created: None, ..Meta::default() };
+    let meta = Meta {
+        meeting_id: 7,
+        title: Some("Weekly".into()),
+        duration_ms: Some(3_725_000),
+        created: None,
+        ..Meta::default()
+    };
     let srt = render(Format::Srt, &meta, &segs);
     assert_eq!(
         srt,
@@ -85,7 +101,15 @@ fn subtitle_formats_have_correct_timing_and_escaping() {
 fn every_statement_matches_the_schema() {
     let conn = Connection::open_in_memory().unwrap();
     conn.execute_batch(debrief_jobq::SCHEMA_SQL).unwrap();
-    for sql in [DELETE_CHUNK, INSERT_CHUNK_SEGMENT, CHUNKS_OF_MEETING, SEGMENTS_OF_CHUNK, DELETE_TRANSCRIPT, INSERT_TRANSCRIPT_SEGMENT, TRANSCRIPT] {
+    for sql in [
+        DELETE_CHUNK,
+        INSERT_CHUNK_SEGMENT,
+        CHUNKS_OF_MEETING,
+        SEGMENTS_OF_CHUNK,
+        DELETE_TRANSCRIPT,
+        INSERT_TRANSCRIPT_SEGMENT,
+        TRANSCRIPT,
+    ] {
         conn.prepare(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
 }

@@ -28,8 +28,8 @@
 use std::path::{Path, PathBuf};
 
 use whisper_rs::{
-    FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperVadContext,
-    WhisperVadContextParams, WhisperVadParams,
+    FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperVadContext, WhisperVadContextParams,
+    WhisperVadParams,
 };
 
 /// Samples per second the engine takes.
@@ -99,7 +99,8 @@ fn skipped_from(segs: &[Segment], speech_ms: &[(i64, i64)], from: i64, to: i64) 
         holes.push((at, to));
     }
     holes.into_iter().find_map(|(h0, h1)| {
-        let inside: Vec<(i64, i64)> = speech_ms.iter().map(|&(a, b)| (a.max(h0), b.min(h1))).filter(|(a, b)| b > a).collect();
+        let inside: Vec<(i64, i64)> =
+            speech_ms.iter().map(|&(a, b)| (a.max(h0), b.min(h1))).filter(|(a, b)| b > a).collect();
         let total: i64 = inside.iter().map(|(a, b)| b - a).sum();
         (total >= SKIPPED_MS).then(|| h0.max(inside[0].0 - to_ms(PAD)))
     })
@@ -127,7 +128,10 @@ fn truncate(segs: Vec<Segment>, t: i64) -> Vec<Segment> {
 fn is_annotation(text: &str) -> bool {
     let pairs = [('[', ']'), ('(', ')'), ('*', '*'), ('♪', '♪')];
     pairs.iter().any(|&(open, close)| {
-        text.chars().count() >= 2 && text.starts_with(open) && text.ends_with(close) && !text[open.len_utf8()..text.len() - close.len_utf8()].contains([open, close])
+        text.chars().count() >= 2
+            && text.starts_with(open)
+            && text.ends_with(close)
+            && !text[open.len_utf8()..text.len() - close.len_utf8()].contains([open, close])
     })
 }
 
@@ -254,10 +258,7 @@ impl std::fmt::Debug for Engine {
 }
 
 fn model_err(path: &Path, msg: impl Into<String>) -> EngineError {
-    EngineError::Model {
-        path: path.to_path_buf(),
-        msg: msg.into(),
-    }
+    EngineError::Model { path: path.to_path_buf(), msg: msg.into() }
 }
 
 impl Engine {
@@ -291,10 +292,8 @@ impl Engine {
     pub fn speech(&mut self, samples: &[f32]) -> Result<Vec<(usize, usize)>, EngineError> {
         let mut params = WhisperVadParams::new();
         params.set_speech_pad(30);
-        let segs = self
-            .vad
-            .segments_from_samples(params, samples)
-            .map_err(|e| EngineError::Whisper(format!("VAD: {e}")))?;
+        let segs =
+            self.vad.segments_from_samples(params, samples).map_err(|e| EngineError::Whisper(format!("VAD: {e}")))?;
         // Segment times are in centiseconds.
         let cs = |t: f32| ((f64::from(t) * SAMPLE_RATE as f64 / 100.0).round().max(0.0) as usize).min(samples.len());
         Ok(segs.map(|s| (cs(s.start), cs(s.end))).filter(|(a, b)| b > a).collect())
@@ -362,13 +361,8 @@ impl Engine {
         if let Some(v) = &self.cfg.vocabulary {
             params.set_initial_prompt(v);
         }
-        let mut state = self
-            .ctx
-            .create_state()
-            .map_err(|e| EngineError::Whisper(format!("creating a state: {e}")))?;
-        state
-            .full(params, audio)
-            .map_err(|e| EngineError::Whisper(format!("decoding: {e}")))?;
+        let mut state = self.ctx.create_state().map_err(|e| EngineError::Whisper(format!("creating a state: {e}")))?;
+        state.full(params, audio).map_err(|e| EngineError::Whisper(format!("decoding: {e}")))?;
         let eot = self.ctx.token_eot();
         let ms = |cs: i64| {
             let pos = ((cs.max(0) as usize) * SAMPLE_RATE / 100).min(audio.len());
@@ -395,12 +389,7 @@ impl Engine {
                         w.p = probs.iter().sum::<f32>() / probs.len().max(1) as f32;
                     }
                     probs.clear();
-                    words.push(Word {
-                        text: piece.clone(),
-                        start_ms: ms(data.t0),
-                        end_ms: ms(data.t1),
-                        p: 0.0,
-                    });
+                    words.push(Word { text: piece.clone(), start_ms: ms(data.t0), end_ms: ms(data.t1), p: 0.0 });
                 } else if let Some(w) = words.last_mut() {
                     w.text.push_str(&piece);
                     w.end_ms = ms(data.t1);
@@ -427,7 +416,8 @@ mod tests {
     use super::*;
 
     fn seg(words: &[(&str, i64, i64)]) -> Segment {
-        let words: Vec<Word> = words.iter().map(|&(t, a, b)| Word { text: format!(" {t}"), start_ms: a, end_ms: b, p: 0.9 }).collect();
+        let words: Vec<Word> =
+            words.iter().map(|&(t, a, b)| Word { text: format!(" {t}"), start_ms: a, end_ms: b, p: 0.9 }).collect();
         Segment {
             start_ms: words[0].start_ms,
             end_ms: words[words.len() - 1].end_ms,
@@ -440,12 +430,23 @@ mod tests {
     #[test]
     fn a_decode_that_stops_early_is_resumed_after_its_last_word() {
         // Measured in a 17 s chunk: one sentence, then nothing for 13 s of speech.
-        let words = [("He", 0, 110), ("might", 110, 450), ("have", 450, 720), ("been", 720, 990), ("made", 990, 1_500), ("still", 1_500, 2_000), ("more", 2_000, 2_500), ("respectable", 2_500, 3_040), ("was.", 3_040, 3_300)];
+        let words = [
+            ("He", 0, 110),
+            ("might", 110, 450),
+            ("have", 450, 720),
+            ("been", 720, 990),
+            ("made", 990, 1_500),
+            ("still", 1_500, 2_000),
+            ("more", 2_000, 2_500),
+            ("respectable", 2_500, 3_040),
+            ("was.", 3_040, 3_300),
+        ];
         let segs = [seg(&words)];
         let speech = [(0, 7_100), (8_000, 17_000)];
         assert_eq!(skipped_from(&segs, &speech, 0, 17_000), Some(3_300));
         // Words all there: pauses between sentences (no speech) are no skip.
-        let full = [seg(&[("One", 0, 400), ("two.", 500, 900)]), seg(&[("Three", 2_500, 2_900), ("four.", 3_000, 3_500)])];
+        let full =
+            [seg(&[("One", 0, 400), ("two.", 500, 900)]), seg(&[("Three", 2_500, 2_900), ("four.", 3_000, 3_500)])];
         assert_eq!(skipped_from(&full, &[(0, 950), (2_400, 3_600)], 0, 4_000), None);
     }
 
@@ -454,7 +455,11 @@ mod tests {
         // "pound@437560-442210 sign.@442210-448720" in a measured chunk (times from 437 s).
         let segs = [seg(&[("press", 0, 250), ("the", 250, 300), ("pound", 300, 4_950), ("sign.", 4_950, 11_460)])];
         let speech = [(0, 11_400)];
-        assert_eq!(skipped_from(&segs, &speech, 0, 11_500), Some(1_800), "the speech after the first 1.5 s of \"pound\"");
+        assert_eq!(
+            skipped_from(&segs, &speech, 0, 11_500),
+            Some(1_800),
+            "the speech after the first 1.5 s of \"pound\""
+        );
         let kept = truncate(segs.to_vec(), 1_800);
         assert_eq!(kept[0].text, "press the pound");
         assert_eq!(kept[0].end_ms, 4_950);
@@ -473,7 +478,10 @@ mod tests {
     #[test]
     fn a_resumed_decode_does_not_repeat_the_words_before_it() {
         let mut group = vec![seg(&[("at", 0, 200), ("the", 200, 300), ("tone", 300, 700)])];
-        append_resumed(&mut group, vec![seg(&[("tone,", 650, 800), ("please", 800, 1_200)]), seg(&[("record.", 1_300, 1_800)])]);
+        append_resumed(
+            &mut group,
+            vec![seg(&[("tone,", 650, 800), ("please", 800, 1_200)]), seg(&[("record.", 1_300, 1_800)])],
+        );
         let words: Vec<String> = group.iter().flat_map(|s| s.words.iter().map(|w| norm(&w.text))).collect();
         assert_eq!(words, ["at", "the", "tone", "please", "record"]);
         assert_eq!(group[1].text, "please");
@@ -483,7 +491,8 @@ mod tests {
     #[test]
     fn speech_is_joined_across_short_pauses_only() {
         let s = SAMPLE_RATE;
-        let speech = [(s, 5 * s), (6 * s, 20 * s), (21 * s, 27 * s), (40 * s, 45 * s), (47 * s, 100 * s), (119 * s, 120 * s)];
+        let speech =
+            [(s, 5 * s), (6 * s, 20 * s), (21 * s, 27 * s), (40 * s, 45 * s), (47 * s, 100 * s), (119 * s, 120 * s)];
         let g = groups(120 * s, &speech);
         assert_eq!(g, vec![(s - PAD, 27 * s + PAD), (40 * s - PAD, 100 * s + PAD), (119 * s - PAD, 120 * s)]);
     }

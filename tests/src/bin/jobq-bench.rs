@@ -45,22 +45,15 @@ struct Cli {
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
-    let cfg = QueueConfig {
-        writer_gate: !cli.no_gate,
-        ..QueueConfig::default()
-    };
-    let q = Queue::open(&cli.db, cfg)
-        .with_context(|| format!("opening {}", cli.db.display()))?;
+    let cfg = QueueConfig { writer_gate: !cli.no_gate, ..QueueConfig::default() };
+    let q = Queue::open(&cli.db, cfg).with_context(|| format!("opening {}", cli.db.display()))?;
     if cli.consume {
         return consume(&q, cli.mode);
     }
     let m = q.create_meeting(Some("bench"), None)?;
     q.write(|tx| {
         for i in 0..cli.jobs {
-            Queue::enqueue_in(
-                tx,
-                &NewJob::new(m, TaskType::Audio, i64::from(i)).payload(json!({ "n": i })),
-            )?;
+            Queue::enqueue_in(tx, &NewJob::new(m, TaskType::Audio, i64::from(i)).payload(json!({ "n": i })))?;
         }
         Ok::<_, debrief_jobq::QueueError>(())
     })?;
@@ -106,12 +99,7 @@ fn main() -> Result<()> {
         per_consumer.push(line.trim().parse::<u64>()?);
     }
     let secs = start.elapsed().as_secs_f64();
-    let completed: u64 = q
-        .counts()?
-        .iter()
-        .filter(|(_, s, _)| *s == Status::Completed)
-        .map(|(_, _, n)| n)
-        .sum();
+    let completed: u64 = q.counts()?.iter().filter(|(_, s, _)| *s == Status::Completed).map(|(_, _, n)| n).sum();
     let total: u64 = per_consumer.iter().sum();
     if completed != u64::from(cli.jobs) || total != u64::from(cli.jobs) {
         bail!("{completed} COMPLETED and {total} consumed, expected {}", cli.jobs);
@@ -146,9 +134,7 @@ fn consume(q: &Queue, mode: Mode) -> Result<()> {
         let result = json!({ "n": c.payload["n"] });
         n += 1;
         next = match mode {
-            Mode::OneCommit => {
-                q.complete_and_claim(&c, &result, |_| Ok(()), &who, TaskType::Audio)?
-            }
+            Mode::OneCommit => q.complete_and_claim(&c, &result, |_| Ok(()), &who, TaskType::Audio)?,
             Mode::TwoCommit => {
                 q.complete(&c, &result)?;
                 q.claim(&who, TaskType::Audio)?

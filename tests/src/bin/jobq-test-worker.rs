@@ -16,10 +16,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use debrief_jobq::{
-    Claim, Device, DeviceRequest, Queue, QueueConfig, QueueError, Retry, TaskType,
-    WorkerIdent,
-};
+use debrief_jobq::{Claim, Device, DeviceRequest, Queue, QueueConfig, QueueError, Retry, TaskType, WorkerIdent};
 use serde_json::json;
 
 #[derive(Parser)]
@@ -109,18 +106,10 @@ fn main() -> Result<()> {
     let q = Queue::open(&cli.db, cfg).with_context(|| format!("opening {}", cli.db.display()))?;
     let mut log = Log::open(&cli.log)?;
     match cli.cmd {
-        Cmd::Drain {
-            task,
-            pipeline,
-            heartbeat_ms,
-        } => drain(&q, &mut log, task, pipeline, Duration::from_millis(heartbeat_ms)),
-        Cmd::Gpu {
-            rounds,
-            hold_us,
-            marker,
-            hog,
-            host,
-        } => {
+        Cmd::Drain { task, pipeline, heartbeat_ms } => {
+            drain(&q, &mut log, task, pipeline, Duration::from_millis(heartbeat_ms))
+        }
+        Cmd::Gpu { rounds, hold_us, marker, hog, host } => {
             let mut who = WorkerIdent::current("gpu-test");
             if let Some(h) = host {
                 who.host = h;
@@ -208,15 +197,7 @@ fn drain(q: &Queue, log: &mut Log, task: TaskType, pipeline: bool, hb: Duration)
     }
 }
 
-fn gpu(
-    q: &Queue,
-    log: &mut Log,
-    who: &WorkerIdent,
-    rounds: u32,
-    hold_us: u64,
-    marker: &Path,
-    hog: bool,
-) -> Result<()> {
+fn gpu(q: &Queue, log: &mut Log, who: &WorkerIdent, rounds: u32, hold_us: u64, marker: &Path, hog: bool) -> Result<()> {
     let me = std::process::id();
     let req = DeviceRequest::exclusive(Device::Gpu);
     for _ in 0..rounds {

@@ -104,10 +104,7 @@ fn main() -> Result<()> {
         idle_min: Duration::from_millis(20),
         idle_max: Duration::from_millis(200),
     };
-    let mut h = Fake {
-        work: Duration::from_millis(work),
-        loaded: false,
-    };
+    let mut h = Fake { work: Duration::from_millis(work), loaded: false };
     worker::run(&q, &dd, &cfg, &mut h)?;
     Ok(())
 }

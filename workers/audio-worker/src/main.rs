@@ -90,11 +90,7 @@ impl Handler for Asr {
     fn load(&mut self, threads: usize) -> Result<()> {
         let (model, vad_model) = self.model_paths()?;
         let language = self.args.language.clone().or_else(|| {
-            model
-                .file_name()
-                .and_then(|f| f.to_str())
-                .filter(|f| f.contains(".en"))
-                .map(|_| "en".to_owned())
+            model.file_name().and_then(|f| f.to_str()).filter(|f| f.contains(".en")).map(|_| "en".to_owned())
         });
         let started = std::time::Instant::now();
         let engine = Engine::load(EngineConfig {
@@ -106,7 +102,10 @@ impl Handler for Asr {
             vocabulary: self.args.vocabulary.clone(),
             carry_text: !self.args.no_carry,
         })?;
-        log("audio-worker", &format!("loaded {} in {:.2} s ({threads} threads)", model.display(), started.elapsed().as_secs_f64()));
+        log(
+            "audio-worker",
+            &format!("loaded {} in {:.2} s ({threads} threads)", model.display(), started.elapsed().as_secs_f64()),
+        );
         self.engine = Some(engine);
         Ok(())
     }
@@ -150,7 +149,12 @@ impl Asr {
                     words: s
                         .words
                         .into_iter()
-                        .map(|w| Word { text: w.text, start_ms: start_ms + w.start_ms, end_ms: start_ms + w.end_ms, p: w.p })
+                        .map(|w| Word {
+                            text: w.text,
+                            start_ms: start_ms + w.start_ms,
+                            end_ms: start_ms + w.end_ms,
+                            p: w.p,
+                        })
                         .collect(),
                 };
                 (seg, s.no_speech_prob)
@@ -174,10 +178,8 @@ impl Asr {
 
 fn transcript(job: &Claim, ctx: &JobContext<'_>) -> Result<Output, JobError> {
     let meeting = job.meeting_id;
-    let chunks = ctx
-        .queue
-        .read(|c| Ok(debrief_transcript::load_chunks(c, meeting)?))
-        .map_err(|e| JobError::Retry(e.into()))?;
+    let chunks =
+        ctx.queue.read(|c| Ok(debrief_transcript::load_chunks(c, meeting)?)).map_err(|e| JobError::Retry(e.into()))?;
     let segments = debrief_transcript::assemble(&chunks);
     let result = json!({
         "chunks": chunks.len(),
@@ -214,11 +216,7 @@ fn main() -> Result<()> {
         idle_min: debrief_runtime::IDLE_MIN,
         idle_max: debrief_runtime::IDLE_MAX,
     };
-    let mut h = Asr {
-        args: asr,
-        use_gpu: device.is_some(),
-        engine: None,
-    };
+    let mut h = Asr { args: asr, use_gpu: device.is_some(), engine: None };
     worker::run(&q, &dd, &cfg, &mut h)?;
     Ok(())
 }

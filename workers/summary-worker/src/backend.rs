@@ -51,7 +51,11 @@ impl Llm for Llama {
 
     fn chat(&mut self, system: &str, user: &str, shape: &Shape, stop: &dyn Fn() -> bool) -> Result<String> {
         let grammar = shape.gbnf();
-        let gen = debrief_llm::Generate { grammar: Some(&grammar), max_tokens: shape.max_tokens(), repeat_penalty: REPEAT_PENALTY };
+        let gen = debrief_llm::Generate {
+            grammar: Some(&grammar),
+            max_tokens: shape.max_tokens(),
+            repeat_penalty: REPEAT_PENALTY,
+        };
         Ok(self.engine.chat(system, user, &gen, stop)?)
     }
 }
@@ -94,7 +98,10 @@ impl Server {
     /// fails jobs, with retries, rather than the worker).
     pub(crate) fn new(cfg: ServerConfig) -> Result<Self> {
         if !cfg.url.starts_with("http://") {
-            bail!("--server-url {:?}: only plain http:// is supported (a server on this machine or your network)", cfg.url);
+            bail!(
+                "--server-url {:?}: only plain http:// is supported (a server on this machine or your network)",
+                cfg.url
+            );
         }
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .timeout_global(Some(cfg.timeout))
@@ -127,7 +134,9 @@ impl Server {
             }
         }
         if let Ok(mut r) = self.agent.get(format!("{root}/props")).call() {
-            if let Some(n) = r.body_mut().read_json::<Value>().ok().and_then(|v| v["default_generation_settings"]["n_ctx"].as_u64()) {
+            if let Some(n) =
+                r.body_mut().read_json::<Value>().ok().and_then(|v| v["default_generation_settings"]["n_ctx"].as_u64())
+            {
                 self.n_ctx = self.n_ctx.min(usize::try_from(n).unwrap_or(usize::MAX));
             }
         }
@@ -138,7 +147,11 @@ impl Server {
                 "server {}: context {} tokens, tokens {}",
                 self.cfg.url,
                 self.n_ctx,
-                if self.tokenize.is_some() { "counted by the server (/tokenize)" } else { "estimated at 3 characters per token" }
+                if self.tokenize.is_some() {
+                    "counted by the server (/tokenize)"
+                } else {
+                    "estimated at 3 characters per token"
+                }
             ),
         );
         Ok(())
@@ -195,7 +208,11 @@ fn snippet(s: &str) -> String {
 
 impl Llm for Server {
     fn id(&self) -> String {
-        format!("{} via {}", if self.cfg.model.is_empty() { "server default model" } else { &self.cfg.model }, self.cfg.url)
+        format!(
+            "{} via {}",
+            if self.cfg.model.is_empty() { "server default model" } else { &self.cfg.model },
+            self.cfg.url
+        )
     }
 
     fn n_ctx(&self) -> usize {
@@ -244,12 +261,16 @@ impl Llm for Server {
             let status = r.status().as_u16();
             Ok((status, r.body_mut().read_to_string()?))
         })?;
-        let v: Value = serde_json::from_str(&text)
-            .with_context(|| format!("the LLM server at {} answered with invalid JSON: {}", self.cfg.url, snippet(&text)))?;
-        v["choices"][0]["message"]["content"]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| anyhow!("the LLM server at {} answered without choices[0].message.content: {}", self.cfg.url, snippet(&text)))
+        let v: Value = serde_json::from_str(&text).with_context(|| {
+            format!("the LLM server at {} answered with invalid JSON: {}", self.cfg.url, snippet(&text))
+        })?;
+        v["choices"][0]["message"]["content"].as_str().map(str::to_owned).ok_or_else(|| {
+            anyhow!(
+                "the LLM server at {} answered without choices[0].message.content: {}",
+                self.cfg.url,
+                snippet(&text)
+            )
+        })
     }
 }
 

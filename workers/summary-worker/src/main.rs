@@ -64,7 +64,9 @@ struct Summarizer {
 fn rss_mb() -> String {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok()))
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
         .map_or_else(|| "?".into(), |kb| format!("{} MB", kb / 1024))
 }
 
@@ -76,13 +78,30 @@ impl Handler for Summarizer {
         let llm: Box<dyn Llm> = match s.backend {
             Backend::Llama => {
                 let path = backend::gguf_path(&s.model, s.model_cache.clone())?;
-                let engine = debrief_llm::Engine::load(&debrief_llm::EngineConfig { model: path.clone(), threads, n_ctx: s.context, use_gpu: self.use_gpu })?;
-                let id = format!("{} (llama.cpp)", path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default());
+                let engine = debrief_llm::Engine::load(&debrief_llm::EngineConfig {
+                    model: path.clone(),
+                    threads,
+                    n_ctx: s.context,
+                    use_gpu: self.use_gpu,
+                })?;
+                let id = format!(
+                    "{} (llama.cpp)",
+                    path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default()
+                );
                 Box::new(Llama { engine, id })
             }
             Backend::Openai => Box::new(Server::new(s.server())?),
         };
-        log(NAME, &format!("loaded {} (context {} tokens) in {:.2} s; memory {before} -> {}", llm.id(), llm.n_ctx(), started.elapsed().as_secs_f64(), rss_mb()));
+        log(
+            NAME,
+            &format!(
+                "loaded {} (context {} tokens) in {:.2} s; memory {before} -> {}",
+                llm.id(),
+                llm.n_ctx(),
+                started.elapsed().as_secs_f64(),
+                rss_mb()
+            ),
+        );
         self.llm = Some(llm);
         Ok(())
     }
@@ -136,18 +155,38 @@ impl Summarizer {
                 return Err(JobError::Interrupted);
             }
             let hash = w.input_hash(&[&model, &p.map_system, &p.map_user, &grammar]);
-            let what = format!("meeting {meeting} window {}/{} [{}–{}]", w.idx + 1, windows.len(), mmss(w.start_ms), mmss(w.end_ms));
+            let what = format!(
+                "meeting {meeting} window {}/{} [{}–{}]",
+                w.idx + 1,
+                windows.len(),
+                mmss(w.start_ms),
+                mmss(w.end_ms)
+            );
             if let Some(s) = stored.iter().find(|s| s.idx == w.idx && s.input_sha256 == hash) {
-                log(NAME, &format!("{what}: reusing the notes stored at {}", debrief_runtime::format_utc_ms(s.created_at)));
+                log(
+                    NAME,
+                    &format!("{what}: reusing the notes stored at {}", debrief_runtime::format_utc_ms(s.created_at)),
+                );
                 notes.push(s.notes.clone());
                 reused += 1;
                 continue;
             }
             let t = Instant::now();
             let answer = chat(llm, &p.map_system, &p.map(&w.text()), &MAP, ctx)?;
-            let anchors: Vec<Anchor> = w.lines.iter().map(|l| Anchor { start_ms: l.start_ms, end_ms: l.end_ms, text: l.text.clone() }).collect();
+            let anchors: Vec<Anchor> = w
+                .lines
+                .iter()
+                .map(|l| Anchor { start_ms: l.start_ms, end_ms: l.end_ms, text: l.text.clone() })
+                .collect();
             let n = parse::notes(&answer, &anchors, MAP.max_items).map_err(retry)?;
-            let row = WindowRow { meeting_id: meeting, idx: w.idx, start_ms: w.start_ms, end_ms: w.end_ms, input_sha256: &hash, notes: &n };
+            let row = WindowRow {
+                meeting_id: meeting,
+                idx: w.idx,
+                start_ms: w.start_ms,
+                end_ms: w.end_ms,
+                input_sha256: &hash,
+                notes: &n,
+            };
             match ctx.queue.write_fenced(&job.fence, |tx| store::put_window(tx, &row).map_err(QueueError::from)) {
                 Ok(()) => {}
                 Err(QueueError::LostClaim { .. }) => return Err(JobError::Interrupted),
@@ -186,7 +225,14 @@ impl Summarizer {
             "seconds": started.elapsed().as_secs_f64(),
             "model": model,
         });
-        log(NAME, &format!("meeting {meeting}: summary of {} windows ({reused} reused) in {:.1} s", windows.len(), started.elapsed().as_secs_f64()));
+        log(
+            NAME,
+            &format!(
+                "meeting {meeting}: summary of {} windows ({reused} reused) in {:.1} s",
+                windows.len(),
+                started.elapsed().as_secs_f64()
+            ),
+        );
         Ok(finish(meeting, summary, model, windows.len(), result))
     }
 }
@@ -229,10 +275,7 @@ fn reduce_call(llm: &mut dyn Llm, p: &Prompts, group: &[Notes], ctx: &JobContext
 }
 
 fn finish(meeting: i64, summary: Summary, model: String, windows: usize, result: serde_json::Value) -> Output {
-    Output {
-        result,
-        store: Some(Box::new(move |tx| Ok(store::put_summary(tx, meeting, &summary, &model, windows)?))),
-    }
+    Output { result, store: Some(Box::new(move |tx| Ok(store::put_summary(tx, meeting, &summary, &model, windows)?))) }
 }
 
 fn main() -> Result<()> {

@@ -118,7 +118,11 @@ impl Settings {
             Some(p) => read_file(p)?,
             None => {
                 let p = data_dir.join("summary.toml");
-                if p.is_file() { read_file(&p)? } else { File::default() }
+                if p.is_file() {
+                    read_file(&p)?
+                } else {
+                    File::default()
+                }
             }
         };
         let backend = match a.backend.clone().or(file.backend).as_deref() {
@@ -127,7 +131,10 @@ impl Settings {
             Some(other) => bail!("unknown backend {other:?} (llama or openai)"),
         };
         let timeout = a.timeout.or(file.timeout_s).unwrap_or(300.0);
-        let timeout = Duration::try_from_secs_f64(timeout).ok().filter(|d| !d.is_zero()).context("--timeout must be a positive number of seconds")?;
+        let timeout = Duration::try_from_secs_f64(timeout)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .context("--timeout must be a positive number of seconds")?;
         let s = Self {
             backend,
             model: a.model.clone().or(file.model).unwrap_or_else(|| debrief_models::SMOLLM2_135M.into()),

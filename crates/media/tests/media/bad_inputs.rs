@@ -146,7 +146,11 @@ fn absurd_declared_size_is_truncated_quickly() {
         assert!(matches!(e, MediaError::Truncated { .. }), "{name}: {e:?}");
         assert_names(&e, &path);
         assert!(e.to_string().contains("declares"), "{e}");
-        assert!(e.to_string().contains(&0xFFFF_FFF0u32.to_string()) || e.to_string().contains(&(0xFFFF_FFF0u32 / 2).to_string()), "{e}");
+        assert!(
+            e.to_string().contains(&0xFFFF_FFF0u32.to_string())
+                || e.to_string().contains(&(0xFFFF_FFF0u32 / 2).to_string()),
+            "{e}"
+        );
 
         let e = read_wav(&path).expect_err("read_wav must fail");
         assert!(matches!(e, MediaError::Truncated { .. }), "{name}: {e:?}");

@@ -140,9 +140,8 @@ fn flac_decodes_like_the_same_wav() {
     let rate = 48_000;
     let frames = rate as usize * 5 + 123;
     let mut rng = Rng::new(3);
-    let l: Vec<f32> = (0..frames)
-        .map(|i| 0.3 * (TAU * 300.0 * i as f32 / rate as f32).sin() + 0.05 * rng.noise())
-        .collect();
+    let l: Vec<f32> =
+        (0..frames).map(|i| 0.3 * (TAU * 300.0 * i as f32 / rate as f32).sin() + 0.05 * rng.noise()).collect();
     let r = sine(1_000.0, 0.2, rate, frames);
     let both = interleave(&[l, r]);
     let flac = dir.path().join("a.flac");

@@ -50,12 +50,8 @@ pub(crate) fn interleave(channels: &[Vec<f32>]) -> Vec<f32> {
 
 /// Writes interleaved samples as 16-bit PCM WAV.
 pub(crate) fn write_wav_i16(path: &Path, rate: u32, channels: u16, interleaved: &[f32]) {
-    let spec = hound::WavSpec {
-        channels,
-        sample_rate: rate,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
+    let spec =
+        hound::WavSpec { channels, sample_rate: rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
     let mut w = hound::WavWriter::create(path, spec).expect("create wav");
     for &x in interleaved {
         w.write_sample(to_i16(x)).expect("write sample");
@@ -65,12 +61,8 @@ pub(crate) fn write_wav_i16(path: &Path, rate: u32, channels: u16, interleaved: 
 
 /// Writes interleaved samples as 32-bit float WAV.
 pub(crate) fn write_wav_f32(path: &Path, rate: u32, channels: u16, interleaved: &[f32]) {
-    let spec = hound::WavSpec {
-        channels,
-        sample_rate: rate,
-        bits_per_sample: 32,
-        sample_format: hound::SampleFormat::Float,
-    };
+    let spec =
+        hound::WavSpec { channels, sample_rate: rate, bits_per_sample: 32, sample_format: hound::SampleFormat::Float };
     let mut w = hound::WavWriter::create(path, spec).expect("create wav");
     for &x in interleaved {
         w.write_sample(x).expect("write sample");
@@ -114,11 +106,9 @@ pub(crate) fn write_flac_i16(path: &Path, rate: u32, channels: u16, interleaved:
     out.extend_from_slice(&(BLOCK as u16).to_be_bytes()); // min block size
     out.extend_from_slice(&(BLOCK as u16).to_be_bytes()); // max block size
     out.extend_from_slice(&[0; 6]); // min/max frame size unknown
-    // 20 bits rate, 3 bits channels-1, 5 bits bps-1, 36 bits total samples.
-    let packed: u64 = (u64::from(rate) << 44)
-        | (((ch as u64) - 1) << 41)
-        | (15u64 << 36)
-        | (frames as u64 & 0xF_FFFF_FFFF);
+                                    // 20 bits rate, 3 bits channels-1, 5 bits bps-1, 36 bits total samples.
+    let packed: u64 =
+        (u64::from(rate) << 44) | (((ch as u64) - 1) << 41) | (15u64 << 36) | (frames as u64 & 0xF_FFFF_FFFF);
     out.extend_from_slice(&packed.to_be_bytes());
     out.extend_from_slice(&[0; 16]); // MD5 unknown
     for (n, start) in (0..frames).step_by(BLOCK).enumerate() {
