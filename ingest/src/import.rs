@@ -13,12 +13,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use debrief_config::DataDir;
-use debrief_jobq::{MeetingId, NewJob, NewMeeting, Queue, TaskType};
+use debrief_contracts::{AudioChunk, DataPath};
+use debrief_jobq::{MeetingId, MeetingStatus, NewJob, NewMeeting, Queue, TaskType};
 use debrief_media::{write_wav_atomic, AudioSource, Chunk, ChunkPlan, Chunker, SAMPLE_RATE};
-use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::journal::meeting_dir;
+use crate::layout::{chunk_rel, meeting_dir, rel_audio};
 
 /// `ingest import` arguments.
 #[derive(Debug, clap::Args)]
@@ -65,17 +65,14 @@ impl ChunkArgs {
 }
 
 /// The payload of a chunk's AUDIO job (all positions in 16 kHz samples of meeting time).
-pub(crate) fn chunk_payload(rel: &Path, start_sample: u64, samples: u64, overlap_samples: u64) -> serde_json::Value {
-    let ms = |samples: u64| samples * 1000 / u64::from(SAMPLE_RATE);
-    json!({
-        "path": rel,
-        "sample_rate": SAMPLE_RATE,
-        "start_sample": start_sample,
-        "samples": samples,
-        "overlap_samples": overlap_samples,
-        "start_ms": ms(start_sample),
-        "duration_ms": ms(samples),
-        "overlap_ms": ms(overlap_samples),
+pub(crate) fn chunk_payload(rel: PathBuf, start_sample: u64, samples: u64, overlap_samples: u64) -> Result<AudioChunk> {
+    Ok(AudioChunk {
+        path: DataPath::new(rel)?,
+        start_sample,
+        samples,
+        overlap_samples,
+        channels: Vec::new(),
+        recovered: false,
     })
 }
 
@@ -87,13 +84,13 @@ pub(crate) fn run(data_dir: Option<&Path>, args: &ImportArgs) -> Result<()> {
         sources.push(AudioSource::open(f)?);
     }
     let sha = hash_files(&args.files)?;
-    let (dd, q) = debrief_runtime::open(data_dir)?;
+    let (dd, q) = Queue::open_data_dir(data_dir)?;
     crate::journal::recover_dead(&dd, &q)?;
 
     let (meeting, done_seqs, created) = match q.find_meeting_by_source(&sha)? {
         Some(m) => {
             let rec = q.meeting(m)?.context("meeting vanished")?;
-            if rec.status != "OPEN" {
+            if rec.status != MeetingStatus::Open {
                 eprintln!("ingest: these files were imported already as meeting {m} ({})", rec.status);
                 println!("{m}");
                 return Ok(());
@@ -148,8 +145,7 @@ fn import_chunks(
     plan: &ChunkPlan,
     done: &HashSet<i64>,
 ) -> Result<u64> {
-    let rel_dir = PathBuf::from("meetings").join(meeting.to_string()).join("audio");
-    dd.subdir(&rel_dir)?;
+    dd.subdir(rel_audio(meeting))?;
     let total_s: f64 = sources.iter().filter_map(|s| s.info().duration_s).sum();
     let bar = progress(total_s);
     let mut chunker = Chunker::new(*plan);
@@ -159,10 +155,10 @@ fn import_chunks(
         if done.contains(&seq) {
             return Ok(());
         }
-        let rel = rel_dir.join(format!("chunk-{:05}.wav", c.index));
+        let rel = chunk_rel(meeting, c.index);
         write_wav_atomic(&dd.root().join(&rel), &c.samples)?;
-        let payload = chunk_payload(&rel, c.start_sample, c.samples.len() as u64, c.overlap_samples);
-        q.enqueue(&NewJob::new(meeting, TaskType::Audio, seq).payload(payload))?;
+        let payload = chunk_payload(rel, c.start_sample, c.samples.len() as u64, c.overlap_samples)?;
+        q.enqueue(&NewJob::new(meeting, TaskType::Audio, seq).payload(&payload))?;
         Ok(())
     };
     for mut src in sources {

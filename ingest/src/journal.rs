@@ -23,10 +23,12 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use debrief_config::DataDir;
-use debrief_jobq::{MeetingId, NewJob, Queue, TaskType};
+use debrief_jobq::{MeetingId, MeetingStatus, NewJob, Queue, TaskType};
 use debrief_media::{write_wav_i16_atomic, SAMPLE_RATE};
 
 use crate::import::chunk_payload;
+use crate::layout::{chunk_rel, journal_name, meeting_dir, rel_audio, rel_meeting};
+use debrief_contracts::{AudioChunk, Channel};
 
 const MAGIC: &[u8; 8] = b"DBRFLIV1";
 const HEADER: u64 = 40;
@@ -38,16 +40,9 @@ pub(crate) const SOURCE: &str = "record";
 /// How often appended audio is made durable.
 const SYNC_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
-pub(crate) fn channel_names(layout: u16) -> Vec<&'static str> {
-    [(MIC, "mic"), (SYSTEM, "system")].into_iter().filter(|(b, _)| layout & b != 0).map(|(_, n)| n).collect()
-}
-
-pub(crate) fn meeting_dir(dd: &DataDir, meeting: MeetingId) -> PathBuf {
-    dd.root().join("meetings").join(meeting.to_string())
-}
-
-fn rel_audio(meeting: MeetingId) -> PathBuf {
-    PathBuf::from("meetings").join(meeting.to_string()).join("audio")
+/// The channels of a chunk with this layout, in file order (microphone first).
+pub(crate) fn channels(layout: u16) -> Vec<Channel> {
+    [(MIC, Channel::Mic), (SYSTEM, Channel::System)].into_iter().filter(|(b, _)| layout & b != 0).map(|(_, c)| c).collect()
 }
 
 pub(crate) fn lock_path(dd: &DataDir, meeting: MeetingId) -> PathBuf {
@@ -66,7 +61,7 @@ pub(crate) fn start_lock(dd: &DataDir) -> Result<File> {
 
 /// Takes `meeting`'s session lock for a recorder; held until the file is dropped.
 pub(crate) fn lock_session(dd: &DataDir, meeting: MeetingId) -> Result<File> {
-    dd.subdir(PathBuf::from("meetings").join(meeting.to_string()))?;
+    dd.subdir(rel_meeting(meeting))?;
     let path = lock_path(dd, meeting);
     debrief_config::touch_private_file(&path).with_context(|| format!("{}", path.display()))?;
     let f = fs::OpenOptions::new().read(true).write(true).open(&path)?;
@@ -118,13 +113,7 @@ impl Header {
     }
 }
 
-fn journal_name(index: u32) -> String {
-    format!("chunk-{index:05}.live")
-}
 
-fn chunk_rel(meeting: MeetingId, index: u32) -> PathBuf {
-    rel_audio(meeting).join(format!("chunk-{index:05}.wav"))
-}
 
 fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir).and_then(|d| d.sync_all()).with_context(|| format!("syncing {}", dir.display()))
@@ -139,12 +128,12 @@ fn store_chunk(dd: &DataDir, q: &Queue, meeting: MeetingId, h: Header, pcm: &[i1
     let rel = chunk_rel(meeting, h.index);
     write_wav_i16_atomic(&dd.root().join(&rel), h.layout.count_ones() as u16, pcm)?;
     let frames = pcm.len() as u64 / h.channels();
-    let mut payload = chunk_payload(&rel, h.start_sample, frames, h.overlap_samples);
-    payload["channels"] = channel_names(h.layout).into();
-    if recovered {
-        payload["recovered"] = true.into();
-    }
-    q.enqueue(&NewJob::new(meeting, TaskType::Audio, i64::from(h.index)).payload(payload))?;
+    let payload = AudioChunk {
+        channels: channels(h.layout),
+        recovered,
+        ..chunk_payload(rel, h.start_sample, frames, h.overlap_samples)?
+    };
+    q.enqueue(&NewJob::new(meeting, TaskType::Audio, i64::from(h.index)).payload(&payload))?;
     Ok(frames)
 }
 
@@ -266,7 +255,7 @@ pub(crate) fn recover_dead(dd: &DataDir, q: &Queue) -> Result<Vec<MeetingId>> {
     let _guard = start_lock(dd)?;
     let mut closed = Vec::new();
     for m in q.meetings(None)? {
-        if m.status != "OPEN" || m.source.as_deref() != Some(SOURCE) {
+        if m.status != MeetingStatus::Open || m.source.as_deref() != Some(SOURCE) {
             continue;
         }
         let lock = lock_path(dd, m.meeting_id);
@@ -321,8 +310,10 @@ fn recover_meeting(dd: &DataDir, q: &Queue, meeting: MeetingId) -> Result<()> {
     let end = q
         .meeting_jobs(meeting)?
         .iter()
-        .filter(|j| j.task_type == "AUDIO")
-        .filter_map(|j| Some(j.payload["start_sample"].as_u64()? + j.payload["samples"].as_u64()?))
+        .filter(|j| j.task_type == TaskType::Audio)
+        .map(|j| j.payload_as::<AudioChunk>().map(|c| c.end_sample()))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
         .max()
         .unwrap_or(0);
     let duration_ms = i64::try_from(end * 1000 / u64::from(SAMPLE_RATE)).unwrap_or(i64::MAX);
@@ -347,8 +338,8 @@ mod tests {
         let mut bad = h.encode();
         bad[8] = 9; // unknown channel layout
         assert!(Header::decode(&bad, p).is_err());
-        assert_eq!(channel_names(MIC | SYSTEM), ["mic", "system"]);
-        assert_eq!(channel_names(SYSTEM), ["system"]);
+        assert_eq!(channels(MIC | SYSTEM), [Channel::Mic, Channel::System]);
+        assert_eq!(channels(SYSTEM), [Channel::System]);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 mod import;
 mod journal;
+mod layout;
 mod pulse;
 mod record;
 mod screens;
@@ -45,7 +46,7 @@ enum Cmd {
 
 /// A log line on stderr.
 pub(crate) fn log(msg: &str) {
-    debrief_runtime::log("ingest", msg);
+    debrief_jobq::log("ingest", msg);
 }
 
 fn main() -> ExitCode {
@@ -55,7 +56,7 @@ fn main() -> ExitCode {
         Cmd::Import(args) => import::run(dir, &args),
         Cmd::Record(args) => record::run(dir, &args),
         Cmd::Devices => pulse::list(),
-        Cmd::Recover => debrief_runtime::open(dir).and_then(|(dd, q)| {
+        Cmd::Recover => debrief_jobq::Queue::open_data_dir(dir).map_err(anyhow::Error::from).and_then(|(dd, q)| {
             for m in journal::recover_dead(&dd, &q)? {
                 println!("{m}");
             }

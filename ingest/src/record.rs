@@ -21,7 +21,6 @@
 //! to deliver it); screenshots start then too, and `--for` counts from then.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -35,6 +34,7 @@ use tokio::sync::mpsc;
 
 use crate::import::ChunkArgs;
 use crate::journal::{self, Journal, MIC, SYSTEM};
+use debrief_contracts::{Channel, RecordReport, SourceReport};
 use crate::pulse::{self, Capture, Devices, Source};
 use crate::screens::{Screen, ScreenLoop};
 
@@ -127,7 +127,7 @@ pub(crate) fn run(data_dir: Option<&std::path::Path>, args: &RecordArgs) -> Resu
     if !(args.every.is_finite() && args.every >= 0.2) {
         bail!("--every must be at least 0.2 seconds");
     }
-    let (dd, q) = debrief_runtime::open(data_dir)?;
+    let (dd, q) = Queue::open_data_dir(data_dir)?;
     journal::recover_dead(&dd, &q)?;
 
     // Everything that can be refused is checked before the meeting exists.
@@ -139,7 +139,7 @@ pub(crate) fn run(data_dir: Option<&std::path::Path>, args: &RecordArgs) -> Resu
     let layout = sources.iter().fold(0, |l, (bit, _)| l | bit);
 
     let start_guard = journal::start_lock(&dd)?;
-    let title = args.title.clone().unwrap_or_else(|| format!("Recording {}", &debrief_runtime::utc_now()[..16]));
+    let title = args.title.clone().unwrap_or_else(|| format!("Recording {}", &debrief_jobq::utc_now()[..16]));
     let meeting =
         q.create_meeting_with(&NewMeeting { title: Some(&title), source: Some(journal::SOURCE), source_sha256: None })?;
     let _session = journal::lock_session(&dd, meeting)?;
@@ -151,7 +151,7 @@ pub(crate) fn run(data_dir: Option<&std::path::Path>, args: &RecordArgs) -> Resu
         Ok(c) => c,
         Err(e) => {
             let _ = q.delete_open_meeting(meeting);
-            let _ = std::fs::remove_dir_all(journal::meeting_dir(&dd, meeting));
+            let _ = std::fs::remove_dir_all(crate::layout::meeting_dir(&dd, meeting));
             return Err(e);
         }
     };
@@ -177,31 +177,30 @@ pub(crate) fn run(data_dir: Option<&std::path::Path>, args: &RecordArgs) -> Resu
     let outcome = rt.block_on(session.record(captures, &stop, first, screen));
     rt.shutdown_timeout(Duration::from_secs(5));
     let report = outcome?;
-    let stats_path = journal::meeting_dir(&dd, meeting).join("record-stats.json");
-    debrief_config::create_private_file(&stats_path)
-        .and_then(|mut f| std::io::Write::write_all(&mut f, &serde_json::to_vec_pretty(&report)?))
+    let stats_path = crate::layout::meeting_dir(&dd, meeting).join("record-stats.json");
+    debrief_config::write_file_atomic(&stats_path, &serde_json::to_vec_pretty(&report)?)
         .with_context(|| format!("{}", stats_path.display()))?;
-    let duration_ms = report["recorded_ms"].as_i64().unwrap_or(0);
-    if report["writer_failed"] == true {
+    let duration_ms = i64::try_from(report.recorded_ms).unwrap_or(i64::MAX);
+    if report.writer_failed {
         // The journal holds what could not be chunked: leave the meeting OPEN for
         // recovery, which runs once this process (and its session lock) is gone.
         bail!(
             "writing the recording failed: {}; meeting {meeting} stays open, `ingest recover` finishes it once the cause is fixed",
-            report["error"].as_str().unwrap_or("?")
+            report.error.as_deref().unwrap_or("?")
         );
     }
     q.close_meeting(meeting, Some(duration_ms))?;
     crate::log(&format!(
         "meeting {meeting}: {:.1} s of audio in {} chunk(s), {} screenshot(s), {} frame(s) dropped; closed for processing",
         duration_ms as f64 / 1000.0,
-        report["chunks"],
-        report["screenshots"],
-        report["dropped_frames"],
+        report.chunks,
+        report.screenshots,
+        report.dropped_frames,
     ));
-    if let Some(err) = report["error"].as_str() {
+    if let Some(err) = &report.error {
         bail!("the recording stopped early: {err} (what was recorded is kept and queued)");
     }
-    println!("{report}");
+    println!("{}", serde_json::to_string(&report)?);
     println!("{meeting}");
     Ok(())
 }
@@ -244,16 +243,14 @@ fn start(
     layout: u16,
     stop: &Arc<AtomicBool>,
 ) -> Result<(Vec<Capture>, Option<Journal>)> {
-    let dir = dd.subdir(PathBuf::from("meetings").join(meeting.to_string()))?;
+    let dir = dd.subdir(crate::layout::rel_meeting(meeting))?;
     let info = json!({
         "pid": std::process::id(),
         "started_monotonic_ns": pulse::monotonic_ns(),
-        "channels": journal::channel_names(layout),
+        "channels": journal::channels(layout),
         "devices": sources.iter().map(|(_, s)| s.name.clone()).collect::<Vec<_>>(),
     });
-    let path = dir.join("record.json");
-    let mut f = debrief_config::create_private_file(&path)?;
-    std::io::Write::write_all(&mut f, info.to_string().as_bytes())?;
+    debrief_config::write_file_atomic(&dir.join("record.json"), info.to_string().as_bytes())?;
     let first = if sources.is_empty() { None } else { Some(Journal::first(dd, meeting, layout)?) };
     let mut captures = Vec::new();
     for (_, s) in sources {
@@ -311,7 +308,7 @@ impl Session {
         stop: &AtomicBool,
         first: Option<Journal>,
         screen: Option<Screen>,
-    ) -> Result<serde_json::Value> {
+    ) -> Result<RecordReport> {
         let screens_stop = Arc::new(AtomicBool::new(false));
         // Meeting time zero (CLOCK_MONOTONIC ns): the first audio frame, or now.
         let zero_ns = Arc::new(AtomicI64::new(if captures.is_empty() { pulse::monotonic_ns() } else { 0 }));
@@ -338,7 +335,7 @@ impl Session {
         let status = {
             let (c, stop, t0) = (Arc::clone(&self.counters), Arc::clone(&status_stop), self.t0);
             let drops: Vec<_> = captures.iter().map(|c| Arc::clone(&c.stats)).collect();
-            let roles = journal::channel_names(self.layout);
+            let roles: Vec<&str> = journal::channels(self.layout).into_iter().map(Channel::as_str).collect();
             std::thread::spawn(move || status_loop(&c, &drops, &roles, t0, &stop))
         };
 
@@ -394,7 +391,7 @@ impl Session {
                             until.as_mut().reset(tokio::time::Instant::now() + d.saturating_sub(since));
                         }
                         // Note audio time zero in the session file (for tools and tests).
-                        let path = journal::meeting_dir(&self.dd, self.meeting).join("record.json");
+                        let path = crate::layout::meeting_dir(&self.dd, self.meeting).join("record.json");
                         tokio::task::spawn_blocking(move || note_first_frame(&path, f));
                     }
                 }
@@ -450,32 +447,32 @@ impl Session {
                 st.last_ns.load(Ordering::Relaxed),
             );
             dropped += drop;
-            source_reports.push(json!({
-                "device": i.cap.source.name,
-                "rate": i.cap.source.rate,
-                "frames": frames,
-                "dropped_frames": drop,
-                "audio_ms": frames as f64 * 1000.0 / f64::from(i.cap.source.rate.max(1)),
-                "capture_wall_ms": (last - first) as f64 / 1e6,
-                "first_frame_monotonic_ns": first,
-            }));
+            source_reports.push(SourceReport {
+                device: i.cap.source.name.clone(),
+                rate: i.cap.source.rate,
+                frames,
+                dropped_frames: drop,
+                audio_ms: frames as f64 * 1000.0 / f64::from(i.cap.source.rate.max(1)),
+                capture_wall_ms: (last - first) as f64 / 1e6,
+                first_frame_monotonic_ns: first,
+            });
         }
         let recorded_ms =
             if inputs.is_empty() { stopped_after.as_millis() as u64 } else { total * 1000 / u64::from(SAMPLE_RATE) };
-        Ok(json!({
-            "meeting_id": self.meeting,
-            "channels": journal::channel_names(self.layout),
-            "samples": total,
-            "recorded_ms": recorded_ms,
-            "chunks": self.counters.chunks.load(Ordering::Relaxed),
-            "screenshots": self.counters.screens.load(Ordering::Relaxed),
-            "dropped_frames": dropped,
-            "padded_samples": mixer.padded,
-            "sources": source_reports,
-            "peak_rss_kb": peak_rss_kb(),
-            "error": error,
-            "writer_failed": writer_failed,
-        }))
+        Ok(RecordReport {
+            meeting_id: self.meeting.0,
+            channels: journal::channels(self.layout),
+            samples: total,
+            recorded_ms,
+            chunks: self.counters.chunks.load(Ordering::Relaxed),
+            screenshots: self.counters.screens.load(Ordering::Relaxed),
+            dropped_frames: dropped,
+            padded_samples: mixer.padded,
+            sources: source_reports,
+            peak_rss_kb: peak_rss_kb(),
+            error,
+            writer_failed,
+        })
     }
 }
 

@@ -13,16 +13,17 @@
 //! XWayland windows, or fails when no `DISPLAY` is set.
 
 use std::fs;
-use std::io::{BufReader, BufWriter};
-use std::path::{Path, PathBuf};
+use std::io::{BufReader, BufWriter, Write};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use debrief_config::DataDir;
+use crate::layout::rel_screens;
 use debrief_jobq::{MeetingId, NewJob, Queue, QueueError, TaskType};
-use serde_json::json;
+use debrief_contracts::{DataPath, Screenshot};
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{ConnectionExt as _, ImageFormat, ImageOrder};
 use x11rb::rust_connection::RustConnection;
@@ -121,9 +122,6 @@ fn changed(a: &[f32], b: &[f32]) -> bool {
     moved as f32 > CHANGED_CELLS * a.len() as f32
 }
 
-fn rel_dir(meeting: MeetingId) -> PathBuf {
-    PathBuf::from("meetings").join(meeting.to_string()).join("screens")
-}
 
 /// `frame-NNNNN-TTTTTTTTT.png`: the frame number and its meeting time in ms, so that a
 /// crash loses neither.
@@ -136,30 +134,27 @@ fn parse_name(name: &str) -> Option<(u32, u64)> {
     Some((seq.parse().ok()?, t.parse().ok()?))
 }
 
-/// PNG, written `.partial`, fsynced, renamed, directory fsynced; 0600.
+/// PNG, written crash-safely ([`debrief_config::AtomicFile`]: `.partial` never through a
+/// symlink, fsync, rename, directory fsync; 0600).
 fn save_png(path: &Path, f: &Frame) -> Result<()> {
-    let tmp = path.with_extension("png.partial");
-    let file = debrief_config::create_private_file(&tmp).with_context(|| format!("{}", tmp.display()))?;
-    let mut out = BufWriter::new(file);
-    let mut enc = png::Encoder::new(&mut out, f.width, f.height);
-    enc.set_color(png::ColorType::Rgb);
-    enc.set_depth(png::BitDepth::Eight);
-    enc.set_compression(png::Compression::Fast);
-    let mut w = enc.write_header()?;
-    w.write_image_data(&f.rgb)?;
-    w.finish()?;
-    let file = out.into_inner().map_err(|e| e.into_error())?;
-    file.sync_all()?;
-    fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent() {
-        fs::File::open(dir)?.sync_all()?;
+    let mut file = debrief_config::AtomicFile::create(path).with_context(|| format!("{}", path.display()))?;
+    {
+        let mut out = BufWriter::new(&mut file);
+        let mut enc = png::Encoder::new(&mut out, f.width, f.height);
+        enc.set_color(png::ColorType::Rgb);
+        enc.set_depth(png::BitDepth::Eight);
+        enc.set_compression(png::Compression::Fast);
+        let mut w = enc.write_header()?;
+        w.write_image_data(&f.rgb)?;
+        w.finish()?;
+        out.flush()?;
     }
-    Ok(())
+    file.commit().with_context(|| format!("{}", path.display()))
 }
 
-fn visual_job(meeting: MeetingId, rel: &Path, seq: u32, t_ms: u64, width: u32, height: u32) -> NewJob {
-    NewJob::new(meeting, TaskType::Visual, i64::from(seq))
-        .payload(json!({ "path": rel, "t_ms": t_ms, "width": width, "height": height }))
+fn visual_job(meeting: MeetingId, rel: &Path, seq: u32, t_ms: u64, width: u32, height: u32) -> Result<NewJob> {
+    let shot = Screenshot { path: DataPath::new(rel)?, t_ms, width, height };
+    Ok(NewJob::new(meeting, TaskType::Visual, i64::from(seq)).payload(&shot))
 }
 
 /// Queues `jobs` in one transaction.
@@ -189,7 +184,7 @@ pub(crate) struct ScreenLoop {
 impl ScreenLoop {
     /// Runs until `stop`, on a blocking thread; queues what is left before returning.
     pub(crate) fn run(self) -> Result<()> {
-        let dir = self.dd.subdir(rel_dir(self.meeting))?;
+        let dir = self.dd.subdir(rel_screens(self.meeting))?;
         // Frames are timed in meeting time, so wait for its zero.
         let zero = loop {
             match self.zero_ns.load(Ordering::Relaxed) {
@@ -223,12 +218,12 @@ impl ScreenLoop {
                     }
                     batch.push(visual_job(
                         self.meeting,
-                        &rel_dir(self.meeting).join(&name),
+                        &rel_screens(self.meeting).join(&name),
                         seq,
                         t_ms,
                         frame.width,
                         frame.height,
-                    ));
+                    )?);
                     self.saved.fetch_add(1, Ordering::Relaxed);
                     seq += 1;
                     last = Some(sig);
@@ -247,7 +242,7 @@ impl ScreenLoop {
 
 /// Queues saved screenshots of `meeting` that have no VISUAL job yet (after a crash).
 pub(crate) fn queue_unqueued(dd: &DataDir, q: &Queue, meeting: MeetingId) -> Result<usize> {
-    let dir = dd.root().join(rel_dir(meeting));
+    let dir = dd.root().join(rel_screens(meeting));
     let Ok(entries) = fs::read_dir(&dir) else { return Ok(0) };
     let queued = q.meeting_seqs(meeting, TaskType::Visual)?;
     let mut jobs = Vec::new();
@@ -265,7 +260,7 @@ pub(crate) fn queue_unqueued(dd: &DataDir, q: &Queue, meeting: MeetingId) -> Res
         let info =
             png::Decoder::new(BufReader::new(file)).read_info().with_context(|| format!("{}", e.path().display()))?;
         let (w, h) = (info.info().width, info.info().height);
-        jobs.push(visual_job(meeting, &rel_dir(meeting).join(&name), seq, t_ms, w, h));
+        jobs.push(visual_job(meeting, &rel_screens(meeting).join(&name), seq, t_ms, w, h)?);
     }
     enqueue_batch(q, &jobs)?;
     Ok(jobs.len())
@@ -310,7 +305,7 @@ mod tests {
         let dd = DataDir::at(tmp.path().join("data")).unwrap();
         let q = Queue::open_in(&dd, debrief_jobq::QueueConfig::default()).unwrap();
         let m = q.create_meeting(None, Some("record")).unwrap();
-        let dir = dd.subdir(rel_dir(m)).unwrap();
+        let dir = dd.subdir(rel_screens(m)).unwrap();
         save_png(&dir.join(frame_name(0, 1_234)), &frame(32, 16, |_, _| [1, 2, 3])).unwrap();
         std::fs::write(dir.join("frame-00001-000002000.png.partial"), b"torn").unwrap();
         assert_eq!(queue_unqueued(&dd, &q, m).unwrap(), 1);

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use debrief_jobq::{Queue, QueueConfig};
+use debrief_jobq::{MeetingId, Queue, QueueConfig};
 
 use crate::common::*;
 
@@ -28,7 +28,7 @@ fn issue4_sample_meeting_is_transcribed_through_import_foreman_worker_and_export
         Duration::from_secs(120),
     );
     assert!(st.success(), "{err}");
-    let meeting: i64 = out.lines().last().unwrap().trim().parse().unwrap();
+    let meeting: MeetingId = out.lines().last().unwrap().trim().parse().unwrap();
     let q = Queue::open(&data.join("debrief.db"), QueueConfig::default()).unwrap();
     let chunks = q.meeting_jobs(meeting).unwrap().len();
     assert!(chunks >= 3, "{chunks} chunks");
@@ -142,7 +142,7 @@ fn chaos_config(s: &Scratch) -> std::path::PathBuf {
 fn import_and_transcript(data: &Path, wav: &Path, cfg: &Path, chaos: bool) -> (String, u32) {
     let (st, out, err) = run_out(debrief("ingest", data).arg("import").arg(wav), Duration::from_secs(300));
     assert!(st.success(), "{err}");
-    let meeting: i64 = out.lines().last().unwrap().trim().parse().unwrap();
+    let meeting: MeetingId = out.lines().last().unwrap().trim().parse().unwrap();
     let (mut f, log) = spawn_drained(
         debrief("foreman", data)
             .arg("--config")

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use debrief_jobq::{Queue, QueueConfig, Status};
+use debrief_jobq::{MeetingId, Queue, QueueConfig, Status};
 use serde_json::Value;
 
 use crate::common::*;
@@ -15,7 +15,7 @@ fn open_queue(data: &Path) -> Queue {
 }
 
 /// Runs `ingest import`, returning (status, meeting id from the last stdout line, stderr).
-fn import(data: &Path, files: &[&Path], extra: &[&str]) -> (std::process::ExitStatus, Option<i64>, String) {
+fn import(data: &Path, files: &[&Path], extra: &[&str]) -> (std::process::ExitStatus, Option<MeetingId>, String) {
     let mut cmd = debrief("ingest", data);
     cmd.arg("import").args(files).args(extra);
     let (st, out, err) = run_out(&mut cmd, Duration::from_secs(300));
@@ -24,7 +24,7 @@ fn import(data: &Path, files: &[&Path], extra: &[&str]) -> (std::process::ExitSt
 }
 
 /// (seq, payload) of a meeting's AUDIO jobs.
-fn audio_jobs(q: &Queue, meeting: i64) -> Vec<(i64, Value)> {
+fn audio_jobs(q: &Queue, meeting: MeetingId) -> Vec<(i64, Value)> {
     q.meeting_jobs(meeting)
         .unwrap()
         .into_iter()
@@ -209,7 +209,7 @@ fn config(s: &Scratch, workers: &[(&str, u32)]) -> PathBuf {
     p
 }
 
-fn sample_meeting(s: &Scratch, data: &Path, seconds: f64) -> i64 {
+fn sample_meeting(s: &Scratch, data: &Path, seconds: f64) -> MeetingId {
     let wav = s.path(&format!("sample-{seconds}.wav"));
     Synth::new(seconds, 11).write_wav(&wav, 16_000);
     let (st, id, err) = import(data, &[&wav], &["--chunk-target", "20", "--chunk-min", "15", "--chunk-max", "30"]);
@@ -236,7 +236,7 @@ fn issue3_foreman_spawn_until_idle_takes_a_meeting_end_to_end() {
     let rec = q.meeting(m).unwrap().unwrap();
     assert_eq!(rec.status, "DONE", "{err}");
     let jobs = q.meeting_jobs(m).unwrap();
-    assert!(jobs.iter().all(|j| j.status() == Status::Completed));
+    assert!(jobs.iter().all(|j| j.status == Status::Completed));
     let chunks = jobs.iter().filter(|j| j.task_type == "AUDIO").count();
     assert!(chunks >= 3);
     let t = jobs.iter().find(|j| j.task_type == "TRANSCRIPT").unwrap();
@@ -251,7 +251,7 @@ fn issue3_foreman_spawn_until_idle_takes_a_meeting_end_to_end() {
 fn processing(q: &Queue) -> Vec<debrief_jobq::JobRecord> {
     let mut out = Vec::new();
     for m in q.meetings(None).unwrap() {
-        out.extend(q.meeting_jobs(m.meeting_id).unwrap().into_iter().filter(|j| j.status() == Status::Processing));
+        out.extend(q.meeting_jobs(m.meeting_id).unwrap().into_iter().filter(|j| j.status == Status::Processing));
     }
     out
 }
@@ -277,7 +277,7 @@ fn issue3_spawned_worker_killed_is_restarted_and_its_job_recovered() {
     assert!(st.success(), "{err}");
     assert!(err.contains(&format!("(pid {pid}) exited")) && err.contains("restarting"), "{err}");
     let rec = q.job(victim.job_id).unwrap().unwrap();
-    assert_eq!(rec.status(), Status::Completed);
+    assert_eq!(rec.status, Status::Completed);
     assert_eq!(rec.attempts, 2, "the killed attempt counts");
     assert_ne!(rec.worker_pid, Some(pid), "a new worker finished it");
     assert!(rec.last_error.unwrap_or_default().contains("died while running this job"));
@@ -308,7 +308,7 @@ fn issue3_sigterm_to_foreman_stops_every_child_and_leaves_no_processing_job() {
     assert!(processing(&q).is_empty(), "PROCESSING jobs left behind");
     for j in &running {
         let rec = q.job(j.job_id).unwrap().unwrap();
-        assert_eq!((rec.status(), rec.attempts), (Status::Pending, 0), "job {} was handed back uncounted", j.job_id);
+        assert_eq!((rec.status, rec.attempts), (Status::Pending, 0), "job {} was handed back uncounted", j.job_id);
     }
     assert!(err.contains("handed back") || err.contains("stopped"), "{err}");
 }
@@ -377,9 +377,9 @@ fn issue3_status_json_retry_and_cancel() {
     let m2 = sample_meeting(&s, &data, 20.0);
     assert!(status(&["cancel", &m2.to_string()]).contains("cancelled"));
     let v: Value = serde_json::from_str(&status(&["status", "--json"])).unwrap();
-    let rec = v["meetings"].as_array().unwrap().iter().find(|x| x["meeting_id"] == m2).unwrap().clone();
+    let rec = v["meetings"].as_array().unwrap().iter().find(|x| x["meeting_id"] == m2.0).unwrap().clone();
     assert_eq!(rec["status"], "CANCELLED");
-    assert!(q.meeting_jobs(m2).unwrap().iter().all(|j| j.status() == Status::Failed));
+    assert!(q.meeting_jobs(m2).unwrap().iter().all(|j| j.status == Status::Failed));
     let (st, _, err) = run_out(debrief("foreman", &data).args(["retry", "99999"]), Duration::from_secs(30));
     assert!(!st.success() && err.contains("99999"), "{err}");
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use debrief_jobq::{JobId, NewJob, Queue, Status, TaskType};
+use debrief_jobq::{MeetingId, JobId, NewJob, Queue, Status, TaskType};
 use serde_json::json;
 
 use crate::common::*;
@@ -41,7 +41,7 @@ fn gpu_worker(s: &Scratch, log: &Path, lease_ms: u64, extra: &[&str]) -> Child {
         .expect("spawn gpu worker")
 }
 
-fn enqueue_many(q: &Queue, meeting: i64, task: TaskType, n: i64) -> Vec<JobId> {
+fn enqueue_many(q: &Queue, meeting: MeetingId, task: TaskType, n: i64) -> Vec<JobId> {
     q.write(|tx| {
         (0..n)
             .map(|i| Queue::enqueue_in(tx, &NewJob::new(meeting, task, i)).map(|(id, _)| id))
@@ -219,7 +219,7 @@ fn issue2_worker_killed_mid_job_is_recovered_and_its_attempt_counted() {
     });
     kill9(&mut a);
     let rec = q.job(long).unwrap().unwrap();
-    assert_eq!(rec.status(), Status::Processing, "still claimed by the dead worker");
+    assert_eq!(rec.status, Status::Processing, "still claimed by the dead worker");
 
     // The long job would take a minute; make the retry quick so the test is short.
     q.read(|c| Ok(c.execute("UPDATE jobs SET payload = '{\"work_ms\": 50}' WHERE job_id = ?1", [long])?)).unwrap();
@@ -228,7 +228,7 @@ fn issue2_worker_killed_mid_job_is_recovered_and_its_attempt_counted() {
     assert!(wait_for(&mut b, Duration::from_secs(60), "worker b").success());
 
     let rec = q.job(long).unwrap().unwrap();
-    assert_eq!(rec.status(), Status::Completed);
+    assert_eq!(rec.status, Status::Completed);
     assert_eq!(rec.attempts, 2, "the killed attempt counts");
     let err = rec.last_error.unwrap_or_default();
     assert!(err.contains("died while running this job") && err.contains("attempt 1 of 3"), "{err}");
@@ -309,7 +309,7 @@ fn issue2_job_that_always_crashes_its_worker_fails_while_others_complete() {
     poison_starts.sort_unstable();
     assert_eq!(poison_starts, [1, 2, 3], "attempts of the poison job");
     let rec = q.job(poison).unwrap().unwrap();
-    assert_eq!((rec.status(), rec.attempts), (Status::Failed, 3));
+    assert_eq!((rec.status, rec.attempts), (Status::Failed, 3));
     let err = rec.last_error.unwrap_or_default();
     assert!(err.contains("died while running this job; attempt 3 of 3, giving up"), "{err}");
     assert_eq!(status_count(&q, Status::Completed), 20);
@@ -344,7 +344,7 @@ fn issue2_dependencies_hold_jobs_back_and_failed_ones_block_visibly() {
     }
 
     let t_rec = q.job(t_ok).unwrap().unwrap();
-    assert_eq!(t_rec.status(), Status::Completed);
+    assert_eq!(t_rec.status, Status::Completed);
     for id in &audio_ok {
         let a = q.job(*id).unwrap().unwrap();
         assert!(
@@ -352,8 +352,8 @@ fn issue2_dependencies_hold_jobs_back_and_failed_ones_block_visibly() {
             "transcript started before audio job {id} finished"
         );
     }
-    assert_eq!(q.job(a_bad).unwrap().unwrap().status(), Status::Failed);
-    assert_eq!(q.job(t_bad).unwrap().unwrap().status(), Status::Pending);
+    assert_eq!(q.job(a_bad).unwrap().unwrap().status, Status::Failed);
+    assert_eq!(q.job(t_bad).unwrap().unwrap().status, Status::Pending);
     let blocked = q.blocked().unwrap();
     let view: Vec<(JobId, JobId)> = blocked.iter().map(|b| (b.job_id, b.failed_dependency)).collect();
     assert_eq!(view, vec![(t_bad, a_bad), (s_bad, a_bad)]);

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use debrief_jobq::{Queue, QueueConfig, TaskType};
+use debrief_jobq::{MeetingId, Queue, QueueConfig, TaskType};
 use serde_json::Value;
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{ChangeWindowAttributesAux, ConnectionExt as _, CreateGCAux, Rectangle};
@@ -122,7 +122,7 @@ fn locate(rec: &[f32], source: &[f32], skip_s: f64, max_off_s: f64) -> (usize, f
 
 /// A meeting's audio put back together from its chunk files (overlaps skipped), one
 /// vector per channel, and the chunk payloads.
-fn joined(data: &Path, q: &Queue, meeting: i64) -> (Vec<Vec<f32>>, Vec<Value>) {
+fn joined(data: &Path, q: &Queue, meeting: MeetingId) -> (Vec<Vec<f32>>, Vec<Value>) {
     let payloads: Vec<Value> =
         q.meeting_jobs(meeting).unwrap().into_iter().filter(|j| j.task_type == "AUDIO").map(|j| j.payload).collect();
     let mut out: Vec<Vec<f32>> = Vec::new();
@@ -200,7 +200,7 @@ fn record_two_sources(secs: u64, burn: bool) -> String {
     let (out, err) = (out.join().unwrap(), err.join().unwrap());
     assert!(st.success(), "ingest record failed: {err}");
     let lines: Vec<&str> = out.lines().collect();
-    let meeting: i64 = lines.last().unwrap().parse().expect("meeting id last");
+    let meeting: MeetingId = lines.last().unwrap().parse().expect("meeting id last");
     let report: Value = serde_json::from_str(lines[lines.len() - 2]).expect("report");
     assert!(queued_live >= 1, "no chunk was queued while recording: {err}");
 
@@ -288,7 +288,7 @@ fn issue6_sigkill_mid_chunk_loses_at_most_1_5_s_and_the_next_start_recovers_it()
     let info: Value = serde_json::from_slice(&std::fs::read(data.join("meetings/1/record.json")).unwrap()).unwrap();
     let first_ns = info["first_frame_monotonic_ns"].as_i64().expect("first frame noted");
     let q = open_queue(&data);
-    assert_eq!(q.meeting(1).unwrap().unwrap().status, "OPEN");
+    assert_eq!(q.meeting(MeetingId(1)).unwrap().unwrap().status, "OPEN");
     let finished = audio_jobs(&data);
     let journals: Vec<_> = std::fs::read_dir(data.join("meetings/1/audio"))
         .unwrap()
@@ -301,9 +301,9 @@ fn issue6_sigkill_mid_chunk_loses_at_most_1_5_s_and_the_next_start_recovers_it()
     let (st, out, err) = run_out(pulse.ingest(&data).arg("recover"), Duration::from_secs(30));
     assert!(st.success(), "{err}");
     assert_eq!(out.trim(), "1");
-    let rec = q.meeting(1).unwrap().unwrap();
+    let rec = q.meeting(MeetingId(1)).unwrap().unwrap();
     assert_eq!(rec.status, "CLOSED");
-    let (chans, payloads) = joined(&data, &q, 1);
+    let (chans, payloads) = joined(&data, &q, MeetingId(1));
     assert_eq!(payloads.len(), finished + 1, "every finished chunk kept its job and the recovered one joined them");
     assert_eq!(payloads.last().unwrap()["recovered"], true);
     assert!(payloads[..finished].iter().all(|p| p.get("recovered").is_none()));
@@ -393,7 +393,7 @@ fn issue6_screenshots_queue_exactly_the_changed_frames() {
     assert!(st.success(), "{err}");
     let q = open_queue(&data);
     let jobs: Vec<Value> =
-        q.meeting_jobs(1).unwrap().into_iter().filter(|j| j.task_type == "VISUAL").map(|j| j.payload).collect();
+        q.meeting_jobs(MeetingId(1)).unwrap().into_iter().filter(|j| j.task_type == "VISUAL").map(|j| j.payload).collect();
     assert_eq!(jobs.len(), 3, "initial frame + 2 changes: {jobs:?}");
     let colors = [[0x20, 0x30, 0x40], [0xc0, 0x80, 0x20], [0x10, 0xa0, 0x60]];
     let times = [0, 4_000, 6_000];
@@ -410,7 +410,7 @@ fn issue6_screenshots_queue_exactly_the_changed_frames() {
     }
     // The saved first frame does not have the cursor; the meeting is closed for the foreman.
     assert_eq!(png_pixel(&data.join(jobs[0]["path"].as_str().unwrap()), 605, 310), colors[0]);
-    assert_eq!(q.meeting(1).unwrap().unwrap().status, "CLOSED");
+    assert_eq!(q.meeting(MeetingId(1)).unwrap().unwrap().status, "CLOSED");
 }
 
 #[test]

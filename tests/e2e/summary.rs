@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use debrief_jobq::{Queue, QueueConfig, TaskType, WorkerIdent};
+use debrief_jobq::{MeetingId, Queue, QueueConfig, TaskType, WorkerIdent};
 use debrief_transcript::Segment;
 use serde_json::Value;
 
@@ -27,7 +27,7 @@ const SCRIPT: &[(i64, &str, &str)] = &[
 
 /// A closed meeting whose TRANSCRIPT job this test completes with `script` (standing in
 /// for the audio worker), and whose SUMMARY job the foreman plans. Returns its id.
-fn meeting_with_transcript(data: &Path, script: &[(i64, &str, &str)]) -> i64 {
+fn meeting_with_transcript(data: &Path, script: &[(i64, &str, &str)]) -> MeetingId {
     let q = Queue::open(&data.join("debrief.db"), QueueConfig::default()).unwrap();
     let end_ms = script.last().map_or(0, |l| l.0 * 1000 + 5000);
     let m = q.create_meeting(Some("Release planning"), None).unwrap();
@@ -58,7 +58,7 @@ fn summary_worker(data: &Path) -> Command {
     c
 }
 
-fn export(data: &Path, meeting: i64, format: &str) -> String {
+fn export(data: &Path, meeting: MeetingId, format: &str) -> String {
     let (st, out, err) = run_out(
         debrief("foreman", data).args(["export", &meeting.to_string(), "--format", format]),
         Duration::from_secs(60),
@@ -68,7 +68,7 @@ fn export(data: &Path, meeting: i64, format: &str) -> String {
 }
 
 /// Checks the exported summary's structure and times, returns it.
-fn checked_summary(data: &Path, meeting: i64, end_ms: i64) -> Value {
+fn checked_summary(data: &Path, meeting: MeetingId, end_ms: i64) -> Value {
     let v: Value = serde_json::from_str(&export(data, meeting, "json")).unwrap();
     let s = v["summary"].clone();
     assert!(s["overview"].as_str().is_some_and(|o| !o.trim().is_empty()), "an overview: {s:#}");

@@ -1,6 +1,8 @@
 //! Producing and consuming jobs.
 
 use rusqlite::{named_params, OptionalExtension, Row, Transaction, TransactionBehavior};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::device::DeviceLease;
@@ -28,6 +30,8 @@ pub struct NewJob {
     pub run_after: i64,
     /// Jobs that must be COMPLETED first. They must already exist.
     pub depends_on: Vec<JobId>,
+    /// Why the payload given could not be serialised.
+    payload_error: Option<String>,
 }
 
 impl NewJob {
@@ -42,12 +46,17 @@ impl NewJob {
             max_attempts: 3,
             run_after: 0,
             depends_on: Vec::new(),
+            payload_error: None,
         }
     }
 
-    /// Sets the payload.
-    pub fn payload(mut self, payload: Value) -> Self {
-        self.payload = payload;
+    /// Sets the payload: a contract type of `debrief-contracts` (or any JSON). A value
+    /// that cannot be serialised makes the enqueue fail with [`QueueError::Invalid`].
+    pub fn payload(mut self, payload: impl Serialize) -> Self {
+        match serde_json::to_value(payload) {
+            Ok(v) => self.payload = v,
+            Err(e) => self.payload_error = Some(e.to_string()),
+        }
         self
     }
 
@@ -105,6 +114,30 @@ pub struct Claim {
     pub fence: Fence,
 }
 
+impl Claim {
+    /// The payload as `T`. A payload that does not parse will never parse: fail the job
+    /// for good with this error (it names the job and the field).
+    pub fn payload_as<T: DeserializeOwned>(&self) -> Result<T, MalformedPayload> {
+        payload_as(self.job_id, self.task_type, &self.payload)
+    }
+}
+
+/// A job's payload is not what its task type's contract says.
+#[derive(Debug, thiserror::Error)]
+#[error("job {job_id} ({task_type}): malformed payload: {source}")]
+pub struct MalformedPayload {
+    /// The job.
+    pub job_id: JobId,
+    /// Its type.
+    pub task_type: TaskType,
+    /// What serde said (names the field).
+    pub source: serde_json::Error,
+}
+
+fn payload_as<T: DeserializeOwned>(job_id: JobId, task_type: TaskType, v: &Value) -> Result<T, MalformedPayload> {
+    T::deserialize(v).map_err(|source| MalformedPayload { job_id, task_type, source })
+}
+
 /// Whether a failure may be retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Retry {
@@ -137,12 +170,12 @@ pub struct JobRecord {
     pub job_id: JobId,
     /// Meeting.
     pub meeting_id: MeetingId,
-    /// Type (as text).
-    pub task_type: String,
+    /// Type.
+    pub task_type: TaskType,
     /// Sequence number.
     pub seq: i64,
-    /// Status (as text).
-    pub status: String,
+    /// Status.
+    pub status: Status,
     /// Priority.
     pub priority: i32,
     /// Payload.
@@ -174,9 +207,9 @@ pub struct JobRecord {
 }
 
 impl JobRecord {
-    /// The status as an enum.
-    pub fn status(&self) -> Status {
-        self.status.parse().unwrap_or(Status::Pending)
+    /// The payload as `T` (see [`MalformedPayload`]).
+    pub fn payload_as<T: DeserializeOwned>(&self) -> Result<T, MalformedPayload> {
+        payload_as(self.job_id, self.task_type, &self.payload)
     }
 
     pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
@@ -212,11 +245,11 @@ pub struct Blocked {
     /// Its meeting.
     pub meeting_id: MeetingId,
     /// Its type.
-    pub task_type: String,
+    pub task_type: TaskType,
     /// The FAILED job it waits for (directly or through others).
     pub failed_dependency: JobId,
     /// That job's type.
-    pub failed_task_type: String,
+    pub failed_task_type: TaskType,
     /// That job's error.
     pub failed_error: Option<String>,
 }
@@ -236,6 +269,9 @@ pub(crate) fn enqueue_in(tx: &Transaction<'_>, job: &NewJob) -> Result<(JobId, b
     }
     if job.seq < 0 {
         return Err(QueueError::Invalid(format!("seq must be >= 0, got {}", job.seq)));
+    }
+    if let Some(e) = &job.payload_error {
+        return Err(QueueError::Invalid(format!("payload: {e}")));
     }
     let payload = serde_json::to_string(&job.payload).map_err(|e| QueueError::Invalid(format!("payload: {e}")))?;
     let inserted: Option<JobId> = tx

@@ -38,12 +38,13 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Transaction, TransactionBehavior};
 
 pub use device::{DeviceLease, DeviceRequest, LeaseRecord};
-pub use jobs::{Blocked, Claim, FailOutcome, Fence, JobRecord, NewJob, Retry};
+pub use jobs::{Blocked, Claim, FailOutcome, Fence, JobRecord, MalformedPayload, NewJob, Retry};
 pub use meetings::{MeetingRecord, NewMeeting, Reconciled, SUMMARY_PRIORITY, TRANSCRIPT_PRIORITY};
-pub use process::{hostname, now_ms, pid_alive, WorkerIdent};
+pub use process::{format_utc_ms, hostname, log, now_ms, pid_alive, utc_now, WorkerIdent};
 pub use recover::Recovered;
+
 pub use schema::{SCHEMA_SQL, SCHEMA_VERSION};
-pub use types::{Device, JobId, MeetingId, Status, TaskType};
+pub use types::{Device, JobId, MeetingId, MeetingStatus, Status, TaskType};
 
 /// Default GPU budget: the reference laptop's 6 GB card.
 pub const DEFAULT_BUDGET_MB: u32 = 6144;
@@ -106,6 +107,9 @@ pub enum QueueError {
     /// Any other SQLite error.
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
+    /// The data directory could not be resolved or prepared.
+    #[error(transparent)]
+    Config(#[from] debrief_config::ConfigError),
     /// No pooled connection could be had.
     #[error("database connection pool: {0}")]
     Pool(#[from] r2d2::Error),
@@ -220,6 +224,14 @@ impl std::fmt::Debug for Queue {
 }
 
 impl Queue {
+    /// Resolves and prepares the data directory (see [`debrief_config::DataDir::open`])
+    /// and opens its queue with the default settings: what every binary does first.
+    pub fn open_data_dir(flag: Option<&Path>) -> Result<(debrief_config::DataDir, Queue)> {
+        let dd = debrief_config::DataDir::open(flag)?;
+        let q = Queue::open_in(&dd, QueueConfig::default())?;
+        Ok((dd, q))
+    }
+
     /// Opens `DIR/debrief.db` in a prepared data directory.
     pub fn open_in(dir: &debrief_config::DataDir, cfg: QueueConfig) -> Result<Self> {
         Self::open(&dir.db_path(), cfg)

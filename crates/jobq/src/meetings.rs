@@ -5,7 +5,7 @@ use rusqlite::{named_params, OptionalExtension, Transaction};
 
 use crate::jobs::{enqueue_in, JobRecord, NewJob};
 use crate::process::now_ms;
-use crate::types::{JobId, MeetingId, TaskType};
+use crate::types::{JobId, MeetingId, MeetingStatus, TaskType};
 use crate::{sql, Queue, Result};
 
 /// Priority of TRANSCRIPT jobs: cheap, and they unblock a meeting's summary, so they go
@@ -34,8 +34,8 @@ pub struct MeetingRecord {
     pub title: Option<String>,
     /// Source.
     pub source: Option<String>,
-    /// OPEN, CLOSED, PROCESSING, DONE, FAILED or CANCELLED.
-    pub status: String,
+    /// Where it is in its life.
+    pub status: MeetingStatus,
     /// Why it FAILED or was CANCELLED.
     pub error: Option<String>,
     /// Audio length once known.

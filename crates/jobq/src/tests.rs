@@ -28,7 +28,7 @@ fn me() -> WorkerIdent {
 }
 
 fn status_of(q: &Queue, id: JobId) -> Status {
-    q.job(id).unwrap().unwrap().status()
+    q.job(id).unwrap().unwrap().status
 }
 
 /// A value for every named parameter, so each statement can run on a fresh schema.
@@ -215,7 +215,7 @@ fn enqueue_is_idempotent_per_meeting_type_and_seq() {
     assert_eq!(q.job(a).unwrap().unwrap().payload, json!({"f": 1}));
     let (c, _) = q.enqueue(&NewJob::new(m, TaskType::Visual, 3)).unwrap();
     assert_ne!(a, c);
-    let err = q.enqueue(&NewJob::new(12345, TaskType::Audio, 0)).unwrap_err().to_string();
+    let err = q.enqueue(&NewJob::new(MeetingId(12345), TaskType::Audio, 0)).unwrap_err().to_string();
     assert!(err.contains("meeting 12345 does not exist"), "{err}");
 }
 
@@ -231,7 +231,7 @@ fn claims_follow_priority_then_age_and_only_their_type() {
     let order: Vec<JobId> = std::iter::from_fn(|| q.claim(&w, TaskType::Audio).unwrap()).map(|c| c.job_id).collect();
     assert_eq!(order, vec![high, low, low2]);
     let rec = q.job(high).unwrap().unwrap();
-    assert_eq!(rec.status(), Status::Processing);
+    assert_eq!(rec.status, Status::Processing);
     assert_eq!((rec.attempts, rec.worker_pid), (1, Some(std::process::id())));
     assert!(rec.lease_expires_at.is_some());
 }
@@ -269,7 +269,7 @@ fn complete_stores_the_result_in_the_same_transaction_and_is_fenced() {
     })
     .unwrap();
     let rec = q.job(id).unwrap().unwrap();
-    assert_eq!((rec.status(), rec.result), (Status::Completed, Some(json!({"n": 2}))));
+    assert_eq!((rec.status, rec.result), (Status::Completed, Some(json!({"n": 2}))));
     // Completing twice is a lost claim, not a second write.
     assert!(matches!(q.complete(&claim, &json!(3)), Err(QueueError::LostClaim { .. })));
     assert!(matches!(q.heartbeat(&claim.fence), Err(QueueError::LostClaim { .. })));
@@ -295,7 +295,7 @@ fn failures_back_off_then_fail_for_good_keeping_the_error() {
     assert_eq!(c.attempt, 2);
     assert_eq!(q.fail(&c, "again", Retry::Yes).unwrap(), FailOutcome::Failed);
     let rec = q.job(id).unwrap().unwrap();
-    assert_eq!((rec.status(), rec.last_error.as_deref()), (Status::Failed, Some("again")));
+    assert_eq!((rec.status, rec.last_error.as_deref()), (Status::Failed, Some("again")));
     assert!(rec.finished_at.is_some());
 
     // A permanent error fails at once.
@@ -335,7 +335,7 @@ fn hand_back_does_not_count_an_attempt() {
         assert!(matches!(q.hand_back(&c), Err(QueueError::LostClaim { .. })));
     }
     let rec = q.job(id).unwrap().unwrap();
-    assert_eq!((rec.status(), rec.attempts), (Status::Pending, 0));
+    assert_eq!((rec.status, rec.attempts), (Status::Pending, 0));
     assert!(q.claim(&w, TaskType::Summary).unwrap().is_some());
 }
 
@@ -366,9 +366,9 @@ fn dependencies_gate_claims_and_failed_ones_show_as_blocked() {
     assert_eq!(blocked[0].failed_error.as_deref(), Some("chunk file is corrupt"));
 
     // Dependencies may only point at older jobs: no cycles by construction.
-    let err = q.enqueue(&NewJob::new(m, TaskType::Visual, 0).depends_on([s + 100])).unwrap_err().to_string();
+    let err = q.enqueue(&NewJob::new(m, TaskType::Visual, 0).depends_on([JobId(s.0 + 100)])).unwrap_err().to_string();
     assert!(err.contains("cannot depend on job"), "{err}");
-    assert!(q.job(s + 1).unwrap().is_none(), "the refused job was not inserted");
+    assert!(q.job(JobId(s.0 + 1)).unwrap().is_none(), "the refused job was not inserted");
 }
 
 #[test]
@@ -384,7 +384,7 @@ fn recovery_requeues_dead_workers_jobs_and_fails_poison_jobs() {
     let r = q.recover().unwrap();
     assert_eq!(r.requeued, vec![id]);
     let rec = q.job(id).unwrap().unwrap();
-    assert_eq!((rec.status(), rec.attempts), (Status::Pending, 1));
+    assert_eq!((rec.status, rec.attempts), (Status::Pending, 1));
     let err = rec.last_error.unwrap();
     assert!(err.contains("died while running this job") && err.contains("attempt 1 of 2"), "{err}");
     // The ghost's late write is fenced off.
@@ -395,7 +395,7 @@ fn recovery_requeues_dead_workers_jobs_and_fails_poison_jobs() {
     let r = q.recover().unwrap();
     assert_eq!(r.failed, vec![id]);
     let rec = q.job(id).unwrap().unwrap();
-    assert_eq!(rec.status(), Status::Failed);
+    assert_eq!(rec.status, Status::Failed);
     assert!(rec.last_error.unwrap().contains("attempt 2 of 2, giving up"));
 }
 
@@ -512,7 +512,7 @@ fn reconcile_plans_closed_meetings_once_and_tracks_their_status() {
     assert!(q.reconcile_meetings().unwrap().planned.is_empty(), "planned once");
 
     let jobs = q.meeting_jobs(m).unwrap();
-    let of = |t: &str| jobs.iter().find(|j| j.task_type == t).unwrap().job_id;
+    let of = |t: &str| jobs.iter().find(|j| j.task_type.as_str() == t).unwrap().job_id;
     let (t, s) = (of("TRANSCRIPT"), of("SUMMARY"));
     assert_eq!(q.dependencies(t).unwrap(), audio);
     assert_eq!(q.dependencies(s).unwrap(), vec![visual, t]);
@@ -525,7 +525,7 @@ fn reconcile_plans_closed_meetings_once_and_tracks_their_status() {
     q.fail(&c, "unreadable chunk", Retry::No).unwrap();
     assert_eq!(q.reconcile_meetings().unwrap().failed, vec![m]);
     let rec = q.meeting(m).unwrap().unwrap();
-    assert_eq!(rec.status, "FAILED");
+    assert_eq!(rec.status, MeetingStatus::Failed);
     assert!(rec.error.unwrap().contains("unreadable chunk"));
     assert_eq!(q.failed_jobs().unwrap().len(), 1);
     assert_eq!(q.retry_failed(None).unwrap(), vec![c.job_id]);
@@ -539,7 +539,7 @@ fn reconcile_plans_closed_meetings_once_and_tracks_their_status() {
         }
     }
     assert_eq!(q.reconcile_meetings().unwrap().done, vec![m]);
-    assert_eq!(q.meeting(m).unwrap().unwrap().status, "DONE");
+    assert_eq!(q.meeting(m).unwrap().unwrap().status, MeetingStatus::Done);
 }
 
 #[test]
@@ -556,19 +556,19 @@ fn cancel_fails_unfinished_jobs_and_fences_off_their_workers() {
     let running = q.claim(&w, TaskType::Audio).unwrap().unwrap();
     assert_eq!(q.cancel_meeting(m).unwrap(), Some(2));
     assert_eq!(q.cancel_meeting(m).unwrap(), None);
-    assert_eq!(q.cancel_meeting(999).unwrap(), None);
+    assert_eq!(q.cancel_meeting(MeetingId(999)).unwrap(), None);
     assert!(matches!(q.heartbeat(&running.fence), Err(QueueError::LostClaim { .. })));
     for id in [a, b] {
         let rec = q.job(id).unwrap().unwrap();
-        assert_eq!(rec.status(), Status::Failed);
+        assert_eq!(rec.status, Status::Failed);
         assert!(rec.last_error.unwrap().contains("cancelled"));
     }
     assert_eq!(status_of(&q, done), Status::Completed);
     assert!(q.retry_failed(None).unwrap().is_empty(), "cancelled meetings are not retried");
     let rec = q.meeting(m).unwrap().unwrap();
-    assert_eq!(rec.status, "CANCELLED");
+    assert_eq!(rec.status, MeetingStatus::Cancelled);
     assert!(q.reconcile_meetings().unwrap().is_empty());
-    assert_eq!(q.meeting(m).unwrap().unwrap().status, "CANCELLED");
+    assert_eq!(q.meeting(m).unwrap().unwrap().status, MeetingStatus::Cancelled);
 }
 
 #[test]

@@ -1,9 +1,8 @@
 //! Crash-safe 16 kHz mono 16-bit WAV files for chunks, and reading them back.
 
-use std::ffi::OsString;
-use std::fs::{self, File};
-use std::io::{self, BufReader, BufWriter};
-use std::path::{Path, PathBuf};
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Write};
+use std::path::Path;
 
 use crate::error::{check_input_file, MediaError};
 use crate::SAMPLE_RATE;
@@ -14,12 +13,6 @@ const WRITE_BATCH: usize = 64 * 1024;
 /// `f32` in [-1, 1] to 16-bit PCM (scale 32768, clamped, rounded; NaN becomes 0).
 fn to_i16(x: f32) -> i16 {
     (x * 32_768.0).round().clamp(-32_768.0, 32_767.0) as i16
-}
-
-fn partial_path(path: &Path) -> PathBuf {
-    let mut s = OsString::from(path.as_os_str());
-    s.push(".partial");
-    PathBuf::from(s)
 }
 
 /// Writes `samples` as a 16 kHz mono 16-bit PCM WAV, crash-safely: to `path` + `.partial`
@@ -38,33 +31,21 @@ pub fn write_wav_i16_atomic(path: &Path, channels: u16, interleaved: &[i16]) -> 
 }
 
 fn write_atomic(path: &Path, channels: u16, len: usize, sample: impl Fn(usize) -> i16) -> Result<(), MediaError> {
-    let tmp = partial_path(path);
-    let result = write_to(&tmp, channels, len, sample).and_then(|()| {
-        fs::rename(&tmp, path).map_err(|e| MediaError::io(path, e))?;
-        sync_parent_dir(path)
-    });
-    if result.is_err() {
-        // Best effort: the error being returned matters more than a leftover temp file.
-        let _ = fs::remove_file(&tmp);
-    }
-    result
-}
-
-fn write_to(tmp: &Path, channels: u16, len: usize, sample: impl Fn(usize) -> i16) -> Result<(), MediaError> {
-    let io_err = |e: io::Error| MediaError::io(tmp, e);
+    let mut file = debrief_config::AtomicFile::create(path).map_err(|e| MediaError::io(path, e))?;
+    let tmp = file.partial().to_owned();
+    let io_err = |e: io::Error| MediaError::io(&tmp, e);
     let hound_err = |e: hound::Error| match e {
-        hound::Error::IoError(e) => MediaError::io(tmp, e),
-        other => MediaError::Io { path: tmp.to_owned(), source: io::Error::other(other.to_string()) },
-    };
-    let file = debrief_config::create_private_file(tmp).map_err(io_err)?;
-    let mut out = BufWriter::with_capacity(256 * 1024, file);
-    let spec = hound::WavSpec {
-        channels,
-        sample_rate: SAMPLE_RATE,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
+        hound::Error::IoError(e) => MediaError::io(&tmp, e),
+        other => MediaError::Io { path: tmp.clone(), source: io::Error::other(other.to_string()) },
     };
     {
+        let mut out = BufWriter::with_capacity(256 * 1024, file.file());
+        let spec = hound::WavSpec {
+            channels,
+            sample_rate: SAMPLE_RATE,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
         let mut writer = hound::WavWriter::new(&mut out, spec).map_err(hound_err)?;
         for start in (0..len).step_by(WRITE_BATCH) {
             let end = (start + WRITE_BATCH).min(len);
@@ -76,17 +57,9 @@ fn write_to(tmp: &Path, channels: u16, len: usize, sample: impl Fn(usize) -> i16
             w.flush().map_err(hound_err)?;
         }
         writer.finalize().map_err(hound_err)?;
+        out.flush().map_err(io_err)?;
     }
-    let file = out.into_inner().map_err(|e| io_err(e.into_error()))?;
-    file.sync_all().map_err(io_err)
-}
-
-fn sync_parent_dir(path: &Path) -> Result<(), MediaError> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| MediaError::io(dir, e))
+    file.commit().map_err(|e| MediaError::io(path, e))
 }
 
 /// Reads a 16 kHz WAV (16-bit as written by [`write_wav_atomic`], or 8/24/32-bit
@@ -192,10 +165,5 @@ mod tests {
     fn downmix_averages_frames() {
         assert_eq!(downmix(vec![0.5, -0.5, 1.0, 0.0, 0.25], 2), vec![0.0, 0.5]);
         assert_eq!(downmix(vec![0.1, 0.2], 1), vec![0.1, 0.2]);
-    }
-
-    #[test]
-    fn partial_path_appends_suffix() {
-        assert_eq!(partial_path(Path::new("/a/b.wav")), Path::new("/a/b.wav.partial"));
     }
 }

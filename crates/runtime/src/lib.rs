@@ -18,9 +18,9 @@ pub mod worker;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use debrief_config::DataDir;
-use debrief_jobq::{Queue, QueueConfig};
+use debrief_jobq::Queue;
 
 pub use worker::{Handler, JobContext, JobError, Output, Store, Summary, WorkerConfig};
 
@@ -39,14 +39,34 @@ pub struct WorkerArgs {
     pub max_jobs: Option<u64>,
     /// Where inference runs: cpu, or cuda (needs a build with the `cuda` feature; takes
     /// the GPU lease).
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
+    #[arg(long, value_enum, default_value_t = ComputeDevice::Cpu)]
+    pub device: ComputeDevice,
     /// Leave priority, I/O class and CPU affinity alone.
     #[arg(long)]
     pub no_tune: bool,
     /// Inference threads (default: the performance cores).
     #[arg(long)]
     pub threads: Option<usize>,
+}
+
+/// Where a worker runs its model (`--device`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ComputeDevice {
+    /// The CPU: no device lease.
+    Cpu,
+    /// The CUDA GPU: takes the full-budget GPU lease for as long as the model is loaded.
+    #[value(alias = "gpu")]
+    Cuda,
+}
+
+impl ComputeDevice {
+    /// The device lease a model on this device needs, if any.
+    pub fn lease(self) -> Option<debrief_jobq::DeviceRequest> {
+        match self {
+            ComputeDevice::Cpu => None,
+            ComputeDevice::Cuda => Some(debrief_jobq::DeviceRequest::exclusive(debrief_jobq::Device::Gpu)),
+        }
+    }
 }
 
 /// Applies process tuning as `args` ask (see [`tune::apply`]), logs what was applied,
@@ -59,54 +79,14 @@ pub fn tune_process(name: &str, args: &WorkerArgs) -> usize {
     args.threads.unwrap_or(applied.threads).max(1)
 }
 
-/// One log line on stderr: UTC time, process name and pid, message.
-pub fn log(name: &str, msg: &str) {
-    eprintln!("{} {name}[{}]: {msg}", utc_now(), std::process::id());
-}
-
-/// The current UTC time as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
-pub fn utc_now() -> String {
-    format_utc_ms(debrief_jobq::now_ms())
-}
-
-/// Formats ms since the epoch as ISO 8601 UTC.
-pub fn format_utc_ms(ms: i64) -> String {
-    let (days, rem) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    let (h, mi, s, milli) = (rem / 3_600_000, rem / 60_000 % 60, rem / 1000 % 60, rem % 1000);
-    format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{milli:03}Z")
-}
+pub use debrief_jobq::{format_utc_ms, log, utc_now};
 
 /// Opens the data directory and the queue the way every binary does.
 pub fn open(data_dir: Option<&std::path::Path>) -> Result<(DataDir, Queue)> {
-    let dd = DataDir::open(data_dir)?;
-    let q = Queue::open_in(&dd, QueueConfig::default())
-        .with_context(|| format!("opening the database in {}", dd.root().display()))?;
-    Ok((dd, q))
+    Ok(Queue::open_data_dir(data_dir)?)
 }
 
 /// Default idle polling: start at 100 ms, back off to 2 s.
 pub const IDLE_MIN: Duration = Duration::from_millis(100);
 /// See [`IDLE_MIN`].
 pub const IDLE_MAX: Duration = Duration::from_secs(2);
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn utc_formatting() {
-        assert_eq!(format_utc_ms(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(format_utc_ms(951_782_400_123), "2000-02-29T00:00:00.123Z");
-        assert_eq!(format_utc_ms(1_795_737_600_000), "2026-11-27T00:00:00.000Z");
-    }
-}

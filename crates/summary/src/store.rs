@@ -2,6 +2,7 @@
 //! runs (the worker wraps [`put_window`] in a write fenced by its claim); the summary and
 //! the trimming of stale windows happen in the job's completing transaction.
 
+use debrief_jobq::MeetingId;
 use rusqlite::{named_params, Connection, OptionalExtension};
 
 use crate::{Notes, Summary};
@@ -56,7 +57,7 @@ fn from_json<T: serde::de::DeserializeOwned>(i: usize, s: &str) -> rusqlite::Res
 }
 
 /// A meeting's map checkpoints, in window order.
-pub fn windows(conn: &Connection, meeting_id: i64) -> rusqlite::Result<Vec<StoredWindow>> {
+pub fn windows(conn: &Connection, meeting_id: MeetingId) -> rusqlite::Result<Vec<StoredWindow>> {
     let mut st = conn.prepare_cached(WINDOWS_OF_MEETING)?;
     let rows = st.query_map(named_params! { ":meeting_id": meeting_id }, |r| {
         Ok(StoredWindow {
@@ -76,7 +77,7 @@ pub fn windows(conn: &Connection, meeting_id: i64) -> rusqlite::Result<Vec<Store
 #[derive(Debug, Clone, Copy)]
 pub struct WindowRow<'a> {
     /// The meeting.
-    pub meeting_id: i64,
+    pub meeting_id: MeetingId,
     /// Window position.
     pub idx: usize,
     /// Start (ms).
@@ -107,7 +108,7 @@ pub fn put_window(conn: &Connection, w: &WindowRow<'_>) -> rusqlite::Result<()> 
 /// completing transaction).
 pub fn put_summary(
     conn: &Connection,
-    meeting_id: i64,
+    meeting_id: MeetingId,
     summary: &Summary,
     model: &str,
     windows: usize,
@@ -124,7 +125,7 @@ pub fn put_summary(
 }
 
 /// A meeting's summary, if it has one.
-pub fn summary(conn: &Connection, meeting_id: i64) -> rusqlite::Result<Option<StoredSummary>> {
+pub fn summary(conn: &Connection, meeting_id: MeetingId) -> rusqlite::Result<Option<StoredSummary>> {
     conn.prepare_cached(SUMMARY)?
         .query_row(named_params! { ":meeting_id": meeting_id }, |r| {
             Ok(StoredSummary {

@@ -194,7 +194,7 @@ fn statements_run_on_a_fresh_schema_and_rows_round_trip() {
         assert_eq!((got.summary, got.model.as_str()), (s, "smollm2"));
         let md = render::markdown(&store::summary(c, m).unwrap().unwrap());
         assert!(md.starts_with("## Summary\n\no\n\n### Decisions\n\n- none noted"), "{md}");
-        assert!(store::summary(c, m + 1).unwrap().is_none());
+        assert!(store::summary(c, debrief_jobq::MeetingId(m.0 + 1)).unwrap().is_none());
         Ok(())
     })
     .unwrap();

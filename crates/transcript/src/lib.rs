@@ -12,6 +12,8 @@
 pub mod export;
 mod splice;
 
+use debrief_contracts::AudioChunk;
+use debrief_jobq::{JobId, MeetingId};
 use rusqlite::{named_params, Connection, Transaction};
 use serde::{Deserialize, Serialize};
 
@@ -61,7 +63,7 @@ pub struct Segment {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Chunk {
     /// Its AUDIO job.
-    pub job_id: i64,
+    pub job_id: JobId,
     /// Its position.
     pub seq: i64,
     /// Meeting time of its first sample (16 kHz samples).
@@ -94,8 +96,8 @@ fn parse_words(i: usize, s: &str) -> rusqlite::Result<Vec<Word>> {
 /// transaction, so a re-run replaces rather than appends).
 pub fn store_chunk(
     tx: &Transaction<'_>,
-    job_id: i64,
-    meeting_id: i64,
+    job_id: JobId,
+    meeting_id: MeetingId,
     segments: &[(Segment, f32)],
 ) -> rusqlite::Result<()> {
     tx.prepare_cached(DELETE_CHUNK)?.execute(named_params! { ":job_id": job_id })?;
@@ -116,16 +118,24 @@ pub fn store_chunk(
 }
 
 /// Every chunk of a meeting with its stored segments, in order.
-pub fn load_chunks(conn: &Connection, meeting_id: i64) -> rusqlite::Result<Vec<Chunk>> {
+pub fn load_chunks(conn: &Connection, meeting_id: MeetingId) -> rusqlite::Result<Vec<Chunk>> {
     let mut chunks: Vec<Chunk> = {
         let mut stmt = conn.prepare_cached(CHUNKS_OF_MEETING)?;
         let rows = stmt.query_map(named_params! { ":meeting_id": meeting_id }, |r| {
+            let job_id: JobId = r.get(0)?;
+            let text: String = r.get(2)?;
+            let bad = |e: String| rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, e.into());
+            let payload: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| bad(format!("job {job_id} (AUDIO): payload is not JSON: {e}")))?;
+            let p: AudioChunk = serde_json::from_value(payload)
+                .map_err(|e| bad(format!("job {job_id} (AUDIO): malformed payload: {e}")))?;
+            let int = |v: u64| i64::try_from(v).map_err(|_| bad(format!("job {job_id} (AUDIO): position {v} too large")));
             Ok(Chunk {
-                job_id: r.get(0)?,
+                job_id,
                 seq: r.get(1)?,
-                start_sample: r.get::<_, Option<i64>>(2)?.unwrap_or(0),
-                overlap_samples: r.get::<_, Option<i64>>(3)?.unwrap_or(0),
-                samples: r.get::<_, Option<i64>>(4)?.unwrap_or(0),
+                start_sample: int(p.start_sample)?,
+                overlap_samples: int(p.overlap_samples)?,
+                samples: int(p.samples)?,
                 segments: Vec::new(),
             })
         })?;
@@ -221,7 +231,7 @@ pub fn assemble(chunks: &[Chunk]) -> Vec<Segment> {
 }
 
 /// Replaces a meeting's transcript (inside the TRANSCRIPT job's completing transaction).
-pub fn store_transcript(tx: &Transaction<'_>, meeting_id: i64, segments: &[Segment]) -> rusqlite::Result<()> {
+pub fn store_transcript(tx: &Transaction<'_>, meeting_id: MeetingId, segments: &[Segment]) -> rusqlite::Result<()> {
     tx.prepare_cached(DELETE_TRANSCRIPT)?.execute(named_params! { ":meeting_id": meeting_id })?;
     let mut ins = tx.prepare_cached(INSERT_TRANSCRIPT_SEGMENT)?;
     for (idx, s) in segments.iter().enumerate() {
@@ -239,7 +249,7 @@ pub fn store_transcript(tx: &Transaction<'_>, meeting_id: i64, segments: &[Segme
 }
 
 /// A meeting's stored transcript.
-pub fn load_transcript(conn: &Connection, meeting_id: i64) -> rusqlite::Result<Vec<Segment>> {
+pub fn load_transcript(conn: &Connection, meeting_id: MeetingId) -> rusqlite::Result<Vec<Segment>> {
     let mut stmt = conn.prepare_cached(TRANSCRIPT)?;
     let rows = stmt.query_map(named_params! { ":meeting_id": meeting_id }, |r| {
         Ok(Segment {

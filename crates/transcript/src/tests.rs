@@ -16,7 +16,7 @@ fn seg(words: Vec<Word>) -> Segment {
 }
 
 fn chunk(seq: i64, start_ms: i64, overlap_ms: i64, segments: Vec<Segment>) -> Chunk {
-    Chunk { job_id: seq + 1, seq, start_sample: start_ms * 16, overlap_samples: overlap_ms * 16, samples: 0, segments }
+    Chunk { job_id: debrief_jobq::JobId(seq + 1), seq, start_sample: start_ms * 16, overlap_samples: overlap_ms * 16, samples: 0, segments }
 }
 
 #[test]
@@ -46,7 +46,7 @@ fn stored_chunks_replace_and_transcripts_round_trip() {
     let dir = tempfile::tempdir().unwrap();
     let q = debrief_jobq::Queue::open(&dir.path().join("d.db"), debrief_jobq::QueueConfig::default()).unwrap();
     let m = q.create_meeting(None, None).unwrap();
-    let payload = serde_json::json!({"start_sample": 0, "overlap_samples": 0, "samples": 16000});
+    let payload = serde_json::json!({"path": "meetings/1/audio/chunk-00000.wav", "start_sample": 0, "overlap_samples": 0, "samples": 16000});
     let (job, _) = q.enqueue(&debrief_jobq::NewJob::new(m, debrief_jobq::TaskType::Audio, 0).payload(payload)).unwrap();
     let s = seg(vec![w(" hello", 100, 400), w(" world", 450, 800)]);
     for _ in 0..2 {

@@ -8,7 +8,8 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, Context, Result};
+use debrief_contracts::AudioChunk;
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use debrief_jobq::{Claim, TaskType};
 use debrief_runtime::{worker, Handler, JobContext, JobError, Output, WorkerArgs, WorkerConfig};
@@ -60,7 +61,7 @@ impl Handler for Fake {
                     .meeting_jobs(job.meeting_id)
                     .map_err(|e| JobError::Retry(e.into()))?
                     .into_iter()
-                    .filter(|j| j.task_type == "AUDIO")
+                    .filter(|j| j.task_type == TaskType::Audio)
                     .map(|j| json!({ "seq": j.seq, "result": j.result }))
                     .collect();
                 Ok(Output::result(json!({ "chunks": chunks })))
@@ -75,10 +76,10 @@ impl Handler for Fake {
 }
 
 fn audio(job: &Claim, ctx: &JobContext<'_>) -> Result<Output> {
-    let rel = job.payload["path"].as_str().ok_or_else(|| anyhow!("payload has no path"))?;
-    let path = ctx.data_dir.root().join(rel);
+    let chunk: AudioChunk = job.payload_as()?;
+    let path = chunk.path.under(ctx.data_dir.root());
     let samples = debrief_media::read_wav(&path).with_context(|| format!("chunk of job {}", job.job_id))?;
-    let expected = job.payload["samples"].as_u64().unwrap_or(0);
+    let expected = chunk.samples;
     anyhow::ensure!(
         samples.len() as u64 == expected,
         "{} holds {} samples, the job says {expected}",
