@@ -5,10 +5,10 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use debrief_jobq::Queue;
+use debrief_jobq::{MeetingId, Queue, Status, TaskType};
 use debrief_transcript::export::{render, Format, Meta};
 
-pub(crate) fn export(q: &Queue, meeting: i64, format: Format, out: Option<&Path>) -> Result<()> {
+pub(crate) fn export(q: &Queue, meeting: MeetingId, format: Format, out: Option<&Path>) -> Result<()> {
     let Some(m) = q.meeting(meeting)? else {
         bail!("meeting {meeting} does not exist (see `foreman status`)");
     };
@@ -16,7 +16,7 @@ pub(crate) fn export(q: &Queue, meeting: i64, format: Format, out: Option<&Path>
     // The summary comes first in md and json once the summary worker has written one.
     let summary = q.read(|c| Ok(debrief_summary::store::summary(c, meeting)?))?;
     let transcript_done =
-        q.meeting_jobs(meeting)?.iter().any(|j| j.task_type == "TRANSCRIPT" && j.status == "COMPLETED");
+        q.meeting_jobs(meeting)?.iter().any(|j| j.task_type == TaskType::Transcript && j.status == Status::Completed);
     if !transcript_done {
         bail!("meeting {meeting} has no transcript yet (status {}); see `foreman status`", m.status);
     }
@@ -32,10 +32,10 @@ pub(crate) fn export(q: &Queue, meeting: i64, format: Format, out: Option<&Path>
     match out {
         None => std::io::stdout().write_all(text.as_bytes())?,
         Some(path) => {
-            let mut f =
-                debrief_config::create_private_file(path).with_context(|| format!("creating {}", path.display()))?;
-            f.write_all(text.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
-            f.sync_all()?;
+            // Beside the target, then renamed over it: a reader never sees half a file,
+            // and a failed export leaves the previous one as it was.
+            debrief_config::write_file_atomic(path, text.as_bytes())
+                .with_context(|| format!("writing {}", path.display()))?;
             eprintln!("wrote {}", path.display());
         }
     }

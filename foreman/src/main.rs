@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Result};
 use clap::{Parser, Subcommand};
-use debrief_jobq::{Queue, TaskType};
+use debrief_jobq::{JobId, MeetingId, MeetingStatus, Queue, TaskType};
 use debrief_runtime::{log, signals};
 
 #[derive(Parser)]
@@ -65,7 +65,7 @@ enum Cmd {
     /// Give FAILED jobs fresh attempts.
     Retry {
         /// The job to retry.
-        job: Option<i64>,
+        job: Option<JobId>,
         /// Retry every failed job.
         #[arg(long, conflicts_with = "job")]
         failed: bool,
@@ -73,12 +73,12 @@ enum Cmd {
     /// Cancel a meeting: its unfinished jobs are failed and its workers told to stop.
     Cancel {
         /// The meeting.
-        meeting: i64,
+        meeting: MeetingId,
     },
     /// Write a meeting's transcript (md and json open with its summary).
     Export {
         /// The meeting.
-        meeting: i64,
+        meeting: MeetingId,
         /// txt, md, srt, vtt or json.
         #[arg(long, default_value = "md")]
         format: debrief_transcript::export::Format,
@@ -178,11 +178,11 @@ fn secs(v: f64, flag: &str) -> Result<Duration> {
     Duration::try_from_secs_f64(v).map_err(|_| anyhow::anyhow!("{flag} must be a non-negative number of seconds"))
 }
 
-fn fmt_ids(ids: &[i64]) -> String {
+fn fmt_ids(ids: &[JobId]) -> String {
     if ids.is_empty() {
         return String::new();
     }
-    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+    let list: Vec<String> = ids.iter().map(JobId::to_string).collect();
     format!(": {}", list.join(", "))
 }
 
@@ -286,7 +286,7 @@ fn idle_verdict(q: &Queue, served: &BTreeMap<TaskType, Vec<String>>) -> Result<O
         return Ok(None);
     }
     let meetings = q.meetings(None)?;
-    for m in meetings.iter().filter(|m| m.status == "OPEN") {
+    for m in meetings.iter().filter(|m| m.status == MeetingStatus::Open) {
         log(
             "foreman",
             &format!(
@@ -295,7 +295,7 @@ fn idle_verdict(q: &Queue, served: &BTreeMap<TaskType, Vec<String>>) -> Result<O
             ),
         );
     }
-    if meetings.iter().any(|m| m.status == "CLOSED") {
+    if meetings.iter().any(|m| m.status == MeetingStatus::Closed) {
         return Ok(None);
     }
     Ok(Some(ExitCode::SUCCESS))

@@ -42,7 +42,11 @@ const SYNC_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// The channels of a chunk with this layout, in file order (microphone first).
 pub(crate) fn channels(layout: u16) -> Vec<Channel> {
-    [(MIC, Channel::Mic), (SYSTEM, Channel::System)].into_iter().filter(|(b, _)| layout & b != 0).map(|(_, c)| c).collect()
+    [(MIC, Channel::Mic), (SYSTEM, Channel::System)]
+        .into_iter()
+        .filter(|(b, _)| layout & b != 0)
+        .map(|(_, c)| c)
+        .collect()
 }
 
 pub(crate) fn lock_path(dd: &DataDir, meeting: MeetingId) -> PathBuf {
@@ -112,8 +116,6 @@ impl Header {
         })
     }
 }
-
-
 
 fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir).and_then(|d| d.sync_all()).with_context(|| format!("syncing {}", dir.display()))

@@ -34,9 +34,9 @@ use tokio::sync::mpsc;
 
 use crate::import::ChunkArgs;
 use crate::journal::{self, Journal, MIC, SYSTEM};
-use debrief_contracts::{Channel, RecordReport, SourceReport};
 use crate::pulse::{self, Capture, Devices, Source};
 use crate::screens::{Screen, ScreenLoop};
+use debrief_contracts::{Channel, RecordReport, SourceReport};
 
 /// `ingest record` arguments.
 #[derive(Debug, clap::Args)]

@@ -19,11 +19,11 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::layout::rel_screens;
 use anyhow::{anyhow, bail, Context, Result};
 use debrief_config::DataDir;
-use crate::layout::rel_screens;
-use debrief_jobq::{MeetingId, NewJob, Queue, QueueError, TaskType};
 use debrief_contracts::{DataPath, Screenshot};
+use debrief_jobq::{MeetingId, NewJob, Queue, QueueError, TaskType};
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{ConnectionExt as _, ImageFormat, ImageOrder};
 use x11rb::rust_connection::RustConnection;
@@ -121,7 +121,6 @@ fn changed(a: &[f32], b: &[f32]) -> bool {
     let moved = a.iter().zip(b).filter(|(x, y)| (*x - *y).abs() > CELL_DELTA).count();
     moved as f32 > CHANGED_CELLS * a.len() as f32
 }
-
 
 /// `frame-NNNNN-TTTTTTTTT.png`: the frame number and its meeting time in ms, so that a
 /// crash loses neither.

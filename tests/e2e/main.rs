@@ -8,3 +8,4 @@ mod pipeline;
 mod queue;
 mod record;
 mod summary;
+mod tidy;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use debrief_jobq::{MeetingId, JobId, NewJob, Queue, Status, TaskType};
+use debrief_jobq::{JobId, MeetingId, NewJob, Queue, Status, TaskType};
 use serde_json::json;
 
 use crate::common::*;

@@ -392,8 +392,13 @@ fn issue6_screenshots_queue_exactly_the_changed_frames() {
     let err = err.join().unwrap();
     assert!(st.success(), "{err}");
     let q = open_queue(&data);
-    let jobs: Vec<Value> =
-        q.meeting_jobs(MeetingId(1)).unwrap().into_iter().filter(|j| j.task_type == "VISUAL").map(|j| j.payload).collect();
+    let jobs: Vec<Value> = q
+        .meeting_jobs(MeetingId(1))
+        .unwrap()
+        .into_iter()
+        .filter(|j| j.task_type == "VISUAL")
+        .map(|j| j.payload)
+        .collect();
     assert_eq!(jobs.len(), 3, "initial frame + 2 changes: {jobs:?}");
     let colors = [[0x20, 0x30, 0x40], [0xc0, 0x80, 0x20], [0x10, 0xa0, 0x60]];
     let times = [0, 4_000, 6_000];

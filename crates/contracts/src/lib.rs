@@ -164,7 +164,7 @@ pub struct AudioResult {
     /// Wall time of voice activity detection within it, seconds.
     pub vad_seconds: f64,
     /// How often decoding resumed after Whisper skipped speech.
-    pub resumed_after_skips: u32,
+    pub resumed_after_skips: usize,
 }
 
 /// What the audio worker stores as a TRANSCRIPT job's result.
@@ -274,9 +274,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("start_sample"), "{err}");
-        let err = from_value::<AudioChunk>(&json!({"path": "a.wav", "start_sample": -5, "samples": 1, "overlap_samples": 0}))
-            .unwrap_err()
-            .to_string();
+        let err =
+            from_value::<AudioChunk>(&json!({"path": "a.wav", "start_sample": -5, "samples": 1, "overlap_samples": 0}))
+                .unwrap_err()
+                .to_string();
         assert!(err.contains("-5"), "{err}");
     }
 }

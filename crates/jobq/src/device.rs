@@ -56,8 +56,8 @@ pub struct DeviceLease {
 pub struct LeaseRecord {
     /// Row id.
     pub lease_id: i64,
-    /// Device (as text).
-    pub device: String,
+    /// Device.
+    pub device: Device,
     /// Holder id.
     pub holder: String,
     /// Holder pid.

@@ -219,8 +219,7 @@ impl Engine {
         samplers.push(LlamaSampler::greedy());
         let mut sampler = LlamaSampler::chain_simple(samplers);
         let mut out = Vec::new();
-        let mut pos = tokens.len();
-        for _ in 0..gen.max_tokens {
+        for pos in tokens.len()..tokens.len() + gen.max_tokens {
             // `sample` also accepts the token (advancing the grammar).
             let t = sampler.sample(&ctx, batch.n_tokens() - 1);
             if vocab.is_eog(t) {
@@ -229,7 +228,6 @@ impl Engine {
             out.extend(vocab.token_to_piece(t, false, None));
             batch.clear();
             batch.add(t, pos as i32, &[0], true).map_err(llama)?;
-            pos += 1;
             ctx.decode(&mut batch).map_err(llama)?;
             if stop() {
                 return Err(LlmError::Interrupted);

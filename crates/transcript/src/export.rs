@@ -8,7 +8,7 @@ use crate::Segment;
 #[derive(Debug, Clone, Default)]
 pub struct Meta {
     /// Meeting id.
-    pub meeting_id: i64,
+    pub meeting_id: debrief_jobq::MeetingId,
     /// Title.
     pub title: Option<String>,
     /// Audio length.

@@ -129,7 +129,8 @@ pub fn load_chunks(conn: &Connection, meeting_id: MeetingId) -> rusqlite::Result
                 .map_err(|e| bad(format!("job {job_id} (AUDIO): payload is not JSON: {e}")))?;
             let p: AudioChunk = serde_json::from_value(payload)
                 .map_err(|e| bad(format!("job {job_id} (AUDIO): malformed payload: {e}")))?;
-            let int = |v: u64| i64::try_from(v).map_err(|_| bad(format!("job {job_id} (AUDIO): position {v} too large")));
+            let int =
+                |v: u64| i64::try_from(v).map_err(|_| bad(format!("job {job_id} (AUDIO): position {v} too large")));
             Ok(Chunk {
                 job_id,
                 seq: r.get(1)?,

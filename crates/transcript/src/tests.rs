@@ -16,7 +16,14 @@ fn seg(words: Vec<Word>) -> Segment {
 }
 
 fn chunk(seq: i64, start_ms: i64, overlap_ms: i64, segments: Vec<Segment>) -> Chunk {
-    Chunk { job_id: debrief_jobq::JobId(seq + 1), seq, start_sample: start_ms * 16, overlap_samples: overlap_ms * 16, samples: 0, segments }
+    Chunk {
+        job_id: debrief_jobq::JobId(seq + 1),
+        seq,
+        start_sample: start_ms * 16,
+        overlap_samples: overlap_ms * 16,
+        samples: 0,
+        segments,
+    }
 }
 
 #[test]
@@ -69,7 +76,7 @@ fn subtitle_formats_have_correct_timing_and_escaping() {
     b.speaker = Some("Ana".into());
     let segs = vec![a, b];
     let meta = Meta {
-        meeting_id: 7,
+        meeting_id: debrief_jobq::MeetingId(7),
         title: Some("Weekly".into()),
         duration_ms: Some(3_725_000),
         created: None,

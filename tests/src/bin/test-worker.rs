@@ -8,9 +8,9 @@
 
 use std::time::{Duration, Instant};
 
-use debrief_contracts::AudioChunk;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use debrief_contracts::AudioChunk;
 use debrief_jobq::{Claim, TaskType};
 use debrief_runtime::{worker, Handler, JobContext, JobError, Output, WorkerArgs, WorkerConfig};
 use serde_json::json;

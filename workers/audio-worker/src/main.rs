@@ -14,11 +14,11 @@ use std::path::PathBuf;
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Parser, Subcommand};
-use debrief_jobq::{Claim, Device, DeviceRequest, TaskType};
-use debrief_runtime::{log, worker, Handler, JobContext, JobError, Output, WorkerArgs, WorkerConfig};
+use debrief_contracts::{AudioChunk, AudioResult, TranscriptResult};
+use debrief_jobq::{Claim, TaskType};
+use debrief_runtime::{log, worker, ComputeDevice, Handler, JobContext, JobError, Output, WorkerArgs, WorkerConfig};
 use debrief_transcript::{Segment, Word};
 use debrief_whisper::{Engine, EngineConfig};
-use serde_json::json;
 
 #[derive(Parser)]
 #[command(version, about = "Debrief's Whisper worker (AUDIO and TRANSCRIPT jobs)")]
@@ -128,12 +128,12 @@ impl Handler for Asr {
 impl Asr {
     fn audio(&mut self, job: &Claim, ctx: &JobContext<'_>) -> Result<Output, JobError> {
         let engine = self.engine.as_mut().ok_or_else(|| JobError::Retry(anyhow!("model not loaded")))?;
-        let p = &job.payload;
-        let rel = p["path"].as_str().ok_or_else(|| JobError::Permanent(anyhow!("payload has no chunk path")))?;
-        let path = ctx.data_dir.root().join(rel);
-        // A missing or unreadable chunk will not get better by retrying.
+        // A malformed payload, or a missing or unreadable chunk, will not get better by
+        // retrying.
+        let chunk: AudioChunk = job.payload_as().map_err(|e| JobError::Permanent(e.into()))?;
+        let path = chunk.path.under(ctx.data_dir.root());
         let samples = debrief_media::read_wav(&path).map_err(|e| JobError::Permanent(e.into()))?;
-        let start_ms = (p["start_sample"].as_i64().unwrap_or(0) * 1000) / 16_000;
+        let start_ms = chunk.start_ms();
         let started = std::time::Instant::now();
         let heard = engine.transcribe(&samples).map_err(|e| JobError::Retry(e.into()))?;
         let secs = started.elapsed().as_secs_f64();
@@ -160,14 +160,14 @@ impl Asr {
                 (seg, s.no_speech_prob)
             })
             .collect();
-        let result = json!({
-            "segments": rows.len(),
-            "words": rows.iter().map(|r| r.0.words.len()).sum::<usize>(),
-            "audio_s": samples.len() as f64 / 16_000.0,
-            "seconds": secs,
-            "vad_seconds": heard.vad_seconds,
-            "resumed_after_skips": heard.resumed,
-        });
+        let result = to_result(&AudioResult {
+            segments: rows.len(),
+            words: rows.iter().map(|r| r.0.words.len()).sum::<usize>(),
+            audio_s: samples.len() as f64 / 16_000.0,
+            seconds: secs,
+            vad_seconds: heard.vad_seconds,
+            resumed_after_skips: heard.resumed,
+        })?;
         let (job_id, meeting) = (job.job_id, job.meeting_id);
         Ok(Output {
             result,
@@ -181,31 +181,29 @@ fn transcript(job: &Claim, ctx: &JobContext<'_>) -> Result<Output, JobError> {
     let chunks =
         ctx.queue.read(|c| Ok(debrief_transcript::load_chunks(c, meeting)?)).map_err(|e| JobError::Retry(e.into()))?;
     let segments = debrief_transcript::assemble(&chunks);
-    let result = json!({
-        "chunks": chunks.len(),
-        "segments": segments.len(),
-        "words": segments.iter().map(|s| s.words.len()).sum::<usize>(),
-    });
+    let result = to_result(&TranscriptResult {
+        chunks: chunks.len(),
+        segments: segments.len(),
+        words: segments.iter().map(|s| s.words.len()).sum::<usize>(),
+    })?;
     Ok(Output {
         result,
         store: Some(Box::new(move |tx| Ok(debrief_transcript::store_transcript(tx, meeting, &segments)?))),
     })
 }
 
+fn to_result(r: &impl serde::Serialize) -> Result<serde_json::Value, JobError> {
+    serde_json::to_value(r).map_err(|e| JobError::Permanent(e.into()))
+}
+
 fn main() -> Result<()> {
     let Cmd::Run { args, asr } = Cli::parse().cmd;
     let threads = debrief_runtime::tune_process("audio-worker", &args);
     let (dd, q) = debrief_runtime::open(args.data_dir.as_deref())?;
-    let device = match args.device.as_str() {
-        "cpu" => None,
-        "cuda" | "gpu" => {
-            if !cfg!(feature = "cuda") {
-                bail!("--device cuda needs a build with the `cuda` feature (cargo build --release -p audio-worker --features cuda)");
-            }
-            Some(DeviceRequest::exclusive(Device::Gpu))
-        }
-        other => bail!("unknown --device {other:?} (cpu or cuda)"),
-    };
+    if args.device == ComputeDevice::Cuda && !cfg!(feature = "cuda") {
+        bail!("--device cuda needs a build with the `cuda` feature (cargo build --release -p audio-worker --features cuda)");
+    }
+    let device = args.device.lease();
     let cfg = WorkerConfig {
         name: "audio-worker".into(),
         tasks: vec![TaskType::Transcript, TaskType::Audio],

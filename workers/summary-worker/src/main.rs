@@ -21,8 +21,8 @@ use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Parser, Subcommand};
-use debrief_jobq::{Claim, Device, DeviceRequest, QueueError, TaskType};
-use debrief_runtime::{log, worker, Handler, JobContext, JobError, Output, WorkerArgs, WorkerConfig};
+use debrief_jobq::{Claim, QueueError, TaskType};
+use debrief_runtime::{log, worker, ComputeDevice, Handler, JobContext, JobError, Output, WorkerArgs, WorkerConfig};
 use debrief_summary::parse::Anchor;
 use debrief_summary::prompts::Prompts;
 use debrief_summary::shape::{Shape, MAP, OVERVIEW, REDUCE};
@@ -274,7 +274,13 @@ fn reduce_call(llm: &mut dyn Llm, p: &Prompts, group: &[Notes], ctx: &JobContext
     Ok(reduce::complete(s, group, REDUCE.max_items))
 }
 
-fn finish(meeting: i64, summary: Summary, model: String, windows: usize, result: serde_json::Value) -> Output {
+fn finish(
+    meeting: debrief_jobq::MeetingId,
+    summary: Summary,
+    model: String,
+    windows: usize,
+    result: serde_json::Value,
+) -> Output {
     Output { result, store: Some(Box::new(move |tx| Ok(store::put_summary(tx, meeting, &summary, &model, windows)?))) }
 }
 
@@ -288,18 +294,11 @@ fn main() -> Result<()> {
     for f in &used {
         log(NAME, &format!("prompt override: {}", f.display()));
     }
-    let device = match args.device.as_str() {
-        "cpu" => None,
-        "cuda" | "gpu" => {
-            if settings.backend == Backend::Llama && !cfg!(feature = "cuda") {
-                bail!("--device cuda needs a build with the `cuda` feature (cargo build --release -p summary-worker --features cuda)");
-            }
-            // With a server, the lease stands for the server's GPU memory while this
-            // worker uses it.
-            Some(DeviceRequest::exclusive(Device::Gpu))
-        }
-        other => bail!("unknown --device {other:?} (cpu or cuda)"),
-    };
+    if args.device == ComputeDevice::Cuda && settings.backend == Backend::Llama && !cfg!(feature = "cuda") {
+        bail!("--device cuda needs a build with the `cuda` feature (cargo build --release -p summary-worker --features cuda)");
+    }
+    // With a server, the lease stands for the server's GPU memory while this worker uses it.
+    let device = args.device.lease();
     let cfg = WorkerConfig {
         name: NAME.into(),
         tasks: vec![TaskType::Summary],
