@@ -383,3 +383,47 @@ fn issue3_status_json_retry_and_cancel() {
     let (st, _, err) = run_out(debrief("foreman", &data).args(["retry", "99999"]), Duration::from_secs(30));
     assert!(!st.success() && err.contains("99999"), "{err}");
 }
+
+#[test]
+fn issue11_malformed_payloads_fail_their_job_for_good_naming_the_field_and_others_complete() {
+    let s = Scratch::new();
+    let data = s.path("data");
+    let m = sample_meeting(&s, &data, 60.0);
+    let q = open_queue(&data);
+    let good = audio_jobs(&q, m);
+    assert!(good.len() >= 2, "{} chunks", good.len());
+    let first = q.meeting_jobs(m).unwrap().into_iter().find(|j| j.task_type == debrief_jobq::TaskType::Audio).unwrap();
+    // One chunk's payload loses a field, another points outside the data directory.
+    let bad: Vec<(Value, &str)> = vec![
+        (
+            serde_json::json!({"path": good[0].1["path"], "start_sample": 0, "overlap_samples": 0}),
+            "missing field `samples`",
+        ),
+        (serde_json::json!({"path": "/etc/passwd", "start_sample": 0, "samples": 1, "overlap_samples": 0}), "absolute"),
+    ];
+    let m2 = q.create_meeting(Some("bad payloads"), None).unwrap();
+    let mut ids = Vec::new();
+    for (i, (p, _)) in bad.iter().enumerate() {
+        let (id, _) =
+            q.enqueue(&debrief_jobq::NewJob::new(m2, debrief_jobq::TaskType::Audio, i as i64).payload(p)).unwrap();
+        ids.push(id);
+    }
+    let mut w = Command::new(env!("CARGO_BIN_EXE_test-worker"));
+    w.args(["run", "--tasks", "AUDIO", "--until-idle", "--no-tune", "--data-dir"]).arg(&data);
+    let (st, _, err) = run_out(&mut w, Duration::from_secs(120));
+    assert!(st.success(), "{err}");
+    for (id, (_, why)) in ids.iter().zip(&bad) {
+        let rec = q.job(*id).unwrap().unwrap();
+        assert_eq!((rec.status, rec.attempts), (Status::Failed, 1), "job {id}: failed at once, not retried");
+        let e = rec.last_error.unwrap_or_default();
+        assert!(e.contains(&format!("job {id} (AUDIO): malformed payload")) && e.contains(why), "job {id}: {e}");
+    }
+    // The meeting with good payloads was not held up by them.
+    assert_eq!(q.job(first.job_id).unwrap().unwrap().status, Status::Completed);
+    assert!(q
+        .meeting_jobs(m)
+        .unwrap()
+        .iter()
+        .filter(|j| j.task_type == debrief_jobq::TaskType::Audio)
+        .all(|j| j.status == Status::Completed));
+}

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use debrief_contracts::RecordReport;
 use debrief_jobq::{MeetingId, Queue, QueueConfig, TaskType};
 use serde_json::Value;
 use x11rb::connection::Connection;
@@ -201,20 +202,26 @@ fn record_two_sources(secs: u64, burn: bool) -> String {
     assert!(st.success(), "ingest record failed: {err}");
     let lines: Vec<&str> = out.lines().collect();
     let meeting: MeetingId = lines.last().unwrap().parse().expect("meeting id last");
-    let report: Value = serde_json::from_str(lines[lines.len() - 2]).expect("report");
+    let report: RecordReport = serde_json::from_str(lines[lines.len() - 2]).expect("report");
     assert!(queued_live >= 1, "no chunk was queued while recording: {err}");
 
     // Nothing dropped, and the audio is as long as the time it covers.
-    assert_eq!(report["dropped_frames"], 0, "{report}");
-    let recorded = report["recorded_ms"].as_f64().unwrap();
+    assert_eq!(report.dropped_frames, 0, "{report:?}");
+    let recorded = report.recorded_ms as f64;
     let want = secs as f64 * 1000.0;
     assert!((recorded - want).abs() <= want * 0.005, "recorded {recorded} ms for --for {want} ms");
     assert!(recorded < wall_ms, "recorded {recorded} ms in {wall_ms} ms of wall time");
-    for src in report["sources"].as_array().unwrap() {
-        let (audio, clock) = (src["audio_ms"].as_f64().unwrap(), src["capture_wall_ms"].as_f64().unwrap());
-        assert!((audio - clock).abs() <= clock * 0.005, "{}: {audio} ms of audio over {clock} ms", src["device"]);
-        assert_eq!(src["dropped_frames"], 0);
+    assert_eq!(report.sources.len(), 2, "{report:?}");
+    for src in &report.sources {
+        let (audio, clock) = (src.audio_ms, src.capture_wall_ms);
+        assert!((audio - clock).abs() <= clock * 0.005, "{}: {audio} ms of audio over {clock} ms", src.device);
+        assert_eq!(src.dropped_frames, 0);
     }
+    // The stored report is the same document.
+    let stored: RecordReport =
+        serde_json::from_slice(&std::fs::read(data.join(format!("meetings/{meeting}/record-stats.json"))).unwrap())
+            .unwrap();
+    assert_eq!(stored, report);
 
     // Rows: closed with its length, every chunk queued in order, files private.
     let q = open_queue(&data);
@@ -224,7 +231,7 @@ fn record_two_sources(secs: u64, burn: bool) -> String {
     let (chans, payloads) = joined(&data, &q, meeting);
     assert!(payloads.len() >= 3, "{} chunks", payloads.len());
     assert_eq!(payloads[0]["channels"], serde_json::json!(["mic", "system"]));
-    assert_eq!(chans[0].len() as f64, report["samples"].as_f64().unwrap());
+    assert_eq!(chans[0].len() as u64, report.samples);
     let audio_dir = data.join(format!("meetings/{meeting}/audio"));
     for e in std::fs::read_dir(&audio_dir).unwrap() {
         let e = e.unwrap();

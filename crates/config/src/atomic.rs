@@ -20,6 +20,11 @@ pub fn partial_path(path: &Path) -> PathBuf {
 /// renames it over `NAME` and fsyncs the directory. Dropped without a commit, the partial
 /// file is removed. A stale `.partial` left by a crash is unlinked first (unlinking a
 /// symlink removes the link, never its target).
+///
+/// One writer per target at a time: a second process writing the same target would
+/// unlink the first one's `.partial` as stale. Where several processes may produce the
+/// same file (model conversion), each writes in a private temporary directory and
+/// renames the result into place, as `debrief-models` does.
 #[derive(Debug)]
 pub struct AtomicFile {
     file: Option<File>,

@@ -180,6 +180,15 @@ impl Queue {
         Ok(Some((claim, lease)))
     }
 
+    /// Claims a job while holding `lease`: the lease is checked and extended in the same
+    /// transaction, so no GPU job starts under a lease that was lost.
+    pub fn claim_under(&self, who: &WorkerIdent, task: TaskType, lease: &DeviceLease) -> Result<Option<Claim>> {
+        self.write(|tx| {
+            heartbeat_in(tx, self, lease)?;
+            claim_in(tx, self, who, task)
+        })
+    }
+
     /// Extends a lease. [`QueueError::LostLease`] means another process may now own the
     /// device: stop using it.
     pub fn heartbeat_device(&self, lease: &DeviceLease) -> Result<()> {

@@ -5,7 +5,6 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::device::DeviceLease;
 use crate::process::{now_ms, WorkerIdent};
 use crate::types::{JobId, MeetingId, Status, TaskType};
 
@@ -379,15 +378,6 @@ impl Queue {
     /// Claims the best ready job of type `task`, or returns `None` when there is none.
     pub fn claim(&self, who: &WorkerIdent, task: TaskType) -> Result<Option<Claim>> {
         self.write(|tx| claim_in(tx, self, who, task))
-    }
-
-    /// Claims a job while holding `lease`: the lease is checked and extended in the same
-    /// transaction, so no GPU job starts under a lease that was lost.
-    pub fn claim_under(&self, who: &WorkerIdent, task: TaskType, lease: &DeviceLease) -> Result<Option<Claim>> {
-        self.write(|tx| {
-            crate::device::heartbeat_in(tx, self, lease)?;
-            claim_in(tx, self, who, task)
-        })
     }
 
     /// Extends the claim's lease. [`QueueError::LostClaim`] means stop working on it.

@@ -86,3 +86,16 @@ fn two_channel_chunks_are_written_private_and_read_as_their_average() {
     assert_eq!((r.spec().channels, r.spec().sample_rate, r.len()), (2, 16_000, 6));
     assert_eq!(read_wav(&path).expect("read"), vec![0.25, 0.0, 200.0 / 32_768.0]);
 }
+
+#[test]
+fn issue11_a_symlink_planted_at_the_partial_path_is_not_followed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let victim = dir.path().join("victim");
+    fs::write(&victim, b"precious").expect("write");
+    fs::set_permissions(&victim, fs::Permissions::from_mode(0o644)).expect("chmod");
+    std::os::unix::fs::symlink(&victim, dir.path().join("c.wav.partial")).expect("symlink");
+    write_wav_atomic(&dir.path().join("c.wav"), &[0.0; 160]).expect("write chunk");
+    assert_eq!(fs::read(&victim).expect("read"), b"precious", "the link's target was written through");
+    assert_eq!(fs::metadata(&victim).expect("stat").permissions().mode() & 0o777, 0o644, "the target was chmodded");
+    assert_eq!(read_wav(&dir.path().join("c.wav")).expect("read back").len(), 160);
+}
