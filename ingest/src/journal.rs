@@ -11,10 +11,14 @@
 //!
 //! A recorder holds an exclusive `flock` on `meetings/<id>/record.lock` while it runs.
 //! Any later `ingest` start looks at OPEN meetings from `record`: one whose lock it can
-//! take has no live recorder, so its journals become chunks (or are dropped when their
-//! job exists already), its unqueued screenshots are queued, and it is closed with the
-//! length of the audio it has, for the foreman to plan.
+//! take has no live recorder, so its journals become chunks, its unqueued screenshots
+//! are queued, and it is closed with the length of the audio it has, for the foreman to
+//! plan. A journal whose own chunk is queued already (the recorder died inside a cut,
+//! before the next journal was durable) still holds the audio past the cut: that tail
+//! becomes the next chunk. A journal is removed only once every frame in it is in a
+//! queued chunk.
 
+use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::Write;
 use std::os::unix::fs::FileExt;
@@ -127,13 +131,22 @@ fn to_bytes(frames: &[i16]) -> Vec<u8> {
 
 /// Writes the chunk file for `h` from `pcm` (interleaved) and inserts its AUDIO job.
 fn store_chunk(dd: &DataDir, q: &Queue, meeting: MeetingId, h: Header, pcm: &[i16], recovered: bool) -> Result<u64> {
-    let rel = chunk_rel(meeting, h.index);
-    write_wav_i16_atomic(&dd.root().join(&rel), h.layout.count_ones() as u16, pcm)?;
-    let frames = pcm.len() as u64 / h.channels();
+    write_chunk(dd, meeting, h, pcm)?;
+    queue_chunk(q, meeting, h, pcm.len() as u64 / h.channels(), recovered)
+}
+
+/// The first step of storing a chunk: its WAV file, crash-safely.
+fn write_chunk(dd: &DataDir, meeting: MeetingId, h: Header, pcm: &[i16]) -> Result<()> {
+    write_wav_i16_atomic(&dd.root().join(chunk_rel(meeting, h.index)), h.layout.count_ones() as u16, pcm)?;
+    Ok(())
+}
+
+/// The second step: the chunk's AUDIO job (its file is complete already).
+fn queue_chunk(q: &Queue, meeting: MeetingId, h: Header, frames: u64, recovered: bool) -> Result<u64> {
     let payload = AudioChunk {
         channels: channels(h.layout),
         recovered,
-        ..chunk_payload(rel, h.start_sample, frames, h.overlap_samples)?
+        ..chunk_payload(chunk_rel(meeting, h.index), h.start_sample, frames, h.overlap_samples)?
     };
     q.enqueue(&NewJob::new(meeting, TaskType::Audio, i64::from(h.index)).payload(&payload))?;
     Ok(frames)
@@ -277,35 +290,84 @@ pub(crate) fn recover_dead(dd: &DataDir, q: &Queue) -> Result<Vec<MeetingId>> {
     Ok(closed)
 }
 
+/// The meeting-time span `[start, end)` of every queued AUDIO chunk, by seq.
+fn queued_spans(q: &Queue, meeting: MeetingId) -> Result<BTreeMap<i64, (u64, u64, u64)>> {
+    let mut spans = BTreeMap::new();
+    for j in q.meeting_jobs(meeting)?.iter().filter(|j| j.task_type == TaskType::Audio) {
+        let c = j.payload_as::<AudioChunk>()?;
+        spans.insert(j.seq, (c.start_sample, c.end_sample(), c.overlap_samples));
+    }
+    Ok(spans)
+}
+
+/// Reads a journal's header, or `None` when it has no whole, valid one.
+fn read_header(path: &Path) -> Option<Header> {
+    let mut h = [0u8; HEADER as usize];
+    File::open(path).ok()?.read_exact_at(&mut h, 0).ok()?;
+    Header::decode(&h, path).ok()
+}
+
 fn recover_meeting(dd: &DataDir, q: &Queue, meeting: MeetingId) -> Result<()> {
     let dir = dd.root().join(rel_audio(meeting));
-    let queued = q.meeting_seqs(meeting, TaskType::Audio)?;
+    let mut spans = queued_spans(q, meeting)?;
     let mut journals: Vec<PathBuf> =
         fs::read_dir(&dir).map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect()).unwrap_or_default();
     journals.retain(|p| p.extension().is_some_and(|e| e == "live"));
     journals.sort();
     let mut recovered_ms = 0;
-    for path in journals {
-        let bytes = fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-        let h = Header::decode(&bytes[..bytes.len().min(HEADER as usize)], &path)?;
-        if !queued.contains(&i64::from(h.index)) {
-            // A crash can leave a torn last frame: keep whole frames only.
-            let ch = h.channels() as usize;
-            let data = &bytes[HEADER as usize..];
-            let whole = data.len() / (2 * ch) * 2 * ch;
-            let pcm: Vec<i16> = data[..whole].chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect();
-            if pcm.len() > h.overlap_samples as usize * ch {
-                let frames = store_chunk(dd, q, meeting, h, &pcm, true)?;
-                recovered_ms = frames * 1000 / u64::from(SAMPLE_RATE);
-                crate::log(&format!(
-                    "meeting {meeting}: recovered chunk {} ({:.1} s) from {}",
-                    h.index,
-                    frames as f64 / 16_000.0,
-                    path.display()
-                ));
+    for path in &journals {
+        let bytes = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let h = Header::decode(&bytes[..bytes.len().min(HEADER as usize)], path)?;
+        // A crash can leave a torn last frame: keep whole frames only.
+        let ch = h.channels() as usize;
+        let data = &bytes[HEADER as usize..];
+        let whole = data.len() / (2 * ch) * 2 * ch;
+        let pcm: Vec<i16> = data[..whole].chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect();
+        let frames = (pcm.len() / ch) as u64;
+        let end = h.start_sample.saturating_add(frames);
+        // What to store: the whole journal as its own chunk, or (when that chunk is queued
+        // already: the recorder died after queueing a cut but before the next journal was
+        // made durable) the audio past the queued chunks as the next chunk.
+        let store = if !spans.contains_key(&i64::from(h.index)) {
+            (frames > h.overlap_samples).then_some((h, 0))
+        } else {
+            let covered = spans.values().map(|s| s.1).max().unwrap_or(0);
+            let next_index = spans.keys().max().map_or(0, |&s| s + 1);
+            let index = u32::try_from(next_index).context("chunk index overflow")?;
+            if end <= covered {
+                None
+            } else if covered < h.start_sample {
+                // A gap before this journal (never made by a recorder): keep it all.
+                Some((Header { index, overlap_samples: 0, ..h }, 0))
+            } else {
+                // The next journal's header, when it was written, has the chunker's own
+                // start and overlap; else the overlap the queued chunks have (or 1 s).
+                let next = read_header(&dir.join(journal_name(index)))
+                    .filter(|n| n.index == index && (h.start_sample..=covered).contains(&n.start_sample));
+                let (start, overlap) = match next {
+                    Some(n) => (n.start_sample, n.overlap_samples.min(covered - n.start_sample)),
+                    None => {
+                        let usual = spans.values().map(|s| s.2).max().filter(|&o| o > 0);
+                        let ov = usual.unwrap_or(u64::from(SAMPLE_RATE)).min(covered - h.start_sample);
+                        (covered - ov, ov)
+                    }
+                };
+                Some((Header { index, start_sample: start, overlap_samples: overlap, ..h }, start - h.start_sample))
             }
+        };
+        if let Some((c, from)) = store {
+            let stored = store_chunk(dd, q, meeting, c, &pcm[from as usize * ch..], true)?;
+            spans.insert(i64::from(c.index), (c.start_sample, c.start_sample + stored, c.overlap_samples));
+            recovered_ms += (stored - c.overlap_samples) * 1000 / u64::from(SAMPLE_RATE);
+            crate::log(&format!(
+                "meeting {meeting}: recovered chunk {} ({:.1} s) from {}",
+                c.index,
+                stored as f64 / 16_000.0,
+                path.display()
+            ));
         }
-        fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
+        // Every frame of the journal is in a queued chunk now.
+        fs::remove_file(path).with_context(|| format!("removing {}", path.display()))?;
     }
     let frames = crate::screens::queue_unqueued(dd, q, meeting)?;
     // The meeting's length: the end of its last chunk (every chunk is queued now).
@@ -377,5 +439,116 @@ mod tests {
             (1, Some(100), Some(true))
         );
         assert!(!dir.join(journal_name(1)).exists());
+    }
+
+    /// The steps of [`Journal::cut`] of chunk 0 (10 s, cut after 6 s, the next chunk
+    /// starting 0.5 s before the cut), in order; a test performs the first `k` of them.
+    const CUT_STEPS: &[&str] = &[
+        "wav partial",
+        "wav renamed",
+        "job queued",
+        "next journal half written",
+        "next journal durable",
+        "old journal removed",
+    ];
+
+    fn killed_during_cut(k: usize) -> (tempfile::TempDir, DataDir, Queue, MeetingId, Vec<i16>) {
+        let tmp = tempfile::tempdir().unwrap();
+        let dd = DataDir::at(tmp.path().join("data")).unwrap();
+        let q = Queue::open_in(&dd, debrief_jobq::QueueConfig::default()).unwrap();
+        let m = q.create_meeting(Some("t"), Some(SOURCE)).unwrap();
+        let total = 160_000u64;
+        let pcm: Vec<i16> = (0..total).flat_map(|i| [(i % 30_000) as i16, -((i / 7) as i16)]).collect();
+        let mut j = Journal::first(&dd, m, MIC | SYSTEM).unwrap();
+        j.append(&pcm).unwrap();
+        j.file.sync_data().unwrap();
+        let (len, next_start, overlap) = (96_000u64, 88_000u64, 8_000u64);
+        let h = j.header;
+        let next = Header { index: 1, start_sample: next_start, overlap_samples: overlap, ..h };
+        let tail = j.read_frames(next_start, total).unwrap();
+        let dir = j.dir.clone();
+        for step in &CUT_STEPS[..k] {
+            match *step {
+                "wav partial" => {
+                    let p = debrief_config::partial_path(&dd.root().join(chunk_rel(m, 0)));
+                    fs::write(p, b"RIFF\x00\x00").unwrap();
+                }
+                "wav renamed" => write_chunk(&dd, m, h, &j.read_frames(0, len).unwrap()).unwrap(),
+                "job queued" => drop(queue_chunk(&q, m, h, len, false).unwrap()),
+                "next journal half written" => {
+                    let mut bytes = next.encode().to_vec();
+                    bytes.extend(to_bytes(&tail[..tail.len() / 2 + 1]));
+                    fs::write(dir.join(journal_name(1)), bytes).unwrap();
+                }
+                "next journal durable" => {
+                    let _ = fs::remove_file(dir.join(journal_name(1)));
+                    drop(Journal::create(&dir, next, &tail).unwrap());
+                }
+                "old journal removed" => fs::remove_file(j.path()).unwrap(),
+                other => unreachable!("{other}"),
+            }
+        }
+        drop(j);
+        (tmp, dd, q, m, pcm)
+    }
+
+    /// Kill-point sweep through `Journal::cut`: whichever step the recorder died after,
+    /// recovery succeeds, leaves no journal, and every frame the journal held is in a
+    /// queued chunk, sample for sample (the promise is at most about 1 s lost).
+    #[test]
+    fn recovery_after_a_kill_at_any_step_of_a_cut_loses_nothing() {
+        for k in 0..=CUT_STEPS.len() {
+            let after = if k == 0 { "nothing" } else { CUT_STEPS[k - 1] };
+            let (_tmp, dd, q, m, pcm) = killed_during_cut(k);
+            recover_meeting(&dd, &q, m).unwrap_or_else(|e| panic!("killed after {after}: {e:#}"));
+            let total = pcm.len() / 2;
+            let mut covered = vec![false; total];
+            for job in q.meeting_jobs(m).unwrap().iter().filter(|j| j.task_type == TaskType::Audio) {
+                let c = job.payload_as::<AudioChunk>().unwrap();
+                let mut r = hound::WavReader::open(dd.root().join(c.path.as_path())).unwrap();
+                assert_eq!(u64::from(r.len()), 2 * c.samples, "killed after {after}: chunk {}", job.seq);
+                let got: Vec<i16> = r.samples::<i16>().map(Result::unwrap).collect();
+                let at = c.start_sample as usize;
+                assert_eq!(got, pcm[2 * at..2 * (at + c.samples as usize)], "killed after {after}: chunk {}", job.seq);
+                covered[at..at + c.samples as usize].iter_mut().for_each(|f| *f = true);
+                if job.seq > 0 {
+                    assert!(c.overlap_samples > 0, "killed after {after}: chunk {} has no overlap", job.seq);
+                }
+            }
+            let lost = covered.iter().filter(|c| !**c).count();
+            assert!(lost <= 16_000, "killed after {after}: {lost} frames lost");
+            assert_eq!(lost, 0, "killed after {after}: everything was durable, yet {lost} frames were lost");
+            let rec = q.meeting(m).unwrap().unwrap();
+            assert_eq!((rec.status, rec.duration_ms), (MeetingStatus::Closed, Some(10_000)), "killed after {after}");
+            let live: Vec<_> = fs::read_dir(dd.root().join(rel_audio(m)))
+                .unwrap()
+                .filter_map(|e| e.ok())
+                .filter(|e| e.path().extension().is_some_and(|x| x == "live"))
+                .collect();
+            assert!(live.is_empty(), "killed after {after}: journals left: {live:?}");
+        }
+    }
+
+    /// The reported case: chunk 0 queued (90 s of a 150 s journal), no next journal.
+    #[test]
+    fn a_queued_cut_without_its_next_journal_keeps_the_tail() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dd = DataDir::at(tmp.path().join("data")).unwrap();
+        let q = Queue::open_in(&dd, debrief_jobq::QueueConfig::default()).unwrap();
+        let m = q.create_meeting(Some("t"), Some(SOURCE)).unwrap();
+        let mut j = Journal::first(&dd, m, MIC).unwrap();
+        j.append(&vec![7i16; 150 * 16_000]).unwrap();
+        store_chunk(&dd, &q, m, j.header, &j.read_frames(0, 90 * 16_000).unwrap(), false).unwrap();
+        drop(j);
+        recover_meeting(&dd, &q, m).unwrap();
+        let jobs = q.meeting_jobs(m).unwrap();
+        assert_eq!(jobs.len(), 2);
+        let c = jobs[1].payload_as::<AudioChunk>().unwrap();
+        // 1 s of overlap (no queued chunk says otherwise), through the end of the journal.
+        assert_eq!(
+            (c.start_sample, c.overlap_samples, c.end_sample(), c.recovered),
+            (89 * 16_000, 16_000, 150 * 16_000, true)
+        );
+        assert_eq!(q.meeting(m).unwrap().unwrap().duration_ms, Some(150_000));
     }
 }
