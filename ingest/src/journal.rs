@@ -265,10 +265,11 @@ impl Journal {
     }
 }
 
-/// Recovers every recording whose recorder is gone. Returns the meetings closed.
-pub(crate) fn recover_dead(dd: &DataDir, q: &Queue) -> Result<Vec<MeetingId>> {
+/// Recovers every recording whose recorder is gone. A meeting whose recovery fails is
+/// logged and left OPEN; the others are still recovered.
+pub(crate) fn recover_dead(dd: &DataDir, q: &Queue) -> Result<Recovery> {
     let _guard = start_lock(dd)?;
-    let mut closed = Vec::new();
+    let (mut closed, mut failed) = (Vec::new(), Vec::new());
     for m in q.meetings(None)? {
         if m.status != MeetingStatus::Open || m.source.as_deref() != Some(SOURCE) {
             continue;
@@ -282,12 +283,30 @@ pub(crate) fn recover_dead(dd: &DataDir, q: &Queue) -> Result<Vec<MeetingId>> {
             },
             Err(_) => None,
         };
-        recover_meeting(dd, q, m.meeting_id)?;
-        closed.push(m.meeting_id);
-        let _ = fs::remove_file(&lock);
+        match recover_meeting(dd, q, m.meeting_id) {
+            Ok(()) => {
+                closed.push(m.meeting_id);
+                let _ = fs::remove_file(&lock);
+            }
+            // One meeting that cannot be recovered now (a disk error, say) must not stop
+            // every later import and recording: it stays OPEN for the next attempt.
+            Err(e) => {
+                crate::log(&format!("meeting {}: recovery failed, left OPEN for the next try: {e:#}", m.meeting_id));
+                failed.push(m.meeting_id);
+            }
+        }
         drop(held);
     }
-    Ok(closed)
+    Ok(Recovery { closed, failed })
+}
+
+/// What [`recover_dead`] did.
+#[derive(Debug, Default)]
+pub(crate) struct Recovery {
+    /// Meetings recovered and closed.
+    pub(crate) closed: Vec<MeetingId>,
+    /// Meetings whose recovery failed (logged; still OPEN).
+    pub(crate) failed: Vec<MeetingId>,
 }
 
 /// The meeting-time span `[start, end)` of every queued AUDIO chunk, by seq.
@@ -307,6 +326,42 @@ fn read_header(path: &Path) -> Option<Header> {
     Header::decode(&h, path).ok()
 }
 
+/// A journal without a valid header: never a reason to stop. One that holds no more than
+/// a header's worth of bytes and whose chunk is queued already is a next journal the
+/// recorder died creating (its audio is in the previous journal, now queued): removed.
+/// Any other is renamed to `NAME.damaged`, kept for a person to look at, and returned
+/// (as a data-directory path with the reason) for the meeting's error text.
+fn set_aside(
+    dd: &DataDir,
+    meeting: MeetingId,
+    path: &Path,
+    len: u64,
+    spans: &BTreeMap<i64, (u64, u64, u64)>,
+    why: &anyhow::Error,
+) -> Result<Option<String>> {
+    let index = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .and_then(|s| s.strip_prefix("chunk-"))
+        .and_then(|s| s.parse::<i64>().ok());
+    if len <= HEADER && index.is_some_and(|i| spans.contains_key(&i)) {
+        crate::log(&format!(
+            "meeting {meeting}: removed {} ({len} bytes): a journal whose creation was cut short; its audio is queued",
+            path.display()
+        ));
+        fs::remove_file(path).with_context(|| format!("removing {}", path.display()))?;
+        return Ok(None);
+    }
+    let mut aside = path.as_os_str().to_owned();
+    aside.push(".damaged");
+    let aside = PathBuf::from(aside);
+    fs::rename(path, &aside).with_context(|| format!("renaming {} aside", path.display()))?;
+    sync_dir(path.parent().unwrap_or(Path::new(".")))?;
+    let shown = aside.strip_prefix(dd.root()).unwrap_or(&aside).display().to_string();
+    crate::log(&format!("meeting {meeting}: set aside {shown} ({len} bytes): {why:#}"));
+    Ok(Some(format!("{shown} ({len} bytes: {why:#})")))
+}
+
 fn recover_meeting(dd: &DataDir, q: &Queue, meeting: MeetingId) -> Result<()> {
     let dir = dd.root().join(rel_audio(meeting));
     let mut spans = queued_spans(q, meeting)?;
@@ -315,9 +370,16 @@ fn recover_meeting(dd: &DataDir, q: &Queue, meeting: MeetingId) -> Result<()> {
     journals.retain(|p| p.extension().is_some_and(|e| e == "live"));
     journals.sort();
     let mut recovered_ms = 0;
+    let mut damaged = Vec::new();
     for path in &journals {
         let bytes = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        let h = Header::decode(&bytes[..bytes.len().min(HEADER as usize)], path)?;
+        let h = match Header::decode(&bytes[..bytes.len().min(HEADER as usize)], path) {
+            Ok(h) => h,
+            Err(e) => {
+                damaged.extend(set_aside(dd, meeting, path, bytes.len() as u64, &spans, &e)?);
+                continue;
+            }
+        };
         // A crash can leave a torn last frame: keep whole frames only.
         let ch = h.channels() as usize;
         let data = &bytes[HEADER as usize..];
@@ -368,6 +430,9 @@ fn recover_meeting(dd: &DataDir, q: &Queue, meeting: MeetingId) -> Result<()> {
         }
         // Every frame of the journal is in a queued chunk now.
         fs::remove_file(path).with_context(|| format!("removing {}", path.display()))?;
+    }
+    if !damaged.is_empty() {
+        q.note_meeting(meeting, &format!("damaged recording journal(s) set aside: {}", damaged.join(", ")))?;
     }
     let frames = crate::screens::queue_unqueued(dd, q, meeting)?;
     // The meeting's length: the end of its last chunk (every chunk is queued now).
@@ -447,6 +512,8 @@ mod tests {
         "wav partial",
         "wav renamed",
         "job queued",
+        "next journal created empty",
+        "next journal header torn",
         "next journal half written",
         "next journal durable",
         "old journal removed",
@@ -475,6 +542,8 @@ mod tests {
                 }
                 "wav renamed" => write_chunk(&dd, m, h, &j.read_frames(0, len).unwrap()).unwrap(),
                 "job queued" => drop(queue_chunk(&q, m, h, len, false).unwrap()),
+                "next journal created empty" => fs::write(dir.join(journal_name(1)), b"").unwrap(),
+                "next journal header torn" => fs::write(dir.join(journal_name(1)), &next.encode()[..13]).unwrap(),
                 "next journal half written" => {
                     let mut bytes = next.encode().to_vec();
                     bytes.extend(to_bytes(&tail[..tail.len() / 2 + 1]));
@@ -550,5 +619,41 @@ mod tests {
             (89 * 16_000, 16_000, 150 * 16_000, true)
         );
         assert_eq!(q.meeting(m).unwrap().unwrap().duration_ms, Some(150_000));
+    }
+
+    /// A torn journal (0 bytes, or a garbled header) is set aside and reported; it
+    /// neither stops its own meeting's recovery nor anyone else's.
+    #[test]
+    fn a_torn_journal_is_set_aside_and_blocks_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dd = DataDir::at(tmp.path().join("data")).unwrap();
+        let q = Queue::open_in(&dd, debrief_jobq::QueueConfig::default()).unwrap();
+        let torn = q.create_meeting(Some("torn"), Some(SOURCE)).unwrap();
+        let dir = dd.subdir(rel_audio(torn)).unwrap();
+        fs::write(dir.join(journal_name(0)), b"").unwrap();
+        let mut garbled = vec![0xA5u8; 40_000];
+        garbled[..4].copy_from_slice(b"RIFF");
+        fs::write(dir.join(journal_name(1)), &garbled).unwrap();
+        let fine = q.create_meeting(Some("fine"), Some(SOURCE)).unwrap();
+        let mut j = Journal::first(&dd, fine, MIC).unwrap();
+        j.append(&[3i16; 32_000]).unwrap();
+        drop(j);
+
+        let r = recover_dead(&dd, &q).unwrap();
+        assert_eq!((r.closed, r.failed), (vec![torn, fine], vec![]));
+        // Nothing deleted: both files are beside their old names, and reported.
+        assert!(!dir.join(journal_name(0)).exists() && !dir.join(journal_name(1)).exists());
+        assert_eq!(fs::metadata(dir.join("chunk-00000.live.damaged")).unwrap().len(), 0);
+        assert_eq!(fs::read(dir.join("chunk-00001.live.damaged")).unwrap(), garbled);
+        let rec = q.meeting(torn).unwrap().unwrap();
+        assert_eq!(rec.status, MeetingStatus::Closed);
+        let err = rec.error.unwrap();
+        assert!(err.contains("chunk-00000.live.damaged") && err.contains("chunk-00001.live.damaged"), "{err}");
+        assert!(err.contains("not a Debrief recording journal"), "{err}");
+        let ok = q.meeting(fine).unwrap().unwrap();
+        assert_eq!((ok.status, ok.duration_ms, ok.error), (MeetingStatus::Closed, Some(2_000), None));
+        // And a later recovery has nothing left to trip on.
+        let again = recover_dead(&dd, &q).unwrap();
+        assert!(again.closed.is_empty() && again.failed.is_empty());
     }
 }

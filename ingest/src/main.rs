@@ -57,9 +57,11 @@ fn main() -> ExitCode {
         Cmd::Record(args) => record::run(dir, &args),
         Cmd::Devices => pulse::list(),
         Cmd::Recover => debrief_jobq::Queue::open_data_dir(dir).map_err(anyhow::Error::from).and_then(|(dd, q)| {
-            for m in journal::recover_dead(&dd, &q)? {
+            let r = journal::recover_dead(&dd, &q)?;
+            for m in &r.closed {
                 println!("{m}");
             }
+            anyhow::ensure!(r.failed.is_empty(), "the recovery of meeting(s) {:?} failed (see above)", r.failed);
             Ok(())
         }),
     };

@@ -137,6 +137,20 @@ impl Queue {
         })
     }
 
+    /// Appends `note` to a meeting's error text (for a problem a producer worked around,
+    /// such as a damaged file set aside), so that `foreman status` shows it. Returns false
+    /// if there is no such meeting.
+    pub fn note_meeting(&self, meeting_id: MeetingId, note: &str) -> Result<bool> {
+        self.write(|tx| {
+            let n = tx.prepare_cached(sql::NOTE_MEETING)?.execute(named_params! {
+                ":meeting_id": meeting_id,
+                ":error": note,
+                ":now": now_ms(),
+            })?;
+            Ok(n == 1)
+        })
+    }
+
     /// The seq numbers a meeting already has jobs of type `task` for.
     pub fn meeting_seqs(&self, meeting_id: MeetingId, task: TaskType) -> Result<Vec<i64>> {
         let conn = self.conn()?;

@@ -40,6 +40,7 @@ statements! {
     FIND_MEETING_BY_SOURCE = "producer/find_meeting_by_source.sql";
     DELETE_OPEN_MEETING = "producer/delete_open_meeting.sql";
     MEETING_SEQS = "producer/meeting_seqs.sql";
+    NOTE_MEETING = "producer/note_meeting.sql";
     FOREMAN_CLOSED = "foreman/closed_meetings.sql";
     FOREMAN_JOB_IDS = "foreman/job_ids_of_type.sql";
     FOREMAN_MARK_PROCESSING = "foreman/mark_processing.sql";
