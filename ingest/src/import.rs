@@ -5,16 +5,18 @@
 //! its AUDIO job is inserted (one transaction per chunk): a job never points at a
 //! missing or partial file. The meeting is keyed by the sha256 of the inputs, and
 //! chunking is deterministic, so re-running an interrupted import resumes it without
-//! duplicating chunks; re-running a finished one just names the meeting.
+//! duplicating chunks; re-running a finished one just names the meeting. A resume trusts
+//! a queued chunk only once its file is there and complete (else it is written again),
+//! and a failed import removes its files only after its rows are gone.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use debrief_config::DataDir;
 use debrief_contracts::{AudioChunk, DataPath};
-use debrief_jobq::{MeetingId, MeetingStatus, NewJob, NewMeeting, Queue, TaskType};
+use debrief_jobq::{JobId, MeetingId, MeetingStatus, NewJob, NewMeeting, Queue, Status, TaskType};
 use debrief_media::{write_wav_atomic, AudioSource, Chunk, ChunkPlan, Chunker, SAMPLE_RATE};
 use sha2::{Digest, Sha256};
 
@@ -95,12 +97,12 @@ pub(crate) fn run(data_dir: Option<&Path>, args: &ImportArgs) -> Result<()> {
                 println!("{m}");
                 return Ok(());
             }
-            let seqs: HashSet<i64> = q.meeting_seqs(m, TaskType::Audio)?.into_iter().collect();
+            let queued = queued_chunks(&q, m)?;
             eprintln!(
-                "ingest: resuming the interrupted import of meeting {m} ({} chunk(s) already queued)",
-                seqs.len()
+                "ingest: resuming the interrupted import of meeting {m} ({} chunk(s) already queued; their files are checked)",
+                queued.len()
             );
-            (m, seqs, false)
+            (m, queued, false)
         }
         None => {
             let title = args.title.clone().unwrap_or_else(|| {
@@ -112,7 +114,7 @@ pub(crate) fn run(data_dir: Option<&Path>, args: &ImportArgs) -> Result<()> {
                 source: Some(&source.join("\n")),
                 source_sha256: Some(&sha),
             })?;
-            (m, HashSet::new(), true)
+            (m, HashMap::new(), true)
         }
     };
 
@@ -127,23 +129,62 @@ pub(crate) fn run(data_dir: Option<&Path>, args: &ImportArgs) -> Result<()> {
         }
         Err(e) => {
             if created {
-                // Leave no half-made meeting: its rows (jobs cascade) and its files go.
-                let _ = q.delete_open_meeting(meeting);
-                let _ = std::fs::remove_dir_all(meeting_dir(&dd, meeting));
+                abandon(&q, &dd, meeting);
             }
             Err(e)
         }
     }
 }
 
+/// Leaves no half-made meeting: its rows (jobs cascade) go, and then its files. Files are
+/// removed only once the rows are: a job must never point at a deleted file (when the
+/// delete fails, a re-run resumes the meeting and finds its files).
+fn abandon(q: &Queue, dd: &DataDir, meeting: MeetingId) {
+    match q.delete_open_meeting(meeting) {
+        Ok(true) => {
+            let _ = std::fs::remove_dir_all(meeting_dir(dd, meeting));
+        }
+        Ok(false) => crate::log(&format!("meeting {meeting} is no longer OPEN; its jobs and files are kept")),
+        Err(e) => crate::log(&format!(
+            "could not delete the unfinished meeting {meeting} ({e}); its files are kept and a re-run resumes it"
+        )),
+    }
+}
+
+/// The AUDIO jobs an interrupted import queued already, by seq.
+fn queued_chunks(q: &Queue, meeting: MeetingId) -> Result<HashMap<i64, Queued>> {
+    let mut out = HashMap::new();
+    for j in q.meeting_jobs(meeting)?.into_iter().filter(|j| j.task_type == TaskType::Audio) {
+        let chunk = j.payload_as::<AudioChunk>()?;
+        out.insert(j.seq, Queued { job_id: j.job_id, status: j.status, chunk });
+    }
+    Ok(out)
+}
+
+/// A chunk's job found when resuming.
+#[derive(Debug)]
+struct Queued {
+    job_id: JobId,
+    status: Status,
+    chunk: AudioChunk,
+}
+
+/// Whether `path` is the complete chunk file of `samples` 16-bit mono samples (as
+/// `write_wav_atomic` writes it: a 44-byte header, then the samples).
+fn chunk_file_complete(path: &Path, samples: u64) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file() && m.len() == 44 + 2 * samples)
+}
+
 /// Decodes, chunks, writes and queues; returns the total number of 16 kHz samples.
+/// Chunks in `done` are trusted only once their file is there and complete: a missing or
+/// short one is written again (and its job, if it failed, retried).
 fn import_chunks(
     q: &Queue,
     dd: &DataDir,
     meeting: MeetingId,
     sources: Vec<AudioSource>,
     plan: &ChunkPlan,
-    done: &HashSet<i64>,
+    done: &HashMap<i64, Queued>,
 ) -> Result<u64> {
     dd.subdir(rel_audio(meeting))?;
     let total_s: f64 = sources.iter().filter_map(|s| s.info().duration_s).sum();
@@ -152,12 +193,28 @@ fn import_chunks(
     let mut total: u64 = 0;
     let emit = |c: Chunk| -> Result<()> {
         let seq = i64::from(c.index);
-        if done.contains(&seq) {
+        let rel = chunk_rel(meeting, c.index);
+        let payload = chunk_payload(rel.clone(), c.start_sample, c.samples.len() as u64, c.overlap_samples)?;
+        let path = dd.root().join(&rel);
+        if let Some(old) = done.get(&seq) {
+            let same = (old.chunk.path.as_path(), old.chunk.start_sample, old.chunk.samples, old.chunk.overlap_samples)
+                == (rel.as_path(), payload.start_sample, payload.samples, payload.overlap_samples);
+            anyhow::ensure!(
+                same,
+                "meeting {meeting}: chunk {seq} was queued with other bounds than this run cuts \
+                 (different --chunk-* or --overlap options?); re-run with the options of the first run"
+            );
+            if chunk_file_complete(&path, payload.samples) {
+                return Ok(());
+            }
+            crate::log(&format!("meeting {meeting}: chunk {seq}'s file is missing or incomplete; writing it again"));
+            write_wav_atomic(&path, &c.samples)?;
+            if old.status == Status::Failed {
+                q.retry_failed(Some(old.job_id))?;
+            }
             return Ok(());
         }
-        let rel = chunk_rel(meeting, c.index);
-        write_wav_atomic(&dd.root().join(&rel), &c.samples)?;
-        let payload = chunk_payload(rel, c.start_sample, c.samples.len() as u64, c.overlap_samples)?;
+        write_wav_atomic(&path, &c.samples)?;
         q.enqueue(&NewJob::new(meeting, TaskType::Audio, seq).payload(&payload))?;
         Ok(())
     };
@@ -210,4 +267,75 @@ fn hash_files(files: &[PathBuf]) -> Result<String> {
         h.update(b"\0debrief-file-boundary\0");
     }
     Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use debrief_jobq::QueueConfig;
+
+    const PLAN: ChunkPlan = ChunkPlan { target_s: 3.0, min_s: 2.0, max_s: 4.0, overlap_s: 0.5 };
+
+    fn setup() -> (tempfile::TempDir, DataDir, Queue, PathBuf) {
+        let tmp = tempfile::tempdir().unwrap();
+        let dd = DataDir::at(tmp.path().join("data")).unwrap();
+        let q = Queue::open_in(&dd, QueueConfig::default()).unwrap();
+        let wav = tmp.path().join("in.wav");
+        let samples: Vec<f32> =
+            (0..12 * 16_000).map(|i| ((i as f32) * 0.05).sin() * (0.1 + (i % 40_000) as f32 / 40_000.0)).collect();
+        write_wav_atomic(&wav, &samples).unwrap();
+        (tmp, dd, q, wav)
+    }
+
+    /// A resumed import checks the files of the chunks it finds queued: a missing one
+    /// and a short one are written again (not trusted because their job exists).
+    #[test]
+    fn resume_rewrites_missing_and_short_chunk_files() {
+        let (_tmp, dd, q, wav) = setup();
+        let m = q.create_meeting(Some("t"), None).unwrap();
+        import_chunks(&q, &dd, m, vec![AudioSource::open(&wav).unwrap()], &PLAN, &HashMap::new()).unwrap();
+        let jobs = q.meeting_jobs(m).unwrap();
+        assert!(jobs.len() >= 3, "{} chunks", jobs.len());
+        let file = |seq: u32| dd.root().join(chunk_rel(m, seq));
+        let sizes: Vec<u64> = (0..jobs.len() as u32).map(|s| std::fs::metadata(file(s)).unwrap().len()).collect();
+        std::fs::remove_file(file(1)).unwrap();
+        std::fs::OpenOptions::new().write(true).open(file(2)).unwrap().set_len(sizes[2] / 2).unwrap();
+
+        let done = queued_chunks(&q, m).unwrap();
+        import_chunks(&q, &dd, m, vec![AudioSource::open(&wav).unwrap()], &PLAN, &done).unwrap();
+        let after: Vec<u64> = (0..jobs.len() as u32).map(|s| std::fs::metadata(file(s)).unwrap().len()).collect();
+        assert_eq!(after, sizes);
+        assert_eq!(q.meeting_jobs(m).unwrap().len(), jobs.len());
+        for j in q.meeting_jobs(m).unwrap() {
+            let c = j.payload_as::<AudioChunk>().unwrap();
+            assert!(chunk_file_complete(&dd.root().join(c.path.as_path()), c.samples), "chunk {}", j.seq);
+        }
+        // Other chunk bounds than the queued ones are refused, not mixed in.
+        let other = ChunkPlan { overlap_s: 0.25, ..PLAN };
+        let err = import_chunks(&q, &dd, m, vec![AudioSource::open(&wav).unwrap()], &other, &done).unwrap_err();
+        assert!(err.to_string().contains("other bounds"), "{err:#}");
+    }
+
+    /// When the meeting's rows cannot be deleted (here: another process holds the
+    /// database's write lock), its files stay, so its jobs never point at deleted files.
+    #[test]
+    fn abandon_keeps_the_files_when_the_delete_fails() {
+        let (_tmp, dd, _q, wav) = setup();
+        let cfg = QueueConfig { busy_timeout: std::time::Duration::from_millis(200), ..QueueConfig::default() };
+        let q = Queue::open_in(&dd, cfg).unwrap();
+        let m = q.create_meeting(Some("t"), None).unwrap();
+        import_chunks(&q, &dd, m, vec![AudioSource::open(&wav).unwrap()], &PLAN, &HashMap::new()).unwrap();
+        let locker = rusqlite::Connection::open(dd.db_path()).unwrap();
+        locker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+        abandon(&q, &dd, m);
+        locker.execute_batch("ROLLBACK").unwrap();
+        assert_eq!(q.meeting(m).unwrap().unwrap().status, MeetingStatus::Open);
+        for j in q.meeting_jobs(m).unwrap() {
+            let c = j.payload_as::<AudioChunk>().unwrap();
+            assert!(chunk_file_complete(&dd.root().join(c.path.as_path()), c.samples), "chunk {}", j.seq);
+        }
+        // Once the database answers, the meeting and its files go together.
+        abandon(&q, &dd, m);
+        assert!(q.meeting(m).unwrap().is_none() && !meeting_dir(&dd, m).exists());
+    }
 }
