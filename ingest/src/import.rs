@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use debrief_config::DataDir;
 use debrief_contracts::{AudioChunk, DataPath};
-use debrief_jobq::{JobId, MeetingId, MeetingStatus, NewJob, NewMeeting, Queue, Status, TaskType};
+use debrief_jobq::{JobId, MeetingId, MeetingStatus, NewJob, NewMeeting, Queue, QueueError, Status, TaskType};
 use debrief_media::{write_wav_atomic, AudioSource, Chunk, ChunkPlan, Chunker, SAMPLE_RATE};
 use sha2::{Digest, Sha256};
 
@@ -215,7 +215,15 @@ fn import_chunks(
             return Ok(());
         }
         write_wav_atomic(&path, &c.samples)?;
-        q.enqueue(&NewJob::new(meeting, TaskType::Audio, seq).payload(&payload))?;
+        q.enqueue(&NewJob::new(meeting, TaskType::Audio, seq).payload(&payload)).map_err(|e| match e {
+            QueueError::MeetingNotOpen { status: MeetingStatus::Cancelled, .. } => {
+                anyhow::anyhow!("meeting {meeting} was cancelled while it was being imported; the import stopped")
+            }
+            QueueError::MeetingNotOpen { status, .. } => {
+                anyhow::anyhow!("meeting {meeting} became {status} while it was being imported; the import stopped")
+            }
+            e => e.into(),
+        })?;
         Ok(())
     };
     for mut src in sources {
@@ -337,5 +345,19 @@ mod tests {
         // Once the database answers, the meeting and its files go together.
         abandon(&q, &dd, m);
         assert!(q.meeting(m).unwrap().is_none() && !meeting_dir(&dd, m).exists());
+    }
+
+    /// `foreman cancel` during an import: the next chunk's enqueue is refused and the
+    /// import stops with an error saying so, adding nothing to the cancelled meeting.
+    #[test]
+    fn an_import_stops_when_its_meeting_is_cancelled() {
+        let (_tmp, dd, q, wav) = setup();
+        let m = q.create_meeting(Some("t"), None).unwrap();
+        q.enqueue(&NewJob::new(m, TaskType::Audio, 0)).unwrap();
+        q.cancel_meeting(m).unwrap();
+        let err =
+            import_chunks(&q, &dd, m, vec![AudioSource::open(&wav).unwrap()], &PLAN, &HashMap::new()).unwrap_err();
+        assert!(err.to_string().contains("was cancelled while it was being imported"), "{err:#}");
+        assert_eq!(q.meeting_jobs(m).unwrap().len(), 1);
     }
 }

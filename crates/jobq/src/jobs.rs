@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::process::{now_ms, WorkerIdent};
-use crate::types::{JobId, MeetingId, Status, TaskType};
+use crate::types::{JobId, MeetingId, MeetingStatus, Status, TaskType};
 
 use crate::{sql, Queue, QueueError, Result};
 
@@ -273,6 +273,19 @@ pub(crate) fn enqueue_in(tx: &Transaction<'_>, job: &NewJob) -> Result<(JobId, b
         return Err(QueueError::Invalid(format!("payload: {e}")));
     }
     let payload = serde_json::to_string(&job.payload).map_err(|e| QueueError::Invalid(format!("payload: {e}")))?;
+    // Checked in the enqueueing transaction, so a cancel and an enqueue never cross.
+    let status: Option<MeetingStatus> = tx
+        .prepare_cached(sql::MEETING_STATUS)?
+        .query_row(named_params! { ":meeting_id": job.meeting_id }, |r| r.get(0))
+        .optional()?;
+    let input = matches!(job.task_type, TaskType::Audio | TaskType::Visual);
+    match status {
+        None => return Err(QueueError::Invalid(format!("meeting {} does not exist", job.meeting_id))),
+        Some(s) if s == MeetingStatus::Cancelled || (input && s != MeetingStatus::Open) => {
+            return Err(QueueError::MeetingNotOpen { meeting_id: job.meeting_id, status: s, task_type: job.task_type })
+        }
+        Some(_) => {}
+    }
     let inserted: Option<JobId> = tx
         .prepare_cached(sql::ENQUEUE)?
         .query_row(
@@ -365,6 +378,9 @@ fn one_row(changed: usize, job_id: JobId) -> Result<()> {
 
 impl Queue {
     /// Enqueues one job in its own transaction. Idempotent per (meeting, type, seq).
+    /// AUDIO and VISUAL jobs need an OPEN meeting, and a CANCELLED one takes none:
+    /// [`QueueError::MeetingNotOpen`] (the foreman plans TRANSCRIPT and SUMMARY jobs on
+    /// CLOSED meetings).
     pub fn enqueue(&self, job: &NewJob) -> Result<(JobId, bool)> {
         self.write(|tx| enqueue_in(tx, job))
     }

@@ -90,6 +90,17 @@ pub enum QueueError {
     /// The file holds tables but no Debrief schema version.
     #[error("database {0} is not a Debrief database (it has tables but no schema version)")]
     NotDebrief(PathBuf),
+    /// The meeting takes no new jobs of this type: AUDIO and VISUAL (a producer's input)
+    /// only while it is OPEN, and no job at all once it is CANCELLED.
+    #[error("meeting {meeting_id} is {status}: it takes no new {task_type} jobs")]
+    MeetingNotOpen {
+        /// The meeting.
+        meeting_id: MeetingId,
+        /// Its status.
+        status: MeetingStatus,
+        /// The job type refused.
+        task_type: TaskType,
+    },
     /// An argument the schema would reject, caught early with a better message.
     #[error("invalid job: {0}")]
     Invalid(String),

@@ -41,6 +41,7 @@ statements! {
     DELETE_OPEN_MEETING = "producer/delete_open_meeting.sql";
     MEETING_SEQS = "producer/meeting_seqs.sql";
     NOTE_MEETING = "producer/note_meeting.sql";
+    MEETING_STATUS = "producer/meeting_status.sql";
     FOREMAN_CLOSED = "foreman/closed_meetings.sql";
     FOREMAN_JOB_IDS = "foreman/job_ids_of_type.sql";
     FOREMAN_MARK_PROCESSING = "foreman/mark_processing.sql";

@@ -589,3 +589,29 @@ fn failed_imports_can_be_undone_and_found_again_by_hash() {
     q.close_meeting(m2, None).unwrap();
     assert!(!q.delete_open_meeting(m2).unwrap(), "only OPEN meetings can be undone");
 }
+
+#[test]
+fn input_jobs_need_an_open_meeting_and_a_cancelled_one_takes_none() {
+    let (_d, q) = fresh(fast_cfg());
+    let m = q.create_meeting(None, None).unwrap();
+    q.enqueue(&NewJob::new(m, TaskType::Audio, 0)).unwrap();
+    assert!(q.close_meeting(m, None).unwrap());
+    for t in [TaskType::Audio, TaskType::Visual] {
+        let err = q.enqueue(&NewJob::new(m, t, 1)).unwrap_err();
+        assert!(
+            matches!(err, QueueError::MeetingNotOpen { status: MeetingStatus::Closed, task_type, .. } if task_type == t),
+            "{err}"
+        );
+    }
+    // The foreman's planning of CLOSED meetings still works.
+    assert_eq!(q.reconcile_meetings().unwrap().planned, vec![m]);
+    let c = q.create_meeting(None, None).unwrap();
+    q.enqueue(&NewJob::new(c, TaskType::Audio, 0)).unwrap();
+    q.cancel_meeting(c).unwrap();
+    for t in TaskType::ALL {
+        let err = q.enqueue(&NewJob::new(c, *t, 5)).unwrap_err();
+        assert!(matches!(err, QueueError::MeetingNotOpen { status: MeetingStatus::Cancelled, .. }), "{err}");
+        assert!(err.to_string().contains("CANCELLED"), "{err}");
+    }
+    assert_eq!(q.meeting_jobs(c).unwrap().len(), 1, "nothing was added to the cancelled meeting");
+}

@@ -1,0 +1,1 @@
+SELECT status FROM meetings WHERE meeting_id = :meeting_id;
