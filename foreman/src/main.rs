@@ -19,7 +19,7 @@ use std::time::Duration;
 use anyhow::{bail, Result};
 use clap::{Parser, Subcommand};
 use debrief_jobq::{JobId, MeetingId, MeetingStatus, Queue, TaskType};
-use debrief_runtime::{log, signals};
+use debrief_runtime::{log, retry_busy, signals};
 
 #[derive(Parser)]
 #[command(version, about = "Debrief's reconciler, supervisor and control CLI")]
@@ -204,7 +204,12 @@ fn run(q: &Queue, data_dir: &std::path::Path, workers: &[config::WorkerSpec], op
     let served = config::served(workers)?;
     log("foreman", &format!("reconciling {}", q.path().display()));
     let code = loop {
-        pass(q)?;
+        // Another process holding the database's lock past the busy timeout (a backup, a
+        // long transaction) is waited out with backoff, never a reason to exit.
+        if retry_busy("foreman", "reconciling", || pass(q))?.is_none() {
+            log("foreman", "stopping");
+            break ExitCode::SUCCESS;
+        }
         if let Some(s) = &mut sup {
             s.tick();
         }
@@ -212,8 +217,13 @@ fn run(q: &Queue, data_dir: &std::path::Path, workers: &[config::WorkerSpec], op
             break ExitCode::SUCCESS;
         }
         if opts.until_idle {
-            if let Some(code) = idle_verdict(q, &served)? {
-                break code;
+            match retry_busy("foreman", "checking for work", || idle_verdict(q, &served))? {
+                Some(Some(code)) => break code,
+                Some(None) => {}
+                None => {
+                    log("foreman", "stopping");
+                    break ExitCode::SUCCESS;
+                }
             }
         }
         if signals::sleep_unless_stopped(opts.interval) {
@@ -225,9 +235,12 @@ fn run(q: &Queue, data_dir: &std::path::Path, workers: &[config::WorkerSpec], op
         s.stop_all(opts.grace);
         // Children killed after the grace period may have left claims: take them back
         // now rather than at the next start.
-        let r = q.recover()?;
-        if !r.is_empty() {
-            log("foreman", &format!("recovered after stopping workers: {r:?}"));
+        match q.recover() {
+            Ok(r) if !r.is_empty() => log("foreman", &format!("recovered after stopping workers: {r:?}")),
+            Ok(_) => {}
+            // The next foreman (or worker) recovers them; not worth failing the exit for.
+            Err(e) if e.is_busy() => log("foreman", &format!("recovery after stopping workers skipped: {e}")),
+            Err(e) => return Err(e.into()),
         }
     }
     Ok(code)
@@ -299,4 +312,46 @@ fn idle_verdict(q: &Queue, served: &BTreeMap<TaskType, Vec<String>>) -> Result<O
         return Ok(None);
     }
     Ok(Some(ExitCode::SUCCESS))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use debrief_jobq::QueueConfig;
+
+    /// An outside transaction holds the write lock (BEGIN EXCLUSIVE) for longer than the
+    /// busy timeout while `foreman run --once` runs: it waits and retries, and the pass
+    /// completes (a meeting closed meanwhile is planned) instead of the foreman exiting.
+    #[test]
+    fn run_once_waits_out_a_database_locked_past_the_busy_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("debrief.db");
+        let q = Queue::open(&db, QueueConfig { busy_timeout: Duration::from_millis(100), ..QueueConfig::default() })
+            .unwrap();
+        let m = q.create_meeting(Some("t"), None).unwrap();
+        q.close_meeting(m, Some(1_000)).unwrap();
+        let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+        let path = db.clone();
+        let holder = std::thread::spawn(move || {
+            let c = rusqlite::Connection::open(path).unwrap();
+            c.execute_batch("BEGIN EXCLUSIVE").unwrap();
+            locked_tx.send(()).unwrap();
+            std::thread::sleep(Duration::from_millis(1_200));
+            c.execute_batch("ROLLBACK").unwrap();
+        });
+        locked_rx.recv().unwrap();
+        let opts = RunOpts {
+            spawn: false,
+            until_idle: false,
+            once: true,
+            interval: Duration::from_secs(1),
+            grace: Duration::from_secs(1),
+        };
+        let t0 = std::time::Instant::now();
+        let code = run(&q, dir.path(), &[], &opts).unwrap();
+        assert_eq!(code, ExitCode::SUCCESS);
+        assert!(t0.elapsed() >= Duration::from_millis(900), "it waited: {:?}", t0.elapsed());
+        holder.join().unwrap();
+        assert_eq!(q.meeting(m).unwrap().unwrap().status, MeetingStatus::Processing);
+    }
 }

@@ -126,6 +126,23 @@ pub enum QueueError {
     Pool(#[from] r2d2::Error),
 }
 
+impl QueueError {
+    /// Whether this is another process holding the database's lock past the busy timeout
+    /// (SQLITE_BUSY / SQLITE_LOCKED, or no pooled connection in time): transient, so a
+    /// long-running loop retries with backoff instead of exiting.
+    pub fn is_busy(&self) -> bool {
+        let busy = |e: &rusqlite::Error| {
+            matches!(e, rusqlite::Error::SqliteFailure(f, _)
+                if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
+        };
+        match self {
+            QueueError::Sqlite(e) | QueueError::Open { source: e, .. } => busy(e),
+            QueueError::Pool(_) => true,
+            _ => false,
+        }
+    }
+}
+
 /// Result of queue operations.
 pub type Result<T, E = QueueError> = std::result::Result<T, E>;
 

@@ -24,6 +24,44 @@ use debrief_jobq::Queue;
 
 pub use worker::{Handler, JobContext, JobError, Output, Store, Summary, WorkerConfig};
 
+/// Whether `e` (or an error it wraps) is a busy database: see
+/// [`debrief_jobq::QueueError::is_busy`].
+pub fn is_busy(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.downcast_ref::<debrief_jobq::QueueError>().is_some_and(debrief_jobq::QueueError::is_busy))
+}
+
+/// Runs `f` until it gets past a busy database: each busy error is logged (as `who`,
+/// saying `what` was being done) and retried after a backoff from 250 ms doubling to
+/// 10 s; any other error is returned. `Ok(None)` when a stop was requested while waiting.
+/// A transient lock held by another process (a backup, a long transaction) is never
+/// fatal to a long-running loop.
+pub fn retry_busy<T>(who: &str, what: &str, mut f: impl FnMut() -> Result<T>) -> Result<Option<T>> {
+    let mut delay = Duration::from_millis(250);
+    let mut tries = 0u32;
+    loop {
+        match f() {
+            Ok(v) => {
+                if tries > 0 {
+                    debrief_jobq::log(who, &format!("{what}: the database answers again after {tries} busy retries"));
+                }
+                return Ok(Some(v));
+            }
+            Err(e) if is_busy(&e) => {
+                tries += 1;
+                debrief_jobq::log(
+                    who,
+                    &format!("{what}: the database is busy ({e:#}); retrying in {:.2} s", delay.as_secs_f64()),
+                );
+                if signals::sleep_unless_stopped(delay) {
+                    return Ok(None);
+                }
+                delay = (delay * 2).min(Duration::from_secs(10));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// The command line every worker takes: `WORKER [--data-dir DIR] run [--until-idle]
 /// [--max-jobs N] [--device cpu|cuda] [--no-tune] [--threads N]`.
 #[derive(Debug, Clone, clap::Args)]
@@ -90,3 +128,97 @@ pub fn open(data_dir: Option<&std::path::Path>) -> Result<(DataDir, Queue)> {
 pub const IDLE_MIN: Duration = Duration::from_millis(100);
 /// See [`IDLE_MIN`].
 pub const IDLE_MAX: Duration = Duration::from_secs(2);
+
+#[cfg(test)]
+mod busy_tests {
+    use std::time::{Duration, Instant};
+
+    use debrief_jobq::{Queue, QueueConfig};
+
+    /// Another process holds `BEGIN EXCLUSIVE` for longer than the busy timeout: a bare
+    /// queue call fails with a busy error (what used to end the foreman's and the idle
+    /// worker's loops), and `retry_busy` waits it out and succeeds.
+    #[test]
+    fn a_database_locked_past_the_busy_timeout_is_waited_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("debrief.db");
+        let q = Queue::open(&db, QueueConfig { busy_timeout: Duration::from_millis(100), ..QueueConfig::default() })
+            .unwrap();
+        let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+        let path = db.clone();
+        let holder = std::thread::spawn(move || {
+            let c = rusqlite::Connection::open(path).unwrap();
+            c.execute_batch("BEGIN EXCLUSIVE").unwrap();
+            locked_tx.send(()).unwrap();
+            std::thread::sleep(Duration::from_millis(1_500));
+            c.execute_batch("ROLLBACK").unwrap();
+        });
+        locked_rx.recv().unwrap();
+        let err = q.recover().unwrap_err();
+        assert!(err.is_busy(), "{err}");
+        assert!(super::is_busy(&anyhow::Error::from(err).context("recovering")));
+        let t0 = Instant::now();
+        let got = super::retry_busy("test", "recovering", || Ok(q.recover()?)).unwrap();
+        assert!(got.is_some());
+        assert!(t0.elapsed() >= Duration::from_millis(900), "it waited for the lock: {:?}", t0.elapsed());
+        holder.join().unwrap();
+        // Other errors are not retried.
+        let mut calls = 0;
+        let e = super::retry_busy("test", "x", || -> anyhow::Result<()> {
+            calls += 1;
+            anyhow::bail!("not busy")
+        });
+        assert!(e.is_err() && calls == 1);
+    }
+
+    struct Echo;
+    impl crate::Handler for Echo {
+        fn load(&mut self, _threads: usize) -> anyhow::Result<()> {
+            Ok(())
+        }
+        fn run(
+            &mut self,
+            _job: &debrief_jobq::Claim,
+            _ctx: &crate::JobContext<'_>,
+        ) -> Result<crate::Output, crate::JobError> {
+            Ok(crate::Output::result(serde_json::json!({})))
+        }
+        fn unload(&mut self) {}
+    }
+
+    /// The worker loop (`--until-idle`) started while the database is locked past the
+    /// busy timeout waits, then does its job and exits cleanly instead of failing.
+    #[test]
+    fn an_idle_worker_waits_out_a_locked_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let dd = debrief_config::DataDir::at(dir.path().join("data")).unwrap();
+        let q = Queue::open_in(&dd, QueueConfig { busy_timeout: Duration::from_millis(100), ..QueueConfig::default() })
+            .unwrap();
+        let m = q.create_meeting(None, None).unwrap();
+        let (job, _) = q.enqueue(&debrief_jobq::NewJob::new(m, debrief_jobq::TaskType::Audio, 0)).unwrap();
+        let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+        let path = dd.db_path();
+        let holder = std::thread::spawn(move || {
+            let c = rusqlite::Connection::open(path).unwrap();
+            c.execute_batch("BEGIN EXCLUSIVE").unwrap();
+            locked_tx.send(()).unwrap();
+            std::thread::sleep(Duration::from_millis(1_200));
+            c.execute_batch("ROLLBACK").unwrap();
+        });
+        locked_rx.recv().unwrap();
+        let cfg = crate::WorkerConfig {
+            name: "test-worker".into(),
+            tasks: vec![debrief_jobq::TaskType::Audio],
+            device: None,
+            until_idle: true,
+            max_jobs: None,
+            threads: 1,
+            idle_min: Duration::from_millis(10),
+            idle_max: Duration::from_millis(50),
+        };
+        let summary = crate::worker::run(&q, &dd, &cfg, &mut Echo).unwrap();
+        holder.join().unwrap();
+        assert_eq!(summary.completed, 1);
+        assert_eq!(q.job(job).unwrap().unwrap().status, debrief_jobq::Status::Completed);
+    }
+}

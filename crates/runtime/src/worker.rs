@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use debrief_config::DataDir;
 use debrief_jobq::{Claim, DeviceLease, DeviceRequest, FailOutcome, Queue, QueueError, Retry, TaskType, WorkerIdent};
 use serde_json::Value;
@@ -151,12 +151,24 @@ impl State<'_> {
             if self.cfg.max_jobs.is_some_and(|m| done >= m) {
                 return Ok(());
             }
-            let Some(claim) = self.claim()? else {
+            // A busy database (another process holding its lock past the busy timeout) is
+            // retried with backoff, never a reason to exit.
+            let name = self.cfg.name.clone();
+            let Some(claimed) = crate::retry_busy(&name, "claiming", || self.claim())? else {
+                return Ok(());
+            };
+            let Some(claim) = claimed else {
                 // Nothing to do: never hold a model or a lease while idle.
                 self.idle(handler);
-                self.q.recover().context("recovering lost claims")?;
-                if self.cfg.until_idle && self.nothing_left()? {
+                let q = self.q;
+                if crate::retry_busy(&name, "recovering lost claims", || Ok(q.recover()?))?.is_none() {
                     return Ok(());
+                }
+                if self.cfg.until_idle {
+                    match crate::retry_busy(&name, "checking for work", || self.nothing_left())? {
+                        Some(true) | None => return Ok(()),
+                        Some(false) => {}
+                    }
                 }
                 signals::sleep_unless_stopped(delay);
                 delay = (delay * 2).min(self.cfg.idle_max);
