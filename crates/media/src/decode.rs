@@ -2,6 +2,7 @@
 
 use std::fs::File;
 use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
 use symphonia::core::codecs::audio::{AudioDecoder, AudioDecoderOptions};
@@ -22,6 +23,46 @@ const BLOCK_SAMPLES: usize = SAMPLE_RATE as usize;
 /// How many packets `open` may decode without getting a single frame before it gives up
 /// (decoders with priming may legitimately return empty buffers for the first few).
 const MAX_EMPTY_PACKETS_AT_OPEN: usize = 1_000;
+
+/// Sample rates a source may have (declared or decoded), in Hz. Memory (the resampler's
+/// FFT sizes) and output length (16 kHz samples per source frame) follow the rate, so a
+/// header is never believed outside this range: real audio is 8 kHz to 384 kHz.
+pub const SOURCE_RATES: std::ops::RangeInclusive<u32> = 1_000..=384_000;
+/// Channel counts a source may have.
+pub const SOURCE_CHANNELS: std::ops::RangeInclusive<usize> = 1..=32;
+/// Bits per sample a header may declare (PCM is 8 to 32 bits, float 32 or 64).
+const SOURCE_BITS: std::ops::RangeInclusive<u32> = 1..=64;
+
+/// Refuses a header (or a decoded packet) whose rate, channels or bits are outside what
+/// real audio has, naming the file: such a file is damaged or hostile, and its numbers
+/// must not size anything.
+fn check_declared(
+    path: &Path,
+    what: &str,
+    rate: Option<u32>,
+    channels: Option<usize>,
+    bits: Option<u32>,
+) -> Result<(), MediaError> {
+    let bad = |detail: String| Err(MediaError::Unsupported { path: path.to_owned(), what: format!("{what} {detail}") });
+    if let Some(r) = rate.filter(|r| !SOURCE_RATES.contains(r)) {
+        return bad(format!(
+            "declares a sample rate of {r} Hz (accepted: {} to {} Hz)",
+            SOURCE_RATES.start(),
+            SOURCE_RATES.end()
+        ));
+    }
+    if let Some(c) = channels.filter(|c| !SOURCE_CHANNELS.contains(c)) {
+        return bad(format!(
+            "declares {c} channels (accepted: {} to {})",
+            SOURCE_CHANNELS.start(),
+            SOURCE_CHANNELS.end()
+        ));
+    }
+    if let Some(b) = bits.filter(|b| !SOURCE_BITS.contains(b)) {
+        return bad(format!("declares {b} bits per sample"));
+    }
+    Ok(())
+}
 
 /// Facts about a source file, available right after [`AudioSource::open`].
 #[derive(Debug, Clone, PartialEq)]
@@ -94,9 +135,22 @@ impl AudioSource {
         if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
             hint.with_extension(ext);
         }
-        let format = symphonia::default::get_probe()
-            .probe(&hint, mss, FormatOptions::default(), MetadataOptions::default())
-            .map_err(|e| probe_error(path, e))?;
+        check_wave_fmt(path)?;
+        // A demuxer that panics on a hostile header (an overflow in a debug build) is a
+        // corrupt file, not a crash.
+        let probed = catch_unwind(AssertUnwindSafe(|| {
+            symphonia::default::get_probe().probe(&hint, mss, FormatOptions::default(), MetadataOptions::default())
+        }));
+        let format = match probed {
+            Ok(r) => r.map_err(|e| probe_error(path, e))?,
+            Err(panic) => {
+                return Err(MediaError::Corrupt {
+                    path: path.to_owned(),
+                    at_s: None,
+                    detail: format!("header: the demuxer failed on it ({})", panic_text(&*panic)),
+                })
+            }
+        };
         let container = format.format_info().short_name.to_owned();
 
         let Some(track) = format.first_track_known_codec(TrackType::Audio) else {
@@ -106,6 +160,13 @@ impl AudioSource {
         let Some(params) = track.codec_params.as_ref().and_then(CodecParameters::audio) else {
             return Err(no_audio_track(path, format.as_ref(), &container));
         };
+        check_declared(
+            path,
+            &format!("its {container} header"),
+            params.sample_rate,
+            params.channels.as_ref().map(|c| c.count()),
+            params.bits_per_sample,
+        )?;
         let codecs = symphonia::default::get_codecs();
         let codec = match codecs.get_audio_decoder(params.codec) {
             Some(reg) => reg.codec.info.short_name.to_owned(),
@@ -306,8 +367,19 @@ impl PacketDecoder {
         MediaError::Corrupt { path: self.path.clone(), at_s: self.position_s(), detail }
     }
 
-    /// Reads and decodes the next packet of our track into `mono`.
+    /// Reads and decodes the next packet of our track into `mono`. A panic in the demuxer
+    /// or decoder (hostile input) is reported as corrupt data, never propagated.
     fn next_packet(&mut self) -> Result<Step, MediaError> {
+        match catch_unwind(AssertUnwindSafe(|| self.next_packet_inner())) {
+            Ok(r) => r,
+            Err(panic) => {
+                self.mono.clear();
+                Err(self.corrupt(format!("the decoder failed on it ({})", panic_text(&*panic))))
+            }
+        }
+    }
+
+    fn next_packet_inner(&mut self) -> Result<Step, MediaError> {
         self.mono.clear();
         let packet = loop {
             match self.format.next_packet() {
@@ -355,8 +427,12 @@ impl PacketDecoder {
         let rate = buf.spec().rate();
         match self.rate {
             None => {
+                // What the decoder says may differ from the header (HE-AAC), or the
+                // container may declare nothing (MP3): the same bounds apply.
+                let channels = buf.spec().channels().count();
+                check_declared(&self.path, "its audio", Some(rate), Some(channels), None)?;
                 self.rate = Some(rate);
-                self.channels = u16::try_from(buf.spec().channels().count()).unwrap_or(u16::MAX);
+                self.channels = u16::try_from(channels).unwrap_or(u16::MAX);
             }
             Some(r) if r != rate => {
                 return Err(MediaError::Unsupported {
@@ -414,6 +490,14 @@ impl PacketDecoder {
             ),
         }
     }
+}
+
+/// The message of a caught panic.
+fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".to_owned())
 }
 
 /// Averages `planes[..][..frames]` into `mono`.
@@ -499,6 +583,51 @@ fn riff_size_lie(path: &Path) -> Option<String> {
         pos += 8 + len + (len & 1);
     }
     None
+}
+
+/// For a RIFF/WAVE file, before symphonia reads it: the `fmt ` chunk's channels, rate
+/// and bits, checked against the bounds (symphonia's own arithmetic on them can overflow).
+fn check_wave_fmt(path: &Path) -> Result<(), MediaError> {
+    use std::io::{Read, Seek, SeekFrom};
+    let fmt = (|| {
+        let mut f = File::open(path).ok()?;
+        let mut head = [0u8; 12];
+        f.read_exact(&mut head).ok()?;
+        if &head[..4] != b"RIFF" || &head[8..12] != b"WAVE" {
+            return None;
+        }
+        let mut pos = 12u64;
+        for _ in 0..64 {
+            let mut ch = [0u8; 8];
+            f.seek(SeekFrom::Start(pos)).ok()?;
+            f.read_exact(&mut ch).ok()?;
+            let len = u64::from(u32::from_le_bytes([ch[4], ch[5], ch[6], ch[7]]));
+            if &ch[..4] == b"fmt " {
+                let mut b = [0u8; 16];
+                f.read_exact(&mut b).ok()?;
+                let channels = u16::from_le_bytes([b[2], b[3]]);
+                let rate = u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
+                let bits = u16::from_le_bytes([b[14], b[15]]);
+                return Some((rate, channels, bits));
+            }
+            if &ch[..4] == b"data" {
+                return None;
+            }
+            pos += 8 + len + (len & 1);
+        }
+        None
+    })();
+    match fmt {
+        // 0 bits: some compressed formats leave it unset; symphonia judges those.
+        Some((rate, channels, bits)) => check_declared(
+            path,
+            "its WAV header",
+            Some(rate),
+            Some(usize::from(channels)),
+            (bits != 0).then_some(u32::from(bits)),
+        ),
+        None => Ok(()),
+    }
 }
 
 /// For an MP4/M4A/MOV file that symphonia rejected: walks the top-level boxes and, if there

@@ -42,7 +42,7 @@ mod resample;
 mod wav;
 
 pub use chunk::{Chunk, ChunkPlan, Chunker, InvalidPlan};
-pub use decode::{AudioSource, SourceInfo};
+pub use decode::{AudioSource, SourceInfo, SOURCE_CHANNELS, SOURCE_RATES};
 pub use error::MediaError;
 pub use resample::MonoResampler;
 pub use wav::{read_wav, write_wav_atomic, write_wav_i16_atomic};
