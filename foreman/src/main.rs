@@ -354,4 +354,43 @@ mod tests {
         holder.join().unwrap();
         assert_eq!(q.meeting(m).unwrap().unwrap().status, MeetingStatus::Processing);
     }
+
+    /// Another process took the writer gate's `flock` and was stopped (SIGSTOP) holding
+    /// it: `foreman run --once` must not wait for it forever; it does its pass within a
+    /// few busy timeouts.
+    #[test]
+    fn run_once_is_not_blocked_by_a_stopped_process_holding_the_writer_gate() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("debrief.db");
+        let q = Queue::open(&db, QueueConfig { busy_timeout: Duration::from_millis(300), ..QueueConfig::default() })
+            .unwrap();
+        let m = q.create_meeting(Some("t"), None).unwrap();
+        q.close_meeting(m, Some(1_000)).unwrap();
+        let gate = format!("{}-gate", db.display());
+        let mut child = std::process::Command::new("flock")
+            .args(["-x", &gate, "-c", "echo held; exec sleep 60"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+        assert_eq!(line.trim(), "held");
+        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+        let opts = RunOpts {
+            spawn: false,
+            until_idle: false,
+            once: true,
+            interval: Duration::from_secs(1),
+            grace: Duration::from_secs(1),
+        };
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let (q2, root) = (q.clone(), dir.path().to_path_buf());
+        std::thread::spawn(move || done_tx.send(run(&q2, &root, &[], &opts).map_err(|e| e.to_string())));
+        let got = done_rx.recv_timeout(Duration::from_secs(10));
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+        let _ = child.wait();
+        assert_eq!(got.expect("run --once still blocked on the gate after 10 s").unwrap(), ExitCode::SUCCESS);
+        assert_eq!(q.meeting(m).unwrap().unwrap().status, MeetingStatus::Processing);
+    }
 }

@@ -216,15 +216,38 @@ pub struct Queue {
     gate: Arc<Gate>,
 }
 
-/// The writer gate: a blocking lock (a thread mutex plus `flock` on `DB-gate`) that
-/// every write transaction of this crate takes first. SQLite lets only one writer in at
-/// a time anyway, but its waiters poll with sleeps, so under contention the write lock
-/// sits idle between transactions; waiters on the gate are woken by the kernel the
-/// moment it is free. The kernel releases the lock of a process that dies, so a killed
-/// worker never blocks the others. Writers that do not take the gate (other tools)
-/// still work: SQLite's own locking stays the source of truth.
+/// The writer gate: a lock (a thread mutex plus `flock` on `DB-gate`) that every write
+/// transaction of this crate takes first. SQLite lets only one writer in at a time
+/// anyway, but its waiters poll with sleeps, so under contention the write lock sits
+/// idle between transactions; the gate hands it on at once. The kernel releases the
+/// lock of a process that dies, so a killed worker never blocks the others.
+///
+/// The gate is an optimisation, never a correctness lock (SQLite's locking stays the
+/// source of truth, and writers that do not take the gate still work), so waiting for
+/// it is bounded: a process stopped (SIGSTOP, a debugger) while holding it must not stop
+/// everyone else. A writer polls for the gate for at most the busy timeout, then goes on
+/// without it to SQLite's own busy handling; after such a timeout, writers of this
+/// process only try the gate once (no waiting) until a busy timeout has passed. A stop
+/// request (see [`set_interrupt`]) ends the wait at once the same way.
 struct Gate {
     file: Mutex<std::fs::File>,
+    /// Until when (ms since the epoch) writers do not wait for the gate: it was found
+    /// held past the busy timeout.
+    bypass_until: std::sync::atomic::AtomicI64,
+}
+
+static INTERRUPT: std::sync::OnceLock<&'static std::sync::atomic::AtomicBool> = std::sync::OnceLock::new();
+
+/// Registers the process's stop flag (the worker runtime's SIGTERM/SIGINT flag): once it
+/// is set, waiting for the writer gate ends at once (the write goes on to SQLite's own,
+/// bounded, busy handling), so a stop is never held up by another process's gate.
+/// Idempotent; the first flag registered stays.
+pub fn set_interrupt(flag: &'static std::sync::atomic::AtomicBool) {
+    let _ = INTERRUPT.set(flag);
+}
+
+fn interrupted() -> bool {
+    INTERRUPT.get().is_some_and(|f| f.load(std::sync::atomic::Ordering::SeqCst))
 }
 
 /// Holds the gate; releases it on drop.
@@ -288,7 +311,12 @@ impl Queue {
             .min_idle(Some(1))
             .connection_timeout(cfg.busy_timeout.max(Duration::from_secs(5)))
             .build(manager)?;
-        Ok(Self { pool, cfg, path: path.to_path_buf(), gate: Arc::new(Gate { file: Mutex::new(gate_file) }) })
+        Ok(Self {
+            pool,
+            cfg,
+            path: path.to_path_buf(),
+            gate: Arc::new(Gate { file: Mutex::new(gate_file), bypass_until: Default::default() }),
+        })
     }
 
     /// The configuration this handle was opened with.
@@ -305,18 +333,61 @@ impl Queue {
         Ok(self.pool.get()?)
     }
 
-    /// A connection for writing, with the writer gate held.
+    /// A connection for writing, with the writer gate held if it could be had within the
+    /// busy timeout (see `Gate`).
     pub(crate) fn writer(&self) -> Result<Writer<'_>> {
         let conn = self.conn()?;
         if !self.cfg.writer_gate {
             return Ok(Writer { conn, _gate: None });
         }
-        let file = self.gate.file.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        file.lock().map_err(|source| QueueError::Io {
-            path: PathBuf::from(format!("{}-gate", self.path.display())),
-            source,
-        })?;
-        Ok(Writer { conn, _gate: Some(GateGuard { file }) })
+        let gate = self.take_gate()?;
+        Ok(Writer { conn, _gate: gate })
+    }
+
+    /// Polls for the gate (thread mutex, then `flock(LOCK_EX|LOCK_NB)`) with short sleeps
+    /// for up to the busy timeout; `None` when it stayed held or a stop was requested.
+    fn take_gate(&self) -> Result<Option<GateGuard<'_>>> {
+        use std::sync::atomic::Ordering;
+        let start = std::time::Instant::now();
+        let bypass = now_ms() < self.gate.bypass_until.load(Ordering::Relaxed);
+        let mut pause = Duration::from_micros(200);
+        loop {
+            match self.gate.file.try_lock() {
+                Ok(file) => match file.try_lock() {
+                    Ok(()) => {
+                        self.gate.bypass_until.store(0, Ordering::Relaxed);
+                        return Ok(Some(GateGuard { file }));
+                    }
+                    Err(std::fs::TryLockError::WouldBlock) => {}
+                    Err(std::fs::TryLockError::Error(source)) => {
+                        return Err(QueueError::Io {
+                            path: PathBuf::from(format!("{}-gate", self.path.display())),
+                            source,
+                        })
+                    }
+                },
+                Err(std::sync::TryLockError::Poisoned(p)) => drop(p.into_inner()),
+                Err(std::sync::TryLockError::WouldBlock) => {}
+            }
+            if bypass || interrupted() {
+                return Ok(None);
+            }
+            if start.elapsed() >= self.cfg.busy_timeout {
+                let until = now_ms().saturating_add(duration_ms(self.cfg.busy_timeout));
+                self.gate.bypass_until.store(until, Ordering::Relaxed);
+                log(
+                    "jobq",
+                    &format!(
+                        "the writer gate {}-gate has been held for {:?} (a stopped process?); writing without it",
+                        self.path.display(),
+                        self.cfg.busy_timeout
+                    ),
+                );
+                return Ok(None);
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(5));
+        }
     }
 
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction and commits it if `f` succeeds.

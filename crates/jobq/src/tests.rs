@@ -615,3 +615,28 @@ fn input_jobs_need_an_open_meeting_and_a_cancelled_one_takes_none() {
     }
     assert_eq!(q.meeting_jobs(c).unwrap().len(), 1, "nothing was added to the cancelled meeting");
 }
+
+/// Another open file description holds the writer gate's `flock` and never lets go (a
+/// process stopped while holding it): writes still go through, each waiting at most the
+/// busy timeout for the gate, and later ones of this process not even that.
+#[test]
+fn a_writer_gate_held_forever_delays_writes_by_at_most_the_busy_timeout() {
+    let cfg = QueueConfig { busy_timeout: Duration::from_millis(300), ..fast_cfg() };
+    let (dir, q) = fresh(cfg);
+    let holder = std::fs::OpenOptions::new().write(true).open(dir.path().join("debrief.db-gate")).unwrap();
+    holder.lock().unwrap();
+    let m = q.create_meeting(None, None).unwrap();
+    let t0 = std::time::Instant::now();
+    let (job, _) = q.enqueue(&NewJob::new(m, TaskType::Audio, 0)).unwrap();
+    let claim = q.claim(&me(), TaskType::Audio).unwrap().unwrap();
+    q.heartbeat(&claim.fence).unwrap();
+    q.recover().unwrap();
+    q.complete(&claim, &json!({})).unwrap();
+    assert!(t0.elapsed() < Duration::from_secs(2), "writes waited on the held gate: {:?}", t0.elapsed());
+    assert_eq!(status_of(&q, job), Status::Completed);
+    // Once the holder lets go, the gate is taken again.
+    holder.unlock().unwrap();
+    std::thread::sleep(Duration::from_millis(350));
+    let w = q.writer().unwrap();
+    assert!(w._gate.is_some(), "the gate is used again once free");
+}

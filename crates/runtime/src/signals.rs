@@ -30,6 +30,8 @@ pub fn install() -> &'static AtomicBool {
             crate::log("signals", &format!("cannot handle {sig}: {e}"));
         }
     }
+    // A stop ends any wait for the queue's writer gate at once.
+    debrief_jobq::set_interrupt(&STOP);
     &STOP
 }
 
