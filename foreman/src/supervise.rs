@@ -142,6 +142,12 @@ fn spawn(spec: &WorkerSpec, data_dir: &std::path::Path) -> std::io::Result<Child
     })?;
     let mut cmd = Command::new(program);
     cmd.args(&spec.command[1..]).env("DEBRIEF_HOME", data_dir).stdin(Stdio::null());
+    // Each worker in a process group of its own: Ctrl-C in the foreman's terminal sends
+    // SIGINT to the terminal's foreground group, and a worker in it would get that and
+    // then the foreman's SIGTERM, a second stop request, which exits at once and leaves
+    // its job PROCESSING (its attempt burnt). Out of the group, a worker gets exactly
+    // one stop request: the foreman's SIGTERM.
+    cmd.process_group(0);
     // If the foreman dies, even by SIGKILL, its workers get SIGTERM and shut down
     // cleanly instead of running on unsupervised.
     // SAFETY: prctl is async-signal-safe and touches no memory of the parent.

@@ -313,6 +313,49 @@ fn issue3_sigterm_to_foreman_stops_every_child_and_leaves_no_processing_job() {
     assert!(err.contains("handed back") || err.contains("stopped"), "{err}");
 }
 
+/// Ctrl-C in a terminal: SIGINT to the foreman's whole process group. The workers must
+/// get one stop request (the foreman's SIGTERM), hand their jobs back uncounted and
+/// exit; the foreman exits 0. The workers take a second to stop (a model step that
+/// cannot be interrupted), so a SIGINT and then a SIGTERM would both reach them.
+#[test]
+fn issue15_ctrl_c_to_the_foreman_group_hands_jobs_back_without_burning_attempts() {
+    use std::os::unix::process::CommandExt;
+    let s = Scratch::new();
+    let data = s.path("data");
+    sample_meeting(&s, &data, 60.0);
+    let cfg = config(&s, &[("AUDIO,TRANSCRIPT", 2)]);
+    let mut cmd = foreman(&data, &cfg, &["--spawn"], 60_000);
+    cmd.env("DEBRIEF_TEST_STOP_MS", "1000").stdout(Stdio::null()).process_group(0);
+    let (mut f, log) = spawn_drained(&mut cmd);
+    let q = open_queue(&data);
+    let mut running = Vec::new();
+    eventually(Duration::from_secs(60), "two jobs in progress", || {
+        running = processing(&q);
+        running.len() == 2
+    });
+    let pids: Vec<u32> = running.iter().map(|j| j.worker_pid.unwrap()).collect();
+    // As a terminal does: the signal goes to every process of the foreground group.
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(-(f.id() as i32)), nix::sys::signal::Signal::SIGINT).unwrap();
+    let st = wait_for(&mut f, Duration::from_secs(30), "foreman after Ctrl-C");
+    let err = log.join().unwrap();
+    assert!(st.success(), "{err}");
+    for pid in pids {
+        assert!(!alive(pid), "worker {pid} outlived the foreman");
+    }
+    assert!(processing(&q).is_empty(), "PROCESSING jobs left behind: {err}");
+    for j in &running {
+        let rec = q.job(j.job_id).unwrap().unwrap();
+        assert_eq!(
+            (rec.status, rec.attempts),
+            (Status::Pending, 0),
+            "job {} was handed back uncounted: {:?}\n{err}",
+            j.job_id,
+            rec.last_error
+        );
+        assert!(rec.last_error.is_none(), "{:?}", rec.last_error);
+    }
+}
+
 #[test]
 fn issue3_until_idle_fails_clearly_when_no_worker_takes_pending_work() {
     let s = Scratch::new();

@@ -4,7 +4,9 @@
 //! AUDIO: reads the chunk file and checks it against its payload (a missing or wrong
 //! file fails the job for good), result = sample count and RMS. TRANSCRIPT: gathers its
 //! meeting's chunk results. VISUAL and SUMMARY: trivial results. `DEBRIEF_TEST_WORK_MS`
-//! makes each job take that long (checking for stop requests), for kill tests.
+//! makes each job take that long (checking for stop requests), for kill tests;
+//! `DEBRIEF_TEST_STOP_MS` makes it take that long to stop once asked (a model step
+//! that cannot be interrupted).
 
 use std::time::{Duration, Instant};
 
@@ -35,6 +37,7 @@ enum Cmd {
 
 struct Fake {
     work: Duration,
+    stop: Duration,
     loaded: bool,
 }
 
@@ -49,6 +52,7 @@ impl Handler for Fake {
         let until = Instant::now() + self.work;
         while Instant::now() < until {
             if ctx.should_stop() {
+                std::thread::sleep(self.stop);
                 return Err(JobError::Interrupted);
             }
             std::thread::sleep(Duration::from_millis(10));
@@ -94,7 +98,7 @@ fn main() -> Result<()> {
     let Cmd::Run { args, tasks } = Cli::parse().cmd;
     let threads = debrief_runtime::tune_process("test-worker", &args);
     let (dd, q) = debrief_runtime::open(args.data_dir.as_deref())?;
-    let work = std::env::var("DEBRIEF_TEST_WORK_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+    let ms = |var: &str| Duration::from_millis(std::env::var(var).ok().and_then(|v| v.parse().ok()).unwrap_or(0));
     let cfg = WorkerConfig {
         name: "test-worker".into(),
         tasks,
@@ -105,7 +109,7 @@ fn main() -> Result<()> {
         idle_min: Duration::from_millis(20),
         idle_max: Duration::from_millis(200),
     };
-    let mut h = Fake { work: Duration::from_millis(work), loaded: false };
+    let mut h = Fake { work: ms("DEBRIEF_TEST_WORK_MS"), stop: ms("DEBRIEF_TEST_STOP_MS"), loaded: false };
     worker::run(&q, &dd, &cfg, &mut h)?;
     Ok(())
 }
