@@ -4,6 +4,7 @@
 mod asr;
 mod common;
 mod fixtures;
+mod lost;
 mod pipeline;
 mod queue;
 mod record;

@@ -62,13 +62,15 @@ pub struct JobContext<'a> {
     /// Inference threads to use (performance cores).
     pub threads: usize,
     lost: &'a AtomicBool,
+    lease_lost: &'a AtomicBool,
 }
 
 impl JobContext<'_> {
-    /// True once the process was asked to stop or the claim was lost: a long-running
-    /// handler checks this between steps and returns [`JobError::Interrupted`].
+    /// True once the process was asked to stop, the claim was lost, or the device lease
+    /// was lost (another process may own the device now): a long-running handler checks
+    /// this between steps and returns [`JobError::Interrupted`].
     pub fn should_stop(&self) -> bool {
-        signals::stop_requested() || self.lost.load(Ordering::SeqCst)
+        signals::stop_requested() || self.lost.load(Ordering::SeqCst) || self.lease_lost.load(Ordering::SeqCst)
     }
 }
 
@@ -154,7 +156,7 @@ impl State<'_> {
             // A busy database (another process holding its lock past the busy timeout) is
             // retried with backoff, never a reason to exit.
             let name = self.cfg.name.clone();
-            let Some(claimed) = crate::retry_busy(&name, "claiming", || self.claim())? else {
+            let Some(claimed) = crate::retry_busy(&name, "claiming", || self.claim(handler))? else {
                 return Ok(());
             };
             let Some(claim) = claimed else {
@@ -187,15 +189,14 @@ impl State<'_> {
         }
     }
 
-    fn claim(&mut self) -> Result<Option<Claim>> {
+    fn claim(&mut self, handler: &mut dyn Handler) -> Result<Option<Claim>> {
         for &task in &self.cfg.tasks {
             let got = match (&self.cfg.device, &self.lease) {
                 (None, _) => self.q.claim(&self.who, task)?,
                 (Some(_), Some(lease)) => match self.q.claim_under(&self.who, task, lease) {
                     Ok(c) => c,
                     Err(QueueError::LostLease { .. }) => {
-                        log(&self.cfg.name, "device lease lost; will take a new one");
-                        self.lease = None;
+                        self.lease_lost(handler, "device lease lost while idle");
                         None
                     }
                     Err(e) => return Err(e.into()),
@@ -222,6 +223,22 @@ impl State<'_> {
         Ok(true)
     }
 
+    /// The device lease is gone (expired and reclaimed, or deleted): another process may
+    /// own the device now, so the model is unloaded at once and a new lease is taken
+    /// (and the model loaded again) with the next claim.
+    fn lease_lost(&mut self, handler: &mut dyn Handler, why: &str) {
+        if self.loaded {
+            handler.unload();
+            self.loaded = false;
+        }
+        if let Some(l) = self.lease.take() {
+            log(
+                &self.cfg.name,
+                &format!("{why} ({} lease {}); model unloaded, will take a new one", l.device, l.lease_id),
+            );
+        }
+    }
+
     /// Unloads the model, then releases the device lease.
     fn idle(&mut self, handler: &mut dyn Handler) {
         if self.loaded {
@@ -245,25 +262,30 @@ impl State<'_> {
         log(name, &format!("{what}: started"));
         let started = std::time::Instant::now();
         let lost = AtomicBool::new(false);
+        let lease_lost = AtomicBool::new(false);
         let (stop_hb, hb_stopped) = mpsc::channel::<()>();
         let every = (self.q.config().lease / 3).max(Duration::from_millis(50));
         let outcome = std::thread::scope(|s| {
             let q = self.q;
             let fence = &claim.fence;
             let lease = self.lease.as_ref();
-            let lost = &lost;
+            let (lost, lease_lost) = (&lost, &lease_lost);
             s.spawn(move || {
+                let mut lease = lease;
                 while let Err(mpsc::RecvTimeoutError::Timeout) = hb_stopped.recv_timeout(every) {
-                    let job_ok = !matches!(q.heartbeat(fence), Err(QueueError::LostClaim { .. }));
-                    let lease_ok =
-                        lease.is_none_or(|l| !matches!(q.heartbeat_device(l), Err(QueueError::LostLease { .. })));
-                    if !job_ok || !lease_ok {
+                    if matches!(q.heartbeat(fence), Err(QueueError::LostClaim { .. })) {
                         lost.store(true, Ordering::SeqCst);
                         return;
                     }
+                    // A lost device lease stops the job, but the claim is still held (and
+                    // kept alive) until the handler returns and the job is handed back.
+                    if lease.is_some_and(|l| matches!(q.heartbeat_device(l), Err(QueueError::LostLease { .. }))) {
+                        lease_lost.store(true, Ordering::SeqCst);
+                        lease = None;
+                    }
                 }
             });
-            let ctx = JobContext { queue: self.q, data_dir: self.dd, threads: self.cfg.threads, lost };
+            let ctx = JobContext { queue: self.q, data_dir: self.dd, threads: self.cfg.threads, lost, lease_lost };
             let out = catch_unwind(AssertUnwindSafe(|| handler.run(claim, &ctx)));
             drop(stop_hb);
             out
@@ -283,6 +305,21 @@ impl State<'_> {
                 Err(JobError::Retry(anyhow::anyhow!("worker panicked: {msg}")))
             }
         };
+        if lease_lost.load(Ordering::SeqCst) {
+            // Whatever the handler produced, it ran on a device this worker no longer
+            // held: drop it, free the device, and give the job back uncounted (unless
+            // the claim went too).
+            self.lease_lost(handler, &format!("{what}: device lease lost mid-job"));
+            self.summary.handed_back += 1;
+            if !lost.load(Ordering::SeqCst) {
+                match self.q.hand_back(claim) {
+                    Ok(()) | Err(QueueError::LostClaim { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            log(name, &format!("{what}: handed back (device lease lost); result dropped"));
+            return Ok(());
+        }
         if lost.load(Ordering::SeqCst) && !matches!(outcome, Err(JobError::Interrupted)) {
             self.summary.handed_back += 1;
             log(name, &format!("{what}: claim lost (lease expired, cancelled or taken back); result dropped"));

@@ -6,7 +6,9 @@
 //! meeting's chunk results. VISUAL and SUMMARY: trivial results. `DEBRIEF_TEST_WORK_MS`
 //! makes each job take that long (checking for stop requests), for kill tests;
 //! `DEBRIEF_TEST_STOP_MS` makes it take that long to stop once asked (a model step
-//! that cannot be interrupted).
+//! that cannot be interrupted); `DEBRIEF_TEST_UNINTERRUPTIBLE=1` makes it ignore stop
+//! requests while it works. `DEBRIEF_TEST_LEASE_MS` sets the queue's lease period.
+//! `--device cuda` takes the (fake: nothing runs on a GPU) full GPU lease while loaded.
 
 use std::time::{Duration, Instant};
 
@@ -37,12 +39,14 @@ enum Cmd {
 
 struct Fake {
     work: Duration,
+    uninterruptible: bool,
     stop: Duration,
     loaded: bool,
 }
 
 impl Handler for Fake {
     fn load(&mut self, _threads: usize) -> Result<()> {
+        eprintln!("test-worker: model loaded");
         self.loaded = true;
         Ok(())
     }
@@ -51,7 +55,7 @@ impl Handler for Fake {
         assert!(self.loaded, "run before load");
         let until = Instant::now() + self.work;
         while Instant::now() < until {
-            if ctx.should_stop() {
+            if !self.uninterruptible && ctx.should_stop() {
                 std::thread::sleep(self.stop);
                 return Err(JobError::Interrupted);
             }
@@ -75,6 +79,9 @@ impl Handler for Fake {
     }
 
     fn unload(&mut self) {
+        if self.loaded {
+            eprintln!("test-worker: model unloaded");
+        }
         self.loaded = false;
     }
 }
@@ -97,19 +104,29 @@ fn audio(job: &Claim, ctx: &JobContext<'_>) -> Result<Output> {
 fn main() -> Result<()> {
     let Cmd::Run { args, tasks } = Cli::parse().cmd;
     let threads = debrief_runtime::tune_process("test-worker", &args);
-    let (dd, q) = debrief_runtime::open(args.data_dir.as_deref())?;
+    let dd = debrief_config::DataDir::open(args.data_dir.as_deref())?;
+    let mut qcfg = debrief_jobq::QueueConfig::default();
+    if let Some(ms) = std::env::var("DEBRIEF_TEST_LEASE_MS").ok().and_then(|v| v.parse().ok()) {
+        qcfg.lease = Duration::from_millis(ms);
+    }
+    let q = debrief_jobq::Queue::open_in(&dd, qcfg)?;
     let ms = |var: &str| Duration::from_millis(std::env::var(var).ok().and_then(|v| v.parse().ok()).unwrap_or(0));
     let cfg = WorkerConfig {
         name: "test-worker".into(),
         tasks,
-        device: None,
+        device: args.device.lease(),
         until_idle: args.until_idle,
         max_jobs: args.max_jobs,
         threads,
         idle_min: Duration::from_millis(20),
         idle_max: Duration::from_millis(200),
     };
-    let mut h = Fake { work: ms("DEBRIEF_TEST_WORK_MS"), stop: ms("DEBRIEF_TEST_STOP_MS"), loaded: false };
+    let mut h = Fake {
+        work: ms("DEBRIEF_TEST_WORK_MS"),
+        stop: ms("DEBRIEF_TEST_STOP_MS"),
+        uninterruptible: std::env::var_os("DEBRIEF_TEST_UNINTERRUPTIBLE").is_some_and(|v| v == "1"),
+        loaded: false,
+    };
     worker::run(&q, &dd, &cfg, &mut h)?;
     Ok(())
 }

@@ -1,0 +1,72 @@
+//! Issue 15: nothing lost, nothing stuck. Lost device leases and workers stopped past
+//! their lease (a suspended laptop), with the real worker runtime (`test-worker`).
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use debrief_jobq::{JobId, NewJob, Queue, QueueConfig, Status, TaskType};
+
+use crate::common::*;
+
+const LEASE_MS: u64 = 600;
+
+fn open(data: &Path) -> Queue {
+    std::fs::create_dir_all(data).unwrap();
+    Queue::open(
+        &data.join("debrief.db"),
+        QueueConfig { lease: Duration::from_millis(LEASE_MS), ..QueueConfig::default() },
+    )
+    .expect("open")
+}
+
+/// `test-worker run --tasks VISUAL --until-idle` with short leases; each job takes
+/// `work_ms` and, if `uninterruptible`, ignores stop requests while it works.
+fn worker(data: &Path, work_ms: u64, uninterruptible: bool, extra: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_test-worker"));
+    c.args(["run", "--tasks", "VISUAL", "--until-idle", "--no-tune", "--data-dir"])
+        .arg(data)
+        .args(extra)
+        .env("DEBRIEF_TEST_WORK_MS", work_ms.to_string())
+        .env("DEBRIEF_TEST_LEASE_MS", LEASE_MS.to_string())
+        .env("DEBRIEF_TEST_UNINTERRUPTIBLE", if uninterruptible { "1" } else { "0" })
+        .stdout(Stdio::null());
+    c
+}
+
+fn one_job(q: &Queue) -> JobId {
+    let m = q.create_meeting(None, None).unwrap();
+    q.enqueue(&NewJob::new(m, TaskType::Visual, 0)).unwrap().0
+}
+
+/// The GPU lease of a worker busy with a job that cannot be interrupted is revoked
+/// (its row deleted) mid-job. The finished result must not be stored under the lost
+/// lease, and the job must not sit PROCESSING until reaped: it is handed back at once,
+/// uncounted, the model unloaded, and the worker takes a new lease (and loads again)
+/// to run it.
+#[test]
+fn issue15_lost_device_lease_hands_the_job_back_and_the_worker_reacquires() {
+    let s = Scratch::new();
+    let data = s.path("data");
+    let q = open(&data);
+    let job = one_job(&q);
+    let (mut w, log) = spawn_drained(&mut worker(&data, 1_500, true, &["--device", "cuda"]));
+    eventually(Duration::from_secs(20), "the job running under a lease", || {
+        q.job(job).unwrap().unwrap().status == Status::Processing && !q.device_leases().unwrap().is_empty()
+    });
+    let first = q.device_leases().unwrap()[0].lease_id;
+    q.write(|tx| Ok::<_, debrief_jobq::QueueError>(tx.execute("DELETE FROM device_leases", [])?)).unwrap();
+    let st = wait_for(&mut w, Duration::from_secs(30), "worker");
+    let err = log.join().unwrap();
+    assert!(st.success(), "{err}");
+    let rec = q.job(job).unwrap().unwrap();
+    assert_eq!(rec.status, Status::Completed, "{err}");
+    assert_eq!(rec.attempts, 1, "the attempt under the lost lease was not counted: {:?}\n{err}", rec.last_error);
+    assert!(rec.last_error.is_none(), "{:?}", rec.last_error);
+    assert!(err.contains("device lease lost mid-job") && err.contains("result dropped"), "{err}");
+    let took: Vec<&str> = err.lines().filter(|l| l.contains("took gpu lease")).collect();
+    assert_eq!(took.len(), 2, "a new lease was taken: {err}");
+    assert!(!took[1].contains(&format!("lease {first} (")), "{err}");
+    let events: Vec<&str> = err.lines().filter_map(|l| l.strip_prefix("test-worker: model ")).collect();
+    assert_eq!(events, ["loaded", "unloaded", "loaded", "unloaded"], "unloaded on the loss, loaded again: {err}");
+}
