@@ -2,7 +2,7 @@
 //! their lease (a suspended laptop), with the real worker runtime (`test-worker`).
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use debrief_jobq::{JobId, NewJob, Queue, QueueConfig, Status, TaskType};
@@ -39,6 +39,10 @@ fn one_job(q: &Queue) -> JobId {
     q.enqueue(&NewJob::new(m, TaskType::Visual, 0)).unwrap().0
 }
 
+fn signal(child: &Child, sig: nix::sys::signal::Signal) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), sig).unwrap();
+}
+
 /// The GPU lease of a worker busy with a job that cannot be interrupted is revoked
 /// (its row deleted) mid-job. The finished result must not be stored under the lost
 /// lease, and the job must not sit PROCESSING until reaped: it is handed back at once,
@@ -69,4 +73,42 @@ fn issue15_lost_device_lease_hands_the_job_back_and_the_worker_reacquires() {
     assert!(!took[1].contains(&format!("lease {first} (")), "{err}");
     let events: Vec<&str> = err.lines().filter_map(|l| l.strip_prefix("test-worker: model ")).collect();
     assert_eq!(events, ["loaded", "unloaded", "loaded", "unloaded"], "unloaded on the loss, loaded again: {err}");
+}
+
+/// A laptop suspend, simulated with SIGSTOP: a worker mid-job is stopped past its lease,
+/// recovery takes the job back, and another worker runs it. The job must not lose an
+/// attempt because the machine slept, must complete exactly once, and the resumed
+/// worker's stale result must be fenced out.
+#[test]
+fn issue15_a_worker_stopped_past_its_lease_costs_no_attempt_and_its_late_result_is_fenced() {
+    let s = Scratch::new();
+    let data = s.path("data");
+    let q = open(&data);
+    let job = one_job(&q);
+    let (mut sleeper, sleeper_log) = spawn_drained(&mut worker(&data, 2_000, true, &[]));
+    eventually(Duration::from_secs(20), "the job running", || {
+        q.job(job).unwrap().unwrap().status == Status::Processing
+    });
+    signal(&sleeper, nix::sys::signal::Signal::SIGSTOP);
+    std::thread::sleep(Duration::from_millis(LEASE_MS * 2));
+    let r = q.recover().unwrap();
+    assert_eq!(r.requeued, vec![job]);
+    let rec = q.job(job).unwrap().unwrap();
+    assert_eq!((rec.status, rec.attempts), (Status::Pending, 0), "{:?}", rec.last_error);
+    let (mut other, other_log) = spawn_drained(&mut worker(&data, 200, false, &[]));
+    let other_pid = other.id();
+    let st = wait_for(&mut other, Duration::from_secs(30), "second worker");
+    let other_err = other_log.join().unwrap();
+    assert!(st.success(), "{other_err}");
+    signal(&sleeper, nix::sys::signal::Signal::SIGCONT);
+    let st = wait_for(&mut sleeper, Duration::from_secs(30), "resumed worker");
+    let sleeper_err = sleeper_log.join().unwrap();
+    assert!(st.success(), "{sleeper_err}");
+    let rec = q.job(job).unwrap().unwrap();
+    assert_eq!(rec.status, Status::Completed);
+    assert_eq!(rec.attempts, 1, "the suspend cost no attempt: {:?}", rec.last_error);
+    assert_eq!(rec.worker_pid, Some(other_pid), "completed once, by the second worker");
+    assert!(other_err.contains("completed in"), "{other_err}");
+    assert!(!sleeper_err.contains("completed in"), "the resumed worker's result was fenced out: {sleeper_err}");
+    assert!(sleeper_err.contains("claim lost"), "{sleeper_err}");
 }

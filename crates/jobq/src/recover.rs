@@ -39,8 +39,11 @@ impl Queue {
     /// Takes back claims whose lease expired or whose worker process is dead on this
     /// host, and device leases likewise. A job gets PENDING with a backoff, or FAILED
     /// once it has used all its attempts (a job that crashes its worker every time must
-    /// not loop forever); its `last_error` says what happened. Safe to run from any
-    /// number of processes at once.
+    /// not loop forever); its `last_error` says what happened. A claim whose lease
+    /// expired while its worker still lives on this host (the machine was suspended, or
+    /// the process stopped) is neither a crash nor an attempt: it is taken back (the
+    /// worker's later writes are fenced out) without counting the attempt. Safe to run
+    /// from any number of processes at once.
     pub fn recover(&self) -> Result<Recovered> {
         let here = hostname();
         self.write(|tx| {
@@ -64,8 +67,12 @@ impl Queue {
             let mut out = Recovered::default();
             let mut requeue = tx.prepare_cached(sql::REAPER_REQUEUE)?;
             for c in claims {
-                let dead = c.host.as_deref() == Some(here.as_str()) && c.pid.is_some_and(|p| !pid_alive(p));
+                let local = c.host.as_deref() == Some(here.as_str());
+                let dead = local && c.pid.is_some_and(|p| !pid_alive(p));
                 let expired = c.lease_expires_at <= now;
+                // Expired, but the worker is alive here: it was not running (suspend,
+                // SIGSTOP) rather than failing, so the attempt does not count.
+                let count = dead || !local || c.pid.is_none();
                 if !dead && !expired {
                     continue;
                 }
@@ -80,8 +87,12 @@ impl Queue {
                 } else {
                     format!("{who} stopped renewing its lease ({} ms overdue)", now - c.lease_expires_at)
                 };
-                let verdict = if c.attempts >= c.max_attempts { "giving up" } else { "will retry" };
-                let error = format!("{what}; attempt {} of {}, {verdict}", c.attempts, c.max_attempts);
+                let error = if count {
+                    let verdict = if c.attempts >= c.max_attempts { "giving up" } else { "will retry" };
+                    format!("{what}; attempt {} of {}, {verdict}", c.attempts, c.max_attempts)
+                } else {
+                    format!("{what} but is still alive (suspended or stopped?); taken back, the attempt not counted")
+                };
                 let run_after = now.saturating_add(self.cfg.backoff_ms(c.attempts));
                 let status: Option<Status> = requeue
                     .query_row(
@@ -90,6 +101,7 @@ impl Queue {
                             ":token": c.token,
                             ":run_after": run_after,
                             ":error": error,
+                            ":count": count,
                             ":now": now,
                         },
                         |r| r.get(0),

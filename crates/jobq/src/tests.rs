@@ -640,3 +640,26 @@ fn a_writer_gate_held_forever_delays_writes_by_at_most_the_busy_timeout() {
     let w = q.writer().unwrap();
     assert!(w._gate.is_some(), "the gate is used again once free");
 }
+
+/// A worker on this host that is alive but let its lease expire (the laptop slept, or
+/// it was SIGSTOPped) loses the claim, but not an attempt; its late writes are fenced
+/// out. Dead workers' and other hosts' attempts still count (tests above).
+#[test]
+fn an_expired_lease_of_a_live_local_worker_is_taken_back_uncounted() {
+    let (_d, q) = fresh(fast_cfg());
+    let m = q.create_meeting(None, None).unwrap();
+    let (id, _) = q.enqueue(&NewJob::new(m, TaskType::Audio, 0).max_attempts(1)).unwrap();
+    let c = q.claim(&me(), TaskType::Audio).unwrap().unwrap();
+    std::thread::sleep(Duration::from_millis(350));
+    let r = q.recover().unwrap();
+    assert_eq!(r.requeued, vec![id], "even on its last attempt it is not FAILED");
+    let rec = q.job(id).unwrap().unwrap();
+    assert_eq!((rec.status, rec.attempts), (Status::Pending, 0));
+    assert!(rec.run_after <= now_ms(), "ready again at once");
+    assert!(rec.last_error.unwrap().contains("still alive"));
+    assert!(matches!(q.heartbeat(&c.fence), Err(QueueError::LostClaim { .. })));
+    assert!(matches!(q.complete(&c, &json!({})), Err(QueueError::LostClaim { .. })));
+    let again = q.claim(&me(), TaskType::Audio).unwrap().unwrap();
+    assert_eq!(again.attempt, 1);
+    q.complete(&again, &json!({})).unwrap();
+}

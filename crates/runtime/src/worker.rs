@@ -12,6 +12,15 @@ use serde_json::Value;
 
 use crate::{log, signals};
 
+/// Time since boot, suspends included (CLOCK_BOOTTIME; CLOCK_MONOTONIC where that fails).
+fn boottime() -> Duration {
+    use nix::time::{clock_gettime, ClockId};
+    clock_gettime(ClockId::CLOCK_BOOTTIME)
+        .or_else(|_| clock_gettime(ClockId::CLOCK_MONOTONIC))
+        .map(Duration::from)
+        .unwrap_or_default()
+}
+
 /// Boxed error a result-storing closure may return.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -272,7 +281,16 @@ impl State<'_> {
             let (lost, lease_lost) = (&lost, &lease_lost);
             s.spawn(move || {
                 let mut lease = lease;
-                while let Err(mpsc::RecvTimeoutError::Timeout) = hb_stopped.recv_timeout(every) {
+                // Time between heartbeats is measured on CLOCK_BOOTTIME, which counts a
+                // suspend (CLOCK_MONOTONIC, behind recv_timeout, does not): waking in
+                // short ticks, a resumed worker renews at once, not up to `every` later.
+                let tick = every.min(Duration::from_millis(250));
+                let mut last = boottime();
+                while let Err(mpsc::RecvTimeoutError::Timeout) = hb_stopped.recv_timeout(tick) {
+                    if boottime().saturating_sub(last) < every {
+                        continue;
+                    }
+                    last = boottime();
                     if matches!(q.heartbeat(fence), Err(QueueError::LostClaim { .. })) {
                         lost.store(true, Ordering::SeqCst);
                         return;
