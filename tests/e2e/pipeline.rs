@@ -292,25 +292,49 @@ fn issue3_sigterm_to_foreman_stops_every_child_and_leaves_no_processing_job() {
     let cfg = config(&s, &[("AUDIO,TRANSCRIPT", 2)]);
     let (mut f, log) = spawn_drained(foreman(&data, &cfg, &["--spawn"], 60_000).stdout(Stdio::null()));
     let q = open_queue(&data);
-    let mut running = Vec::new();
-    eventually(Duration::from_secs(60), "two jobs in progress", || {
-        running = processing(&q);
-        running.len() == 2
-    });
-    let pids: Vec<u32> = running.iter().map(|j| j.worker_pid.unwrap()).collect();
+    let (running, pids) = two_jobs_running(&q);
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(f.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
     let st = wait_for(&mut f, Duration::from_secs(30), "foreman after SIGTERM");
     let err = log.join().unwrap();
+    assert_stopped_and_handed_back(st, &err, &q, &running, &pids);
+    assert!(err.contains("handed back") || err.contains("stopped"), "{err}");
+}
+
+/// Waits until two jobs are PROCESSING; returns them and their workers' pids.
+fn two_jobs_running(q: &Queue) -> (Vec<debrief_jobq::JobRecord>, Vec<u32>) {
+    let mut running = Vec::new();
+    eventually(Duration::from_secs(60), "two jobs in progress", || {
+        running = processing(q);
+        running.len() == 2
+    });
+    let pids = running.iter().map(|j| j.worker_pid.unwrap()).collect();
+    (running, pids)
+}
+
+/// After the foreman was asked to stop: it exited 0, no worker outlived it, and every job
+/// that was running is PENDING again with no attempt counted.
+fn assert_stopped_and_handed_back(
+    st: std::process::ExitStatus,
+    err: &str,
+    q: &Queue,
+    running: &[debrief_jobq::JobRecord],
+    pids: &[u32],
+) {
     assert!(st.success(), "{err}");
     for pid in pids {
-        assert!(!alive(pid), "worker {pid} outlived the foreman");
+        assert!(!alive(*pid), "worker {pid} outlived the foreman");
     }
-    assert!(processing(&q).is_empty(), "PROCESSING jobs left behind");
-    for j in &running {
+    assert!(processing(q).is_empty(), "PROCESSING jobs left behind: {err}");
+    for j in running {
         let rec = q.job(j.job_id).unwrap().unwrap();
-        assert_eq!((rec.status, rec.attempts), (Status::Pending, 0), "job {} was handed back uncounted", j.job_id);
+        assert_eq!(
+            (rec.status, rec.attempts),
+            (Status::Pending, 0),
+            "job {} was handed back uncounted: {:?}\n{err}",
+            j.job_id,
+            rec.last_error
+        );
     }
-    assert!(err.contains("handed back") || err.contains("stopped"), "{err}");
 }
 
 /// Ctrl-C in a terminal: SIGINT to the foreman's whole process group. The workers must
@@ -328,31 +352,15 @@ fn issue15_ctrl_c_to_the_foreman_group_hands_jobs_back_without_burning_attempts(
     cmd.env("DEBRIEF_TEST_STOP_MS", "1000").stdout(Stdio::null()).process_group(0);
     let (mut f, log) = spawn_drained(&mut cmd);
     let q = open_queue(&data);
-    let mut running = Vec::new();
-    eventually(Duration::from_secs(60), "two jobs in progress", || {
-        running = processing(&q);
-        running.len() == 2
-    });
-    let pids: Vec<u32> = running.iter().map(|j| j.worker_pid.unwrap()).collect();
+    let (running, pids) = two_jobs_running(&q);
     // As a terminal does: the signal goes to every process of the foreground group.
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(-(f.id() as i32)), nix::sys::signal::Signal::SIGINT).unwrap();
     let st = wait_for(&mut f, Duration::from_secs(30), "foreman after Ctrl-C");
     let err = log.join().unwrap();
-    assert!(st.success(), "{err}");
-    for pid in pids {
-        assert!(!alive(pid), "worker {pid} outlived the foreman");
-    }
-    assert!(processing(&q).is_empty(), "PROCESSING jobs left behind: {err}");
+    assert_stopped_and_handed_back(st, &err, &q, &running, &pids);
     for j in &running {
-        let rec = q.job(j.job_id).unwrap().unwrap();
-        assert_eq!(
-            (rec.status, rec.attempts),
-            (Status::Pending, 0),
-            "job {} was handed back uncounted: {:?}\n{err}",
-            j.job_id,
-            rec.last_error
-        );
-        assert!(rec.last_error.is_none(), "{:?}", rec.last_error);
+        let e = q.job(j.job_id).unwrap().unwrap().last_error;
+        assert!(e.is_none(), "{e:?}");
     }
 }
 

@@ -227,12 +227,6 @@ pub struct RecordReport {
     pub error: Option<String>,
 }
 
-/// Reads a payload or report of type `T` out of JSON, with an error that says which
-/// field is wrong.
-pub fn from_value<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> Result<T, serde_json::Error> {
-    T::deserialize(v)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,8 +238,8 @@ mod tests {
         for bad in ["/etc/passwd", "../x", "meetings/../../x", "./a", ""] {
             assert!(DataPath::new(bad).is_err(), "{bad:?} accepted");
         }
-        let err = from_value::<AudioChunk>(
-            &json!({"path": "/etc/shadow", "start_sample": 0, "samples": 1, "overlap_samples": 0}),
+        let err = serde_json::from_value::<AudioChunk>(
+            json!({"path": "/etc/shadow", "start_sample": 0, "samples": 1, "overlap_samples": 0}),
         )
         .unwrap_err()
         .to_string();
@@ -264,20 +258,21 @@ mod tests {
         };
         let v = serde_json::to_value(&c).unwrap();
         assert_eq!(v["channels"], json!(["mic", "system"]));
-        assert_eq!(from_value::<AudioChunk>(&v).unwrap(), c);
+        assert_eq!(serde_json::from_value::<AudioChunk>(v.clone()).unwrap(), c);
         assert_eq!(c.start_ms(), 90_000);
         // Imported chunks: no channels, not recovered, and neither key written.
         let mono = AudioChunk { channels: vec![], recovered: false, ..c };
         let v = serde_json::to_value(&mono).unwrap();
         assert!(v.get("channels").is_none() && v.get("recovered").is_none(), "{v}");
-        let err = from_value::<AudioChunk>(&json!({"path": "a.wav", "samples": 1, "overlap_samples": 0}))
+        let err = serde_json::from_value::<AudioChunk>(json!({"path": "a.wav", "samples": 1, "overlap_samples": 0}))
             .unwrap_err()
             .to_string();
         assert!(err.contains("start_sample"), "{err}");
-        let err =
-            from_value::<AudioChunk>(&json!({"path": "a.wav", "start_sample": -5, "samples": 1, "overlap_samples": 0}))
-                .unwrap_err()
-                .to_string();
+        let err = serde_json::from_value::<AudioChunk>(
+            json!({"path": "a.wav", "start_sample": -5, "samples": 1, "overlap_samples": 0}),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("-5"), "{err}");
     }
 }

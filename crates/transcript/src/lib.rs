@@ -125,9 +125,7 @@ pub fn load_chunks(conn: &Connection, meeting_id: MeetingId) -> rusqlite::Result
             let job_id: JobId = r.get(0)?;
             let text: String = r.get(2)?;
             let bad = |e: String| rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, e.into());
-            let payload: serde_json::Value = serde_json::from_str(&text)
-                .map_err(|e| bad(format!("job {job_id} (AUDIO): payload is not JSON: {e}")))?;
-            let p: AudioChunk = serde_json::from_value(payload)
+            let p: AudioChunk = serde_json::from_str(&text)
                 .map_err(|e| bad(format!("job {job_id} (AUDIO): malformed payload: {e}")))?;
             let int =
                 |v: u64| i64::try_from(v).map_err(|_| bad(format!("job {job_id} (AUDIO): position {v} too large")));
