@@ -13,6 +13,7 @@ pub(crate) fn export(q: &Queue, meeting: MeetingId, format: Format, out: Option<
         bail!("meeting {meeting} does not exist (see `foreman status`)");
     };
     let segments = q.read(|c| Ok(debrief_transcript::load_transcript(c, meeting)?))?;
+    let gaps = q.read(|c| Ok(debrief_transcript::load_gaps(c, meeting)?))?;
     // The summary comes first in md and json once the summary worker has written one.
     let summary = q.read(|c| Ok(debrief_summary::store::summary(c, meeting)?))?;
     let transcript_done =
@@ -27,6 +28,7 @@ pub(crate) fn export(q: &Queue, meeting: MeetingId, format: Format, out: Option<
         created: Some(debrief_runtime::format_utc_ms(m.created_at)),
         summary_md: summary.as_ref().map(debrief_summary::render::markdown),
         summary_json: summary.as_ref().map(debrief_summary::render::json),
+        gaps,
     };
     let text = render(format, &meta, &segments);
     match out {

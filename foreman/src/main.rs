@@ -152,11 +152,14 @@ fn real_main(cli: &Cli) -> Result<ExitCode> {
             if job.is_none() && !failed {
                 bail!("say which job to retry, or --failed for all");
             }
-            let ids = q.retry_failed(job)?;
-            if let (Some(j), true) = (job, ids.is_empty()) {
+            let r = q.retry_failed(job)?;
+            if let (Some(j), true) = (job, r.jobs.is_empty()) {
                 bail!("job {j} is not FAILED (or does not exist, or its meeting was cancelled)");
             }
-            println!("retried {} job(s){}", ids.len(), fmt_ids(&ids));
+            println!("retried {} job(s){}", r.jobs.len(), fmt_ids(&r.jobs));
+            if !r.redo.is_empty() {
+                println!("{} job(s) that depend on them will run again{}", r.redo.len(), fmt_ids(&r.redo));
+            }
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Cancel { meeting } => match q.cancel_meeting(meeting)? {
@@ -252,8 +255,11 @@ fn pass(q: &Queue) -> Result<()> {
     for id in &r.requeued {
         log("foreman", &format!("job {id}: its worker is gone; queued again"));
     }
-    for id in &r.failed {
-        log("foreman", &format!("job {id}: its worker is gone and it has no attempts left; FAILED"));
+    for id in &r.quarantined {
+        log(
+            "foreman",
+            &format!("job {id}: killed its workers again and again; set aside as poison (see `foreman status`)"),
+        );
     }
     if r.leases_reaped > 0 {
         log("foreman", &format!("reclaimed {} device lease(s) of dead or silent holders", r.leases_reaped));
@@ -263,7 +269,10 @@ fn pass(q: &Queue) -> Result<()> {
         log("foreman", &format!("meeting {id}: all input is in; transcript and summary planned"));
     }
     for id in &m.done {
-        log("foreman", &format!("meeting {id}: DONE"));
+        match q.meeting(*id)?.and_then(|r| r.partial) {
+            Some(p) => log("foreman", &format!("meeting {id}: DONE, partial: {p}")),
+            None => log("foreman", &format!("meeting {id}: DONE")),
+        }
     }
     for id in &m.failed {
         log("foreman", &format!("meeting {id}: FAILED (see `foreman status`)"));

@@ -31,6 +31,10 @@ struct Failure {
     task_type: TaskType,
     seq: i64,
     attempts: u32,
+    /// Times its worker died running it.
+    crashes: u32,
+    /// Set aside as poison (it kept killing its worker) at this time (ms).
+    quarantined_at: Option<i64>,
     error: Option<String>,
 }
 
@@ -65,6 +69,8 @@ pub(crate) fn collect(q: &Queue, workers: &[WorkerSpec]) -> Result<Report> {
             task_type: j.task_type,
             seq: j.seq,
             attempts: j.attempts,
+            crashes: j.crashes,
+            quarantined_at: j.quarantined_at,
             error: j.last_error,
         })
         .collect();
@@ -125,6 +131,9 @@ fn render(r: &Report) -> String {
             for_terminal(m.title.as_deref().unwrap_or("(untitled)")),
             m.error.as_deref().map(|e| format!("\n        {}", for_terminal(e))).unwrap_or_default(),
         );
+        if let Some(p) = &m.partial {
+            let _ = writeln!(o, "        partial: {}", for_terminal(p));
+        }
     }
     let _ = writeln!(o, "Jobs:        PENDING PROCESSING COMPLETED  FAILED");
     for (t, row) in &r.jobs {
@@ -164,9 +173,14 @@ fn render(r: &Report) -> String {
     if !r.failures.is_empty() {
         let _ = writeln!(o, "Failures (retry with `foreman retry JOB` or `foreman retry --failed`):");
         for f in &r.failures {
+            let crashes = match f.crashes {
+                0 => String::new(),
+                n => format!(", {n} crash(es)"),
+            };
+            let poison = if f.quarantined_at.is_some() { ", QUARANTINED" } else { "" };
             let _ = writeln!(
                 o,
-                "  job {} (meeting {}, {} #{}, {} attempt(s)): {}",
+                "  job {} (meeting {}, {} #{}, {} attempt(s){crashes}{poison}): {}",
                 f.job_id,
                 f.meeting_id,
                 f.task_type,

@@ -203,7 +203,7 @@ fn issue2_killed_gpu_holder_elsewhere_is_replaced_within_one_lease_period() {
 }
 
 #[test]
-fn issue2_worker_killed_mid_job_is_recovered_and_its_attempt_counted() {
+fn issue2_worker_killed_mid_job_is_recovered_as_a_crash_not_an_attempt() {
     let s = Scratch::new();
     let q = s.queue(3_000);
     let m = q.create_meeting(None, None).unwrap();
@@ -229,9 +229,9 @@ fn issue2_worker_killed_mid_job_is_recovered_and_its_attempt_counted() {
 
     let rec = q.job(long).unwrap().unwrap();
     assert_eq!(rec.status, Status::Completed);
-    assert_eq!(rec.attempts, 2, "the killed attempt counts");
+    assert_eq!((rec.attempts, rec.crashes), (1, 1), "the kill is a crash, not an attempt");
     let err = rec.last_error.unwrap_or_default();
-    assert!(err.contains("died while running this job") && err.contains("attempt 1 of 3"), "{err}");
+    assert!(err.contains("died while running this job") && err.contains("crash 1, will retry"), "{err}");
     let (pid, attempt): (u32, u32) = q
         .read(|c| {
             Ok(c.query_row("SELECT pid, attempt FROM test_done WHERE job_id = ?1", [long], |r| {
@@ -239,12 +239,12 @@ fn issue2_worker_killed_mid_job_is_recovered_and_its_attempt_counted() {
             })?)
         })
         .unwrap();
-    assert_eq!((pid, attempt), (b.id(), 2));
+    assert_eq!((pid, attempt), (b.id(), 1));
     assert_eq!(status_count(&q, Status::Completed), 6);
 }
 
 #[test]
-fn issue2_job_that_always_crashes_its_worker_fails_while_others_complete() {
+fn issue18_job_that_always_crashes_its_worker_is_quarantined_while_others_complete() {
     let s = Scratch::new();
     let q = s.queue(3_000);
     let m = q.create_meeting(None, None).unwrap();
@@ -298,7 +298,9 @@ fn issue2_job_that_always_crashes_its_worker_fails_while_others_complete() {
         let st = wait_for(c, Duration::from_secs(30), "worker");
         check_exit(st, log);
     }
-    // Exactly three workers died, one per attempt of the poison job.
+    // Exactly three workers died: three crashes at the same point (before any progress)
+    // while other jobs completed set it aside. Crashes cost no attempt: each start was
+    // attempt 1.
     let mut poison_starts: Vec<u32> = (1..=starts)
         .flat_map(|i| lines(&s.path(&format!("p{i}.log"))))
         .filter_map(|l| {
@@ -307,11 +309,13 @@ fn issue2_job_that_always_crashes_its_worker_fails_while_others_complete() {
         })
         .collect();
     poison_starts.sort_unstable();
-    assert_eq!(poison_starts, [1, 2, 3], "attempts of the poison job");
+    assert_eq!(poison_starts, [1, 1, 1], "attempts of the poison job");
     let rec = q.job(poison).unwrap().unwrap();
-    assert_eq!((rec.status, rec.attempts), (Status::Failed, 3));
+    assert_eq!((rec.status, rec.attempts, rec.crashes), (Status::Failed, 0, 3));
+    assert!(rec.quarantined_at.is_some());
     let err = rec.last_error.unwrap_or_default();
-    assert!(err.contains("died while running this job; attempt 3 of 3, giving up"), "{err}");
+    assert!(err.contains("killed its worker 3 times (the last 3 before its first step)"), "{err}");
+    assert!(err.contains("set aside as poison"), "{err}");
     assert_eq!(status_count(&q, Status::Completed), 20);
 }
 

@@ -172,6 +172,12 @@ pub struct AudioResult {
 pub struct TranscriptResult {
     /// Chunks assembled.
     pub chunks: usize,
+    /// Of which FAILED for good (their spans are gaps).
+    #[serde(default)]
+    pub failed_chunks: usize,
+    /// Meeting time no chunk transcribed (ms).
+    #[serde(default)]
+    pub gaps_ms: i64,
     /// Segments in the meeting transcript.
     pub segments: usize,
     /// Words in them.

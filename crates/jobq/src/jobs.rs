@@ -29,6 +29,9 @@ pub struct NewJob {
     pub run_after: i64,
     /// Jobs that must be COMPLETED first. They must already exist.
     pub depends_on: Vec<JobId>,
+    /// Jobs that must be settled first: COMPLETED, or FAILED for good (their failure
+    /// leaves a gap in this job's input instead of blocking it). They must already exist.
+    pub after_settled: Vec<JobId>,
     /// Why the payload given could not be serialised.
     payload_error: Option<String>,
 }
@@ -45,6 +48,7 @@ impl NewJob {
             max_attempts: 3,
             run_after: 0,
             depends_on: Vec::new(),
+            after_settled: Vec::new(),
             payload_error: None,
         }
     }
@@ -71,9 +75,16 @@ impl NewJob {
         self
     }
 
-    /// Adds dependencies.
+    /// Adds dependencies that must be COMPLETED.
     pub fn depends_on(mut self, jobs: impl IntoIterator<Item = JobId>) -> Self {
         self.depends_on.extend(jobs);
+        self
+    }
+
+    /// Adds dependencies that must be settled (COMPLETED or FAILED for good): partial
+    /// input, such as a transcript's chunks, where one failure must not block the rest.
+    pub fn after_settled(mut self, jobs: impl IntoIterator<Item = JobId>) -> Self {
+        self.after_settled.extend(jobs);
         self
     }
 }
@@ -109,6 +120,8 @@ pub struct Claim {
     pub attempt: u32,
     /// Attempts allowed.
     pub max_attempts: u32,
+    /// Times a worker died while running it (not attempts: see [`Queue::recover`]).
+    pub crashes: u32,
     /// Owner and token for fenced writes.
     pub fence: Fence,
 }
@@ -203,6 +216,23 @@ pub struct JobRecord {
     pub started_at: Option<i64>,
     /// COMPLETED or FAILED at (ms).
     pub finished_at: Option<i64>,
+    /// Times a worker died while running it.
+    pub crashes: u32,
+    /// The recent crashes, oldest first.
+    pub crash_log: Vec<Crash>,
+    /// How far the current (or last) claim got, in the worker's own steps.
+    pub progress: Option<i64>,
+    /// When it was set aside as poison (it is then FAILED); `None` otherwise.
+    pub quarantined_at: Option<i64>,
+}
+
+/// One death of a worker while it ran a job, as the reaper recorded it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Crash {
+    /// When it was found (ms).
+    pub at: i64,
+    /// The job's progress at the time (`None`: before its first step).
+    pub point: Option<i64>,
 }
 
 impl JobRecord {
@@ -232,6 +262,10 @@ impl JobRecord {
             created_at: r.get(16)?,
             started_at: r.get(17)?,
             finished_at: r.get(18)?,
+            crashes: r.get(19)?,
+            crash_log: serde_json::from_str(&r.get::<_, String>(20)?).unwrap_or_default(),
+            progress: r.get(21)?,
+            quarantined_at: r.get(22)?,
         })
     }
 }
@@ -320,8 +354,9 @@ pub(crate) fn enqueue_in(tx: &Transaction<'_>, job: &NewJob) -> Result<(JobId, b
         return Ok((existing, false));
     };
     let mut add = tx.prepare_cached(sql::ADD_DEP)?;
-    for dep in &job.depends_on {
-        add.execute(named_params! { ":job_id": job_id, ":depends_on": dep }).map_err(|e| match e {
+    let deps = job.depends_on.iter().map(|d| (d, "COMPLETED")).chain(job.after_settled.iter().map(|d| (d, "SETTLED")));
+    for (dep, need) in deps {
+        add.execute(named_params! { ":job_id": job_id, ":depends_on": dep, ":need": need }).map_err(|e| match e {
             rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
                 QueueError::Invalid(format!("job {job_id} cannot depend on job {dep}: it does not exist or is newer"))
             }
@@ -360,6 +395,7 @@ pub(crate) fn claim_in(
                     payload: json_col(r, 5)?,
                     attempt: r.get(6)?,
                     max_attempts: r.get(7)?,
+                    crashes: r.get(8)?,
                     fence: Fence { job_id: r.get(0)?, worker_id: who.id.clone(), token },
                 })
             },
@@ -403,6 +439,24 @@ impl Queue {
             ":job_id": fence.job_id,
             ":worker_id": fence.worker_id,
             ":token": fence.token,
+            ":now": now_ms(),
+            ":lease_ms": self.cfg.lease_ms(),
+        })?;
+        one_row(n, fence.job_id)
+    }
+
+    /// Records that the claim reached step `progress` (a number that grows as the job
+    /// advances, in the worker's own units) and extends its lease. Called at each step
+    /// of a job, before the step runs: when a worker dies, the last value says where,
+    /// and a job that always kills its worker at the same point is poison (see
+    /// [`Queue::recover`]). [`QueueError::LostClaim`] means stop working on it.
+    pub fn progress(&self, fence: &Fence, progress: i64) -> Result<()> {
+        let w = self.writer()?;
+        let n = w.conn.prepare_cached(sql::PROGRESS)?.execute(named_params! {
+            ":job_id": fence.job_id,
+            ":worker_id": fence.worker_id,
+            ":token": fence.token,
+            ":progress": progress,
             ":now": now_ms(),
             ":lease_ms": self.cfg.lease_ms(),
         })?;

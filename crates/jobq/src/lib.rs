@@ -38,8 +38,8 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Transaction, TransactionBehavior};
 
 pub use device::{DeviceLease, DeviceRequest, LeaseRecord};
-pub use jobs::{Blocked, Claim, FailOutcome, Fence, JobRecord, MalformedPayload, NewJob, Retry};
-pub use meetings::{MeetingRecord, NewMeeting, Reconciled, SUMMARY_PRIORITY, TRANSCRIPT_PRIORITY};
+pub use jobs::{Blocked, Claim, Crash, FailOutcome, Fence, JobRecord, MalformedPayload, NewJob, Retry};
+pub use meetings::{MeetingRecord, NewMeeting, Reconciled, Retried, SUMMARY_PRIORITY, TRANSCRIPT_PRIORITY};
 pub use process::{format_utc_ms, hostname, log, now_ms, pid_alive, utc_now, WorkerIdent};
 pub use recover::Recovered;
 
@@ -158,6 +158,12 @@ pub struct QueueConfig {
     pub backoff_base: Duration,
     /// Largest retry delay.
     pub backoff_max: Duration,
+    /// Poison rule: a job is set aside once this many of its crashes in a row happened
+    /// at the same progress point while other jobs of its type completed.
+    pub poison_streak: u32,
+    /// Poison rule: a job is set aside after this many crashes in all (wherever they
+    /// happened) while other jobs of its type completed.
+    pub max_crashes: u32,
     /// VRAM budget per device in MB.
     pub device_budget_mb: u32,
     /// Connections kept by this process (a worker needs two: its loop and its
@@ -176,6 +182,8 @@ impl Default for QueueConfig {
             busy_timeout: Duration::from_secs(10),
             backoff_base: Duration::from_secs(2),
             backoff_max: Duration::from_secs(600),
+            poison_streak: 3,
+            max_crashes: 12,
             device_budget_mb: DEFAULT_BUDGET_MB,
             pool_size: 4,
             writer_gate: true,
@@ -200,6 +208,15 @@ impl QueueConfig {
             return d;
         }
         d / 2 + fastrand::i64(0..=d - d / 2)
+    }
+}
+
+impl QueueConfig {
+    /// Delay before a job whose worker died `crashes` times runs again: longer than after
+    /// a reported error (the retry after the first crash waits as long as after a second
+    /// error), so that other jobs run first and show whether the job is to blame.
+    pub fn crash_backoff_ms(&self, crashes: u32) -> i64 {
+        self.backoff_ms(crashes.saturating_add(1))
     }
 }
 

@@ -46,12 +46,25 @@ pub struct MeetingRecord {
     pub closed_at: Option<i64>,
     /// Last status change (ms).
     pub updated_at: i64,
+    /// For a DONE meeting some of whose chunks or screenshots failed for good: what is
+    /// missing (their gaps are marked in the transcript). `None` when complete.
+    pub partial: Option<String>,
     /// Jobs in all.
     pub jobs: i64,
     /// Of which COMPLETED.
     pub completed: i64,
     /// Of which FAILED.
     pub failed: i64,
+}
+
+/// What [`Queue::retry_failed`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Retried {
+    /// FAILED jobs that are PENDING again with fresh attempts (out of quarantine).
+    pub jobs: Vec<JobId>,
+    /// COMPLETED jobs that depend on them and will run again (a meeting's transcript and
+    /// summary, once a retried chunk fills its gap).
+    pub redo: Vec<JobId>,
 }
 
 /// What one [`Queue::reconcile_meetings`] pass changed.
@@ -174,9 +187,10 @@ impl Queue {
                 created_at: r.get(6)?,
                 closed_at: r.get(7)?,
                 updated_at: r.get(8)?,
-                jobs: r.get(9)?,
-                completed: r.get(10)?,
-                failed: r.get(11)?,
+                partial: r.get(9)?,
+                jobs: r.get(10)?,
+                completed: r.get(11)?,
+                failed: r.get(12)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -204,9 +218,12 @@ impl Queue {
     }
 
     /// The foreman's bookkeeping, one transaction: for each CLOSED meeting create its
-    /// TRANSCRIPT job (after every AUDIO job) and SUMMARY job (after the TRANSCRIPT and
-    /// every VISUAL job) and mark it PROCESSING; then move meetings to DONE, FAILED or
-    /// back to PROCESSING as their jobs say. Idempotent: safe to run from two foremen.
+    /// TRANSCRIPT job (once every AUDIO job is settled) and SUMMARY job (after the
+    /// TRANSCRIPT, once every VISUAL job is settled) and mark it PROCESSING; then move
+    /// meetings to DONE (noting what is `partial`), FAILED or back to PROCESSING as
+    /// their jobs say. A chunk or screenshot that failed for good leaves a gap, never
+    /// blocks the meeting; a failed transcript or summary fails it. Idempotent: safe to
+    /// run from two foremen.
     pub fn reconcile_meetings(&self) -> Result<Reconciled> {
         self.write(|tx| {
             let now = now_ms();
@@ -220,20 +237,26 @@ impl Queue {
                 let audio = job_ids(tx, m, TaskType::Audio)?;
                 let (transcript, _) = enqueue_in(
                     tx,
-                    &NewJob::new(m, TaskType::Transcript, 0).priority(TRANSCRIPT_PRIORITY).depends_on(audio),
+                    &NewJob::new(m, TaskType::Transcript, 0).priority(TRANSCRIPT_PRIORITY).after_settled(audio),
                 )?;
                 let visual = job_ids(tx, m, TaskType::Visual)?;
                 enqueue_in(
                     tx,
                     &NewJob::new(m, TaskType::Summary, 0)
                         .priority(SUMMARY_PRIORITY)
-                        .depends_on(std::iter::once(transcript).chain(visual)),
+                        .depends_on([transcript])
+                        .after_settled(visual),
                 )?;
                 tx.prepare_cached(sql::FOREMAN_MARK_PROCESSING)?
                     .execute(named_params! { ":meeting_id": m, ":now": now })?;
                 out.planned.push(m);
             }
             out.done = ids(tx, sql::FOREMAN_DONE, now)?;
+            for &m in &out.done {
+                let partial = partial_note(tx, m)?;
+                tx.prepare_cached(sql::FOREMAN_SET_PARTIAL)?
+                    .execute(named_params! { ":meeting_id": m, ":partial": partial })?;
+            }
             out.failed = ids(tx, sql::FOREMAN_FAILED, now)?;
             out.resumed = ids(tx, sql::FOREMAN_RESUMED, now)?;
             Ok(out)
@@ -259,13 +282,53 @@ impl Queue {
         })
     }
 
-    /// Gives FAILED jobs fresh attempts: one job, or every failed job when `job_id` is
-    /// `None`. Returns the jobs retried (jobs of cancelled meetings are left alone).
-    pub fn retry_failed(&self, job_id: Option<JobId>) -> Result<Vec<JobId>> {
+    /// Gives FAILED jobs fresh attempts and crashes (taking them out of quarantine):
+    /// one job, or every failed job when `job_id` is `None`; the COMPLETED jobs that
+    /// depend on them run again (a partial meeting's transcript and summary, once the
+    /// retried chunk is in). Jobs of cancelled meetings are left alone.
+    pub fn retry_failed(&self, job_id: Option<JobId>) -> Result<Retried> {
         self.write(|tx| {
-            let mut stmt = tx.prepare_cached(sql::FOREMAN_RETRY)?;
-            let rows = stmt.query_map(named_params! { ":job_id": job_id }, |r| r.get(0))?;
-            Ok(rows.collect::<rusqlite::Result<_>>()?)
+            let jobs = {
+                let mut stmt = tx.prepare_cached(sql::FOREMAN_RETRY)?;
+                let rows = stmt.query_map(named_params! { ":job_id": job_id }, |r| r.get(0))?;
+                rows.collect::<rusqlite::Result<Vec<JobId>>>()?
+            };
+            let redo = if jobs.is_empty() {
+                Vec::new()
+            } else {
+                let mut stmt = tx.prepare_cached(sql::FOREMAN_REDO_DEPENDENTS)?;
+                let rows = stmt.query_map([], |r| r.get(0))?;
+                rows.collect::<rusqlite::Result<Vec<JobId>>>()?
+            };
+            Ok(Retried { jobs, redo })
         })
     }
+}
+
+/// What a DONE meeting lacks: "1 of 12 AUDIO jobs failed (job 7: ...)", or `None`.
+fn partial_note(tx: &Transaction<'_>, meeting_id: MeetingId) -> Result<Option<String>> {
+    let mut stmt = tx.prepare_cached(sql::FOREMAN_INPUT_FAILURES)?;
+    let rows = stmt.query_map(named_params! { ":meeting_id": meeting_id }, |r| {
+        Ok((r.get::<_, TaskType>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?, r.get::<_, Option<JobId>>(3)?))
+    })?;
+    let mut parts = Vec::new();
+    for row in rows {
+        let (task, failed, all, first) = row?;
+        let Some(first) = first.filter(|_| failed > 0) else { continue };
+        let error: Option<String> = tx
+            .prepare_cached(sql::ADMIN_JOB)?
+            .query_row(named_params! { ":job_id": first }, |r| r.get(15))
+            .optional()?
+            .flatten();
+        let what = match task {
+            TaskType::Audio => "audio chunks not transcribed",
+            TaskType::Visual => "screenshots not read",
+            _ => "jobs failed",
+        };
+        parts.push(format!(
+            "{failed} of {all} {what} (job {first}: {})",
+            error.as_deref().unwrap_or("no error recorded")
+        ));
+    }
+    Ok((!parts.is_empty()).then(|| parts.join("; ")))
 }

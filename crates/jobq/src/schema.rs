@@ -18,7 +18,7 @@ use crate::QueueError;
 
 /// Version written to `PRAGMA user_version` once `schema.sql` (and every migration) is
 /// applied.
-pub const SCHEMA_VERSION: i32 = 2;
+pub const SCHEMA_VERSION: i32 = 3;
 
 /// The whole current schema, applied to a fresh database.
 pub const SCHEMA_SQL: &str = include_str!("../../../schema.sql");
@@ -30,6 +30,8 @@ pub const SCHEMA_SQL: &str = include_str!("../../../schema.sql");
 const MIGRATIONS: &[&str] = &[
     // 1 -> 2: summary_windows and summaries (summary-worker).
     include_str!("../sql/migrate/v2.sql"),
+    // 2 -> 3: crashes, poison quarantine, SETTLED dependencies, partial meetings, gaps.
+    include_str!("../sql/migrate/v3.sql"),
 ];
 
 /// The schema version 1 shipped with, for the drift test.

@@ -17,7 +17,10 @@ statements! {
     FAIL = "worker/fail.sql";
     HAND_BACK = "worker/hand_back.sql";
     REAPER_CLAIMS = "reaper/claims.sql";
-    REAPER_REQUEUE = "reaper/requeue.sql";
+    REAPER_TAKE_BACK = "reaper/take_back.sql";
+    REAPER_CRASHED = "reaper/crashed.sql";
+    REAPER_COMPLETED_SINCE = "reaper/completed_since.sql";
+    PROGRESS = "worker/progress.sql";
     DEVICE_LEASES = "device/leases.sql";
     DEVICE_REAP = "device/reap.sql";
     DEVICE_ACQUIRE = "device/acquire.sql";
@@ -51,4 +54,7 @@ statements! {
     FOREMAN_CANCEL_MEETING = "foreman/cancel_meeting.sql";
     FOREMAN_CANCEL_JOBS = "foreman/cancel_jobs.sql";
     FOREMAN_RETRY = "foreman/retry_failed.sql";
+    FOREMAN_REDO_DEPENDENTS = "foreman/redo_dependents.sql";
+    FOREMAN_INPUT_FAILURES = "foreman/input_failures.sql";
+    FOREMAN_SET_PARTIAL = "foreman/set_partial.sql";
 }

@@ -39,6 +39,8 @@ fn sample_param(name: &str) -> SqlValue {
         ":payload" | ":result" => SqlValue::Text("{}".into()),
         ":title" | ":source" | ":error" | ":worker_id" | ":holder" | ":host" => SqlValue::Text("x".into()),
         ":depends_on" => SqlValue::Integer(1),
+        ":need" => SqlValue::Text("SETTLED".into()),
+        ":crash_log" => SqlValue::Text("[]".into()),
         ":job_id" => SqlValue::Integer(2),
         ":budget_mb" | ":vram_mb" => SqlValue::Integer(100),
         _ => SqlValue::Integer(1),
@@ -371,32 +373,121 @@ fn dependencies_gate_claims_and_failed_ones_show_as_blocked() {
     assert!(q.job(JobId(s.0 + 1)).unwrap().is_none(), "the refused job was not inserted");
 }
 
+/// A worker identity whose pid is a dead child of ours.
+fn ghost() -> WorkerIdent {
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    child.wait().unwrap();
+    WorkerIdent { pid: child.id(), ..WorkerIdent::current("ghost") }
+}
+
+/// Claims `id` as a ghost, reports progress `point` (if any) and lets the reaper find it dead.
+fn crash_at(q: &Queue, id: JobId, point: Option<i64>) -> Recovered {
+    // The crash backoff (1-4 ms here) must pass before the job is claimable again.
+    std::thread::sleep(Duration::from_millis(10));
+    let c = q.claim(&ghost(), TaskType::Audio).unwrap().unwrap();
+    assert_eq!(c.job_id, id);
+    if let Some(p) = point {
+        q.progress(&c.fence, p).unwrap();
+    }
+    q.recover().unwrap()
+}
+
 #[test]
-fn recovery_requeues_dead_workers_jobs_and_fails_poison_jobs() {
+fn a_dead_worker_costs_a_crash_not_an_attempt() {
     let (_d, q) = fresh(fast_cfg());
     let m = q.create_meeting(None, None).unwrap();
     let (id, _) = q.enqueue(&NewJob::new(m, TaskType::Audio, 0).max_attempts(2)).unwrap();
-    // A worker identity whose pid is a dead child of ours.
-    let mut child = std::process::Command::new("true").spawn().unwrap();
-    child.wait().unwrap();
-    let ghost = WorkerIdent { pid: child.id(), ..WorkerIdent::current("ghost") };
-    let c = q.claim(&ghost, TaskType::Audio).unwrap().unwrap();
+    let c = q.claim(&ghost(), TaskType::Audio).unwrap().unwrap();
+    q.progress(&c.fence, 40).unwrap();
     let r = q.recover().unwrap();
-    assert_eq!(r.requeued, vec![id]);
+    assert_eq!((r.requeued, r.quarantined), (vec![id], vec![]));
     let rec = q.job(id).unwrap().unwrap();
-    assert_eq!((rec.status, rec.attempts), (Status::Pending, 1));
+    assert_eq!((rec.status, rec.attempts, rec.crashes), (Status::Pending, 0, 1));
+    assert_eq!(rec.crash_log.iter().map(|k| k.point).collect::<Vec<_>>(), vec![Some(40)]);
     let err = rec.last_error.unwrap();
-    assert!(err.contains("died while running this job") && err.contains("attempt 1 of 2"), "{err}");
+    assert!(err.contains("died while running this job") && err.contains("at step 40"), "{err}");
+    assert!(err.contains("crash 1, will retry"), "{err}");
     // The ghost's late write is fenced off.
     assert!(matches!(q.complete(&c, &json!({})), Err(QueueError::LostClaim { .. })));
+    assert!(matches!(q.progress(&c.fence, 41), Err(QueueError::LostClaim { .. })));
 
-    std::thread::sleep(Duration::from_millis(10));
-    q.claim(&ghost, TaskType::Audio).unwrap().unwrap();
-    let r = q.recover().unwrap();
-    assert_eq!(r.failed, vec![id]);
+    // Far more deaths than max_attempts, at random points and with nothing else
+    // completing: still retried (an OOM-killing neighbour or a flaky machine is not the
+    // job's fault).
+    for point in [Some(3), None, Some(77), Some(12)] {
+        let r = crash_at(&q, id, point);
+        assert_eq!(r.requeued, vec![id]);
+    }
     let rec = q.job(id).unwrap().unwrap();
+    assert_eq!((rec.status, rec.attempts, rec.crashes), (Status::Pending, 0, 5));
+    // A normal completion still works, and its attempts are the handler's own.
+    std::thread::sleep(Duration::from_millis(10));
+    let c = q.claim(&me(), TaskType::Audio).unwrap().unwrap();
+    assert_eq!(c.crashes, 5);
+    q.complete(&c, &json!({})).unwrap();
+    assert_eq!(q.job(id).unwrap().unwrap().attempts, 1);
+}
+
+#[test]
+fn a_job_that_kills_its_worker_at_the_same_step_while_others_complete_is_quarantined() {
+    let (_d, q) = fresh(fast_cfg());
+    let m = q.create_meeting(None, None).unwrap();
+    let (bad, _) = q.enqueue(&NewJob::new(m, TaskType::Audio, 0)).unwrap();
+
+    // Three crashes at the same step, but nothing else has completed: the workers may be
+    // broken, not the job. Not quarantined.
+    for _ in 0..3 {
+        assert_eq!(crash_at(&q, bad, Some(250)).quarantined, vec![]);
+    }
+    let err = q.job(bad).unwrap().unwrap().last_error.unwrap();
+    assert!(err.contains("no other AUDIO job completed meanwhile"), "{err}");
+
+    // Another chunk completes, then the bad one crashes at step 250 again: now the
+    // evidence points at the job.
+    let w = me();
+    let (ok1, _) = q.enqueue(&NewJob::new(m, TaskType::Audio, 1).priority(9)).unwrap();
+    let c = q.claim(&w, TaskType::Audio).unwrap().unwrap();
+    assert_eq!(c.job_id, ok1);
+    q.complete(&c, &json!({})).unwrap();
+    let r = crash_at(&q, bad, Some(250));
+    assert_eq!(r.quarantined, vec![bad]);
+    let rec = q.job(bad).unwrap().unwrap();
     assert_eq!(rec.status, Status::Failed);
-    assert!(rec.last_error.unwrap().contains("attempt 2 of 2, giving up"));
+    assert!(rec.quarantined_at.is_some());
+    let err = rec.last_error.unwrap();
+    assert!(err.contains("killed its worker 4 times (the last 4 at step 250)"), "{err}");
+    assert!(err.contains("1 other AUDIO jobs completed") && err.contains(&format!("foreman retry {bad}")), "{err}");
+    // It blocks nothing else of its type.
+    let (ok2, _) = q.enqueue(&NewJob::new(m, TaskType::Audio, 2)).unwrap();
+    let c = q.claim(&w, TaskType::Audio).unwrap().unwrap();
+    assert_eq!(c.job_id, ok2);
+    q.complete(&c, &json!({})).unwrap();
+
+    // `foreman retry` takes it out of quarantine with a clean slate.
+    let retried = q.retry_failed(Some(bad)).unwrap();
+    assert_eq!(retried.jobs, vec![bad]);
+    let rec = q.job(bad).unwrap().unwrap();
+    assert_eq!((rec.status, rec.crashes, rec.quarantined_at), (Status::Pending, 0, None));
+    assert!(rec.crash_log.is_empty());
+}
+
+#[test]
+fn crashes_at_different_points_quarantine_only_at_the_crash_limit() {
+    let cfg = QueueConfig { max_crashes: 5, ..fast_cfg() };
+    let (_d, q) = fresh(cfg);
+    let m = q.create_meeting(None, None).unwrap();
+    let (bad, _) = q.enqueue(&NewJob::new(m, TaskType::Audio, 0)).unwrap();
+    assert_eq!(crash_at(&q, bad, Some(1)).quarantined, vec![]);
+    let (ok, _) = q.enqueue(&NewJob::new(m, TaskType::Audio, 1).priority(9)).unwrap();
+    let c = q.claim(&me(), TaskType::Audio).unwrap().unwrap();
+    assert_eq!(c.job_id, ok);
+    q.complete(&c, &json!({})).unwrap();
+    for (i, point) in [Some(2), None, Some(4)].into_iter().enumerate() {
+        assert_eq!(crash_at(&q, bad, point).quarantined, vec![], "crash {}", i + 2);
+    }
+    assert_eq!(crash_at(&q, bad, Some(9)).quarantined, vec![bad]);
+    let err = q.job(bad).unwrap().unwrap().last_error.unwrap();
+    assert!(err.contains("5 times (at different points)"), "{err}");
 }
 
 #[test]
@@ -519,27 +610,51 @@ fn reconcile_plans_closed_meetings_once_and_tracks_their_status() {
     let rec = q.meeting(m).unwrap().unwrap();
     assert_eq!((rec.status.as_str(), rec.jobs, rec.duration_ms), ("PROCESSING", 6, Some(180_000)));
 
-    // A failed chunk fails the meeting, with the job's error; a retry resumes it.
+    // A chunk that fails for good does not sink the meeting: the transcript waits only
+    // for every chunk to be settled, and the meeting ends DONE, marked partial.
     let w = me();
     let c = q.claim(&w, TaskType::Audio).unwrap().unwrap();
     q.fail(&c, "unreadable chunk", Retry::No).unwrap();
+    assert!(q.reconcile_meetings().unwrap().failed.is_empty(), "a failed chunk is a gap, not a failure");
+    let finish = |q: &Queue| {
+        for task in [TaskType::Audio, TaskType::Visual, TaskType::Transcript, TaskType::Summary] {
+            while let Some(c) = q.claim(&w, task).unwrap() {
+                q.complete(&c, &json!({})).unwrap();
+            }
+        }
+    };
+    finish(&q);
+    assert_eq!(status_of(&q, t), Status::Completed);
+    assert_eq!(q.reconcile_meetings().unwrap().done, vec![m]);
+    let rec = q.meeting(m).unwrap().unwrap();
+    assert_eq!(rec.status, MeetingStatus::Done);
+    let partial = rec.partial.unwrap();
+    assert!(
+        partial.contains("1 of 3 audio chunks not transcribed") && partial.contains("unreadable chunk"),
+        "{partial}"
+    );
+    assert_eq!(q.failed_jobs().unwrap().len(), 1);
+
+    // A retry runs the chunk again and redoes the transcript and summary built without it.
+    let retried = q.retry_failed(None).unwrap();
+    assert_eq!(retried, Retried { jobs: vec![c.job_id], redo: vec![t, s] });
+    assert_eq!(q.reconcile_meetings().unwrap().resumed, vec![m]);
+    assert_eq!(q.job(c.job_id).unwrap().unwrap().attempts, 0);
+    assert!(q.claim(&w, TaskType::Transcript).unwrap().is_none(), "the transcript waits for the retried chunk");
+    finish(&q);
+    assert_eq!(q.reconcile_meetings().unwrap().done, vec![m]);
+    let rec = q.meeting(m).unwrap().unwrap();
+    assert_eq!((rec.status, rec.partial), (MeetingStatus::Done, None));
+
+    // A transcript that fails for good fails the meeting, with its error.
+    let (late, _) = q.enqueue(&NewJob::new(m, TaskType::Transcript, 1)).unwrap();
+    let c = q.claim(&w, TaskType::Transcript).unwrap().unwrap();
+    assert_eq!(c.job_id, late);
+    q.fail(&c, "assembly failed", Retry::No).unwrap();
     assert_eq!(q.reconcile_meetings().unwrap().failed, vec![m]);
     let rec = q.meeting(m).unwrap().unwrap();
     assert_eq!(rec.status, MeetingStatus::Failed);
-    assert!(rec.error.unwrap().contains("unreadable chunk"));
-    assert_eq!(q.failed_jobs().unwrap().len(), 1);
-    assert_eq!(q.retry_failed(None).unwrap(), vec![c.job_id]);
-    assert_eq!(q.reconcile_meetings().unwrap().resumed, vec![m]);
-    assert_eq!(q.job(c.job_id).unwrap().unwrap().attempts, 0);
-
-    // Everything completes: DONE.
-    for task in [TaskType::Audio, TaskType::Visual, TaskType::Transcript, TaskType::Summary] {
-        while let Some(c) = q.claim(&w, task).unwrap() {
-            q.complete(&c, &json!({})).unwrap();
-        }
-    }
-    assert_eq!(q.reconcile_meetings().unwrap().done, vec![m]);
-    assert_eq!(q.meeting(m).unwrap().unwrap().status, MeetingStatus::Done);
+    assert!(rec.error.unwrap().contains("assembly failed"));
 }
 
 #[test]
@@ -564,7 +679,7 @@ fn cancel_fails_unfinished_jobs_and_fences_off_their_workers() {
         assert!(rec.last_error.unwrap().contains("cancelled"));
     }
     assert_eq!(status_of(&q, done), Status::Completed);
-    assert!(q.retry_failed(None).unwrap().is_empty(), "cancelled meetings are not retried");
+    assert!(q.retry_failed(None).unwrap().jobs.is_empty(), "cancelled meetings are not retried");
     let rec = q.meeting(m).unwrap().unwrap();
     assert_eq!(rec.status, MeetingStatus::Cancelled);
     assert!(q.reconcile_meetings().unwrap().is_empty());

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use anyhow::Result;
 use debrief_config::DataDir;
-use debrief_jobq::{Claim, DeviceLease, DeviceRequest, FailOutcome, Queue, QueueError, Retry, TaskType, WorkerIdent};
+use debrief_jobq::{
+    Claim, DeviceLease, DeviceRequest, FailOutcome, Fence, Queue, QueueError, Retry, TaskType, WorkerIdent,
+};
 use serde_json::Value;
 
 use crate::{log, signals};
@@ -70,6 +72,7 @@ pub struct JobContext<'a> {
     pub data_dir: &'a DataDir,
     /// Inference threads to use (performance cores).
     pub threads: usize,
+    fence: &'a Fence,
     lost: &'a AtomicBool,
     lease_lost: &'a AtomicBool,
 }
@@ -80,6 +83,20 @@ impl JobContext<'_> {
     /// this between steps and returns [`JobError::Interrupted`].
     pub fn should_stop(&self) -> bool {
         signals::stop_requested() || self.lost.load(Ordering::SeqCst) || self.lease_lost.load(Ordering::SeqCst)
+    }
+
+    /// Records that the job reached `step` (any increasing measure of the handler's own:
+    /// a per-mille of the audio decoded, a window index), before the step runs. If the
+    /// worker dies, the reaper logs the crash with the last step recorded, and a job that
+    /// kills its worker at the same step each time is set aside as poison rather than
+    /// retried forever. Call it at coarse milestones (it is a database write). A failed
+    /// write is not fatal; a lost claim makes [`JobContext::should_stop`] true.
+    pub fn progress(&self, step: i64) {
+        match self.queue.progress(self.fence, step) {
+            Ok(()) => {}
+            Err(QueueError::LostClaim { .. }) => self.lost.store(true, Ordering::SeqCst),
+            Err(e) => log("worker", &format!("job {}: recording progress {step}: {e}", self.fence.job_id)),
+        }
     }
 }
 
@@ -264,8 +281,12 @@ impl State<'_> {
 
     fn run_one(&mut self, handler: &mut dyn Handler, claim: &Claim) -> Result<()> {
         let name = &self.cfg.name;
+        let crashes = match claim.crashes {
+            0 => String::new(),
+            n => format!(", after {n} crash{}", if n == 1 { "" } else { "es" }),
+        };
         let what = format!(
-            "job {} ({} #{} of meeting {}, attempt {}/{})",
+            "job {} ({} #{} of meeting {}, attempt {}/{}{crashes})",
             claim.job_id, claim.task_type, claim.seq, claim.meeting_id, claim.attempt, claim.max_attempts
         );
         log(name, &format!("{what}: started"));
@@ -303,7 +324,8 @@ impl State<'_> {
                     }
                 }
             });
-            let ctx = JobContext { queue: self.q, data_dir: self.dd, threads: self.cfg.threads, lost, lease_lost };
+            let ctx =
+                JobContext { queue: self.q, data_dir: self.dd, threads: self.cfg.threads, fence, lost, lease_lost };
             let out = catch_unwind(AssertUnwindSafe(|| handler.run(claim, &ctx)));
             drop(stop_hb);
             out

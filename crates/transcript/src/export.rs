@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::Segment;
+use crate::{Gap, Segment};
 
 /// What the header of an export says about the meeting.
 #[derive(Debug, Clone, Default)]
@@ -19,6 +19,34 @@ pub struct Meta {
     pub summary_md: Option<String>,
     /// JSON added as `"summary"` in `json`.
     pub summary_json: Option<serde_json::Value>,
+    /// Spans no chunk transcribed: marked where they fall in `txt` and `md`, listed as
+    /// `"gaps"` in `json` (subtitle formats leave them silent).
+    pub gaps: Vec<Gap>,
+}
+
+/// One line of a transcript in time order: a segment, or a gap marker.
+enum Line<'a> {
+    Said(&'a Segment),
+    Missing(&'a Gap),
+}
+
+/// Segments and gaps merged by start time (a gap goes before a segment starting with it).
+fn lines<'a>(segments: &'a [Segment], gaps: &'a [Gap]) -> Vec<Line<'a>> {
+    let mut out = Vec::with_capacity(segments.len() + gaps.len());
+    let mut g = gaps.iter().peekable();
+    for s in segments {
+        while let Some(gap) = g.next_if(|gap| gap.start_ms <= s.start_ms) {
+            out.push(Line::Missing(gap));
+        }
+        out.push(Line::Said(s));
+    }
+    out.extend(g.map(Line::Missing));
+    out
+}
+
+/// What a gap marker says.
+fn gap_text(g: &Gap) -> String {
+    format!("not transcribed until {}: {}", clock(g.end_ms), one_line(&g.reason))
 }
 
 /// Output formats.
@@ -93,9 +121,13 @@ fn cue_times(segments: &[Segment]) -> Vec<(i64, i64)> {
 pub fn render(format: Format, meta: &Meta, segments: &[Segment]) -> String {
     let speaker = |s: &Segment| s.speaker.as_deref().map(|v| format!("{v}: ")).unwrap_or_default();
     match format {
-        Format::Txt => {
-            segments.iter().map(|s| format!("[{}] {}{}\n", clock(s.start_ms), speaker(s), one_line(&s.text))).collect()
-        }
+        Format::Txt => lines(segments, &meta.gaps)
+            .into_iter()
+            .map(|l| match l {
+                Line::Said(s) => format!("[{}] {}{}\n", clock(s.start_ms), speaker(s), one_line(&s.text)),
+                Line::Missing(g) => format!("[{}] [{}]\n", clock(g.start_ms), gap_text(g)),
+            })
+            .collect(),
         Format::Md => {
             let title = meta.title.clone().unwrap_or_else(|| format!("Meeting {}", meta.meeting_id));
             let mut out = format!("# {}\n\n", one_line(&title));
@@ -113,9 +145,22 @@ pub fn render(format: Format, meta: &Meta, segments: &[Segment]) -> String {
                 out += summary;
             }
             out += "## Transcript\n\n";
-            for s in segments {
-                let who = s.speaker.as_deref().map(|v| format!(" **{v}:**")).unwrap_or_default();
-                out += &format!("**[{}]**{} {}\n\n", clock(s.start_ms), who, one_line(&s.text));
+            if !meta.gaps.is_empty() {
+                let missing: i64 = meta.gaps.iter().map(|g| g.end_ms - g.start_ms).sum();
+                out += &format!(
+                    "> {} of audio could not be transcribed ({} gap(s), marked below).\n\n",
+                    clock(missing),
+                    meta.gaps.len()
+                );
+            }
+            for l in lines(segments, &meta.gaps) {
+                match l {
+                    Line::Said(s) => {
+                        let who = s.speaker.as_deref().map(|v| format!(" **{v}:**")).unwrap_or_default();
+                        out += &format!("**[{}]**{} {}\n\n", clock(s.start_ms), who, one_line(&s.text));
+                    }
+                    Line::Missing(g) => out += &format!("**[{}]** *[{}]*\n\n", clock(g.start_ms), gap_text(g)),
+                }
             }
             out
         }
@@ -152,6 +197,7 @@ pub fn render(format: Format, meta: &Meta, segments: &[Segment]) -> String {
             let mut v = json!({
                 "meeting": { "meeting_id": meta.meeting_id, "title": meta.title, "duration_ms": meta.duration_ms, "created": meta.created },
                 "segments": segments,
+                "gaps": meta.gaps,
             });
             if let Some(summary) = &meta.summary_json {
                 v["summary"] = summary.clone();

@@ -24,6 +24,9 @@ const SEGMENTS_OF_CHUNK: &str = include_str!("../sql/segments_of_chunk.sql");
 const DELETE_TRANSCRIPT: &str = include_str!("../sql/delete_transcript.sql");
 const INSERT_TRANSCRIPT_SEGMENT: &str = include_str!("../sql/insert_transcript_segment.sql");
 const TRANSCRIPT: &str = include_str!("../sql/transcript.sql");
+const DELETE_GAPS: &str = include_str!("../sql/delete_gaps.sql");
+const INSERT_GAP: &str = include_str!("../sql/insert_gap.sql");
+const GAPS: &str = include_str!("../sql/gaps.sql");
 
 /// Samples per second of chunk geometry.
 const RATE: i64 = 16_000;
@@ -74,6 +77,22 @@ pub struct Chunk {
     pub samples: i64,
     /// Its segments, in meeting time.
     pub segments: Vec<Segment>,
+    /// Why it was not transcribed, if its AUDIO job FAILED for good (its span is a gap).
+    pub failed: Option<String>,
+}
+
+/// A span of the meeting that no chunk transcribed: its chunk failed for good (a damaged
+/// file, a chunk that kept killing its worker) and no neighbour's overlap covers it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Gap {
+    /// Start (ms of meeting time).
+    pub start_ms: i64,
+    /// End (ms of meeting time).
+    pub end_ms: i64,
+    /// The failed AUDIO job (the first, when neighbours' gaps merged).
+    pub job_id: Option<JobId>,
+    /// Its error.
+    pub reason: String,
 }
 
 impl Chunk {
@@ -129,6 +148,10 @@ pub fn load_chunks(conn: &Connection, meeting_id: MeetingId) -> rusqlite::Result
                 .map_err(|e| bad(format!("job {job_id} (AUDIO): malformed payload: {e}")))?;
             let int =
                 |v: u64| i64::try_from(v).map_err(|_| bad(format!("job {job_id} (AUDIO): position {v} too large")));
+            let failed = (r.get::<_, String>(3)? == "FAILED")
+                .then(|| r.get::<_, Option<String>>(4))
+                .transpose()?
+                .map(|e| e.unwrap_or_else(|| "no error recorded".to_owned()));
             Ok(Chunk {
                 job_id,
                 seq: r.get(1)?,
@@ -136,6 +159,7 @@ pub fn load_chunks(conn: &Connection, meeting_id: MeetingId) -> rusqlite::Result
                 overlap_samples: int(p.overlap_samples)?,
                 samples: int(p.samples)?,
                 segments: Vec::new(),
+                failed,
             })
         })?;
         rows.collect::<rusqlite::Result<_>>()?
@@ -160,8 +184,9 @@ pub fn load_chunks(conn: &Connection, meeting_id: MeetingId) -> rusqlite::Result
 /// splice is found in the words both wrote (see [`splice`]). The result depends only on
 /// the stored chunk results, not on the order in which chunks finished. Segments that
 /// lose all their words to a neighbour disappear; segments that lose some are trimmed.
+/// FAILED chunks are left out (their spans are [`gaps`]).
 pub fn assemble(chunks: &[Chunk]) -> Vec<Segment> {
-    let mut sorted: Vec<&Chunk> = chunks.iter().collect();
+    let mut sorted: Vec<&Chunk> = chunks.iter().filter(|c| c.failed.is_none()).collect();
     sorted.sort_by_key(|c| c.seq);
     // Each chunk's words in order: their (segment, word) positions and the tokens the
     // splice compares, built once. A segment without words stands as one token that
@@ -227,6 +252,73 @@ pub fn assemble(chunks: &[Chunk]) -> Vec<Segment> {
         }
     }
     out
+}
+
+/// The spans of the meeting that failed chunks leave untranscribed: each failed chunk's
+/// span less what completed neighbours cover (their overlaps), touching gaps merged.
+/// (Whatever segments a failed chunk has from an earlier run, [`assemble`] leaves out.)
+pub fn gaps(chunks: &[Chunk]) -> Vec<Gap> {
+    let ms = |samples: i64| samples * 1000 / RATE;
+    let span = |c: &Chunk| (ms(c.start_sample), ms(c.start_sample + c.samples));
+    let mut covered: Vec<(i64, i64)> = chunks.iter().filter(|c| c.failed.is_none()).map(span).collect();
+    covered.sort_unstable();
+    let mut failed: Vec<&Chunk> = chunks.iter().filter(|c| c.failed.is_some()).collect();
+    failed.sort_by_key(|c| c.seq);
+    let mut out: Vec<Gap> = Vec::new();
+    for c in failed {
+        // Subtract every covered interval from this chunk's span.
+        let (mut from, end) = span(c);
+        let mut pieces = Vec::new();
+        for &(a, b) in &covered {
+            if b <= from || a >= end {
+                continue;
+            }
+            if a > from {
+                pieces.push((from, a));
+            }
+            from = from.max(b);
+        }
+        if from < end {
+            pieces.push((from, end));
+        }
+        for (a, b) in pieces {
+            match out.last_mut() {
+                Some(g) if g.end_ms >= a => g.end_ms = g.end_ms.max(b),
+                _ => out.push(Gap {
+                    start_ms: a,
+                    end_ms: b,
+                    job_id: Some(c.job_id),
+                    reason: c.failed.clone().unwrap_or_default(),
+                }),
+            }
+        }
+    }
+    out
+}
+
+/// Replaces a meeting's record of untranscribed spans (with its transcript).
+pub fn store_gaps(tx: &Transaction<'_>, meeting_id: MeetingId, gaps: &[Gap]) -> rusqlite::Result<()> {
+    tx.prepare_cached(DELETE_GAPS)?.execute(named_params! { ":meeting_id": meeting_id })?;
+    let mut ins = tx.prepare_cached(INSERT_GAP)?;
+    for g in gaps {
+        ins.execute(named_params! {
+            ":meeting_id": meeting_id,
+            ":start_ms": g.start_ms,
+            ":end_ms": g.end_ms.max(g.start_ms),
+            ":job_id": g.job_id,
+            ":reason": g.reason,
+        })?;
+    }
+    Ok(())
+}
+
+/// A meeting's stored gaps, in time order.
+pub fn load_gaps(conn: &Connection, meeting_id: MeetingId) -> rusqlite::Result<Vec<Gap>> {
+    let mut stmt = conn.prepare_cached(GAPS)?;
+    let rows = stmt.query_map(named_params! { ":meeting_id": meeting_id }, |r| {
+        Ok(Gap { start_ms: r.get(0)?, end_ms: r.get(1)?, job_id: r.get(2)?, reason: r.get(3)? })
+    })?;
+    rows.collect()
 }
 
 /// Replaces a meeting's transcript (inside the TRANSCRIPT job's completing transaction).

@@ -23,6 +23,7 @@ fn chunk(seq: i64, start_ms: i64, overlap_ms: i64, segments: Vec<Segment>) -> Ch
         overlap_samples: overlap_ms * 16,
         samples: 0,
         segments,
+        failed: None,
     }
 }
 
@@ -119,4 +120,106 @@ fn every_statement_matches_the_schema() {
     ] {
         conn.prepare(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
+}
+
+/// Chunks of 60 s own audio with 1 s overlap, like the importer's: chunk k spans
+/// [60k - 1, 60(k+1)] s (chunk 0 from 0).
+fn geometry(seq: i64, failed: Option<&str>) -> Chunk {
+    let start_ms = (seq * 60_000 - 1_000).max(0);
+    let overlap_ms = if seq == 0 { 0 } else { 1_000 };
+    let w0 = w(&format!(" chunk{seq}"), seq * 60_000 + 100, seq * 60_000 + 500);
+    Chunk {
+        samples: ((seq + 1) * 60_000 - start_ms) * 16,
+        failed: failed.map(str::to_owned),
+        ..chunk(seq, start_ms, overlap_ms, vec![seg(vec![w0])])
+    }
+}
+
+#[test]
+fn failed_chunks_leave_gaps_less_what_neighbours_overlap_and_touching_gaps_merge() {
+    let chunks = vec![
+        geometry(0, None),
+        geometry(1, Some("chunk-00001.wav: not a WAV file")),
+        geometry(2, Some("killed its worker 3 times")),
+        geometry(3, None),
+        geometry(4, Some("truncated")),
+    ];
+    let g = gaps(&chunks);
+    // Chunk 1 spans 59-120 s, chunk 0 covers up to 60 s; chunk 2 spans 119-180 s and
+    // chunk 3 covers from 179 s: one merged gap 60-179 s, named after chunk 1's job.
+    assert_eq!(
+        g,
+        vec![
+            Gap {
+                start_ms: 60_000,
+                end_ms: 179_000,
+                job_id: Some(JobId(2)),
+                reason: "chunk-00001.wav: not a WAV file".into()
+            },
+            Gap { start_ms: 240_000, end_ms: 300_000, job_id: Some(JobId(5)), reason: "truncated".into() },
+        ]
+    );
+    // Their words (from an earlier run) are not in the transcript; the others' are.
+    let words: Vec<String> = assemble(&chunks).iter().map(|s| s.text.clone()).collect();
+    assert_eq!(words, vec!["chunk0", "chunk3"]);
+    assert!(gaps(&[geometry(0, None), geometry(1, None)]).is_empty());
+}
+
+#[test]
+fn gaps_are_stored_with_the_transcript_and_marked_in_exports() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = debrief_jobq::Queue::open(&dir.path().join("d.db"), debrief_jobq::QueueConfig::default()).unwrap();
+    let m = q.create_meeting(None, None).unwrap();
+    let mut ids = Vec::new();
+    for seq in 0..3 {
+        let c = geometry(seq, None);
+        let payload = serde_json::json!({"path": format!("meetings/1/audio/chunk-{seq:05}.wav"), "start_sample": c.start_sample, "overlap_samples": c.overlap_samples, "samples": c.samples});
+        let (job, _) =
+            q.enqueue(&debrief_jobq::NewJob::new(m, debrief_jobq::TaskType::Audio, seq).payload(payload)).unwrap();
+        ids.push(job);
+    }
+    let w0 = debrief_jobq::WorkerIdent::current("t");
+    for seq in 0..3 {
+        let c = q.claim(&w0, debrief_jobq::TaskType::Audio).unwrap().unwrap();
+        if seq == 1 {
+            q.fail(&c, "chunk-00001.wav: not a WAV file", debrief_jobq::Retry::No).unwrap();
+        } else {
+            let s = geometry(seq, None).segments[0].clone();
+            q.complete_with(&c, &serde_json::json!({}), |tx| Ok(store_chunk(tx, c.job_id, m, &[(s, 0.1)])?)).unwrap();
+        }
+    }
+    let chunks = q.read(|c| Ok(load_chunks(c, m)?)).unwrap();
+    assert_eq!(chunks[1].failed.as_deref(), Some("chunk-00001.wav: not a WAV file"));
+    let (t, g) = (assemble(&chunks), gaps(&chunks));
+    assert_eq!(
+        g,
+        vec![Gap {
+            start_ms: 60_000,
+            end_ms: 119_000,
+            job_id: Some(ids[1]),
+            reason: "chunk-00001.wav: not a WAV file".into()
+        }]
+    );
+    for _ in 0..2 {
+        q.write(|tx| {
+            store_transcript(tx, m, &t)?;
+            Ok::<_, debrief_jobq::QueueError>(store_gaps(tx, m, &g)?)
+        })
+        .unwrap();
+    }
+    assert_eq!(q.read(|c| Ok(load_gaps(c, m)?)).unwrap(), g, "replaced, not appended");
+
+    let meta = Meta { meeting_id: m, gaps: g, ..Meta::default() };
+    let txt = render(Format::Txt, &meta, &t);
+    assert_eq!(
+        txt,
+        "[0:00:00] chunk0\n[0:01:00] [not transcribed until 0:01:59: chunk-00001.wav: not a WAV file]\n[0:02:00] chunk2\n"
+    );
+    let md = render(Format::Md, &meta, &t);
+    assert!(md.contains("> 0:00:59 of audio could not be transcribed (1 gap(s), marked below)."), "{md}");
+    assert!(md.contains("**[0:01:00]** *[not transcribed until 0:01:59: chunk-00001.wav: not a WAV file]*"), "{md}");
+    let json: serde_json::Value = serde_json::from_str(&render(Format::Json, &meta, &t)).unwrap();
+    assert_eq!(json["gaps"][0]["start_ms"], 60_000);
+    assert_eq!(json["gaps"][0]["job_id"], ids[1].0);
+    assert!(!render(Format::Srt, &meta, &t).contains("not transcribed"), "subtitles stay silent in gaps");
 }

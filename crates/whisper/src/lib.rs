@@ -63,6 +63,11 @@ const SKIPPED_MS: i64 = 2_000;
 /// At most this many fresh decodes after skips, per group.
 const MAX_RESUMES: usize = 8;
 
+/// Progress step (see [`Engine::transcribe_with`]) before voice detection.
+pub const STEP_VAD: i64 = 2;
+/// Progress steps from here on are `STEP_DECODE` plus the decode's start (ms).
+pub const STEP_DECODE: i64 = 1_000;
+
 fn to_ms(sample: usize) -> i64 {
     (sample * 1000 / SAMPLE_RATE) as i64
 }
@@ -301,7 +306,20 @@ impl Engine {
 
     /// Transcribes 16 kHz mono samples. Timestamps are relative to `samples[0]`.
     pub fn transcribe(&mut self, samples: &[f32]) -> Result<Transcription, EngineError> {
+        self.transcribe_with(samples, &mut |_| {})
+    }
+
+    /// [`Engine::transcribe`], calling `step` before each stage: [`STEP_VAD`] before voice
+    /// detection, then `STEP_DECODE + ms` before each decode, `ms` being where in
+    /// `samples` it starts (increasing). A worker records these so that a chunk which
+    /// crashes whisper.cpp at the same place every time can be told from random kills.
+    pub fn transcribe_with(
+        &mut self,
+        samples: &[f32],
+        step: &mut dyn FnMut(i64),
+    ) -> Result<Transcription, EngineError> {
         let vad_started = std::time::Instant::now();
+        step(STEP_VAD);
         let speech = self.speech(samples)?;
         let vad_seconds = vad_started.elapsed().as_secs_f64();
         let speech_ms: Vec<(i64, i64)> = speech.iter().map(|&(a, b)| (to_ms(a), to_ms(b))).collect();
@@ -313,6 +331,7 @@ impl Engine {
             let mut start = a;
             let mut group = Vec::new();
             for round in 0..=MAX_RESUMES {
+                step(STEP_DECODE + to_ms(start));
                 let segs = self.decode(&samples[start..b], start)?;
                 // Resume only where that makes progress (a second or more further on).
                 let resume = skipped_from(&segs, &speech_ms, to_ms(start), to_ms(b))

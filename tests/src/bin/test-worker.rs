@@ -3,11 +3,14 @@
 //!
 //! AUDIO: reads the chunk file and checks it against its payload (a missing or wrong
 //! file fails the job for good), result = sample count and RMS. TRANSCRIPT: gathers its
-//! meeting's chunk results. VISUAL and SUMMARY: trivial results. `DEBRIEF_TEST_WORK_MS`
+//! meeting's chunk results and stores the real gaps failed chunks leave. VISUAL and SUMMARY: trivial results. `DEBRIEF_TEST_WORK_MS`
 //! makes each job take that long (checking for stop requests), for kill tests;
 //! `DEBRIEF_TEST_STOP_MS` makes it take that long to stop once asked (a model step
 //! that cannot be interrupted); `DEBRIEF_TEST_UNINTERRUPTIBLE=1` makes it ignore stop
 //! requests while it works. `DEBRIEF_TEST_LEASE_MS` sets the queue's lease period.
+//! Each job records progress steps 1 to 10 as its work time passes; with
+//! `DEBRIEF_TEST_ABORT_SEQ=N` the worker aborts (SIGABRT, as a decoder bug would) at step
+//! 5 of the AUDIO job with seq N, every time: a poison chunk.
 //! `--device cuda` takes the (fake: nothing runs on a GPU) full GPU lease while loaded.
 
 use std::time::{Duration, Instant};
@@ -41,6 +44,7 @@ struct Fake {
     work: Duration,
     uninterruptible: bool,
     stop: Duration,
+    abort_seq: Option<i64>,
     loaded: bool,
 }
 
@@ -53,8 +57,28 @@ impl Handler for Fake {
 
     fn run(&mut self, job: &Claim, ctx: &JobContext<'_>) -> Result<Output, JobError> {
         assert!(self.loaded, "run before load");
-        let until = Instant::now() + self.work;
-        while Instant::now() < until {
+        let start = Instant::now();
+        let until = start + self.work;
+        let poison = job.task_type == TaskType::Audio && self.abort_seq == Some(job.seq);
+        let mut step = 0;
+        loop {
+            // Steps 1..=10 mark tenths of the work time, each recorded before it runs.
+            let due = if self.work.is_zero() {
+                10
+            } else {
+                (start.elapsed().as_micros() * 10 / self.work.as_micros()).min(9) as i64 + 1
+            };
+            while step < due {
+                step += 1;
+                ctx.progress(step);
+                if poison && step == 5 {
+                    eprintln!("test-worker: job {} (AUDIO #{}) aborts at step 5", job.job_id, job.seq);
+                    std::process::abort();
+                }
+            }
+            if Instant::now() >= until {
+                break;
+            }
             if !self.uninterruptible && ctx.should_stop() {
                 std::thread::sleep(self.stop);
                 return Err(JobError::Interrupted);
@@ -64,15 +88,25 @@ impl Handler for Fake {
         match job.task_type {
             TaskType::Audio => audio(job, ctx).map_err(JobError::Permanent),
             TaskType::Transcript => {
+                let meeting = job.meeting_id;
                 let chunks: Vec<_> = ctx
                     .queue
-                    .meeting_jobs(job.meeting_id)
+                    .meeting_jobs(meeting)
                     .map_err(|e| JobError::Retry(e.into()))?
                     .into_iter()
                     .filter(|j| j.task_type == TaskType::Audio)
                     .map(|j| json!({ "seq": j.seq, "result": j.result }))
                     .collect();
-                Ok(Output::result(json!({ "chunks": chunks })))
+                // The real gaps (from the chunks' geometry and status), so exports of a
+                // partial meeting mark them as they would with the audio-worker.
+                let gaps = ctx
+                    .queue
+                    .read(|c| Ok(debrief_transcript::gaps(&debrief_transcript::load_chunks(c, meeting)?)))
+                    .map_err(|e| JobError::Retry(e.into()))?;
+                Ok(Output {
+                    result: json!({ "chunks": chunks, "gaps": gaps.len() }),
+                    store: Some(Box::new(move |tx| Ok(debrief_transcript::store_gaps(tx, meeting, &gaps)?))),
+                })
             }
             _ => Ok(Output::result(json!({ "ok": true }))),
         }
@@ -125,6 +159,7 @@ fn main() -> Result<()> {
         work: ms("DEBRIEF_TEST_WORK_MS"),
         stop: ms("DEBRIEF_TEST_STOP_MS"),
         uninterruptible: std::env::var_os("DEBRIEF_TEST_UNINTERRUPTIBLE").is_some_and(|v| v == "1"),
+        abort_seq: std::env::var("DEBRIEF_TEST_ABORT_SEQ").ok().and_then(|v| v.parse().ok()),
         loaded: false,
     };
     worker::run(&q, &dd, &cfg, &mut h)?;

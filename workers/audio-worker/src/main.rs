@@ -132,10 +132,14 @@ impl Asr {
         // retrying.
         let chunk: AudioChunk = job.payload_as().map_err(|e| JobError::Permanent(e.into()))?;
         let path = chunk.path.under(ctx.data_dir.root());
+        // Progress steps (kept by the queue, so a worker's death says where it was): 1
+        // reading the file, then the engine's (voice detection, each decode).
+        ctx.progress(1);
         let samples = debrief_media::read_wav(&path).map_err(|e| JobError::Permanent(e.into()))?;
         let start_ms = chunk.start_ms();
         let started = std::time::Instant::now();
-        let heard = engine.transcribe(&samples).map_err(|e| JobError::Retry(e.into()))?;
+        let heard =
+            engine.transcribe_with(&samples, &mut |step| ctx.progress(step)).map_err(|e| JobError::Retry(e.into()))?;
         let secs = started.elapsed().as_secs_f64();
         let rows: Vec<(Segment, f32)> = heard
             .segments
@@ -180,15 +184,32 @@ fn transcript(job: &Claim, ctx: &JobContext<'_>) -> Result<Output, JobError> {
     let meeting = job.meeting_id;
     let chunks =
         ctx.queue.read(|c| Ok(debrief_transcript::load_chunks(c, meeting)?)).map_err(|e| JobError::Retry(e.into()))?;
+    // Chunks that failed for good leave gaps; with none transcribed there is nothing to
+    // assemble, and the meeting fails with the first chunk's error rather than showing
+    // an empty transcript as if nothing had been said.
+    let failed = chunks.iter().filter(|c| c.failed.is_some()).count();
+    if !chunks.is_empty() && failed == chunks.len() {
+        let first = chunks[0].failed.as_deref().unwrap_or_default();
+        return Err(JobError::Permanent(anyhow::anyhow!(
+            "no audio chunk of meeting {meeting} could be transcribed (all {failed} failed; job {}: {first})",
+            chunks[0].job_id
+        )));
+    }
     let segments = debrief_transcript::assemble(&chunks);
+    let gaps = debrief_transcript::gaps(&chunks);
     let result = to_result(&TranscriptResult {
         chunks: chunks.len(),
+        failed_chunks: failed,
+        gaps_ms: gaps.iter().map(|g| g.end_ms - g.start_ms).sum(),
         segments: segments.len(),
         words: segments.iter().map(|s| s.words.len()).sum::<usize>(),
     })?;
     Ok(Output {
         result,
-        store: Some(Box::new(move |tx| Ok(debrief_transcript::store_transcript(tx, meeting, &segments)?))),
+        store: Some(Box::new(move |tx| {
+            debrief_transcript::store_transcript(tx, meeting, &segments)?;
+            Ok(debrief_transcript::store_gaps(tx, meeting, &gaps)?)
+        })),
     })
 }
 

@@ -1,5 +1,5 @@
 SELECT m.meeting_id, m.title, m.source, m.status, m.error, m.duration_ms, m.created_at,
-       m.closed_at, m.updated_at,
+       m.closed_at, m.updated_at, m.partial,
        (SELECT COUNT(*) FROM jobs j WHERE j.meeting_id = m.meeting_id),
        (SELECT COUNT(*) FROM jobs j WHERE j.meeting_id = m.meeting_id AND j.status = 'COMPLETED'),
        (SELECT COUNT(*) FROM jobs j WHERE j.meeting_id = m.meeting_id AND j.status = 'FAILED')

@@ -1,13 +1,16 @@
--- A FAILED job means the meeting cannot finish until someone retries it.
+-- A FAILED transcript or summary means the meeting cannot finish until someone retries
+-- it (a FAILED chunk or frame only leaves a gap: see meetings_done.sql).
 UPDATE meetings
 SET status = 'FAILED',
     error = (SELECT 'job ' || j.job_id || ' (' || j.task_type || ' #' || j.seq || ') failed: '
                     || COALESCE(j.last_error, 'no error recorded')
              FROM jobs j
              WHERE j.meeting_id = meetings.meeting_id AND j.status = 'FAILED'
+               AND j.task_type IN ('TRANSCRIPT', 'SUMMARY')
              ORDER BY j.job_id LIMIT 1),
     updated_at = :now
 WHERE status IN ('PROCESSING', 'DONE')
   AND EXISTS (SELECT 1 FROM jobs j
-              WHERE j.meeting_id = meetings.meeting_id AND j.status = 'FAILED')
+              WHERE j.meeting_id = meetings.meeting_id AND j.status = 'FAILED'
+                AND j.task_type IN ('TRANSCRIPT', 'SUMMARY'))
 RETURNING meeting_id;

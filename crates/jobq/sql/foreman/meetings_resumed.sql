@@ -1,9 +1,11 @@
--- A retried meeting is PROCESSING again.
+-- A retried meeting is PROCESSING again (a retried chunk of a partial DONE meeting, or the
+-- failed transcript or summary of a FAILED one).
 UPDATE meetings
 SET status = 'PROCESSING', error = NULL, updated_at = :now
 WHERE status IN ('FAILED', 'DONE')
   AND NOT EXISTS (SELECT 1 FROM jobs j
-                  WHERE j.meeting_id = meetings.meeting_id AND j.status = 'FAILED')
+                  WHERE j.meeting_id = meetings.meeting_id AND j.status = 'FAILED'
+                    AND j.task_type IN ('TRANSCRIPT', 'SUMMARY'))
   AND EXISTS (SELECT 1 FROM jobs j
-              WHERE j.meeting_id = meetings.meeting_id AND j.status <> 'COMPLETED')
+              WHERE j.meeting_id = meetings.meeting_id AND j.status IN ('PENDING', 'PROCESSING'))
 RETURNING meeting_id;

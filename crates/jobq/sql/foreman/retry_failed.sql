@@ -1,7 +1,9 @@
--- FAILED jobs (one, or all when :job_id is NULL) start over with fresh attempts; the
--- last error is kept for reference. Jobs of cancelled meetings stay failed.
+-- FAILED jobs (one, or all when :job_id is NULL) start over with fresh attempts and
+-- crashes, out of quarantine; the last error is kept for reference. Jobs of cancelled
+-- meetings stay failed.
 UPDATE jobs
-SET status = 'PENDING', attempts = 0, run_after = 0, finished_at = NULL
+SET status = 'PENDING', attempts = 0, crashes = 0, crash_log = '[]', quarantined_at = NULL,
+    run_after = 0, finished_at = NULL
 WHERE status = 'FAILED'
   AND (:job_id IS NULL OR job_id = :job_id)
   AND meeting_id IN (SELECT meeting_id FROM meetings WHERE status <> 'CANCELLED')

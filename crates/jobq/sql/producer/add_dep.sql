@@ -1,4 +1,4 @@
--- A repeated dependency is harmless; a missing or newer job is an error (foreign key,
--- and the CHECK that keeps the graph acyclic).
-INSERT INTO job_deps (job_id, depends_on) VALUES (:job_id, :depends_on)
+-- A repeated dependency is harmless (the first one's need stays); a missing or newer
+-- job is an error (foreign key, and the CHECK that keeps the graph acyclic).
+INSERT INTO job_deps (job_id, depends_on, need) VALUES (:job_id, :depends_on, :need)
 ON CONFLICT (job_id, depends_on) DO NOTHING;

@@ -1,0 +1,1 @@
+UPDATE meetings SET partial = :partial WHERE meeting_id = :meeting_id;
