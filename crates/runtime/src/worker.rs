@@ -98,6 +98,17 @@ impl JobContext<'_> {
             Err(e) => log("worker", &format!("job {}: recording progress {step}: {e}", self.fence.job_id)),
         }
     }
+
+    /// [`JobContext::progress`] as a function that owns what it needs, for an engine's
+    /// callback that must be `'static` (whisper.cpp's). A lost claim is left to the
+    /// heartbeat to notice.
+    pub fn progress_sink(&self) -> std::sync::Arc<dyn Fn(i64) + Send + Sync> {
+        let (q, fence) = (self.queue.clone(), self.fence.clone());
+        std::sync::Arc::new(move |step| match q.progress(&fence, step) {
+            Ok(()) | Err(QueueError::LostClaim { .. }) => {}
+            Err(e) => log("worker", &format!("job {}: recording progress {step}: {e}", fence.job_id)),
+        })
+    }
 }
 
 /// The model side of a worker.

@@ -65,8 +65,32 @@ const MAX_RESUMES: usize = 8;
 
 /// Progress step (see [`Engine::transcribe_with`]) before voice detection.
 pub const STEP_VAD: i64 = 2;
-/// Progress steps from here on are `STEP_DECODE` plus the decode's start (ms).
+/// Progress steps of decodes start here (see [`Engine::transcribe_with`]).
 pub const STEP_DECODE: i64 = 1_000;
+/// Room for each decode's compute steps.
+pub const DECODE_SPAN: i64 = 1_000_000;
+/// whisper.cpp compute passes per progress step.
+pub const CALLS_PER_STEP: i64 = 16;
+
+/// What the abort callback counts with (see `Engine::decode`).
+struct StepCounter {
+    step: std::sync::Arc<dyn Fn(i64) + Send + Sync>,
+    base: i64,
+    calls: i64,
+}
+
+/// whisper.cpp's abort callback: counts a compute pass, reports every
+/// [`CALLS_PER_STEP`]-th as a progress step, and never asks to abort.
+#[allow(unsafe_code)]
+unsafe extern "C" fn count_pass(user_data: *mut std::ffi::c_void) -> bool {
+    // SAFETY: set only by `Engine::decode` to a `StepCounter` that outlives the decode.
+    let c = unsafe { &mut *user_data.cast::<StepCounter>() };
+    c.calls += 1;
+    if c.calls % CALLS_PER_STEP == 0 {
+        (c.step)(c.base + c.calls / CALLS_PER_STEP);
+    }
+    false
+}
 
 fn to_ms(sample: usize) -> i64 {
     (sample * 1000 / SAMPLE_RATE) as i64
@@ -306,17 +330,20 @@ impl Engine {
 
     /// Transcribes 16 kHz mono samples. Timestamps are relative to `samples[0]`.
     pub fn transcribe(&mut self, samples: &[f32]) -> Result<Transcription, EngineError> {
-        self.transcribe_with(samples, &mut |_| {})
+        self.transcribe_with(samples, std::sync::Arc::new(|_| {}))
     }
 
-    /// [`Engine::transcribe`], calling `step` before each stage: [`STEP_VAD`] before voice
-    /// detection, then `STEP_DECODE + ms` before each decode, `ms` being where in
-    /// `samples` it starts (increasing). A worker records these so that a chunk which
-    /// crashes whisper.cpp at the same place every time can be told from random kills.
+    /// [`Engine::transcribe`], reporting progress to `step`: [`STEP_VAD`] before voice
+    /// detection, then for the n-th decode (from 0) `STEP_DECODE + n * DECODE_SPAN`
+    /// before it starts and that plus k after every [`CALLS_PER_STEP`] k-th compute step
+    /// of whisper.cpp within it (counted through its abort callback, one call per encoder
+    /// or decoder pass). The same audio always gives the same sequence, so a chunk
+    /// that crashes whisper.cpp at one place reports the same last step every time, while
+    /// kills from outside land on different ones. `step` runs on the decoding thread.
     pub fn transcribe_with(
         &mut self,
         samples: &[f32],
-        step: &mut dyn FnMut(i64),
+        step: std::sync::Arc<dyn Fn(i64) + Send + Sync>,
     ) -> Result<Transcription, EngineError> {
         let vad_started = std::time::Instant::now();
         step(STEP_VAD);
@@ -325,14 +352,17 @@ impl Engine {
         let speech_ms: Vec<(i64, i64)> = speech.iter().map(|&(a, b)| (to_ms(a), to_ms(b))).collect();
         let mut out = Vec::new();
         let mut resumed = 0;
+        let mut decodes: i64 = 0;
         for (a, b) in groups(samples.len(), &speech) {
             // Decode the group; where Whisper skipped speech (see `skipped_from`), keep
             // what it wrote before the skip and decode again from there.
             let mut start = a;
             let mut group = Vec::new();
             for round in 0..=MAX_RESUMES {
-                step(STEP_DECODE + to_ms(start));
-                let segs = self.decode(&samples[start..b], start)?;
+                let base = STEP_DECODE + decodes * DECODE_SPAN;
+                decodes += 1;
+                step(base);
+                let segs = self.decode(&samples[start..b], start, Some((step.clone(), base)))?;
                 // Resume only where that makes progress (a second or more further on).
                 let resume = skipped_from(&segs, &speech_ms, to_ms(start), to_ms(b))
                     .map(|t| (t, ((t.max(0) as usize) * SAMPLE_RATE / 1000).min(b)))
@@ -360,12 +390,34 @@ impl Engine {
     /// Plain whisper.cpp on all of `samples`, without VAD: the baseline the pipeline is
     /// measured against.
     pub fn transcribe_plain(&mut self, samples: &[f32]) -> Result<Vec<Segment>, EngineError> {
-        self.decode(samples, 0)
+        self.decode(samples, 0, None)
     }
 
-    /// Decodes `audio`, which starts `offset` samples into the caller's samples.
-    fn decode(&mut self, audio: &[f32], offset: usize) -> Result<Vec<Segment>, EngineError> {
+    /// Decodes `audio`, which starts `offset` samples into the caller's samples,
+    /// reporting progress steps from `base` (see [`Engine::transcribe_with`]).
+    fn decode(
+        &mut self,
+        audio: &[f32],
+        offset: usize,
+        progress: Option<(std::sync::Arc<dyn Fn(i64) + Send + Sync>, i64)>,
+    ) -> Result<Vec<Segment>, EngineError> {
         let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
+        // Counts whisper.cpp's compute passes through its abort callback (it never
+        // aborts). whisper-rs's safe wrapper for this callback casts its boxed closure
+        // back to the wrong type (whisper-rs 0.16: a crash at the first call), so the raw
+        // callback is set here, pointing at `counter`, which lives on this stack frame
+        // until `state.full` below has returned.
+        let mut counter = progress.map(|(step, base)| StepCounter { step, base, calls: 0 });
+        if let Some(c) = counter.as_mut() {
+            #[allow(unsafe_code)]
+            // SAFETY: `count_pass` reads its user data only as the `StepCounter` set here,
+            // which outlives every call: whisper.cpp calls it only during `state.full`, and
+            // `params` is consumed by that call.
+            unsafe {
+                params.set_abort_callback(Some(count_pass));
+                params.set_abort_callback_user_data(std::ptr::from_mut(c).cast());
+            }
+        }
         params.set_n_threads(i32::try_from(self.cfg.threads.max(1)).unwrap_or(1));
         params.set_language(self.cfg.language.as_deref());
         params.set_no_context(true);
@@ -382,6 +434,7 @@ impl Engine {
         }
         let mut state = self.ctx.create_state().map_err(|e| EngineError::Whisper(format!("creating a state: {e}")))?;
         state.full(params, audio).map_err(|e| EngineError::Whisper(format!("decoding: {e}")))?;
+        drop(counter);
         let eot = self.ctx.token_eot();
         let ms = |cs: i64| {
             let pos = ((cs.max(0) as usize) * SAMPLE_RATE / 100).min(audio.len());
