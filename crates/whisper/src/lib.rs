@@ -72,9 +72,13 @@ pub const DECODE_SPAN: i64 = 1_000_000;
 /// whisper.cpp compute passes per progress step.
 pub const CALLS_PER_STEP: i64 = 16;
 
+/// Where [`Engine::transcribe_with`] reports progress steps (called on the decoding
+/// thread, hence `Send + Sync` and owned).
+pub type Progress = std::sync::Arc<dyn Fn(i64) + Send + Sync>;
+
 /// What the abort callback counts with (see `Engine::decode`).
 struct StepCounter {
-    step: std::sync::Arc<dyn Fn(i64) + Send + Sync>,
+    step: Progress,
     base: i64,
     calls: i64,
 }
@@ -330,7 +334,7 @@ impl Engine {
 
     /// Transcribes 16 kHz mono samples. Timestamps are relative to `samples[0]`.
     pub fn transcribe(&mut self, samples: &[f32]) -> Result<Transcription, EngineError> {
-        self.transcribe_with(samples, std::sync::Arc::new(|_| {}))
+        self.transcribe_with(samples, &(std::sync::Arc::new(|_| {}) as Progress))
     }
 
     /// [`Engine::transcribe`], reporting progress to `step`: [`STEP_VAD`] before voice
@@ -340,11 +344,7 @@ impl Engine {
     /// or decoder pass). The same audio always gives the same sequence, so a chunk
     /// that crashes whisper.cpp at one place reports the same last step every time, while
     /// kills from outside land on different ones. `step` runs on the decoding thread.
-    pub fn transcribe_with(
-        &mut self,
-        samples: &[f32],
-        step: std::sync::Arc<dyn Fn(i64) + Send + Sync>,
-    ) -> Result<Transcription, EngineError> {
+    pub fn transcribe_with(&mut self, samples: &[f32], step: &Progress) -> Result<Transcription, EngineError> {
         let vad_started = std::time::Instant::now();
         step(STEP_VAD);
         let speech = self.speech(samples)?;
@@ -399,7 +399,7 @@ impl Engine {
         &mut self,
         audio: &[f32],
         offset: usize,
-        progress: Option<(std::sync::Arc<dyn Fn(i64) + Send + Sync>, i64)>,
+        progress: Option<(Progress, i64)>,
     ) -> Result<Vec<Segment>, EngineError> {
         let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
         // Counts whisper.cpp's compute passes through its abort callback (it never

@@ -138,7 +138,7 @@ impl Asr {
         let samples = debrief_media::read_wav(&path).map_err(|e| JobError::Permanent(e.into()))?;
         let start_ms = chunk.start_ms();
         let started = std::time::Instant::now();
-        let heard = engine.transcribe_with(&samples, ctx.progress_sink()).map_err(|e| JobError::Retry(e.into()))?;
+        let heard = engine.transcribe_with(&samples, &ctx.progress_sink()).map_err(|e| JobError::Retry(e.into()))?;
         let secs = started.elapsed().as_secs_f64();
         let rows: Vec<(Segment, f32)> = heard
             .segments
