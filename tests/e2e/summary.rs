@@ -286,3 +286,42 @@ fn issue5_a_server_answering_invalid_json_fails_the_job_with_its_answer() {
         "{e}"
     );
 }
+
+#[test]
+fn issue15_sigterm_while_the_llm_server_hangs_hands_the_job_back_at_once() {
+    let s = Scratch::new();
+    let data = s.dir.path();
+    let m = meeting_with_transcript(data, SCRIPT);
+    // A stub that accepts every connection, reads the request and never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    let (seen_tx, seen) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming() {
+            let Ok(mut c) = conn else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = c.set_read_timeout(Some(Duration::from_millis(500)));
+            let n = c.read(&mut buf).unwrap_or(0);
+            let _ = seen_tx.send(String::from_utf8_lossy(&buf[..n]).lines().next().unwrap_or_default().to_owned());
+            held.push(c);
+        }
+    });
+    let mut cmd = summary_worker(data);
+    cmd.args(["--backend", "openai", "--server-url", &url, "--timeout", "300", "--retries", "5"]);
+    let (mut w, log) = spawn_drained(cmd.stdout(Stdio::null()));
+    let first = seen.recv_timeout(Duration::from_secs(60)).expect("the worker asks the server");
+    assert!(first.starts_with("GET /v1/models"), "{first}");
+    std::thread::sleep(Duration::from_millis(300));
+    let asked = std::time::Instant::now();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(w.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
+    let st = wait_for(&mut w, Duration::from_secs(30), "summary-worker");
+    let took = asked.elapsed();
+    let err = log.join().unwrap();
+    assert!(st.success(), "{err}");
+    assert!(took < Duration::from_secs(5), "stopped only after {took:?} (the request timeout is 300 s): {err}");
+    let q = Queue::open(&data.join("debrief.db"), QueueConfig::default()).unwrap();
+    let job = q.meeting_jobs(m).unwrap().into_iter().find(|j| j.task_type == "SUMMARY").unwrap();
+    assert_eq!((job.status.as_str(), job.attempts, job.crashes), ("PENDING", 0, 0), "{job:?}\n{err}");
+    eprintln!("summary-worker stopped {took:?} after SIGTERM with its request hanging");
+}

@@ -119,13 +119,8 @@ impl Server {
         if self.probed {
             return Ok(());
         }
-        let url = format!("{}/models", self.base());
-        self.retrying("listing models", || {
-            let mut r = self.with_auth(self.agent.get(&url)).call()?;
-            let status = r.status().as_u16();
-            let body = r.body_mut().read_to_string().unwrap_or_default();
-            Ok((status, body))
-        })?;
+        let send = self.sender(format!("{}/models", self.base()));
+        self.retrying("listing models", &debrief_runtime::signals::stop_requested, move || send(None))?;
         let root = self.root();
         let probe = self.agent.post(format!("{root}/tokenize")).send_json(json!({"content": "hello world"}));
         if let Ok(mut r) = probe {
@@ -166,21 +161,23 @@ impl Server {
         self.base().trim_end_matches("/v1").to_owned()
     }
 
-    fn with_auth<B>(&self, r: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
-        match &self.cfg.api_key {
-            Some(k) => r.header("Authorization", format!("Bearer {k}")),
-            None => r,
-        }
-    }
-
     /// Runs `call` until it gives a 2xx, retrying transport errors, 429 and 5xx with a
-    /// doubling pause. Errors name the server and what it said.
-    fn retrying(&self, what: &str, call: impl Fn() -> Result<(u16, String), ureq::Error>) -> Result<String> {
+    /// doubling pause. Errors name the server and what it said. Each request runs on its
+    /// own thread while this one polls `stop` (a stop request, a lost claim), so a
+    /// server that hangs never keeps a stopping worker waiting for the request timeout:
+    /// the request is abandoned (its thread ends with the timeout, or with the process)
+    /// and the call fails as interrupted; pauses between tries are cut short likewise.
+    fn retrying<C>(&self, what: &str, stop: &dyn Fn() -> bool, call: C) -> Result<String>
+    where
+        C: Fn() -> Result<(u16, String), ureq::Error> + Clone + Send + 'static,
+    {
+        let interrupted = || anyhow!("{what}: interrupted (the worker is stopping or lost its claim)");
         let mut pause = self.cfg.retry_pause;
         let mut tries = 0;
         loop {
             tries += 1;
-            let err = match call() {
+            let Some(answer) = interruptible(stop, call.clone()) else { return Err(interrupted()) };
+            let err = match answer {
                 Ok((s, body)) if (200..300).contains(&s) => return Ok(body),
                 Ok((s, body)) => {
                     let e = anyhow!("{what}: the LLM server at {} answered HTTP {s}: {}", self.cfg.url, snippet(&body));
@@ -195,8 +192,60 @@ impl Server {
                 return Err(err.context(format!("gave up after {tries} tries")));
             }
             debrief_runtime::log("summary-worker", &format!("{err:#}; retrying in {} ms", pause.as_millis()));
-            std::thread::sleep(pause);
+            let until = std::time::Instant::now() + pause;
+            while std::time::Instant::now() < until {
+                if stop() {
+                    return Err(interrupted());
+                }
+                std::thread::sleep(POLL.min(until.saturating_duration_since(std::time::Instant::now())));
+            }
             pause *= 2;
+        }
+    }
+
+    /// An owned request sender (agent, URL, auth) for [`Server::retrying`]'s thread.
+    fn sender(&self, url: String) -> impl Fn(Option<&Value>) -> Result<(u16, String), ureq::Error> + Clone + Send {
+        let (agent, key) = (self.agent.clone(), self.cfg.api_key.clone());
+        move |body: Option<&Value>| {
+            let auth = key.as_ref().map(|k| format!("Bearer {k}"));
+            let mut r = match body {
+                Some(b) => {
+                    let mut rq = agent.post(&url);
+                    if let Some(a) = &auth {
+                        rq = rq.header("Authorization", a);
+                    }
+                    rq.send_json(b)?
+                }
+                None => {
+                    let mut rq = agent.get(&url);
+                    if let Some(a) = &auth {
+                        rq = rq.header("Authorization", a);
+                    }
+                    rq.call()?
+                }
+            };
+            let status = r.status().as_u16();
+            Ok((status, r.body_mut().read_to_string()?))
+        }
+    }
+}
+
+/// How often a waiting request checks for a stop.
+const POLL: Duration = Duration::from_millis(50);
+
+/// Runs `call` on a thread of its own and waits for it, polling `stop`: `None` if a
+/// stop came first (the thread is left to finish on its own) or the call panicked.
+fn interruptible<T: Send + 'static>(stop: &dyn Fn() -> bool, call: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(call());
+    });
+    loop {
+        match rx.recv_timeout(POLL) {
+            Ok(v) => return Some(v),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) if stop() => return None,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return None,
         }
     }
 }
@@ -239,7 +288,7 @@ impl Llm for Server {
         Ok(self.count(system) + self.count(user) + 32)
     }
 
-    fn chat(&mut self, system: &str, user: &str, shape: &Shape, _stop: &dyn Fn() -> bool) -> Result<String> {
+    fn chat(&mut self, system: &str, user: &str, shape: &Shape, stop: &dyn Fn() -> bool) -> Result<String> {
         self.probe()?;
         let mut body = json!({
             "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}],
@@ -255,12 +304,8 @@ impl Llm for Server {
         if !self.cfg.model.is_empty() {
             body["model"] = json!(self.cfg.model);
         }
-        let url = format!("{}/chat/completions", self.base());
-        let text = self.retrying("chat completion", || {
-            let mut r = self.with_auth(self.agent.post(&url)).send_json(&body)?;
-            let status = r.status().as_u16();
-            Ok((status, r.body_mut().read_to_string()?))
-        })?;
+        let send = self.sender(format!("{}/chat/completions", self.base()));
+        let text = self.retrying("chat completion", stop, move || send(Some(&body)))?;
         let v: Value = serde_json::from_str(&text).with_context(|| {
             format!("the LLM server at {} answered with invalid JSON: {}", self.cfg.url, snippet(&text))
         })?;

@@ -110,7 +110,12 @@ impl Handler for Summarizer {
         if job.task_type != TaskType::Summary {
             return Err(JobError::Permanent(anyhow!("summary-worker does not take {} jobs", job.task_type)));
         }
-        self.summarise(job, ctx)
+        match self.summarise(job, ctx) {
+            // A request cut short by a stop (or a lost claim) is not the job's failure:
+            // hand it back uncounted.
+            Err(JobError::Retry(_)) if ctx.should_stop() => Err(JobError::Interrupted),
+            r => r,
+        }
     }
 
     fn unload(&mut self) {
