@@ -159,7 +159,8 @@ pub struct QueueConfig {
     /// Largest retry delay.
     pub backoff_max: Duration,
     /// Poison rule: a job is set aside once this many of its crashes in a row happened
-    /// at the same progress point while other jobs of its type completed.
+    /// at the same progress point while other jobs of its type completed and none lost
+    /// its worker (see `Queue::recover`).
     pub poison_streak: u32,
     /// Poison rule: a job is set aside after this many crashes in all (wherever they
     /// happened) while other jobs of its type completed.

@@ -1,5 +1,7 @@
 //! Taking back work whose owner is gone.
 
+use std::collections::HashMap;
+
 use rusqlite::{named_params, OptionalExtension};
 
 use crate::jobs::Crash;
@@ -55,12 +57,13 @@ impl Queue {
     /// counts a *crash* (never an attempt: attempts count the errors a handler reports)
     /// and is logged with the job's progress at the time; the job is PENDING again after
     /// the crash backoff. It is set aside as poison (FAILED, `quarantined_at`) only when
-    /// other jobs of its type completed since its crashes began (so the workers, models
-    /// and machine are fine) and either its last `poison_streak` crashes all happened at
-    /// the same progress point (a job that kills its worker at the same step every
-    /// time), or it crashed `max_crashes` times in all. Deaths from outside (SIGKILL, the
-    /// OOM killer, power cuts) land at random points and are retried however many there
-    /// are. A claim whose lease expired while its worker still lives on this host (the
+    /// other jobs of its type completed since the first of its last `poison_streak`
+    /// crashes (so the workers, models and machine are fine) and either those crashes
+    /// all happened at the same progress point while no other job of its type lost its
+    /// worker (a job that kills its worker at the same step every time, among workers
+    /// that live), or it crashed `max_crashes` times in all. Deaths from outside
+    /// (SIGKILL, the OOM killer, power cuts) kill whatever runs and are retried however
+    /// many there are. A claim whose lease expired while its worker still lives on this host (the
     /// machine was suspended, or the process stopped) is neither a crash nor an attempt:
     /// it is taken back at once (the worker's later writes are fenced out).
     pub fn recover(&self) -> Result<Recovered> {
@@ -86,6 +89,7 @@ impl Queue {
                 rows.collect::<rusqlite::Result<_>>()?
             };
             let mut out = Recovered::default();
+            let mut crashed: Vec<(LiveClaim, String)> = Vec::new();
             for mut c in claims {
                 let local = c.host.as_deref() == Some(here.as_str());
                 let dead = local && c.pid.is_some_and(|p| !pid_alive(p));
@@ -127,7 +131,17 @@ impl Queue {
                 c.crash_log.push(Crash { at: now, point: c.progress });
                 let skip = c.crash_log.len().saturating_sub(CRASH_LOG_LEN);
                 c.crash_log.drain(..skip);
-                let v = self.judge(tx, &c, &what)?;
+                crashed.push((c, what));
+            }
+            // Judged together: workers that died at the same moment (a power cut, the
+            // foreman killed with its children) are evidence about each other.
+            for (c, what) in &crashed {
+                let batch: Vec<(JobId, &[Crash])> = crashed
+                    .iter()
+                    .filter(|(o, _)| o.job_id != c.job_id && o.task_type == c.task_type)
+                    .map(|(o, _)| (o.job_id, o.crash_log.as_slice()))
+                    .collect();
+                let v = self.judge(tx, c, what, &batch)?;
                 let log = serde_json::to_string(&c.crash_log).map_err(|e| QueueError::Invalid(e.to_string()))?;
                 let status: Option<Status> = tx
                     .prepare_cached(sql::REAPER_CRASHED)?
@@ -157,46 +171,87 @@ impl Queue {
         })
     }
 
+    /// How many of the last crashes in `log` happened at the same point.
+    fn streak(log: &[Crash]) -> usize {
+        let last = log.last().map(|k| k.point);
+        log.iter().rev().take_while(|k| Some(k.point) == last).count()
+    }
+
+    /// Whether `log` looks like a job that kills its worker at one point every time.
+    fn suspect(&self, log: &[Crash]) -> bool {
+        Self::streak(log) >= self.cfg.poison_streak.max(1) as usize
+    }
+
     /// The poison rule (see [`Queue::recover`]) for a claim whose worker died; its
-    /// `crash_log` already holds this crash.
-    fn judge(&self, tx: &rusqlite::Transaction<'_>, c: &LiveClaim, what: &str) -> Result<Verdict> {
+    /// `crash_log` already holds this crash, and `batch` holds the logs (with this
+    /// crash) of the other jobs found dead in the same pass.
+    fn judge(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        c: &LiveClaim,
+        what: &str,
+        batch: &[(JobId, &[Crash])],
+    ) -> Result<Verdict> {
         let crashes = c.crashes + 1;
         let log = &c.crash_log;
         let last = log.last().map(|k| k.point);
-        let streak = log.iter().rev().take_while(|k| Some(k.point) == last).count();
-        let streak = u32::try_from(streak).unwrap_or(u32::MAX);
-        let same_point = streak >= self.cfg.poison_streak.max(1);
+        let streak = Self::streak(log);
+        let same_point = self.suspect(log);
         let too_many = crashes >= self.cfg.max_crashes.max(1);
-        // Evidence that the environment is fine: other jobs of the type completed since
-        // the crashes the rule looks at began.
-        let first = if same_point { log.len() - streak as usize } else { 0 };
+        // The window of evidence: since the crashes the rule looks at began (the last
+        // `poison_streak` of a streak, so that one old crash elsewhere does not excuse a
+        // job for ever).
+        let first = if same_point { log.len() - self.cfg.poison_streak.max(1) as usize } else { 0 };
         let since = log.get(first).map_or(0, |k| k.at);
-        let others: i64 = tx
+        // Evidence that the environment is fine: other jobs of the type completed...
+        let completed: i64 = tx
             .prepare_cached(sql::REAPER_COMPLETED_SINCE)?
             .query_row(named_params! { ":task_type": c.task_type, ":job_id": c.job_id, ":since": since }, |r| {
                 r.get(0)
             })?;
+        // ...and no other job's worker died meanwhile, unless that job is a suspect
+        // itself. Workers being killed from outside (SIGKILL, an OOM killer, power
+        // cuts) kill whatever they run, so a random kill that happens to hit one job
+        // at one step three times is not taken for poison while the others die too.
+        let mut logs: HashMap<JobId, Vec<Crash>> = tx
+            .prepare_cached(sql::REAPER_CRASH_LOGS)?
+            .query_map(named_params! { ":task_type": c.task_type, ":job_id": c.job_id }, |r| {
+                Ok((r.get::<_, JobId>(0)?, serde_json::from_str(&r.get::<_, String>(1)?).unwrap_or_default()))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        for (id, other) in batch {
+            logs.insert(*id, other.to_vec());
+        }
+        let others_crashed: usize =
+            logs.values().filter(|l| !self.suspect(l)).map(|l| l.iter().filter(|k| k.at >= since).count()).sum();
         let point = |p: Option<i64>| p.map_or("before its first step".to_owned(), |p| format!("at step {p}"));
-        let quarantine = others > 0 && (same_point || too_many);
+        let quarantine = completed > 0 && ((same_point && others_crashed == 0) || too_many);
         let error = if quarantine {
-            let why = if same_point {
+            let why = if same_point && others_crashed == 0 {
                 format!("the last {streak} {}", point(last.flatten()))
             } else {
                 "at different points".to_owned()
             };
+            let calm = if others_crashed == 0 { " and none crashed" } else { "" };
             format!(
-                "{what}; killed its worker {crashes} times ({why}) while {others} other {} jobs completed: \
+                "{what}; killed its worker {crashes} times ({why}) while {completed} other {} jobs completed{calm}: \
                  set aside as poison (`foreman retry {}` runs it again)",
                 c.task_type, c.job_id
             )
         } else {
-            let note = if others == 0 && (same_point || too_many) {
+            let note = if !(same_point || too_many) {
+                String::new()
+            } else if completed == 0 {
                 format!(
                     "; no other {} job completed meanwhile, so the workers may be at fault rather than the job",
                     c.task_type
                 )
             } else {
-                String::new()
+                format!(
+                    "; {others_crashed} other {} job(s) lost their workers meanwhile, so something outside is \
+                     killing workers rather than the job",
+                    c.task_type
+                )
             };
             format!("{what} {}; crash {crashes}, will retry{note}", point(c.progress))
         };

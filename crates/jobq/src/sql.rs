@@ -20,6 +20,7 @@ statements! {
     REAPER_TAKE_BACK = "reaper/take_back.sql";
     REAPER_CRASHED = "reaper/crashed.sql";
     REAPER_COMPLETED_SINCE = "reaper/completed_since.sql";
+    REAPER_CRASH_LOGS = "reaper/crash_logs.sql";
     PROGRESS = "worker/progress.sql";
     DEVICE_LEASES = "device/leases.sql";
     DEVICE_REAP = "device/reap.sql";

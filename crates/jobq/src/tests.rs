@@ -490,6 +490,87 @@ fn crashes_at_different_points_quarantine_only_at_the_crash_limit() {
     assert!(err.contains("5 times (at different points)"), "{err}");
 }
 
+fn set_priority(q: &Queue, id: JobId, priority: i32) {
+    q.write(|tx| {
+        tx.execute("UPDATE jobs SET priority = ?1 WHERE job_id = ?2", rusqlite::params![priority, id])
+            .map_err(QueueError::from)
+    })
+    .unwrap();
+}
+
+/// Claims the best ready job as a live worker (asserting it is `id`) and completes it.
+fn complete_next(q: &Queue, id: JobId) {
+    let c = q.claim(&me(), TaskType::Audio).unwrap().unwrap();
+    assert_eq!(c.job_id, id);
+    q.complete(&c, &json!({})).unwrap();
+}
+
+#[test]
+fn same_step_crashes_are_not_poison_while_other_jobs_lose_their_workers_too() {
+    let (_d, q) = fresh(fast_cfg());
+    let m = q.create_meeting(None, None).unwrap();
+    let (j, _) = q.enqueue(&NewJob::new(m, TaskType::Audio, 0).priority(5)).unwrap();
+    let (k, _) = q.enqueue(&NewJob::new(m, TaskType::Audio, 1)).unwrap();
+    let (ok, _) = q.enqueue(&NewJob::new(m, TaskType::Audio, 2)).unwrap();
+    // A killer hits whatever runs: j at a long step, then k, while a third job
+    // completes; then j twice more at the same step. Not poison: k's worker died too.
+    assert_eq!(crash_at(&q, j, Some(1000)).quarantined, vec![]);
+    set_priority(&q, j, -10);
+    assert_eq!(crash_at(&q, k, Some(7)).requeued, vec![k]);
+    set_priority(&q, k, -5);
+    complete_next(&q, ok);
+    set_priority(&q, j, 5);
+    for _ in 0..2 {
+        assert_eq!(crash_at(&q, j, Some(1000)).quarantined, vec![]);
+    }
+    let rec = q.job(j).unwrap().unwrap();
+    assert_eq!((rec.status, rec.crashes), (Status::Pending, 3));
+    let err = rec.last_error.unwrap();
+    assert!(err.contains("1 other AUDIO job(s) lost their workers meanwhile"), "{err}");
+
+    // The window is the last three crashes: once it no longer holds k's crash, nothing
+    // has completed inside it either...
+    assert_eq!(crash_at(&q, j, Some(1000)).quarantined, vec![]);
+    let err = q.job(j).unwrap().unwrap().last_error.unwrap();
+    assert!(err.contains("no other AUDIO job completed meanwhile"), "{err}");
+    // ...until k completes: calm workers, a job dying at one step: poison.
+    set_priority(&q, j, -10);
+    complete_next(&q, k);
+    set_priority(&q, j, 5);
+    assert_eq!(crash_at(&q, j, Some(1000)).quarantined, vec![j]);
+    let err = q.job(j).unwrap().unwrap().last_error.unwrap();
+    assert!(err.contains("5 times (the last 5 at step 1000)") && err.contains("completed and none crashed"), "{err}");
+}
+
+#[test]
+fn workers_that_die_together_are_evidence_about_each_other() {
+    let (_d, q) = fresh(fast_cfg());
+    let m = q.create_meeting(None, None).unwrap();
+    let (a, _) = q.enqueue(&NewJob::new(m, TaskType::Audio, 0).priority(9)).unwrap();
+    let (b, _) = q.enqueue(&NewJob::new(m, TaskType::Audio, 1).priority(8)).unwrap();
+    let (ok, _) = q.enqueue(&NewJob::new(m, TaskType::Audio, 2)).unwrap();
+    assert_eq!(crash_at(&q, a, Some(40)).quarantined, vec![]);
+    set_priority(&q, a, -10);
+    set_priority(&q, b, -10);
+    complete_next(&q, ok);
+    set_priority(&q, a, 9);
+    set_priority(&q, b, 8);
+    assert_eq!(crash_at(&q, a, Some(40)).quarantined, vec![]);
+    // Then a power cut (or the foreman killed with its children) takes both workers at
+    // once, a at step 40 for the third time. b's death, found in the same pass, is
+    // evidence that the workers were killed, not that a is poison.
+    std::thread::sleep(Duration::from_millis(10));
+    for (id, point) in [(a, 40), (b, 90)] {
+        let c = q.claim(&ghost(), TaskType::Audio).unwrap().unwrap();
+        assert_eq!(c.job_id, id);
+        q.progress(&c.fence, point).unwrap();
+    }
+    let r = q.recover().unwrap();
+    assert_eq!((r.requeued.len(), r.quarantined), (2, vec![]));
+    let err = q.job(a).unwrap().unwrap().last_error.unwrap();
+    assert!(err.contains("lost their workers meanwhile"), "{err}");
+}
+
 #[test]
 fn recovery_takes_back_expired_leases_of_other_hosts() {
     let (_d, q) = fresh(fast_cfg());
