@@ -180,6 +180,26 @@ CREATE TABLE transcript_gaps (
     PRIMARY KEY (meeting_id, start_ms)
 ) WITHOUT ROWID;
 
+-- One read screen frame per VISUAL job: its OCR text and lines (with boxes), its
+-- change-detector grid (64 x 36 mean luma bytes) and, when a vision-language model ran,
+-- its description. A re-run of the job replaces its row in the transaction that
+-- completes it. A meeting's slides are assembled from these rows when read.
+CREATE TABLE screen_frames (
+    job_id       INTEGER PRIMARY KEY REFERENCES jobs (job_id) ON DELETE CASCADE,
+    meeting_id   INTEGER NOT NULL REFERENCES meetings (meeting_id) ON DELETE CASCADE,
+    t_ms         INTEGER NOT NULL CHECK (t_ms >= 0),
+    path         TEXT NOT NULL,
+    width        INTEGER NOT NULL CHECK (width >= 0),
+    height       INTEGER NOT NULL CHECK (height >= 0),
+    grid         BLOB NOT NULL,
+    text         TEXT NOT NULL,
+    -- [{"text": "Budget", "left": 80, "top": 60, "width": 300, "height": 60, "conf": 93.0, "block": 1}, ...]
+    lines        TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(lines)),
+    ocr_ms       INTEGER NOT NULL DEFAULT 0,
+    description  TEXT
+);
+CREATE INDEX screen_frames_by_meeting ON screen_frames (meeting_id, t_ms);
+
 -- Pending jobs that can never become ready because a job they need COMPLETED (directly
 -- or through other jobs) has FAILED. A SETTLED dependency (see job_deps.need) never
 -- blocks. A retry of the failed job unblocks them.

@@ -2,11 +2,10 @@
 //! x11rb's pure-Rust connection), kept only when it changed perceptibly, saved as PNG and
 //! queued as VISUAL jobs in batches.
 //!
-//! "Changed" is judged on a 64 x 36 grid of mean luma cells: a frame is new when more
-//! than 1.5 % of the cells (35) moved by more than 6 levels of 255 against the last
-//! *saved* frame. A blinking cursor or a ticking clock touches a handful of cells; a new
-//! slide, a scrolled page or a switched window touches hundreds. Comparing against the
-//! last saved frame (not the last grabbed one) lets a slow build-up count once it adds up.
+//! "Changed" is judged by `debrief_media::frame::LumaGrid` (a 64 x 36 grid of mean luma
+//! cells; the visual worker and video import use the same detector) against the last
+//! *saved* frame. Comparing against the last saved frame (not the last grabbed one) lets
+//! a slow build-up count once it adds up.
 //!
 //! Wayland: a Wayland session's own windows are not visible to X11 clients, and the
 //! xdg-desktop-portal + PipeWire path is not implemented; there `--screens` captures only
@@ -24,16 +23,11 @@ use anyhow::{anyhow, bail, Context, Result};
 use debrief_config::DataDir;
 use debrief_contracts::{DataPath, Screenshot};
 use debrief_jobq::{MeetingId, NewJob, Queue, QueueError, TaskType};
+use debrief_media::frame::{LumaGrid, RgbImage};
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{ConnectionExt as _, ImageFormat, ImageOrder};
 use x11rb::rust_connection::RustConnection;
 
-const GRID_W: usize = 64;
-const GRID_H: usize = 36;
-/// A cell changed when its mean luma moved by more than this (of 255).
-const CELL_DELTA: f32 = 6.0;
-/// A frame changed when more than this fraction of cells changed.
-const CHANGED_CELLS: f32 = 0.015;
 /// Frames are queued once this many are waiting, or this long after the oldest.
 const BATCH_FRAMES: usize = 8;
 const BATCH_WAIT: Duration = Duration::from_secs(10);
@@ -54,11 +48,7 @@ impl std::fmt::Debug for Screen {
 }
 
 /// A grabbed frame, RGB 8-bit.
-struct Frame {
-    rgb: Vec<u8>,
-    width: u32,
-    height: u32,
-}
+type Frame = RgbImage;
 
 impl Screen {
     /// Connects to `display` (default: `$DISPLAY`) and checks that its root window can be
@@ -99,27 +89,6 @@ impl Screen {
         let rgb = reply.data[..w * h * 4].chunks_exact(4).flat_map(|p| [p[r], p[g], p[b]]).collect();
         Ok(Frame { rgb, width: u32::from(self.width), height: u32::from(self.height) })
     }
-}
-
-/// Mean luma of each grid cell.
-fn signature(f: &Frame) -> Vec<f32> {
-    let (w, h) = (f.width as usize, f.height as usize);
-    let mut sum = vec![0f64; GRID_W * GRID_H];
-    let mut n = vec![0u32; GRID_W * GRID_H];
-    for y in 0..h {
-        let gy = y * GRID_H / h;
-        for (x, p) in f.rgb[y * w * 3..(y + 1) * w * 3].chunks_exact(3).enumerate() {
-            let cell = gy * GRID_W + x * GRID_W / w;
-            sum[cell] += 0.299 * f64::from(p[0]) + 0.587 * f64::from(p[1]) + 0.114 * f64::from(p[2]);
-            n[cell] += 1;
-        }
-    }
-    sum.iter().zip(&n).map(|(s, &c)| if c == 0 { 0.0 } else { (s / f64::from(c)) as f32 }).collect()
-}
-
-fn changed(a: &[f32], b: &[f32]) -> bool {
-    let moved = a.iter().zip(b).filter(|(x, y)| (*x - *y).abs() > CELL_DELTA).count();
-    moved as f32 > CHANGED_CELLS * a.len() as f32
 }
 
 /// `frame-NNNNN-TTTTTTTTT.png`: the frame number and its meeting time in ms, so that a
@@ -194,7 +163,7 @@ impl ScreenLoop {
         };
         let since = Duration::from_nanos((crate::pulse::monotonic_ns() - zero).max(0) as u64);
         let t0 = Instant::now().checked_sub(since).unwrap_or_else(Instant::now);
-        let mut last: Option<Vec<f32>> = None;
+        let mut last: Option<LumaGrid> = None;
         let mut batch: Vec<NewJob> = Vec::new();
         let mut oldest = Instant::now();
         let mut next = t0;
@@ -208,8 +177,8 @@ impl ScreenLoop {
                 next += self.every;
                 let t_ms = t0.elapsed().as_millis() as u64;
                 let frame = self.screen.grab()?;
-                let sig = signature(&frame);
-                if last.as_ref().is_none_or(|l| changed(l, &sig)) {
+                let sig = LumaGrid::of(&frame);
+                if last.as_ref().is_none_or(|l| l.differs(&sig)) {
                     let name = frame_name(seq, t_ms);
                     save_png(&dir.join(&name), &frame)?;
                     if batch.is_empty() {
@@ -272,30 +241,6 @@ mod tests {
     fn frame(w: u32, h: u32, f: impl Fn(u32, u32) -> [u8; 3]) -> Frame {
         let rgb = (0..h).flat_map(|y| (0..w).map(move |x| (x, y))).flat_map(|(x, y)| f(x, y)).collect();
         Frame { rgb, width: w, height: h }
-    }
-
-    #[test]
-    fn a_cursor_is_not_a_change_and_a_new_slide_is() {
-        let base = signature(&frame(1280, 720, |_, _| [30, 60, 90]));
-        let cursor = signature(&frame(1280, 720, |x, y| {
-            if (600..610).contains(&x) && (300..320).contains(&y) {
-                [255, 255, 255]
-            } else {
-                [30, 60, 90]
-            }
-        }));
-        let slide =
-            signature(&frame(1280, 720, |x, y| if y > 200 && x < 900 { [250, 250, 250] } else { [30, 60, 90] }));
-        let line = signature(&frame(1280, 720, |x, y| {
-            if (100..700).contains(&x) && (400..440).contains(&y) {
-                [0, 0, 0]
-            } else {
-                [30, 60, 90]
-            }
-        }));
-        assert!(!changed(&base, &cursor));
-        assert!(changed(&base, &slide));
-        assert!(changed(&base, &line), "two new lines of text count");
     }
 
     #[test]

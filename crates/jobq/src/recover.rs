@@ -198,21 +198,23 @@ impl Queue {
         let streak = Self::streak(log);
         let same_point = self.suspect(log);
         let too_many = crashes >= self.cfg.max_crashes.max(1);
-        // The window of evidence: since the crashes the rule looks at began (the last
-        // `poison_streak` of a streak, so that one old crash elsewhere does not excuse a
-        // job for ever).
-        let first = if same_point { log.len() - self.cfg.poison_streak.max(1) as usize } else { 0 };
-        let since = log.get(first).map_or(0, |k| k.at);
-        // Evidence that the environment is fine: other jobs of the type completed...
-        let completed: i64 = tx
-            .prepare_cached(sql::REAPER_COMPLETED_SINCE)?
-            .query_row(named_params! { ":task_type": c.task_type, ":job_id": c.job_id, ":since": since }, |r| {
-                r.get(0)
-            })?;
-        // ...and no other job's worker died meanwhile, unless that job is a suspect
-        // itself. Workers being killed from outside (SIGKILL, an OOM killer, power
-        // cuts) kill whatever they run, so a random kill that happens to hit one job
-        // at one step three times is not taken for poison while the others die too.
+        // The windows of evidence: since the first of the crashes each rule looks at
+        // (the last `poison_streak` of a streak, so that one old crash elsewhere does
+        // not excuse a job for ever; the last `max_crashes` for the count).
+        let streak_window = if same_point { log.len() - self.cfg.poison_streak.max(1) as usize } else { log.len() };
+        let count_window = log.len().saturating_sub(self.cfg.max_crashes.max(1) as usize);
+        let since = |first: usize| log.get(first).map_or(i64::MAX, |k| k.at);
+        let completed_since = |at: i64| -> Result<i64> {
+            Ok(tx
+                .prepare_cached(sql::REAPER_COMPLETED_SINCE)?
+                .query_row(named_params! { ":task_type": c.task_type, ":job_id": c.job_id, ":since": at }, |r| {
+                    r.get(0)
+                })?)
+        };
+        // Other jobs' workers that died inside a window, unless that job is a suspect
+        // itself. Workers killed from outside (SIGKILL, an OOM killer, power cuts) die
+        // whatever they run, so a job whose crashes look like poison is excused while
+        // the others die too.
         let mut logs: HashMap<JobId, Vec<Crash>> = tx
             .prepare_cached(sql::REAPER_CRASH_LOGS)?
             .query_map(named_params! { ":task_type": c.task_type, ":job_id": c.job_id }, |r| {
@@ -222,34 +224,56 @@ impl Queue {
         for (id, other) in batch {
             logs.insert(*id, other.to_vec());
         }
-        let others_crashed: usize =
-            logs.values().filter(|l| !self.suspect(l)).map(|l| l.iter().filter(|k| k.at >= since).count()).sum();
+        let crashed_since = |at: i64| -> usize {
+            logs.values().filter(|l| !self.suspect(l)).map(|l| l.iter().filter(|k| k.at >= at).count()).sum()
+        };
+        // (a) The same point `poison_streak` times while the others completed and kept
+        // their workers.
+        let (completed, others_crashed) = if same_point {
+            (completed_since(since(streak_window))?, crashed_since(since(streak_window)))
+        } else {
+            (0, 0)
+        };
+        let by_point = same_point && completed > 0 && others_crashed == 0;
+        // (b) `max_crashes` crashes wherever they happened, while the others completed
+        // and, all together, lost fewer than a quarter as many workers in that time: the
+        // job kills its workers far more often than anything else does.
+        let (completed_b, crashed_b) = if too_many && !by_point {
+            (completed_since(since(count_window))?, crashed_since(since(count_window)))
+        } else {
+            (0, 0)
+        };
+        let by_count = too_many && completed_b > 0 && crashed_b * 4 < log.len() - count_window;
         let point = |p: Option<i64>| p.map_or("before its first step".to_owned(), |p| format!("at step {p}"));
-        let quarantine = completed > 0 && ((same_point && others_crashed == 0) || too_many);
+        let quarantine = by_point || by_count;
         let error = if quarantine {
-            let why = if same_point && others_crashed == 0 {
-                format!("the last {streak} {}", point(last.flatten()))
+            let (why, completed, calm) = if by_point {
+                (format!("the last {streak} {}", point(last.flatten())), completed, " and none crashed".to_owned())
             } else {
-                "at different points".to_owned()
+                let calm = match crashed_b {
+                    0 => " and none crashed".to_owned(),
+                    k => format!(", whose workers died {k} times"),
+                };
+                ("at different points".to_owned(), completed_b, calm)
             };
-            let calm = if others_crashed == 0 { " and none crashed" } else { "" };
             format!(
                 "{what}; killed its worker {crashes} times ({why}) while {completed} other {} jobs completed{calm}: \
                  set aside as poison (`foreman retry {}` runs it again)",
                 c.task_type, c.job_id
             )
         } else {
+            let (done, died) = if same_point && !too_many { (completed, others_crashed) } else { (completed_b, crashed_b) };
             let note = if !(same_point || too_many) {
                 String::new()
-            } else if completed == 0 {
+            } else if done == 0 {
                 format!(
                     "; no other {} job completed meanwhile, so the workers may be at fault rather than the job",
                     c.task_type
                 )
             } else {
                 format!(
-                    "; {others_crashed} other {} job(s) lost their workers meanwhile, so something outside is \
-                     killing workers rather than the job",
+                    "; {died} other {} job(s) lost their workers meanwhile, so something outside is killing \
+                     workers rather than the job",
                     c.task_type
                 )
             };

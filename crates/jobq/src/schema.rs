@@ -18,7 +18,7 @@ use crate::QueueError;
 
 /// Version written to `PRAGMA user_version` once `schema.sql` (and every migration) is
 /// applied.
-pub const SCHEMA_VERSION: i32 = 3;
+pub const SCHEMA_VERSION: i32 = 4;
 
 /// The whole current schema, applied to a fresh database.
 pub const SCHEMA_SQL: &str = include_str!("../../../schema.sql");
@@ -32,6 +32,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../sql/migrate/v2.sql"),
     // 2 -> 3: crashes, poison quarantine, SETTLED dependencies, partial meetings, gaps.
     include_str!("../sql/migrate/v3.sql"),
+    // 3 -> 4: screen_frames (visual-worker).
+    include_str!("../sql/migrate/v4.sql"),
 ];
 
 /// The schema version 1 shipped with, for the drift test.

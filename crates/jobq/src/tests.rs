@@ -572,6 +572,28 @@ fn workers_that_die_together_are_evidence_about_each_other() {
 }
 
 #[test]
+fn the_crash_limit_is_no_verdict_while_the_other_jobs_die_as_often() {
+    // A slow chunk under a steady killer: it dies at many points, but so do the others.
+    let cfg = QueueConfig { max_crashes: 4, ..fast_cfg() };
+    let (_d, q) = fresh(cfg);
+    let m = q.create_meeting(None, None).unwrap();
+    let (slow, _) = q.enqueue(&NewJob::new(m, TaskType::Audio, 0).priority(5)).unwrap();
+    let (other, _) = q.enqueue(&NewJob::new(m, TaskType::Audio, 1)).unwrap();
+    let (ok, _) = q.enqueue(&NewJob::new(m, TaskType::Audio, 2)).unwrap();
+    assert_eq!(crash_at(&q, slow, Some(1)).quarantined, vec![]);
+    set_priority(&q, slow, -10);
+    assert_eq!(crash_at(&q, other, Some(1)).requeued, vec![other]);
+    set_priority(&q, other, -5);
+    complete_next(&q, ok);
+    set_priority(&q, slow, 5);
+    for point in [2, 3, 4] {
+        assert_eq!(crash_at(&q, slow, Some(point)).quarantined, vec![], "crash at {point}");
+    }
+    let err = q.job(slow).unwrap().unwrap().last_error.unwrap();
+    assert!(err.contains("crash 4, will retry; 1 other AUDIO job(s) lost their workers"), "{err}");
+}
+
+#[test]
 fn recovery_takes_back_expired_leases_of_other_hosts() {
     let (_d, q) = fresh(fast_cfg());
     let m = q.create_meeting(None, None).unwrap();

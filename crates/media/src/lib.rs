@@ -31,12 +31,13 @@
 //!
 //! **API boundary:** [`AudioSource`], [`Chunker`] / [`ChunkPlan`] / [`Chunk`],
 //! [`write_wav_atomic`], [`write_wav_i16_atomic`], [`read_wav`], [`MonoResampler`],
-//! [`MediaError`].
+//! [`MediaError`]; [`frame`] (screen frames: the change detector, PNG reading).
 
 #![deny(missing_docs)]
 
 pub mod chunk;
 mod decode;
+pub mod frame;
 mod error;
 mod resample;
 mod wav;
