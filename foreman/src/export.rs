@@ -1,12 +1,13 @@
 //! `foreman export`: a meeting's transcript as txt, md, srt, vtt or json; md and json
-//! open with the meeting's summary when it has one.
+//! open with the meeting's summary when it has one, then its slides (md: a Slides
+//! section and each slide marked at its time; json: a `slides` array).
 
 use std::io::Write;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use debrief_jobq::{MeetingId, Queue, Status, TaskType};
-use debrief_transcript::export::{render, Format, Meta};
+use debrief_transcript::export::{render, Format, Mark, Meta};
 
 pub(crate) fn export(q: &Queue, meeting: MeetingId, format: Format, out: Option<&Path>) -> Result<()> {
     let Some(m) = q.meeting(meeting)? else {
@@ -16,6 +17,9 @@ pub(crate) fn export(q: &Queue, meeting: MeetingId, format: Format, out: Option<
     let gaps = q.read(|c| Ok(debrief_transcript::load_gaps(c, meeting)?))?;
     // The summary comes first in md and json once the summary worker has written one.
     let summary = q.read(|c| Ok(debrief_summary::store::summary(c, meeting)?))?;
+    // Slides (from the visual worker's frames): a section after the summary, each one
+    // marked where it appeared in the transcript, and a `slides` array in json.
+    let slides = q.read(|c| Ok(debrief_slides::slides(c, meeting)?))?;
     let transcript_done =
         q.meeting_jobs(meeting)?.iter().any(|j| j.task_type == TaskType::Transcript && j.status == Status::Completed);
     if !transcript_done {
@@ -29,6 +33,9 @@ pub(crate) fn export(q: &Queue, meeting: MeetingId, format: Format, out: Option<
         summary_md: summary.as_ref().map(debrief_summary::render::markdown),
         summary_json: summary.as_ref().map(debrief_summary::render::json),
         gaps,
+        slides_md: Some(debrief_slides::render::markdown(&slides)).filter(|s| !s.is_empty()),
+        slides_json: Some(debrief_slides::render::json(&slides)),
+        marks: slides.iter().map(|s| Mark { at_ms: s.start_ms, text: debrief_slides::render::mark(s) }).collect(),
     };
     let text = render(format, &meta, &segments);
     match out {

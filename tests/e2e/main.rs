@@ -8,5 +8,6 @@ mod lost;
 mod pipeline;
 mod queue;
 mod record;
+mod slides;
 mod summary;
 mod tidy;

@@ -509,12 +509,12 @@ fn issue18_a_chunk_that_kills_its_worker_is_quarantined_and_the_meeting_finishes
 
     let jobs = q.meeting_jobs(m).unwrap();
     let bad = jobs.iter().find(|j| j.task_type == "AUDIO" && j.seq == 1).unwrap();
-    assert_eq!((bad.status, bad.attempts, bad.crashes), (Status::Failed, 0, 3), "{bad:?}");
+    assert_eq!((bad.status, bad.attempts, bad.crashes), (Status::Failed, 0, 4), "{bad:?}");
     assert!(bad.quarantined_at.is_some());
-    assert_eq!(bad.crash_log.iter().map(|k| k.point).collect::<Vec<_>>(), vec![Some(5); 3]);
+    assert_eq!(bad.crash_log.iter().map(|k| k.point).collect::<Vec<_>>(), vec![Some(5); 4]);
     let why = bad.last_error.clone().unwrap_or_default();
     assert!(
-        why.contains("killed its worker 3 times (the last 3 at step 5)") && why.contains("set aside as poison"),
+        why.contains("killed its worker 4 times (the last 4 at step 5)") && why.contains("set aside as poison"),
         "{why}"
     );
     let others = jobs.iter().filter(|j| j.task_type == "AUDIO" && j.seq != 1);
@@ -532,7 +532,7 @@ fn issue18_a_chunk_that_kills_its_worker_is_quarantined_and_the_meeting_finishes
         out
     };
     let text = foreman_cmd(&["status"]);
-    assert!(text.contains("3 crash(es), QUARANTINED") && text.contains("partial: 1 of"), "{text}");
+    assert!(text.contains("4 crash(es), QUARANTINED") && text.contains("partial: 1 of"), "{text}");
     // The transcript marks where the chunk's own audio was.
     let txt = foreman_cmd(&["export", &m.to_string(), "--format", "txt"]);
     assert!(txt.contains("[not transcribed until") && txt.contains("set aside as poison"), "{txt}");

@@ -298,7 +298,7 @@ fn issue18_job_that_always_crashes_its_worker_is_quarantined_while_others_comple
         let st = wait_for(c, Duration::from_secs(30), "worker");
         check_exit(st, log);
     }
-    // Exactly three workers died: three crashes at the same point (before any progress)
+    // Exactly four workers died: four crashes at the same point (before any progress)
     // while other jobs completed set it aside. Crashes cost no attempt: each start was
     // attempt 1.
     let mut poison_starts: Vec<u32> = (1..=starts)
@@ -309,12 +309,12 @@ fn issue18_job_that_always_crashes_its_worker_is_quarantined_while_others_comple
         })
         .collect();
     poison_starts.sort_unstable();
-    assert_eq!(poison_starts, [1, 1, 1], "attempts of the poison job");
+    assert_eq!(poison_starts, [1, 1, 1, 1], "attempts of the poison job");
     let rec = q.job(poison).unwrap().unwrap();
-    assert_eq!((rec.status, rec.attempts, rec.crashes), (Status::Failed, 0, 3));
+    assert_eq!((rec.status, rec.attempts, rec.crashes), (Status::Failed, 0, 4));
     assert!(rec.quarantined_at.is_some());
     let err = rec.last_error.unwrap_or_default();
-    assert!(err.contains("killed its worker 3 times (the last 3 before its first step)"), "{err}");
+    assert!(err.contains("killed its worker 4 times (the last 4 before its first step)"), "{err}");
     assert!(err.contains("set aside as poison"), "{err}");
     assert_eq!(status_count(&q, Status::Completed), 20);
 }

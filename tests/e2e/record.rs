@@ -338,13 +338,13 @@ fn issue6_sigkill_mid_chunk_loses_at_most_1_5_s_and_the_next_start_recovers_it()
 }
 
 /// A private Xvfb on a display it picks itself, killed on drop.
-struct Xvfb {
+pub(crate) struct Xvfb {
     _child: KillOnDrop,
-    display: String,
+    pub(crate) display: String,
 }
 
 impl Xvfb {
-    fn start() -> Xvfb {
+    pub(crate) fn start() -> Xvfb {
         let mut child = Command::new("Xvfb")
             .args(["-displayfd", "1", "-screen", "0", "1280x720x24", "-nolisten", "tcp"])
             .stdout(Stdio::piped())

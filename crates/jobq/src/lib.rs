@@ -20,6 +20,7 @@
 //! `schema.sql`.
 #![deny(missing_docs)]
 
+mod crumbs;
 mod device;
 mod jobs;
 mod meetings;
@@ -37,6 +38,7 @@ use r2d2::PooledConnection;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Transaction, TransactionBehavior};
 
+pub use crumbs::Crumb;
 pub use device::{DeviceLease, DeviceRequest, LeaseRecord};
 pub use jobs::{Blocked, Claim, Crash, FailOutcome, Fence, JobRecord, MalformedPayload, NewJob, Retry};
 pub use meetings::{MeetingRecord, NewMeeting, Reconciled, Retried, SUMMARY_PRIORITY, TRANSCRIPT_PRIORITY};
@@ -183,7 +185,7 @@ impl Default for QueueConfig {
             busy_timeout: Duration::from_secs(10),
             backoff_base: Duration::from_secs(2),
             backoff_max: Duration::from_secs(600),
-            poison_streak: 3,
+            poison_streak: 4,
             max_crashes: 12,
             device_budget_mb: DEFAULT_BUDGET_MB,
             pool_size: 4,
@@ -345,6 +347,12 @@ impl Queue {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The breadcrumb file of a claim (see [`Crumb`]): fine-grained progress that costs
+    /// no database write and that the reaper reads if the worker dies.
+    pub fn crumb(&self, fence: &Fence) -> std::io::Result<Crumb> {
+        crumbs::Crumb::create(self.path(), fence)
     }
 
     pub(crate) fn conn(&self) -> Result<PooledConnection<SqliteConnectionManager>> {

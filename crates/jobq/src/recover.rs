@@ -7,7 +7,7 @@ use rusqlite::{named_params, OptionalExtension};
 use crate::jobs::Crash;
 use crate::process::{hostname, now_ms, pid_alive};
 use crate::types::{Device, JobId, Status, TaskType};
-use crate::{device, sql, Queue, QueueError, Result};
+use crate::{crumbs, device, sql, Queue, QueueError, Result};
 
 /// What [`Queue::recover`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -128,6 +128,13 @@ impl Queue {
                 } else {
                     format!("{who} stopped renewing its lease ({} ms overdue)", now - c.lease_expires_at)
                 };
+                // The worker's breadcrumb (exact, if it died on this host) over the step
+                // the database holds (written at most once a second).
+                if dead {
+                    if let Some(step) = crumbs::take(self.path(), c.job_id, c.token) {
+                        c.progress = Some(step);
+                    }
+                }
                 c.crash_log.push(Crash { at: now, point: c.progress });
                 let skip = c.crash_log.len().saturating_sub(CRASH_LOG_LEN);
                 c.crash_log.drain(..skip);
@@ -262,7 +269,8 @@ impl Queue {
                 c.task_type, c.job_id
             )
         } else {
-            let (done, died) = if same_point && !too_many { (completed, others_crashed) } else { (completed_b, crashed_b) };
+            let (done, died) =
+                if same_point && !too_many { (completed, others_crashed) } else { (completed_b, crashed_b) };
             let note = if !(same_point || too_many) {
                 String::new()
             } else if done == 0 {

@@ -13,6 +13,8 @@ fn fast_cfg() -> QueueConfig {
         lease: Duration::from_millis(300),
         backoff_base: Duration::from_millis(1),
         backoff_max: Duration::from_millis(4),
+        // The rule's unit tests were written for streaks of three.
+        poison_streak: 3,
         ..QueueConfig::default()
     }
 }
@@ -591,6 +593,36 @@ fn the_crash_limit_is_no_verdict_while_the_other_jobs_die_as_often() {
     }
     let err = q.job(slow).unwrap().unwrap().last_error.unwrap();
     assert!(err.contains("crash 4, will retry; 1 other AUDIO job(s) lost their workers"), "{err}");
+}
+
+#[test]
+fn a_dead_workers_breadcrumb_gives_its_exact_last_step() {
+    let (d, q) = fresh(fast_cfg());
+    let m = q.create_meeting(None, None).unwrap();
+    let (id, _) = q.enqueue(&NewJob::new(m, TaskType::Audio, 0)).unwrap();
+    let c = q.claim(&ghost(), TaskType::Audio).unwrap().unwrap();
+    q.progress(&c.fence, 5).unwrap();
+    let crumb = q.crumb(&c.fence).unwrap();
+    let file = d.path().join("run/crumbs").join(id.0.to_string());
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&file).unwrap().permissions()) & 0o777,
+        0o600
+    );
+    for step in 6..=77 {
+        crumb.mark(step).unwrap();
+    }
+    q.recover().unwrap();
+    let rec = q.job(id).unwrap().unwrap();
+    assert_eq!(rec.crash_log.iter().map(|k| k.point).collect::<Vec<_>>(), vec![Some(77)]);
+    assert!(!file.exists(), "the reaper removes what it read");
+    // A crumb of another claim (or a torn one) is not believed: the database's step is.
+    std::thread::sleep(Duration::from_millis(10));
+    let c2 = q.claim(&ghost(), TaskType::Audio).unwrap().unwrap();
+    q.progress(&c2.fence, 9).unwrap();
+    q.crumb(&c.fence).unwrap().mark(1234).unwrap();
+    q.recover().unwrap();
+    let rec = q.job(id).unwrap().unwrap();
+    assert_eq!(rec.crash_log.last().unwrap().point, Some(9));
 }
 
 #[test]

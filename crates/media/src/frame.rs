@@ -106,7 +106,10 @@ pub fn read_png(path: &Path) -> Result<RgbImage, ImageError> {
     let mut dec = png::Decoder::new(BufReader::new(file));
     dec.set_transformations(png::Transformations::normalize_to_color8());
     let mut reader = dec.read_info().map_err(|e| err(format!("not a readable PNG: {e}")))?;
-    let (w, h) = { let i = reader.info(); (i.width, i.height) };
+    let (w, h) = {
+        let i = reader.info();
+        (i.width, i.height)
+    };
     if u64::from(w) * u64::from(h) > MAX_PIXELS {
         return Err(err(format!("{w} x {h} pixels is larger than the {MAX_PIXELS}-pixel limit")));
     }

@@ -37,8 +37,8 @@
 
 pub mod chunk;
 mod decode;
-pub mod frame;
 mod error;
+pub mod frame;
 mod resample;
 mod wav;
 

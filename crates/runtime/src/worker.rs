@@ -1,8 +1,9 @@
 //! The worker loop every worker binary runs.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::mpsc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -75,6 +76,52 @@ pub struct JobContext<'a> {
     fence: &'a Fence,
     lost: &'a AtomicBool,
     lease_lost: &'a AtomicBool,
+    steps: Steps,
+}
+
+/// Where a job's progress steps go: every step to the claim's breadcrumb file (one
+/// `pwrite`; the reaper reads it if the worker dies), and to the database at most once a
+/// second (for `foreman status`, and as the reaper's fallback after a power cut).
+#[derive(Debug, Clone)]
+struct Steps {
+    crumb: Option<debrief_jobq::Crumb>,
+    /// When the database last got a step (ms since the job started; -1: never).
+    db_at: Arc<AtomicI64>,
+    started: std::time::Instant,
+}
+
+/// At most this often does a progress step become a database write.
+const DB_STEP_EVERY_MS: i64 = 1_000;
+
+impl Steps {
+    fn new(q: &Queue, fence: &Fence) -> Steps {
+        let crumb = match q.crumb(fence) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                log(
+                    "worker",
+                    &format!("job {}: no breadcrumb file ({e}); progress goes to the database only", fence.job_id),
+                );
+                None
+            }
+        };
+        Steps { crumb, db_at: Arc::new(AtomicI64::new(-1)), started: std::time::Instant::now() }
+    }
+
+    /// Records `step`; returns whether it should also be written to the database now.
+    fn mark(&self, step: i64) -> bool {
+        let crumbed = self.crumb.as_ref().is_some_and(|c| c.mark(step).is_ok());
+        let now = i64::try_from(self.started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        let last = self.db_at.load(Ordering::Relaxed);
+        let due = !crumbed || last < 0 || now - last >= DB_STEP_EVERY_MS;
+        due && self.db_at.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+    }
+
+    fn remove(&self) {
+        if let Some(c) = &self.crumb {
+            c.remove();
+        }
+    }
 }
 
 impl JobContext<'_> {
@@ -89,9 +136,13 @@ impl JobContext<'_> {
     /// a per-mille of the audio decoded, a window index), before the step runs. If the
     /// worker dies, the reaper logs the crash with the last step recorded, and a job that
     /// kills its worker at the same step each time is set aside as poison rather than
-    /// retried forever. Call it at coarse milestones (it is a database write). A failed
-    /// write is not fatal; a lost claim makes [`JobContext::should_stop`] true.
+    /// retried forever. Cheap enough to call many times a second: each step is one
+    /// `pwrite` to the claim's breadcrumb file, and a database write at most once a
+    /// second (see `Steps`). A failed write is not fatal; a lost claim makes [`JobContext::should_stop`] true.
     pub fn progress(&self, step: i64) {
+        if !self.steps.mark(step) {
+            return;
+        }
         match self.queue.progress(self.fence, step) {
             Ok(()) => {}
             Err(QueueError::LostClaim { .. }) => self.lost.store(true, Ordering::SeqCst),
@@ -103,10 +154,15 @@ impl JobContext<'_> {
     /// callback that must be `'static` (whisper.cpp's). A lost claim is left to the
     /// heartbeat to notice.
     pub fn progress_sink(&self) -> std::sync::Arc<dyn Fn(i64) + Send + Sync> {
-        let (q, fence) = (self.queue.clone(), self.fence.clone());
-        std::sync::Arc::new(move |step| match q.progress(&fence, step) {
-            Ok(()) | Err(QueueError::LostClaim { .. }) => {}
-            Err(e) => log("worker", &format!("job {}: recording progress {step}: {e}", fence.job_id)),
+        let (q, fence, steps) = (self.queue.clone(), self.fence.clone(), self.steps.clone());
+        std::sync::Arc::new(move |step| {
+            if !steps.mark(step) {
+                return;
+            }
+            match q.progress(&fence, step) {
+                Ok(()) | Err(QueueError::LostClaim { .. }) => {}
+                Err(e) => log("worker", &format!("job {}: recording progress {step}: {e}", fence.job_id)),
+            }
         })
     }
 }
@@ -335,10 +391,21 @@ impl State<'_> {
                     }
                 }
             });
-            let ctx =
-                JobContext { queue: self.q, data_dir: self.dd, threads: self.cfg.threads, fence, lost, lease_lost };
+            let steps = Steps::new(q, fence);
+            let ctx = JobContext {
+                queue: self.q,
+                data_dir: self.dd,
+                threads: self.cfg.threads,
+                fence,
+                lost,
+                lease_lost,
+                steps: steps.clone(),
+            };
             let out = catch_unwind(AssertUnwindSafe(|| handler.run(claim, &ctx)));
             drop(stop_hb);
+            // The handler is done with the job (whatever comes next: complete, fail,
+            // hand back): its breadcrumb is no longer needed.
+            steps.remove();
             out
         });
         let secs = started.elapsed().as_secs_f64();

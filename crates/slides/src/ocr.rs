@@ -127,7 +127,7 @@ pub fn parse_tsv(tsv: &str) -> Vec<OcrLine> {
         if cur.as_ref().is_some_and(|a| a.key != key) {
             flush(cur.take().expect("checked"), &mut out);
         }
-        let a = cur.get_or_insert(Acc { key, words: Vec::new(), conf: 0.0, l: l, t, r: l + w, b: t + h });
+        let a = cur.get_or_insert(Acc { key, words: Vec::new(), conf: 0.0, l, t, r: l + w, b: t + h });
         a.words.push(text.to_owned());
         a.conf += conf;
         a.l = a.l.min(l);

@@ -37,8 +37,7 @@ fn budget(extra: bool) -> Vec<OcrLine> {
 
 #[test]
 fn near_duplicates_become_one_slide_with_its_time_range() {
-    let roadmap =
-        vec![line("Roadmap 2027", 80, 60, 60, 1), line("Mobile app beta ships in May", 120, 200, 36, 2)];
+    let roadmap = vec![line("Roadmap 2027", 80, 60, 60, 1), line("Mobile app beta ships in May", 120, 200, 36, 2)];
     let frames = vec![
         frame(1, 0, 200, budget(false)),
         // A video tile changed the picture, the text is the same: the same slide.
@@ -124,6 +123,9 @@ fn tsv_rows_become_lines_and_low_confidence_words_are_dropped() {
                5\t1\t2\t1\t1\t2\t190\t200\t200\t36\t93.0\t42000\n";
     let lines = ocr::parse_tsv(tsv);
     assert_eq!(lines.len(), 2, "{lines:?}");
-    assert_eq!((lines[0].text.as_str(), lines[0].left, lines[0].width, lines[0].height), ("Quarterly budget", 80, 360, 50));
+    assert_eq!(
+        (lines[0].text.as_str(), lines[0].left, lines[0].width, lines[0].height),
+        ("Quarterly budget", 80, 360, 50)
+    );
     assert_eq!((lines[1].text.as_str(), lines[1].block), ("- 42000", 2));
 }

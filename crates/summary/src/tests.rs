@@ -1,7 +1,7 @@
 use debrief_transcript::Segment;
 
 use crate::parse::Anchor;
-use crate::window::{lines, windows, Line};
+use crate::window::{lines, windows, with_slides, Line};
 use crate::*;
 
 fn seg(start_s: i64, speaker: Option<&str>, text: &str) -> Segment {
@@ -56,6 +56,24 @@ fn lines_carry_time_and_speaker_and_windows_pack_within_the_budget() {
     assert_eq!(w, again, "deterministic");
     assert_ne!(w[0].input_hash(&["model-a"]), w[0].input_hash(&["model-b"]));
     assert_eq!(w[0].input_hash(&["model-a"]), again[0].input_hash(&["model-a"]));
+}
+
+#[test]
+fn slides_join_the_lines_at_the_time_they_appeared() {
+    let l = lines(&[seg(0, Some("Ana"), "Let us look at the budget"), seg(20, None, "Any questions")]);
+    let slides = vec![(20_000, "Slide 1: Budget / Marketing  42000 euros".to_owned()), (9_000, "  ".to_owned())];
+    let l = with_slides(l, &slides);
+    let text: Vec<&str> = l.iter().map(|l| l.text.as_str()).collect();
+    assert_eq!(
+        text,
+        [
+            "[0:00] Ana: Let us look at the budget",
+            "[0:20] Slide 1: Budget / Marketing 42000 euros",
+            "[0:20] Any questions"
+        ]
+    );
+    let w = windows(&l, 100, &mut count);
+    assert!(w[0].text().contains("42000 euros"));
 }
 
 fn anchors() -> Vec<Anchor> {

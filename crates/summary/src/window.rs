@@ -1,8 +1,9 @@
 //! Transcript windows for the map phase.
 //!
 //! Each transcript segment becomes one line `[m:ss] Speaker: text` (the speaker only once
-//! diarization has labelled it; screenshot notes join as lines of their own once the
-//! visual worker stores them). Lines are packed in order into windows whose token count,
+//! diarization has labelled it); each slide shown becomes a line `[m:ss] Slide 2: text`
+//! at the time it appeared ([`with_slides`]), so a decision written on a slide reaches
+//! the window of the talk it was shown with. Lines are packed in order into windows whose token count,
 //! under the caller's tokenizer, stays within a budget; a line longer than the budget is
 //! split at word boundaries. Windows are deterministic for a given transcript and budget,
 //! which is what lets a resumed job recognise its finished windows.
@@ -72,6 +73,20 @@ pub fn lines(segments: &[Segment]) -> Vec<Line> {
             })
         })
         .collect()
+}
+
+/// `lines` with a line per slide, `(appeared at ms, "Slide 2: its text")`, merged in at
+/// its time (before speech starting at the same moment).
+pub fn with_slides(lines: Vec<Line>, slides: &[(i64, String)]) -> Vec<Line> {
+    let mut out: Vec<(i64, u8, Line)> = lines.into_iter().map(|l| (l.start_ms, 1, l)).collect();
+    for (at, text) in slides {
+        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        if !text.is_empty() {
+            out.push((*at, 0, Line { start_ms: *at, end_ms: *at, text: format!("[{}] {text}", mmss(*at)) }));
+        }
+    }
+    out.sort_by_key(|(at, kind, _)| (*at, *kind));
+    out.into_iter().map(|(_, _, l)| l).collect()
 }
 
 /// Packs `lines` into windows of at most `budget` tokens each (`count` counts the

@@ -22,25 +22,48 @@ pub struct Meta {
     /// Spans no chunk transcribed: marked where they fall in `txt` and `md`, listed as
     /// `"gaps"` in `json` (subtitle formats leave them silent).
     pub gaps: Vec<Gap>,
+    /// Markdown placed after the summary in `md` (the meeting's slides section).
+    pub slides_md: Option<String>,
+    /// JSON added as `"slides"` in `json`.
+    pub slides_json: Option<serde_json::Value>,
+    /// Where each slide appeared: marked at its time in `txt` and `md`.
+    pub marks: Vec<Mark>,
 }
 
-/// One line of a transcript in time order: a segment, or a gap marker.
+/// A note shown at its time in a transcript (a slide appearing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mark {
+    /// When (ms).
+    pub at_ms: i64,
+    /// What it says (`Slide 2: Budget / ...`).
+    pub text: String,
+}
+
+/// One line of a transcript in time order: a segment, a gap marker or a slide.
 enum Line<'a> {
     Said(&'a Segment),
     Missing(&'a Gap),
+    Shown(&'a Mark),
 }
 
-/// Segments and gaps merged by start time (a gap goes before a segment starting with it).
-fn lines<'a>(segments: &'a [Segment], gaps: &'a [Gap]) -> Vec<Line<'a>> {
-    let mut out = Vec::with_capacity(segments.len() + gaps.len());
-    let mut g = gaps.iter().peekable();
-    for s in segments {
-        while let Some(gap) = g.next_if(|gap| gap.start_ms <= s.start_ms) {
-            out.push(Line::Missing(gap));
+impl Line<'_> {
+    /// Sort key: time, then gaps and slides before speech starting with them.
+    fn key(&self) -> (i64, u8) {
+        match self {
+            Line::Missing(g) => (g.start_ms, 0),
+            Line::Shown(m) => (m.at_ms, 1),
+            Line::Said(s) => (s.start_ms, 2),
         }
-        out.push(Line::Said(s));
     }
-    out.extend(g.map(Line::Missing));
+}
+
+/// Segments, gaps and slide marks merged by start time (stable: segments keep their
+/// order).
+fn lines<'a>(segments: &'a [Segment], gaps: &'a [Gap], marks: &'a [Mark]) -> Vec<Line<'a>> {
+    let mut out: Vec<Line<'a>> = segments.iter().map(Line::Said).collect();
+    out.extend(gaps.iter().map(Line::Missing));
+    out.extend(marks.iter().map(Line::Shown));
+    out.sort_by_key(Line::key);
     out
 }
 
@@ -121,11 +144,12 @@ fn cue_times(segments: &[Segment]) -> Vec<(i64, i64)> {
 pub fn render(format: Format, meta: &Meta, segments: &[Segment]) -> String {
     let speaker = |s: &Segment| s.speaker.as_deref().map(|v| format!("{v}: ")).unwrap_or_default();
     match format {
-        Format::Txt => lines(segments, &meta.gaps)
+        Format::Txt => lines(segments, &meta.gaps, &meta.marks)
             .into_iter()
             .map(|l| match l {
                 Line::Said(s) => format!("[{}] {}{}\n", clock(s.start_ms), speaker(s), one_line(&s.text)),
                 Line::Missing(g) => format!("[{}] [{}]\n", clock(g.start_ms), gap_text(g)),
+                Line::Shown(m) => format!("[{}] [{}]\n", clock(m.at_ms), one_line(&m.text)),
             })
             .collect(),
         Format::Md => {
@@ -144,6 +168,9 @@ pub fn render(format: Format, meta: &Meta, segments: &[Segment]) -> String {
             if let Some(summary) = &meta.summary_md {
                 out += summary;
             }
+            if let Some(slides) = &meta.slides_md {
+                out += slides;
+            }
             out += "## Transcript\n\n";
             if !meta.gaps.is_empty() {
                 let missing: i64 = meta.gaps.iter().map(|g| g.end_ms - g.start_ms).sum();
@@ -153,13 +180,14 @@ pub fn render(format: Format, meta: &Meta, segments: &[Segment]) -> String {
                     meta.gaps.len()
                 );
             }
-            for l in lines(segments, &meta.gaps) {
+            for l in lines(segments, &meta.gaps, &meta.marks) {
                 match l {
                     Line::Said(s) => {
                         let who = s.speaker.as_deref().map(|v| format!(" **{v}:**")).unwrap_or_default();
                         out += &format!("**[{}]**{} {}\n\n", clock(s.start_ms), who, one_line(&s.text));
                     }
                     Line::Missing(g) => out += &format!("**[{}]** *[{}]*\n\n", clock(g.start_ms), gap_text(g)),
+                    Line::Shown(m) => out += &format!("> **[{}]** {}\n\n", clock(m.at_ms), one_line(&m.text)),
                 }
             }
             out
@@ -201,6 +229,9 @@ pub fn render(format: Format, meta: &Meta, segments: &[Segment]) -> String {
             });
             if let Some(summary) = &meta.summary_json {
                 v["summary"] = summary.clone();
+            }
+            if let Some(slides) = &meta.slides_json {
+                v["slides"] = slides.clone();
             }
             serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
         }

@@ -210,6 +210,17 @@ fn gaps_are_stored_with_the_transcript_and_marked_in_exports() {
     assert_eq!(q.read(|c| Ok(load_gaps(c, m)?)).unwrap(), g, "replaced, not appended");
 
     let meta = Meta { meeting_id: m, gaps: g, ..Meta::default() };
+    let marked = Meta {
+        marks: vec![crate::export::Mark { at_ms: 0, text: "Slide 1: Budget / 42000 euros".into() }],
+        slides_md: Some("## Slides\n\n".into()),
+        ..meta.clone()
+    };
+    let md = render(Format::Md, &marked, &t);
+    let (slides, transcript) = (md.find("## Slides").unwrap(), md.find("## Transcript").unwrap());
+    assert!(slides < transcript, "{md}");
+    let mark = md.find("> **[0:00:00]** Slide 1: Budget / 42000 euros").expect("the slide is marked at its time");
+    assert!(mark > transcript, "{md}");
+    assert!(render(Format::Txt, &marked, &t).contains("[0:00:00] [Slide 1: Budget / 42000 euros]\n"));
     let txt = render(Format::Txt, &meta, &t);
     assert_eq!(
         txt,

@@ -69,8 +69,6 @@ pub const STEP_VAD: i64 = 2;
 pub const STEP_DECODE: i64 = 1_000;
 /// Room for each decode's compute steps.
 pub const DECODE_SPAN: i64 = 1_000_000;
-/// whisper.cpp compute passes per progress step.
-pub const CALLS_PER_STEP: i64 = 16;
 
 /// Where [`Engine::transcribe_with`] reports progress steps (called on the decoding
 /// thread, hence `Send + Sync` and owned).
@@ -83,16 +81,15 @@ struct StepCounter {
     calls: i64,
 }
 
-/// whisper.cpp's abort callback: counts a compute pass, reports every
-/// [`CALLS_PER_STEP`]-th as a progress step, and never asks to abort.
+/// whisper.cpp's abort callback: counts a compute pass, reports it as a progress step
+/// (each is one `pwrite` in the worker: see `debrief_jobq::Crumb`), and never asks to
+/// abort.
 #[allow(unsafe_code)]
 unsafe extern "C" fn count_pass(user_data: *mut std::ffi::c_void) -> bool {
     // SAFETY: set only by `Engine::decode` to a `StepCounter` that outlives the decode.
     let c = unsafe { &mut *user_data.cast::<StepCounter>() };
     c.calls += 1;
-    if c.calls % CALLS_PER_STEP == 0 {
-        (c.step)(c.base + c.calls / CALLS_PER_STEP);
-    }
+    (c.step)(c.base + c.calls);
     false
 }
 
@@ -339,11 +336,11 @@ impl Engine {
 
     /// [`Engine::transcribe`], reporting progress to `step`: [`STEP_VAD`] before voice
     /// detection, then for the n-th decode (from 0) `STEP_DECODE + n * DECODE_SPAN`
-    /// before it starts and that plus k after every [`CALLS_PER_STEP`] k-th compute step
-    /// of whisper.cpp within it (counted through its abort callback, one call per encoder
-    /// or decoder pass). The same audio always gives the same sequence, so a chunk
-    /// that crashes whisper.cpp at one place reports the same last step every time, while
-    /// kills from outside land on different ones. `step` runs on the decoding thread.
+    /// before it starts, that plus 1 once its state is allocated, and that plus 1 + k
+    /// after the k-th compute pass of whisper.cpp within it (counted through its abort
+    /// callback, one call per encoder or decoder pass). The same audio always gives the
+    /// same sequence, so a chunk that crashes whisper.cpp at one place reports the same
+    /// last step every time, while kills from outside land on different ones. `step` runs on the decoding thread.
     pub fn transcribe_with(&mut self, samples: &[f32], step: &Progress) -> Result<Transcription, EngineError> {
         let vad_started = std::time::Instant::now();
         step(STEP_VAD);
@@ -401,6 +398,13 @@ impl Engine {
         offset: usize,
         progress: Option<(Progress, i64)>,
     ) -> Result<Vec<Segment>, EngineError> {
+        let mut state = self.ctx.create_state().map_err(|e| EngineError::Whisper(format!("creating a state: {e}")))?;
+        // A step of its own between allocating the state and the first pass (which
+        // follows the mel spectrogram): the passes count from `base + 2`.
+        let progress = progress.map(|(step, base)| {
+            step(base + 1);
+            (step, base + 1)
+        });
         let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
         // Counts whisper.cpp's compute passes through its abort callback (it never
         // aborts). whisper-rs's safe wrapper for this callback casts its boxed closure
@@ -432,7 +436,6 @@ impl Engine {
         if let Some(v) = &self.cfg.vocabulary {
             params.set_initial_prompt(v);
         }
-        let mut state = self.ctx.create_state().map_err(|e| EngineError::Whisper(format!("creating a state: {e}")))?;
         state.full(params, audio).map_err(|e| EngineError::Whisper(format!("decoding: {e}")))?;
         drop(counter);
         let eot = self.ctx.token_eot();

@@ -141,7 +141,10 @@ impl Summarizer {
         let llm = self.llm.as_deref_mut().ok_or_else(|| retry(anyhow!("model not loaded")))?;
         let p = &self.prompts;
         let segments = ctx.queue.read(|c| Ok(debrief_transcript::load_transcript(c, meeting)?)).map_err(retry)?;
-        let lines = window::lines(&segments);
+        // Slides join the transcript as lines of their own at the time they appeared.
+        let slides = ctx.queue.read(|c| Ok(debrief_slides::slides(c, meeting)?)).map_err(retry)?;
+        let marks: Vec<(i64, String)> = slides.iter().map(|s| (s.start_ms, debrief_slides::render::mark(s))).collect();
+        let lines = window::with_slides(window::lines(&segments), &marks);
         let model = llm.id();
         if lines.is_empty() {
             let s = Summary { overview: "No speech was transcribed in this meeting.".into(), ..Summary::default() };
