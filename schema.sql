@@ -200,6 +200,25 @@ CREATE TABLE screen_frames (
 );
 CREATE INDEX screen_frames_by_meeting ON screen_frames (meeting_id, t_ms);
 
+-- Workers alive now (registered at start, removed at a clean exit), so the reaper can
+-- notice one that died while idle: evidence for the poison rule that something outside
+-- kills workers, even when it costs no job a crash.
+CREATE TABLE workers (
+    worker_id   TEXT PRIMARY KEY,
+    host        TEXT NOT NULL,
+    pid         INTEGER NOT NULL,
+    task_types  TEXT NOT NULL,
+    started_at  INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- Workers that died without a clean exit while holding no job (kept a day).
+CREATE TABLE worker_deaths (
+    worker_id   TEXT PRIMARY KEY,
+    at          INTEGER NOT NULL,
+    task_types  TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX worker_deaths_by_time ON worker_deaths (at);
+
 -- Pending jobs that can never become ready because a job they need COMPLETED (directly
 -- or through other jobs) has FAILED. A SETTLED dependency (see job_deps.need) never
 -- blocks. A retry of the failed job unblocks them.

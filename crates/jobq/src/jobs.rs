@@ -445,6 +445,31 @@ impl Queue {
         one_row(n, fence.job_id)
     }
 
+    /// Registers a starting worker and the task types it takes, so that the reaper can
+    /// tell a worker that died while idle (evidence that something outside kills
+    /// workers) from one that exited cleanly ([`Queue::unregister_worker`]).
+    pub fn register_worker(&self, who: &WorkerIdent, tasks: &[TaskType]) -> Result<()> {
+        let list = tasks.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(",");
+        self.write(|tx| {
+            tx.prepare_cached(sql::WORKER_REGISTER)?.execute(named_params! {
+                ":worker_id": who.id,
+                ":host": who.host,
+                ":pid": who.pid,
+                ":task_types": list,
+                ":now": now_ms(),
+            })?;
+            Ok(())
+        })
+    }
+
+    /// A clean exit: the worker is no longer registered.
+    pub fn unregister_worker(&self, who: &WorkerIdent) -> Result<()> {
+        self.write(|tx| {
+            tx.prepare_cached(sql::WORKER_UNREGISTER)?.execute(named_params! { ":worker_id": who.id })?;
+            Ok(())
+        })
+    }
+
     /// Records that the claim reached step `progress` (a number that grows as the job
     /// advances, in the worker's own units) and extends its lease. Called at each step
     /// of a job, before the step runs: when a worker dies, the last value says where,

@@ -88,6 +88,29 @@ impl Queue {
                 })?;
                 rows.collect::<rusqlite::Result<_>>()?
             };
+            // Registered workers of this host that are gone: one that held no job died
+            // idle, which is evidence that something kills workers (see `judge`).
+            let holders: std::collections::HashSet<&str> = claims.iter().map(|c| c.worker_id.as_str()).collect();
+            let gone: Vec<(String, String)> = {
+                let mut stmt = tx.prepare_cached(sql::REAPER_WORKERS)?;
+                let rows = stmt.query_map(named_params! { ":host": here }, |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?, r.get::<_, String>(2)?))
+                })?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()?
+                    .into_iter()
+                    .filter(|(_, pid, _)| !pid_alive(*pid))
+                    .map(|(id, _, tasks)| (id, tasks))
+                    .collect()
+            };
+            for (id, tasks) in &gone {
+                tx.prepare_cached(sql::REAPER_WORKER_GONE)?.execute(named_params! { ":worker_id": id })?;
+                if !holders.contains(id.as_str()) {
+                    tx.prepare_cached(sql::REAPER_IDLE_DEATH)?
+                        .execute(named_params! { ":worker_id": id, ":now": now, ":task_types": tasks })?;
+                }
+            }
+            tx.prepare_cached(sql::REAPER_PRUNE_DEATHS)?
+                .execute(named_params! { ":before": now.saturating_sub(24 * 3_600_000) })?;
             let mut out = Recovered::default();
             let mut crashed: Vec<(LiveClaim, String)> = Vec::new();
             for mut c in claims {
@@ -231,13 +254,19 @@ impl Queue {
         for (id, other) in batch {
             logs.insert(*id, other.to_vec());
         }
-        let crashed_since = |at: i64| -> usize {
-            logs.values().filter(|l| !self.suspect(l)).map(|l| l.iter().filter(|k| k.at >= at).count()).sum()
+        // ...and idle workers of the type that died (a kill that found no job to cost).
+        let crashed_since = |at: i64| -> Result<usize> {
+            let idle: i64 = tx
+                .prepare_cached(sql::REAPER_IDLE_DEATHS_SINCE)?
+                .query_row(named_params! { ":since": at, ":task_type": c.task_type }, |r| r.get(0))?;
+            let busy: usize =
+                logs.values().filter(|l| !self.suspect(l)).map(|l| l.iter().filter(|k| k.at >= at).count()).sum();
+            Ok(busy + usize::try_from(idle).unwrap_or(0))
         };
         // (a) The same point `poison_streak` times while the others completed and kept
         // their workers.
         let (completed, others_crashed) = if same_point {
-            (completed_since(since(streak_window))?, crashed_since(since(streak_window)))
+            (completed_since(since(streak_window))?, crashed_since(since(streak_window))?)
         } else {
             (0, 0)
         };
@@ -246,7 +275,7 @@ impl Queue {
         // and, all together, lost fewer than a quarter as many workers in that time: the
         // job kills its workers far more often than anything else does.
         let (completed_b, crashed_b) = if too_many && !by_point {
-            (completed_since(since(count_window))?, crashed_since(since(count_window)))
+            (completed_since(since(count_window))?, crashed_since(since(count_window))?)
         } else {
             (0, 0)
         };
@@ -280,8 +309,8 @@ impl Queue {
                 )
             } else {
                 format!(
-                    "; {died} other {} job(s) lost their workers meanwhile, so something outside is killing \
-                     workers rather than the job",
+                    "; {died} other {} worker(s) died meanwhile (busy or idle), so something outside is \
+                     killing workers rather than the job",
                     c.task_type
                 )
             };

@@ -21,6 +21,13 @@ statements! {
     REAPER_CRASHED = "reaper/crashed.sql";
     REAPER_COMPLETED_SINCE = "reaper/completed_since.sql";
     REAPER_CRASH_LOGS = "reaper/crash_logs.sql";
+    REAPER_WORKERS = "reaper/workers.sql";
+    REAPER_WORKER_GONE = "reaper/worker_gone.sql";
+    REAPER_IDLE_DEATH = "reaper/idle_death.sql";
+    REAPER_IDLE_DEATHS_SINCE = "reaper/idle_deaths_since.sql";
+    REAPER_PRUNE_DEATHS = "reaper/prune_deaths.sql";
+    WORKER_REGISTER = "worker/register.sql";
+    WORKER_UNREGISTER = "worker/unregister.sql";
     PROGRESS = "worker/progress.sql";
     DEVICE_LEASES = "device/leases.sql";
     DEVICE_REAP = "device/reap.sql";

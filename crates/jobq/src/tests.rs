@@ -528,7 +528,7 @@ fn same_step_crashes_are_not_poison_while_other_jobs_lose_their_workers_too() {
     let rec = q.job(j).unwrap().unwrap();
     assert_eq!((rec.status, rec.crashes), (Status::Pending, 3));
     let err = rec.last_error.unwrap();
-    assert!(err.contains("1 other AUDIO job(s) lost their workers meanwhile"), "{err}");
+    assert!(err.contains("1 other AUDIO worker(s) died meanwhile"), "{err}");
 
     // The window is the last three crashes: once it no longer holds k's crash, nothing
     // has completed inside it either...
@@ -570,7 +570,7 @@ fn workers_that_die_together_are_evidence_about_each_other() {
     let r = q.recover().unwrap();
     assert_eq!((r.requeued.len(), r.quarantined), (2, vec![]));
     let err = q.job(a).unwrap().unwrap().last_error.unwrap();
-    assert!(err.contains("lost their workers meanwhile"), "{err}");
+    assert!(err.contains("worker(s) died meanwhile"), "{err}");
 }
 
 #[test]
@@ -592,7 +592,7 @@ fn the_crash_limit_is_no_verdict_while_the_other_jobs_die_as_often() {
         assert_eq!(crash_at(&q, slow, Some(point)).quarantined, vec![], "crash at {point}");
     }
     let err = q.job(slow).unwrap().unwrap().last_error.unwrap();
-    assert!(err.contains("crash 4, will retry; 1 other AUDIO job(s) lost their workers"), "{err}");
+    assert!(err.contains("crash 4, will retry; 1 other AUDIO worker(s) died meanwhile"), "{err}");
 }
 
 #[test]
@@ -623,6 +623,43 @@ fn a_dead_workers_breadcrumb_gives_its_exact_last_step() {
     q.recover().unwrap();
     let rec = q.job(id).unwrap().unwrap();
     assert_eq!(rec.crash_log.last().unwrap().point, Some(9));
+}
+
+#[test]
+fn an_idle_worker_that_dies_is_evidence_that_workers_are_being_killed() {
+    let (_d, q) = fresh(fast_cfg());
+    let m = q.create_meeting(None, None).unwrap();
+    let (last, _) = q.enqueue(&NewJob::new(m, TaskType::Audio, 0).priority(5)).unwrap();
+    let (ok, _) = q.enqueue(&NewJob::new(m, TaskType::Audio, 1)).unwrap();
+    // The last chunk of a meeting: the other worker has nothing to do, and the killer
+    // hits it once while the chunk dies three times at the same step.
+    assert_eq!(crash_at(&q, last, Some(1000)).quarantined, vec![]);
+    set_priority(&q, last, -10);
+    complete_next(&q, ok);
+    set_priority(&q, last, 5);
+    let idle = ghost();
+    q.register_worker(&idle, &[TaskType::Transcript, TaskType::Audio]).unwrap();
+    // A worker that exits cleanly is no evidence.
+    let clean = ghost();
+    q.register_worker(&clean, &[TaskType::Audio]).unwrap();
+    q.unregister_worker(&clean).unwrap();
+    for _ in 0..2 {
+        assert_eq!(crash_at(&q, last, Some(1000)).quarantined, vec![]);
+    }
+    let err = q.job(last).unwrap().unwrap().last_error.unwrap();
+    assert!(err.contains("1 other AUDIO worker(s) died meanwhile"), "{err}");
+    // A worker of another type dying says nothing about AUDIO jobs.
+    let (_d2, q2) = fresh(fast_cfg());
+    let m2 = q2.create_meeting(None, None).unwrap();
+    let (bad, _) = q2.enqueue(&NewJob::new(m2, TaskType::Audio, 0).priority(5)).unwrap();
+    let (ok2, _) = q2.enqueue(&NewJob::new(m2, TaskType::Audio, 1)).unwrap();
+    assert_eq!(crash_at(&q2, bad, Some(7)).quarantined, vec![]);
+    set_priority(&q2, bad, -10);
+    complete_next(&q2, ok2);
+    set_priority(&q2, bad, 5);
+    q2.register_worker(&ghost(), &[TaskType::Summary]).unwrap();
+    assert_eq!(crash_at(&q2, bad, Some(7)).quarantined, vec![]);
+    assert_eq!(crash_at(&q2, bad, Some(7)).quarantined, vec![bad]);
 }
 
 #[test]

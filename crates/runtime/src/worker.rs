@@ -217,9 +217,17 @@ pub fn run(q: &Queue, dd: &DataDir, cfg: &WorkerConfig, handler: &mut dyn Handle
     signals::install();
     let who = WorkerIdent::current(&cfg.name);
     log(&cfg.name, &format!("started as {} taking {:?}", who.id, cfg.tasks));
+    // Registered while it runs, so that a death while idle is noticed (a clean exit,
+    // even with an error, unregisters; a kill does not).
+    if let Err(e) = crate::retry_busy(&cfg.name, "registering", || Ok(q.register_worker(&who, &cfg.tasks)?)) {
+        log(&cfg.name, &format!("could not register ({e}); deaths while idle will go unnoticed"));
+    }
     let mut state = State { q, dd, cfg, who, lease: None, loaded: false, summary: Summary::default() };
     let outcome = state.main_loop(handler);
     state.idle(handler);
+    if let Err(e) = q.unregister_worker(&state.who) {
+        log(&cfg.name, &format!("could not unregister: {e}"));
+    }
     let s = &state.summary;
     log(&cfg.name, &format!("exiting: {} completed, {} failed, {} handed back", s.completed, s.failed, s.handed_back));
     outcome.map(|()| state.summary.clone())
