@@ -2,6 +2,7 @@
 //! module per area; tests are named after the issue they pin.
 
 mod asr;
+mod chaos;
 mod common;
 mod fixtures;
 mod lost;

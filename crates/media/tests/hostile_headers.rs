@@ -1,7 +1,8 @@
-//! Property-style tests: real WAV and FLAC files whose header bytes are mutated (the
-//! declared rate, channels and bits set to hostile values, and random bytes changed)
-//! must decode under a bound or be refused with an error naming the file: never a
-//! panic, never memory or output driven by what the header declares.
+//! Property-style tests: real WAV, FLAC, MP3, Ogg Vorbis and MP4 (AAC) files whose header
+//! bytes are mutated (the declared rate, channels and bits set to hostile values, the
+//! MP4 boxes' sizes made to lie, and random bytes changed in the headers and in the
+//! frames) must decode under a bound or be refused with an error naming the file: never
+//! a panic, never memory or output driven by what the header declares.
 //!
 //! One test function, so that the allocation counter below measures one case at a time.
 //! (The counter is the only unsafe code: a `GlobalAlloc` must be.)
@@ -91,7 +92,9 @@ fn check(path: &Path, what: &str) {
     assert!(peak < PEAK_LIMIT, "{what}: {} MB of heap for a 32 KB file", peak >> 20);
 }
 
-/// A real file: 1 s of a tone, 16-bit mono 16 kHz (32 KB), as WAV (hound) and FLAC (ffmpeg).
+/// Real files: 1 s of a tone, 16-bit mono 16 kHz (32 KB), as WAV (hound), and encoded
+/// by ffmpeg as FLAC, MP3 (LAME), Ogg Vorbis and MP4/AAC with its index (`moov`) first
+/// and last.
 fn originals(dir: &Path) -> Vec<PathBuf> {
     let wav = dir.join("tone.wav");
     let spec = hound::WavSpec {
@@ -106,13 +109,72 @@ fn originals(dir: &Path) -> Vec<PathBuf> {
     }
     w.finalize().unwrap();
     let mut out = vec![wav.clone()];
-    let flac = dir.join("tone.flac");
-    let made =
-        std::process::Command::new("ffmpeg").args(["-loglevel", "error", "-y", "-i"]).arg(&wav).arg(&flac).status();
-    if made.is_ok_and(|s| s.success()) {
-        out.push(flac);
-    } else {
-        eprintln!("ffmpeg not available: FLAC cases skipped");
+    let encodings: [(&str, &[&str]); 5] = [
+        ("tone.flac", &[]),
+        ("tone.mp3", &["-c:a", "libmp3lame", "-b:a", "32k"]),
+        ("tone.ogg", &["-c:a", "libvorbis", "-q:a", "2"]),
+        ("tone.m4a", &["-c:a", "aac", "-b:a", "32k", "-movflags", "+faststart"]),
+        ("tone-moov-last.m4a", &["-c:a", "aac", "-b:a", "32k"]),
+    ];
+    for (name, args) in encodings {
+        let f = dir.join(name);
+        let made = std::process::Command::new("ffmpeg")
+            .args(["-loglevel", "error", "-y", "-i"])
+            .arg(&wav)
+            .args(args)
+            .arg(&f)
+            .status();
+        // ffmpeg is installed by scripts/setup; a file it cannot make is a broken setup,
+        // not a case to skip.
+        assert!(made.is_ok_and(|s| s.success()), "ffmpeg could not encode {name}");
+        out.push(f);
+    }
+    out
+}
+
+/// The byte ranges of a file's structure that a mutation should hit: the MP4 boxes
+/// that describe the audio (`moov`, wherever it is), or the first bytes of the others
+/// (RIFF/fmt, the FLAC STREAMINFO, the ID3 tag and first MP3 frames, the Ogg
+/// identification and setup headers).
+fn header_range(bytes: &[u8], ext: &str) -> std::ops::Range<usize> {
+    if ext == "m4a" {
+        let moov = boxes(bytes, 0..bytes.len()).into_iter().find(|b| &bytes[b.start + 4..b.start + 8] == b"moov");
+        return moov.expect("an MP4 file has a moov box");
+    }
+    let n = match ext {
+        "wav" => 64,
+        "flac" => 128,
+        _ => 512,
+    };
+    0..bytes.len().min(n)
+}
+
+/// The MP4 boxes directly inside `within` (each range from its size field to its end).
+fn boxes(bytes: &[u8], within: std::ops::Range<usize>) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut at = within.start;
+    while at + 8 <= within.end {
+        let size = u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        if size < 8 || at + size > within.end {
+            break;
+        }
+        out.push(at..at + size);
+        at += size;
+    }
+    out
+}
+
+/// Every box of an MP4 file, depth first, descending into the containers that hold the
+/// audio's description.
+fn all_boxes(bytes: &[u8]) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut todo = boxes(bytes, 0..bytes.len());
+    while let Some(b) = todo.pop() {
+        let kind = &bytes[b.start + 4..b.start + 8];
+        if [b"moov", b"trak", b"mdia", b"minf", b"stbl", b"udta"].iter().any(|k| kind == *k) {
+            todo.extend(boxes(bytes, b.start + 8..b.end));
+        }
+        out.push(b);
     }
     out
 }
@@ -155,23 +217,42 @@ fn mutated_headers_error_or_decode_within_bounds_and_never_panic() {
         b[WAV_BITS..WAV_BITS + 2].copy_from_slice(&bits.to_le_bytes());
         case(format!("WAV {bits} bits"), &b, "wav");
     }
-    // Random mutations of the header bytes (fixed seeds: reproducible).
+    // MP4 boxes whose size lies: zero, one (a 64-bit size follows), past the end, and
+    // the largest value, for every box of the audio's description.
+    for f in files.iter().filter(|f| f.extension().is_some_and(|e| e == "m4a")) {
+        let orig = std::fs::read(f).unwrap();
+        let name = f.file_name().unwrap().to_string_lossy().into_owned();
+        let found = all_boxes(&orig);
+        assert!(found.len() >= 8, "{name}: only {} boxes found", found.len());
+        for b in found {
+            let kind = String::from_utf8_lossy(&orig[b.start + 4..b.start + 8]).into_owned();
+            for size in [0u32, 1, 7, (b.len() + 1) as u32, 0x7fff_ffff, u32::MAX] {
+                let mut m = orig.clone();
+                m[b.start..b.start + 4].copy_from_slice(&size.to_be_bytes());
+                case(format!("{name}: box {kind} at {} sized {size}", b.start), &m, "m4a");
+            }
+        }
+    }
+    // Random mutations (fixed seeds: reproducible): of the header bytes, and of bytes
+    // anywhere in the file (the frames' own headers in MP3, Ogg pages, AAC frames).
     for f in &files {
         let orig = std::fs::read(f).unwrap();
         let ext = f.extension().unwrap().to_str().unwrap().to_owned();
-        let head = orig.len().min(if ext == "flac" { 128 } else { 64 });
-        for seed in 0..300u64 {
+        let name = f.file_name().unwrap().to_string_lossy().into_owned();
+        let head = header_range(&orig, &ext);
+        for seed in 0..400u64 {
             let mut rng = fastrand::Rng::with_seed(seed);
             let mut b = orig.clone();
+            let anywhere = seed % 4 == 3;
             for _ in 0..rng.usize(1..=4) {
-                let i = rng.usize(..head);
+                let i = if anywhere { rng.usize(..b.len()) } else { rng.usize(head.clone()) };
                 b[i] = match rng.u8(..4) {
                     0 => 0,
                     1 => 0xff,
                     _ => rng.u8(..),
                 };
             }
-            case(format!("{ext} seed {seed}"), &b, &ext);
+            case(format!("{name} seed {seed}"), &b, &ext);
         }
     }
 }

@@ -180,7 +180,7 @@ impl Summarizer {
                 continue;
             }
             let t = Instant::now();
-            let answer = chat(llm, &p.map_system, &p.map(&w.text()), &MAP, ctx)?;
+            let answer = chat(llm, &p.map_system, &p.map(&w.text()), &MAP, ctx, w.idx as i64 + 1)?;
             let anchors: Vec<Anchor> = w
                 .lines
                 .iter()
@@ -207,6 +207,7 @@ impl Summarizer {
         let red_budget = budget(llm, &REDUCE, &p.reduce_system, &p.reduce(""))?;
         let mut level = notes;
         let mut depth = 0;
+        let mut call = windows.len() as i64;
         let summary = loop {
             if ctx.should_stop() {
                 return Err(JobError::Interrupted);
@@ -214,7 +215,7 @@ impl Summarizer {
             depth += 1;
             let groups = reduce::groups(level, red_budget, &mut |t| llm.count(t));
             if let [only] = groups.as_slice() {
-                break reduce_call(llm, p, only, ctx)?;
+                break reduce_call(llm, p, only, ctx, call + 1)?;
             }
             log(NAME, &format!("meeting {meeting}: reduce level {depth}: {} groups", groups.len()));
             level = Vec::with_capacity(groups.len());
@@ -223,7 +224,8 @@ impl Summarizer {
                     g.iter().flat_map(|n| n.items()).map(|(_, i)| i.start_ms).min().unwrap_or(0),
                     g.iter().flat_map(|n| n.items()).map(|(_, i)| i.end_ms).max().unwrap_or(0),
                 );
-                level.push(reduce::as_notes(reduce_call(llm, p, g, ctx)?, span));
+                call += 1;
+                level.push(reduce::as_notes(reduce_call(llm, p, g, ctx, call)?, span));
             }
         };
         let result = json!({
@@ -260,8 +262,30 @@ fn budget(llm: &mut dyn Llm, shape: &Shape, system: &str, empty_user: &str) -> R
     Ok(room)
 }
 
-fn chat(llm: &mut dyn Llm, system: &str, user: &str, shape: &Shape, ctx: &JobContext<'_>) -> Result<String, JobError> {
-    match llm.chat(system, user, shape, &|| ctx.should_stop()) {
+/// Progress steps of a SUMMARY job: call `n` (map windows first, then reduce calls) is
+/// `n * CALL_STEPS`, and each token in and out of the model one more, so a worker that
+/// dies says which call and how far into it (the poison rule compares these).
+const CALL_STEPS: i64 = 1_000_000;
+
+fn chat(
+    llm: &mut dyn Llm,
+    system: &str,
+    user: &str,
+    shape: &Shape,
+    ctx: &JobContext<'_>,
+    call: i64,
+) -> Result<String, JobError> {
+    let base = call.saturating_mul(CALL_STEPS);
+    ctx.progress(base);
+    // The model polls `stop` between tokens (and between prompt batches): each poll is
+    // a step.
+    let polls = std::cell::Cell::new(0i64);
+    let stop = || {
+        polls.set(polls.get() + 1);
+        ctx.progress(base + polls.get().min(CALL_STEPS - 1));
+        ctx.should_stop()
+    };
+    match llm.chat(system, user, shape, &stop) {
         Ok(a) => {
             if std::env::var_os("DEBRIEF_LOG_ANSWERS").is_some() {
                 log(NAME, &format!("{} answer: {a}", shape.name));
@@ -275,9 +299,16 @@ fn chat(llm: &mut dyn Llm, system: &str, user: &str, shape: &Shape, ctx: &JobCon
 
 /// One reduce call. A group of one window's notes needs no merging: its lists are kept
 /// and the model writes only the overview.
-fn reduce_call(llm: &mut dyn Llm, p: &Prompts, group: &[Notes], ctx: &JobContext<'_>) -> Result<Summary, JobError> {
+/// `call` numbers the call among the job's model calls (for its progress steps).
+fn reduce_call(
+    llm: &mut dyn Llm,
+    p: &Prompts,
+    group: &[Notes],
+    ctx: &JobContext<'_>,
+    call: i64,
+) -> Result<Summary, JobError> {
     let shape = if group.len() == 1 { &OVERVIEW } else { &REDUCE };
-    let answer = chat(llm, &p.reduce_system, &p.reduce(&reduce::render(group)), shape, ctx)?;
+    let answer = chat(llm, &p.reduce_system, &p.reduce(&reduce::render(group)), shape, ctx, call)?;
     let s = parse::summary(&answer, &reduce::anchors(group), REDUCE.max_items).map_err(retry)?;
     Ok(reduce::complete(s, group, REDUCE.max_items))
 }
