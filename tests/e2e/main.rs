@@ -11,3 +11,4 @@ mod record;
 mod slides;
 mod summary;
 mod tidy;
+mod vlm;
