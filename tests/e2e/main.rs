@@ -12,3 +12,4 @@ mod record;
 mod slides;
 mod summary;
 mod tidy;
+mod vlm;

@@ -18,14 +18,14 @@ const FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
 const BOLD: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf";
 
 /// The slides: a title and bullets each.
-const SLIDES: [(&str, &[&str]); 3] = [
+pub(crate) const SLIDES: [(&str, &[&str]); 3] = [
     ("Quarterly budget review", &["- Marketing spend 42000 euros", "- Hiring two engineers in March"]),
     ("Product roadmap", &["- Mobile app beta ships in May", "- Offline mode after the summer"]),
     ("Open questions", &["- Who owns the customer survey", "- Travel budget for the trade fair"]),
 ];
 
 /// Draws a 1280x720 slide with ffmpeg and returns its RGB pixels.
-fn draw_slide(dir: &Path, i: usize, title: &str, bullets: &[&str]) -> Vec<u8> {
+pub(crate) fn draw_slide(dir: &Path, i: usize, title: &str, bullets: &[&str]) -> Vec<u8> {
     let png = dir.join(format!("slide-{i}.png"));
     let mut filters = vec![format!("drawtext=fontfile={BOLD}:text='{title}':fontsize=60:x=80:y=70:fontcolor=black")];
     for (k, b) in bullets.iter().enumerate() {

@@ -16,7 +16,7 @@ use crate::common::*;
 /// A scripted stand-up: (start s, speaker, text). Known: one decision (ship on May 3rd),
 /// action items owned by Ben (release notes, Thursday) and Carol (login bug, Monday), one
 /// open question (who updates the website).
-const SCRIPT: &[(i64, &str, &str)] = &[
+pub(crate) const SCRIPT: &[(i64, &str, &str)] = &[
     (0, "Ana", "Good morning everyone. Let's plan the release."),
     (6, "Ben", "We decided to ship version two on May 3rd."),
     (12, "Ana", "Ben will write the release notes by Thursday."),
@@ -27,7 +27,7 @@ const SCRIPT: &[(i64, &str, &str)] = &[
 
 /// A closed meeting whose TRANSCRIPT job this test completes with `script` (standing in
 /// for the audio worker), and whose SUMMARY job the foreman plans. Returns its id.
-fn meeting_with_transcript(data: &Path, script: &[(i64, &str, &str)]) -> MeetingId {
+pub(crate) fn meeting_with_transcript(data: &Path, script: &[(i64, &str, &str)]) -> MeetingId {
     let q = Queue::open(&data.join("debrief.db"), QueueConfig::default()).unwrap();
     let end_ms = script.last().map_or(0, |l| l.0 * 1000 + 5000);
     let m = q.create_meeting(Some("Release planning"), None).unwrap();
@@ -51,7 +51,7 @@ fn meeting_with_transcript(data: &Path, script: &[(i64, &str, &str)]) -> Meeting
     m
 }
 
-fn summary_worker(data: &Path) -> Command {
+pub(crate) fn summary_worker(data: &Path) -> Command {
     let mut c = Command::new(workspace_bin("summary-worker"));
     // One thread: the CI box has two cores shared with the test harness.
     c.args(["run", "--until-idle", "--no-tune", "--threads", "1", "--data-dir"]).arg(data);
@@ -155,12 +155,12 @@ fn issue5_sigkill_in_the_map_phase_resumes_from_the_finished_windows() {
 }
 
 /// A loopback port nobody listens on (the OS just handed it out).
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// The GGUF the worker fetched by default (`smollm2-135m`).
-fn smollm2(data: &Path) -> PathBuf {
+pub(crate) fn smollm2(data: &Path) -> PathBuf {
     let (st, out, err) =
         run_out(debrief("foreman", data).args(["models", "fetch", "smollm2-135m"]), Duration::from_secs(300));
     assert!(st.success(), "{err}");
@@ -168,7 +168,7 @@ fn smollm2(data: &Path) -> PathBuf {
 }
 
 /// The Python of the xllamacpp virtualenv that scripts/setup creates.
-fn xllamacpp_python() -> PathBuf {
+pub(crate) fn xllamacpp_python() -> PathBuf {
     let cache = std::env::var_os("DEBRIEF_CACHE")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/debrief"));

@@ -110,7 +110,7 @@ fn words(text: &str) -> Vec<String> {
 /// Whether `b` shows the same slide as `a`, shown just before it: the picture hardly
 /// changed (a cursor), or the text is the same (a video tile or an animation changed
 /// the picture), or `b` is `a` with more text added (a bullet appearing).
-fn same_slide(a: &Frame, b: &Frame) -> bool {
+pub fn same_slide(a: &Frame, b: &Frame) -> bool {
     if !a.grid.differs(&b.grid) {
         return true;
     }
@@ -176,6 +176,10 @@ pub fn assemble(frames: &[Frame]) -> Vec<Slide> {
         .enumerate()
         .map(|(idx, (&(first, rep), n))| {
             let f = &frames[rep];
+            // The visual-worker describes a slide once (its first frame with a picture
+            // model), so the description may sit on another frame than the fullest.
+            let description =
+                f.description.clone().or_else(|| frames[first..first + n].iter().find_map(|x| x.description.clone()));
             Slide {
                 idx,
                 start_ms: frames[first].t_ms,
@@ -186,7 +190,7 @@ pub fn assemble(frames: &[Frame]) -> Vec<Slide> {
                 text: f.text(),
                 lines: f.lines.clone(),
                 frames: n,
-                description: f.description.clone(),
+                description,
             }
         })
         .collect()

@@ -129,3 +129,18 @@ fn tsv_rows_become_lines_and_low_confidence_words_are_dropped() {
     );
     assert_eq!((lines[1].text.as_str(), lines[1].block), ("- 42000", 2));
 }
+
+#[test]
+fn a_slide_keeps_the_description_of_whichever_of_its_frames_was_described() {
+    // The visual-worker describes a slide's first frame and skips its near-duplicates;
+    // the slide is shown by its fullest frame, and keeps the description.
+    let mut first = frame(1, 0, 200, budget(false));
+    first.description = Some("A bar chart of spend per quarter, rising.".into());
+    let frames = vec![first, frame(2, 4_000, 110, budget(true)), frame(3, 9_000, 40, vec![])];
+    let s = assemble(&frames);
+    assert_eq!(s.len(), 2, "{s:#?}");
+    assert_eq!(s[0].job_id, JobId(2), "shown by its fullest frame");
+    assert_eq!(s[0].description.as_deref(), Some("A bar chart of spend per quarter, rising."));
+    assert_eq!(s[1].description, None, "a slide no frame of which was described has none");
+    assert!(render::one_line(&s[0]).ends_with("(A bar chart of spend per quarter, rising.)"), "{}", render::one_line(&s[0]));
+}

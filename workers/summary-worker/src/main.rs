@@ -90,7 +90,7 @@ impl Handler for Summarizer {
                 );
                 Box::new(Llama { engine, id })
             }
-            Backend::Openai => Box::new(Server::new(s.server())?),
+            Backend::Openai => Box::new(Server::new(s.server(), s.context as usize)?),
         };
         log(
             NAME,

@@ -164,7 +164,6 @@ impl Settings {
             timeout: self.timeout,
             retries: self.retries,
             retry_pause: self.retry_pause,
-            n_ctx: self.context as usize,
         }
     }
 }
