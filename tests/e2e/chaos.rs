@@ -126,7 +126,8 @@ struct Rng(u64);
 
 impl Rng {
     fn new() -> Rng {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos();
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos();
         Rng(0x2545_f491_4f6c_dd1d ^ u64::from(std::process::id()) << 32 ^ u64::from(nanos) | 1)
     }
     fn next(&mut self) -> u64 {
@@ -410,7 +411,11 @@ fn chaos_harness() {
         let shaken = run(&s.path(&format!("chaos{n}")), &wav, &cfg, Some(&chaos));
         let same = shaken.segments == calm.segments && shaken.summary == calm.summary;
         let k = &shaken.kills;
-        println!("{{\"run\": {n}, {}, \"identical\": {same}, \"seconds\": {:.0}}}", k.json(), t.elapsed().as_secs_f64());
+        println!(
+            "{{\"run\": {n}, {}, \"identical\": {same}, \"seconds\": {:.0}}}",
+            k.json(),
+            t.elapsed().as_secs_f64()
+        );
         kills += k.workers + k.foremen + k.importers;
         identical += u64::from(same);
         assert_same(&calm, &shaken);

@@ -50,6 +50,18 @@ fn sha256_hex(bytes: &[u8]) -> String {
     String::from_utf8(o.stdout).unwrap().split_whitespace().next().unwrap().to_owned()
 }
 
+/// Plans the meetings' remaining jobs and assembles their transcripts (none for a
+/// meeting of screens only), so that they can be exported.
+fn assemble_transcripts(data: &Path) {
+    let (st, _, err) = run_out(debrief("foreman", data).args(["run", "--once"]), Duration::from_secs(60));
+    assert!(st.success(), "{err}");
+    let (st, _, err) = run_out(
+        Command::new(workspace_bin("audio-worker")).args(["run", "--until-idle", "--no-tune", "--data-dir"]).arg(data),
+        Duration::from_secs(120),
+    );
+    assert!(st.success(), "{err}");
+}
+
 /// Starts a loopback server script and waits for its "ready URL" line.
 fn start(cmd: &mut Command) -> (KillOnDrop, String) {
     let mut child = KillOnDrop(cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap());
@@ -89,9 +101,7 @@ fn issue13_a_vlm_describes_new_slides_under_the_gpu_lease_and_the_llm_waits_for_
 
     // Both workers at once, both on the one GPU.
     let mut visual = Command::new(workspace_bin("visual-worker"));
-    visual
-        .args(["run", "--until-idle", "--no-tune", "--device", "cuda", "--vlm-url", &api, "--data-dir"])
-        .arg(&data);
+    visual.args(["run", "--until-idle", "--no-tune", "--device", "cuda", "--vlm-url", &api, "--data-dir"]).arg(&data);
     let mut summary = summary_worker(&data);
     summary.args(["--device", "cuda", "--backend", "openai", "--server-url", &api, "--timeout", "300"]);
     let (mut v, v_err) = spawn_drained(visual.stdout(Stdio::null()));
@@ -136,6 +146,17 @@ fn issue13_a_vlm_describes_new_slides_under_the_gpu_lease_and_the_llm_waits_for_
             assert!(b <= c || d <= a, "an image request {a}..{b} ran during a text request {c}..{d}");
         }
     }
+    let first = |v: &[&Value]| v.iter().map(|r| r["start"].as_i64().unwrap()).min().unwrap();
+    let last = |v: &[&Value]| v.iter().map(|r| r["end"].as_i64().unwrap()).max().unwrap();
+    eprintln!(
+        "GPU lease holders in turn: {holders:?} (visual-worker {}, summary-worker {}); {} image requests over {} ms, {} text requests over {} ms",
+        v.id(),
+        w.id(),
+        images.len(),
+        last(&images) - first(&images),
+        texts.len(),
+        last(&texts) - first(&texts)
+    );
     let got: Vec<&str> = images.iter().map(|r| r["sha256"].as_str().unwrap()).collect();
     assert_eq!(got, [sums[0].as_str(), sums[2].as_str()], "the server received each new frame's exact bytes");
     assert!(
@@ -145,18 +166,23 @@ fn issue13_a_vlm_describes_new_slides_under_the_gpu_lease_and_the_llm_waits_for_
     );
 
     // The descriptions reach the frames, the slides and the export.
+    assemble_transcripts(&data);
     let described = |j: JobId| q.job(j).unwrap().unwrap().result.unwrap()["description"].clone();
     assert!(described(frames[0])["vlm_ms"].is_u64(), "{}", described(frames[0]));
     assert_eq!(described(frames[1])["reused_from_job"], frames[0].0, "{}", described(frames[1]));
-    let (st, md, err) =
-        run_out(debrief("foreman", &data).args(["export", &slides.to_string(), "--format", "md"]), Duration::from_secs(60));
+    let (st, md, err) = run_out(
+        debrief("foreman", &data).args(["export", &slides.to_string(), "--format", "md"]),
+        Duration::from_secs(60),
+    );
     assert!(st.success(), "{err}");
     for sum in [&sums[0], &sums[2]] {
         let want = format!("*A picture of 1280x720 pixels, sha256 {}.*", &sum[..16]);
         assert!(md.contains(&want), "{want} in:\n{md}");
     }
-    let (st, json, err) =
-        run_out(debrief("foreman", &data).args(["export", &slides.to_string(), "--format", "json"]), Duration::from_secs(60));
+    let (st, json, err) = run_out(
+        debrief("foreman", &data).args(["export", &slides.to_string(), "--format", "json"]),
+        Duration::from_secs(60),
+    );
     assert!(st.success(), "{err}");
     let v: Value = serde_json::from_str(&json).unwrap();
     let slides_json = v["slides"].as_array().unwrap();
@@ -188,6 +214,7 @@ fn issue13_when_the_vlm_server_refuses_the_slides_keep_their_ocr_text() {
     visual.args(["run", "--until-idle", "--no-tune", "--vlm-url", &url, "--data-dir"]).arg(&data);
     let (st, _, err) = run_out(&mut visual, Duration::from_secs(300));
     assert!(st.success(), "{err}");
+    assemble_transcripts(&data);
     for j in &frames {
         let job = q.job(*j).unwrap().unwrap();
         assert_eq!((job.status.as_str(), job.attempts), ("COMPLETED", 3), "{job:?}");

@@ -97,7 +97,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        if not self.path.endswith("/chat/completions"):
+        if self.path != "/v1/chat/completions":
             self.forward("POST", raw)
             return
         try:

@@ -31,6 +31,7 @@ pub struct ServerConfig {
 }
 
 /// A server, and how its messages name it (`"LLM server"`, `"VLM server"`).
+#[derive(Debug)]
 pub struct Client {
     cfg: ServerConfig,
     agent: ureq::Agent,
@@ -127,7 +128,8 @@ impl Client {
             let err = match answer {
                 Ok((s, body)) if (200..300).contains(&s) => return Ok(body),
                 Ok((s, body)) => {
-                    let e = anyhow!("{what}: the {} at {} answered HTTP {s}: {}", self.kind, self.cfg.url, snippet(&body));
+                    let e =
+                        anyhow!("{what}: the {} at {} answered HTTP {s}: {}", self.kind, self.cfg.url, snippet(&body));
                     if s != 429 && s < 500 {
                         return Err(e);
                     }

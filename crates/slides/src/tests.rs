@@ -142,5 +142,9 @@ fn a_slide_keeps_the_description_of_whichever_of_its_frames_was_described() {
     assert_eq!(s[0].job_id, JobId(2), "shown by its fullest frame");
     assert_eq!(s[0].description.as_deref(), Some("A bar chart of spend per quarter, rising."));
     assert_eq!(s[1].description, None, "a slide no frame of which was described has none");
-    assert!(render::one_line(&s[0]).ends_with("(A bar chart of spend per quarter, rising.)"), "{}", render::one_line(&s[0]));
+    assert!(
+        render::one_line(&s[0]).ends_with("(A bar chart of spend per quarter, rising.)"),
+        "{}",
+        render::one_line(&s[0])
+    );
 }

@@ -30,8 +30,8 @@ use clap::{Parser, Subcommand};
 use debrief_contracts::Screenshot;
 use debrief_jobq::{Claim, TaskType};
 use debrief_media::frame::{read_png, LumaGrid};
-use debrief_runtime::{log, worker, ComputeDevice, Handler, JobContext, JobError, Output, WorkerArgs, WorkerConfig};
 use debrief_openai::{Client, ServerConfig};
+use debrief_runtime::{log, worker, ComputeDevice, Handler, JobContext, JobError, Output, WorkerArgs, WorkerConfig};
 use debrief_slides::ocr::Ocr;
 use debrief_slides::Frame;
 use serde_json::{json, Value};
@@ -198,7 +198,7 @@ fn describe(
     frame: &Frame,
 ) -> Result<(Option<String>, Value)> {
     let frames = ctx.queue.read(|c| Ok(debrief_slides::load_frames(c, job.meeting_id)?))?;
-    let before = frames.iter().filter(|f| f.t_ms < frame.t_ms && f.job_id != frame.job_id).next_back();
+    let before = frames.iter().rfind(|f| f.t_ms < frame.t_ms && f.job_id != frame.job_id);
     if let Some(prev) = before.filter(|p| p.description.is_some() && debrief_slides::same_slide(p, frame)) {
         return Ok((prev.description.clone(), json!({"reused_from_job": prev.job_id})));
     }
