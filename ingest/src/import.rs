@@ -114,6 +114,7 @@ pub(crate) fn run(data_dir: Option<&Path>, args: &ImportArgs) -> Result<()> {
                 source: Some(&source.join("\n")),
                 source_sha256: Some(&sha),
             })?;
+            crate::kill_point::here("meeting created");
             (m, HashMap::new(), true)
         }
     };
@@ -121,6 +122,7 @@ pub(crate) fn run(data_dir: Option<&Path>, args: &ImportArgs) -> Result<()> {
     let outcome = import_chunks(&q, &dd, meeting, sources, &plan, &done_seqs);
     match outcome {
         Ok(total) => {
+            crate::kill_point::here("before close");
             let duration_ms = i64::try_from(total * 1000 / u64::from(SAMPLE_RATE)).unwrap_or(i64::MAX);
             q.close_meeting(meeting, Some(duration_ms))?;
             eprintln!("ingest: meeting {meeting}: {:.1} s of audio queued", duration_ms as f64 / 1000.0);
@@ -215,6 +217,7 @@ fn import_chunks(
             return Ok(());
         }
         write_wav_atomic(&path, &c.samples)?;
+        crate::kill_point::here("chunk written");
         q.enqueue(&NewJob::new(meeting, TaskType::Audio, seq).payload(&payload)).map_err(|e| match e {
             QueueError::MeetingNotOpen { status: MeetingStatus::Cancelled, .. } => {
                 anyhow::anyhow!("meeting {meeting} was cancelled while it was being imported; the import stopped")
@@ -224,6 +227,7 @@ fn import_chunks(
             }
             e => e.into(),
         })?;
+        crate::kill_point::here("chunk queued");
         Ok(())
     };
     for mut src in sources {

@@ -6,6 +6,7 @@
 
 mod import;
 mod journal;
+mod kill_point;
 mod layout;
 mod pulse;
 mod record;

@@ -193,6 +193,68 @@ fn issue3_killed_import_is_safe_to_rerun_without_duplicates() {
     assert_eq!(q.meetings(None).unwrap().len(), 1);
 }
 
+/// Kill-point sweep through `ingest import` (issue 15): the importer SIGKILLs itself
+/// (`DEBRIEF_TEST_KILL_AT`) after creating the meeting, after writing a chunk file and
+/// before queueing it, after queueing a chunk, and just before closing the meeting; each
+/// time a re-run must succeed, resume the same meeting, and end with exactly the chunks
+/// of an undisturbed import (bounds and samples), no `.partial` file and no chunk file
+/// without its job.
+#[test]
+fn issue15_import_killed_at_every_step_resumes_to_the_same_chunks() {
+    let s = Scratch::new();
+    let synth = Synth::new(30.0, 5);
+    let wav = s.path("short.wav");
+    synth.write_wav(&wav, 16_000);
+    let chunking = ["--chunk-target", "6", "--chunk-min", "5", "--chunk-max", "7"];
+    let (st, clean_id, err) = import(&s.path("clean"), &[&wav], &chunking);
+    assert!(st.success(), "{err}");
+    let clean_q = open_queue(&s.path("clean"));
+    let clean = audio_jobs(&clean_q, clean_id.unwrap());
+    assert!(clean.len() >= 4, "{} chunks", clean.len());
+    let clean_ms = clean_q.meeting(clean_id.unwrap()).unwrap().unwrap().duration_ms;
+    let points = [
+        ("meeting created", 1),
+        ("chunk written", 1),
+        ("chunk written", 3),
+        ("chunk queued", 1),
+        ("chunk queued", 3),
+        ("before close", 1),
+    ];
+    for (n, (point, at)) in points.into_iter().enumerate() {
+        let what = format!("killed at {point}:{at}");
+        let data = s.path(&format!("k{n}"));
+        let mut cmd = debrief("ingest", &data);
+        cmd.arg("import").arg(&wav).args(chunking).env("DEBRIEF_TEST_KILL_AT", format!("{point}:{at}"));
+        let (st, _, err) = run_out(&mut cmd, Duration::from_secs(120));
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&st),
+            Some(9),
+            "{what}: the importer did not die there: {err}"
+        );
+        let (st, id, err) = import(&data, &[&wav], &chunking);
+        assert!(st.success(), "{what}: the re-run failed: {err}");
+        let q = open_queue(&data);
+        assert_eq!(q.meetings(None).unwrap().len(), 1, "{what}: one meeting");
+        let id = id.unwrap();
+        let rec = q.meeting(id).unwrap().unwrap();
+        assert_eq!((rec.status.as_str(), rec.duration_ms), ("CLOSED", clean_ms), "{what}");
+        let got = audio_jobs(&q, id);
+        assert_eq!(got.len(), clean.len(), "{what}: chunk count");
+        for ((sa, pa), (sb, pb)) in got.iter().zip(&clean) {
+            assert_eq!(sa, sb, "{what}");
+            for k in ["start_sample", "samples", "overlap_samples"] {
+                assert_eq!(pa[k], pb[k], "{what}: chunk {sa}: {k}");
+            }
+            assert_eq!(chunk_samples(&data, pa), chunk_samples(&s.path("clean"), pb), "{what}: chunk {sa} differs");
+        }
+        let audio = data.join(format!("meetings/{id}/audio"));
+        let files: Vec<String> =
+            std::fs::read_dir(&audio).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        assert!(files.iter().all(|f| !f.ends_with(".partial")), "{what}: {files:?}");
+        assert_eq!(files.len(), clean.len(), "{what}: a file per chunk job and no other: {files:?}");
+    }
+}
+
 /// A foreman config running the test worker for the given task types.
 fn config(s: &Scratch, workers: &[(&str, u32)]) -> PathBuf {
     let exe = env!("CARGO_BIN_EXE_test-worker");

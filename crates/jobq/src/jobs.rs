@@ -233,6 +233,10 @@ pub struct Crash {
     pub at: i64,
     /// The job's progress at the time (`None`: before its first step).
     pub point: Option<i64>,
+    /// How long (ms) the claim had run when its death was found: the job's exposure to
+    /// whatever kills workers (`None` in logs written before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ran: Option<i64>,
 }
 
 impl JobRecord {

@@ -164,8 +164,8 @@ pub struct QueueConfig {
     /// at the same progress point while other jobs of its type completed and none lost
     /// its worker (see `Queue::recover`).
     pub poison_streak: u32,
-    /// Poison rule: a job is set aside after this many crashes in all (wherever they
-    /// happened) while other jobs of its type completed.
+    /// Poison rule: a job whose crashes happened at varying points is judged once it has
+    /// this many, by its share of the deaths for the time it ran (see `Queue::recover`).
     pub max_crashes: u32,
     /// VRAM budget per device in MB.
     pub device_budget_mb: u32,

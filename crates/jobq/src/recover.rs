@@ -41,6 +41,7 @@ struct LiveClaim {
     crashes: u32,
     crash_log: Vec<Crash>,
     progress: Option<i64>,
+    started_at: Option<i64>,
 }
 
 /// The verdict on a job whose worker died.
@@ -61,7 +62,8 @@ impl Queue {
     /// crashes (so the workers, models and machine are fine) and either those crashes
     /// all happened at the same progress point while no other job of its type lost its
     /// worker (a job that kills its worker at the same step every time, among workers
-    /// that live), or it crashed `max_crashes` times in all. Deaths from outside
+    /// that live), or it crashed `max_crashes` times and took far more than its share of
+    /// the deaths for the time it ran (see `Exposure`). Deaths from outside
     /// (SIGKILL, the OOM killer, power cuts) kill whatever runs and are retried however
     /// many there are. A claim whose lease expired while its worker still lives on this host (the
     /// machine was suspended, or the process stopped) is neither a crash nor an attempt:
@@ -84,6 +86,7 @@ impl Queue {
                         crashes: r.get(7)?,
                         crash_log: serde_json::from_str(&r.get::<_, String>(8)?).unwrap_or_default(),
                         progress: r.get(9)?,
+                        started_at: r.get(10)?,
                     })
                 })?;
                 rows.collect::<rusqlite::Result<_>>()?
@@ -158,7 +161,8 @@ impl Queue {
                         c.progress = Some(step);
                     }
                 }
-                c.crash_log.push(Crash { at: now, point: c.progress });
+                let ran = c.started_at.map(|t| now.saturating_sub(t).max(0));
+                c.crash_log.push(Crash { at: now, point: c.progress, ran });
                 let skip = c.crash_log.len().saturating_sub(CRASH_LOG_LEN);
                 c.crash_log.drain(..skip);
                 crashed.push((c, what));
@@ -228,17 +232,20 @@ impl Queue {
         let streak = Self::streak(log);
         let same_point = self.suspect(log);
         let too_many = crashes >= self.cfg.max_crashes.max(1);
+        let lease = self.cfg.lease_ms();
+        let ran = |k: &Crash| k.ran.unwrap_or(lease).max(0);
         // The windows of evidence: since the first of the crashes each rule looks at
         // (the last `poison_streak` of a streak, so that one old crash elsewhere does
-        // not excuse a job for ever; the last `max_crashes` for the count).
+        // not excuse a job for ever; the last `max_crashes` for the count, from the
+        // start of the first of those runs).
         let streak_window = if same_point { log.len() - self.cfg.poison_streak.max(1) as usize } else { log.len() };
         let count_window = log.len().saturating_sub(self.cfg.max_crashes.max(1) as usize);
         let since = |first: usize| log.get(first).map_or(i64::MAX, |k| k.at);
-        let completed_since = |at: i64| -> Result<i64> {
+        let completed_since = |at: i64| -> Result<(i64, i64)> {
             Ok(tx
                 .prepare_cached(sql::REAPER_COMPLETED_SINCE)?
                 .query_row(named_params! { ":task_type": c.task_type, ":job_id": c.job_id, ":since": at }, |r| {
-                    r.get(0)
+                    Ok((r.get(0)?, r.get(1)?))
                 })?)
         };
         // Other jobs' workers that died inside a window, unless that job is a suspect
@@ -255,67 +262,164 @@ impl Queue {
             logs.insert(*id, other.to_vec());
         }
         // ...and idle workers of the type that died (a kill that found no job to cost).
-        let crashed_since = |at: i64| -> Result<usize> {
+        // With the deaths, how long the dead busy workers had run inside the window.
+        let crashed_since = |at: i64| -> Result<(usize, i64)> {
             let idle: i64 = tx
                 .prepare_cached(sql::REAPER_IDLE_DEATHS_SINCE)?
                 .query_row(named_params! { ":since": at, ":task_type": c.task_type }, |r| r.get(0))?;
-            let busy: usize =
-                logs.values().filter(|l| !self.suspect(l)).map(|l| l.iter().filter(|k| k.at >= at).count()).sum();
-            Ok(busy + usize::try_from(idle).unwrap_or(0))
+            let (mut busy, mut ms) = (0, 0);
+            for k in logs.values().filter(|l| !self.suspect(l)).flatten().filter(|k| k.at >= at) {
+                busy += 1;
+                ms += ran(k).min(k.at - at);
+            }
+            Ok((busy + usize::try_from(idle).unwrap_or(0), ms))
         };
         // (a) The same point `poison_streak` times while the others completed and kept
         // their workers.
         let (completed, others_crashed) = if same_point {
-            (completed_since(since(streak_window))?, crashed_since(since(streak_window))?)
+            (completed_since(since(streak_window))?.0, crashed_since(since(streak_window))?.0)
         } else {
             (0, 0)
         };
         let by_point = same_point && completed > 0 && others_crashed == 0;
-        // (b) `max_crashes` crashes wherever they happened, while the others completed
-        // and, all together, lost fewer than a quarter as many workers in that time: the
-        // job kills its workers far more often than anything else does.
-        let (completed_b, crashed_b) = if too_many && !by_point {
-            (completed_since(since(count_window))?, crashed_since(since(count_window))?)
+        // (b) `max_crashes` crashes wherever they happened, far more than its share of
+        // the deaths for the time it ran: see `Exposure`.
+        let exposure = if too_many && !by_point {
+            let window = &log[count_window..];
+            let from = window.first().map_or(i64::MAX, |k| k.at - ran(k));
+            let (done, done_ms) = completed_since(from)?;
+            let (died, died_ms) = crashed_since(from)?;
+            Some(Exposure {
+                crashes: window.len(),
+                ran_ms: window.iter().map(ran).sum(),
+                completed: done,
+                others_died: died,
+                others_ms: done_ms + died_ms,
+            })
         } else {
-            (0, 0)
+            None
         };
-        let by_count = too_many && completed_b > 0 && crashed_b * 4 < log.len() - count_window;
+        let by_count = exposure.as_ref().is_some_and(Exposure::convicts);
         let point = |p: Option<i64>| p.map_or("before its first step".to_owned(), |p| format!("at step {p}"));
         let quarantine = by_point || by_count;
-        let error = if quarantine {
-            let (why, completed, calm) = if by_point {
-                (format!("the last {streak} {}", point(last.flatten())), completed, " and none crashed".to_owned())
-            } else {
-                let calm = match crashed_b {
-                    0 => " and none crashed".to_owned(),
-                    k => format!(", whose workers died {k} times"),
-                };
-                ("at different points".to_owned(), completed_b, calm)
-            };
+        let poison = |why: String| {
             format!(
-                "{what}; killed its worker {crashes} times ({why}) while {completed} other {} jobs completed{calm}: \
-                 set aside as poison (`foreman retry {}` runs it again)",
-                c.task_type, c.job_id
+                "{what}; killed its worker {crashes} times ({why}: set aside as poison (`foreman retry {}` runs it \
+                 again)",
+                c.job_id
             )
+        };
+        let error = if by_point {
+            poison(format!(
+                "the last {streak} {}) while {completed} other {} jobs completed and none crashed",
+                point(last.flatten()),
+                c.task_type
+            ))
+        } else if let Some(e) = exposure.as_ref().filter(|_| by_count) {
+            let calm = match e.others_died {
+                0 => "none of their workers died".to_owned(),
+                k => format!("their workers died {k} times"),
+            };
+            poison(format!(
+                "at different points) in {} s of running, while {} other {} jobs completed and, in {} s of \
+                 running, {calm} (p < {POISON_P:e} if outside kills struck running workers at random)",
+                secs(e.ran_ms),
+                e.completed,
+                c.task_type,
+                secs(e.others_ms)
+            ))
         } else {
-            let (done, died) =
-                if same_point && !too_many { (completed, others_crashed) } else { (completed_b, crashed_b) };
-            let note = if !(same_point || too_many) {
-                String::new()
-            } else if done == 0 {
-                format!(
-                    "; no other {} job completed meanwhile, so the workers may be at fault rather than the job",
-                    c.task_type
-                )
+            let note = if same_point && !too_many {
+                if completed == 0 {
+                    self.nothing_completed(c)
+                } else {
+                    format!(
+                        "; {others_crashed} other {} worker(s) died meanwhile (busy or idle), so something outside \
+                         is killing workers rather than the job",
+                        c.task_type
+                    )
+                }
+            } else if let Some(e) = &exposure {
+                if e.completed == 0 {
+                    self.nothing_completed(c)
+                } else {
+                    format!(
+                        "; {} other {} worker(s) died meanwhile (busy or idle) in {} s of running against this job's \
+                         {} s, so its crashes fit workers killed from outside rather than the job",
+                        e.others_died,
+                        c.task_type,
+                        secs(e.others_ms),
+                        secs(e.ran_ms)
+                    )
+                }
             } else {
-                format!(
-                    "; {died} other {} worker(s) died meanwhile (busy or idle), so something outside is \
-                     killing workers rather than the job",
-                    c.task_type
-                )
+                String::new()
             };
             format!("{what} {}; crash {crashes}, will retry{note}", point(c.progress))
         };
         Ok(Verdict { quarantine, error })
     }
+
+    fn nothing_completed(&self, c: &LiveClaim) -> String {
+        format!(
+            "; no other {} job completed meanwhile, so the workers may be at fault rather than the job",
+            c.task_type
+        )
+    }
+}
+
+/// How unlikely the count rule's evidence must be under outside kills to convict.
+const POISON_P: f64 = 1e-6;
+
+/// The count rule's evidence over its window (the job's last `max_crashes` crashes, from
+/// the start of the first of those runs): deaths against time spent running.
+///
+/// Outside kills (SIGKILL, the OOM killer, power cuts) strike running workers whatever
+/// they run, so each death lands on this job with a chance in proportion to its share
+/// of the running time. A killer that only hits busy workers hits a job running alone
+/// more often, so the job's time counts twice. The job is convicted when, under that
+/// model, at least its number of crashes among all the deaths would happen with a
+/// chance below [`POISON_P`], and other jobs completed meanwhile. A count alone never
+/// convicts: a slow chunk left alone at the end of a meeting under a steady killer
+/// takes every kill, but its running time grows with them, and the others' does not.
+#[derive(Debug)]
+struct Exposure {
+    /// Its crashes in the window.
+    crashes: usize,
+    /// How long its runs lasted, summed.
+    ran_ms: i64,
+    /// Other jobs of its type that completed in the window.
+    completed: i64,
+    /// Other workers of its type that died in the window (busy or idle).
+    others_died: usize,
+    /// How long other jobs' runs lasted inside the window (completed or killed).
+    others_ms: i64,
+}
+
+impl Exposure {
+    fn convicts(&self) -> bool {
+        if self.completed == 0 {
+            return false;
+        }
+        let own = 2.0 * self.ran_ms as f64;
+        let total = own + self.others_ms as f64;
+        let p = if total > 0.0 { own / total } else { 1.0 };
+        binomial_tail(self.crashes + self.others_died, self.crashes, p) < POISON_P
+    }
+}
+
+/// P(X >= k) for X ~ Binomial(n, p).
+pub(crate) fn binomial_tail(n: usize, k: usize, p: f64) -> f64 {
+    if k == 0 || p >= 1.0 {
+        return 1.0;
+    }
+    if k > n || p <= 0.0 {
+        return 0.0;
+    }
+    let ln_choose = |n: usize, i: usize| -> f64 { (1..=i).map(|j| ((n - i + j) as f64).ln() - (j as f64).ln()).sum() };
+    (k..=n).map(|i| (ln_choose(n, i) + i as f64 * p.ln() + (n - i) as f64 * (1.0 - p).ln()).exp()).sum()
+}
+
+fn secs(ms: i64) -> String {
+    format!("{:.0}", ms as f64 / 1000.0)
 }

@@ -7,6 +7,7 @@ use rusqlite::types::Value as SqlValue;
 use serde_json::json;
 
 use super::*;
+use crate::jobs::Crash;
 
 fn fast_cfg() -> QueueConfig {
     QueueConfig {
@@ -473,23 +474,138 @@ fn a_job_that_kills_its_worker_at_the_same_step_while_others_complete_is_quarant
     assert!(rec.crash_log.is_empty());
 }
 
+/// Moves every recorded time `ms` into the past, as if that long went by.
+fn age(q: &Queue, ms: i64) {
+    q.write(|tx| {
+        for col in ["created_at", "started_at", "finished_at", "quarantined_at"] {
+            tx.execute(&format!("UPDATE jobs SET {col} = {col} - ?1 WHERE {col} IS NOT NULL"), [ms])?;
+        }
+        tx.execute("UPDATE worker_deaths SET at = at - ?1", [ms])?;
+        let logs: Vec<(i64, String)> = tx
+            .prepare("SELECT job_id, crash_log FROM jobs WHERE crashes > 0")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        for (id, log) in logs {
+            let mut log: Vec<Crash> = serde_json::from_str(&log).unwrap();
+            for k in &mut log {
+                k.at -= ms;
+            }
+            tx.execute(
+                "UPDATE jobs SET crash_log = ?1 WHERE job_id = ?2",
+                rusqlite::params![serde_json::to_string(&log).unwrap(), id],
+            )?;
+        }
+        Ok::<(), QueueError>(())
+    })
+    .unwrap();
+}
+
+/// [`crash_at`] for a claim that ran `ran_ms` before its worker died.
+fn crash_after(q: &Queue, id: JobId, point: Option<i64>, ran_ms: i64) -> Recovered {
+    std::thread::sleep(Duration::from_millis(10));
+    let c = q.claim(&ghost(), TaskType::Audio).unwrap().unwrap();
+    assert_eq!(c.job_id, id);
+    if let Some(p) = point {
+        q.progress(&c.fence, p).unwrap();
+    }
+    age(q, ran_ms);
+    q.recover().unwrap()
+}
+
+/// Claims the best ready job as a live worker (asserting it is `id`), lets it run
+/// `ran_ms` and completes it.
+fn complete_after(q: &Queue, id: JobId, ran_ms: i64) {
+    std::thread::sleep(Duration::from_millis(10));
+    let c = q.claim(&me(), TaskType::Audio).unwrap().unwrap();
+    assert_eq!(c.job_id, id);
+    age(q, ran_ms);
+    q.complete(&c, &json!({})).unwrap();
+}
+
 #[test]
 fn crashes_at_different_points_quarantine_only_at_the_crash_limit() {
     let cfg = QueueConfig { max_crashes: 5, ..fast_cfg() };
     let (_d, q) = fresh(cfg);
     let m = q.create_meeting(None, None).unwrap();
     let (bad, _) = q.enqueue(&NewJob::new(m, TaskType::Audio, 0)).unwrap();
-    assert_eq!(crash_at(&q, bad, Some(1)).quarantined, vec![]);
+    // It kills its worker a second into every run, at a different step each time...
+    assert_eq!(crash_after(&q, bad, Some(1), 1_000).quarantined, vec![]);
+    // ...while another chunk runs for ten minutes and completes (five crashes are
+    // little evidence: the others must have run far longer without dying).
     let (ok, _) = q.enqueue(&NewJob::new(m, TaskType::Audio, 1).priority(9)).unwrap();
-    let c = q.claim(&me(), TaskType::Audio).unwrap().unwrap();
-    assert_eq!(c.job_id, ok);
-    q.complete(&c, &json!({})).unwrap();
+    complete_after(&q, ok, 600_000);
     for (i, point) in [Some(2), None, Some(4)].into_iter().enumerate() {
-        assert_eq!(crash_at(&q, bad, point).quarantined, vec![], "crash {}", i + 2);
+        assert_eq!(crash_after(&q, bad, point, 1_000).quarantined, vec![], "crash {}", i + 2);
     }
-    assert_eq!(crash_at(&q, bad, Some(9)).quarantined, vec![bad]);
+    assert_eq!(crash_after(&q, bad, Some(9), 1_000).quarantined, vec![bad]);
     let err = q.job(bad).unwrap().unwrap().last_error.unwrap();
-    assert!(err.contains("5 times (at different points)"), "{err}");
+    assert!(err.contains("5 times (at different points) in 5 s of running"), "{err}");
+    assert!(err.contains("1 other AUDIO jobs completed and, in 600 s of running, none of their workers died"), "{err}");
+}
+
+#[test]
+fn a_slow_chunk_left_alone_under_a_killer_of_busy_workers_is_no_poison() {
+    // The chaos harness's tail: two workers, a killer that hits a busy one every few
+    // seconds; at the end one slow chunk is the only job running and takes every kill.
+    let (_d, q) = fresh(fast_cfg());
+    let m = q.create_meeting(None, None).unwrap();
+    let (slow, _) = q.enqueue(&NewJob::new(m, TaskType::Audio, 0).priority(5)).unwrap();
+    let (other, _) = q.enqueue(&NewJob::new(m, TaskType::Audio, 1)).unwrap();
+    // Side by side: each dies about as often as the other, and the other completes.
+    for _ in 0..2 {
+        assert_eq!(crash_after(&q, slow, Some(3), 12_000).quarantined, vec![]);
+        set_priority(&q, other, 9);
+        assert_eq!(crash_after(&q, other, Some(5), 12_000).requeued, vec![other]);
+        set_priority(&q, other, 0);
+    }
+    set_priority(&q, other, 9);
+    complete_after(&q, other, 20_000);
+    // Then alone: killed 30 times, a few seconds into each run.
+    for i in 0..30 {
+        let r = crash_after(&q, slow, Some(i), 4_000 + i * 300);
+        let err = q.job(slow).unwrap().unwrap().last_error.unwrap();
+        assert_eq!(r.quarantined, vec![], "crash {}: {err}", i + 3);
+        if i == 9 {
+            // At the crash limit, the window still holds the other job's deaths and run.
+            assert!(err.contains("crash 12, will retry; 2 other AUDIO worker(s) died meanwhile"), "{err}");
+            assert!(err.contains("in 44 s of running against this job's 78 s"), "{err}");
+            assert!(err.contains("so its crashes fit workers killed from outside"), "{err}");
+        }
+    }
+    let rec = q.job(slow).unwrap().unwrap();
+    assert_eq!((rec.status, rec.crashes), (Status::Pending, 32));
+}
+
+#[test]
+fn a_job_that_kills_its_worker_at_random_points_is_poison_once_others_ran_long_without_dying() {
+    let (_d, q) = fresh(fast_cfg());
+    let m = q.create_meeting(None, None).unwrap();
+    let (bad, _) = q.enqueue(&NewJob::new(m, TaskType::Audio, 0).priority(5)).unwrap();
+    // It dies 2-6 s into each run (an allocation that fails when memory is short, say),
+    // while the other worker completes a 30 s chunk between two of its crashes.
+    for i in 0..12 {
+        let r = crash_after(&q, bad, Some(i * 7), 2_000 + (i % 5) * 1_000);
+        if i < 11 {
+            assert_eq!(r.quarantined, vec![], "crash {}", i + 1);
+        } else {
+            assert_eq!(r.quarantined, vec![bad], "{:?}", q.job(bad).unwrap().unwrap().last_error);
+        }
+        let (ok, _) = q.enqueue(&NewJob::new(m, TaskType::Audio, i + 1).priority(9)).unwrap();
+        complete_after(&q, ok, 30_000);
+    }
+    let err = q.job(bad).unwrap().unwrap().last_error.unwrap();
+    assert!(err.contains("killed its worker 12 times (at different points)"), "{err}");
+}
+
+#[test]
+fn binomial_tails() {
+    let close = |a: f64, b: f64| (a - b).abs() < 1e-9 * b.max(1e-300);
+    assert_eq!(recover::binomial_tail(5, 0, 0.3), 1.0);
+    assert!(close(recover::binomial_tail(12, 12, 0.5), 0.5f64.powi(12)));
+    // P(X >= 2), X ~ B(3, 0.5) = 4/8.
+    assert!(close(recover::binomial_tail(3, 2, 0.5), 0.5));
+    assert_eq!(recover::binomial_tail(3, 4, 0.5), 0.0);
+    assert_eq!(recover::binomial_tail(3, 1, 1.0), 1.0);
 }
 
 fn set_priority(q: &Queue, id: JobId, priority: i32) {
