@@ -1,19 +1,52 @@
 #!/usr/bin/env python3
 """Recall of expected facts in a meeting summary.
 
-Usage: summary_recall.py FACTS.json EXPORT.json
+Usage: summary_recall.py FACTS.json EXPORT.json [SCRIPT.txt]
 EXPORT.json is `foreman export MEETING --format json` (its "summary" object). Prints one
-line per fact (hit or miss, and the item that carried it), then the recall, and last a
+line per fact (hit or miss, and the item that carried it), then the recall; then each
+summary item that the meeting's reference script (SCRIPT.txt, default: the facts file's
+"meeting" with .txt, one "Speaker: words" line per turn) does not support, and last a
 JSON line with the figures. Exits 1 when the export has no summary.
+
+The support check is independent of the summary worker's own: it compares against the
+script that was read aloud, not against the ASR transcript the worker saw. An item is
+supported when at least half of its content words (three letters or more) occur in one
+script line, or, for a speaker-less item, in two adjacent lines.
 """
 import json
+import os
+import re
 import sys
+
+STOP = {"the", "and", "for", "that", "this", "with", "are", "was", "were", "has", "have", "had", "but", "from",
+        "our", "you", "your", "its", "they", "them", "then", "than", "there", "what", "when", "which", "all", "any",
+        "can", "one", "also", "will"}
+
+
+def words(s):
+    return [w for w in re.findall(r"[a-z0-9']+", s.lower()) if len(w) >= 3 and w not in STOP]
+
+
+def unsupported(summary, script_lines):
+    """Items whose words the script does not say."""
+    lines = [set(words(l)) for l in script_lines]
+    pairs = lines + [a | b for a, b in zip(lines, lines[1:])]
+    bad = []
+    for kind in ("key_points", "decisions", "action_items", "open_questions"):
+        for item in summary.get(kind, []):
+            mine = words(item.get("text", ""))
+            if not mine:
+                continue
+            best = max((sum(w in l for w in mine) / len(mine) for l in pairs), default=0.0)
+            if best < 0.5:
+                bad.append((kind, item.get("text", ""), round(best, 2)))
+    return bad
 
 
 def units(summary):
     """The texts a fact may be found in: the overview and each item (text, owner, due)."""
     out = [("overview", summary.get("overview", ""))]
-    for kind in ("decisions", "action_items", "open_questions"):
+    for kind in ("decisions", "action_items", "open_questions", "key_points"):
         for item in summary.get(kind, []):
             text = " ".join(str(item.get(k) or "") for k in ("owner", "text", "due"))
             out.append((kind, text))
@@ -40,7 +73,18 @@ def main():
         print(f"{'hit ' if found else 'miss'}  {f['id']:<28} {where}")
     recall = hits / len(facts) if facts else 0.0
     print(f"recall {hits}/{len(facts)} = {recall:.2f}")
-    print(json.dumps({"facts": len(facts), "recalled": hits, "recall": round(recall, 3), "model": summary.get("model")}))
+    meta = json.load(open(sys.argv[1]))
+    script = sys.argv[3] if len(sys.argv) > 3 else os.path.splitext(meta.get("meeting", ""))[0] + ".txt"
+    if not os.path.isabs(script) and not os.path.exists(script):
+        script = os.path.join(os.path.dirname(os.path.abspath(sys.argv[1])), "..", script)
+    lines = [l.split(":", 1)[-1] for l in open(script).read().splitlines() if l.strip()]
+    bad = unsupported(summary, lines)
+    items = sum(len(summary.get(k, [])) for k in ("key_points", "decisions", "action_items", "open_questions"))
+    for kind, text, score in bad:
+        print(f"unsupported  {kind}: {text!r} (best script line overlap {score})")
+    print(f"unsupported items {len(bad)}/{items} (against {script})")
+    print(json.dumps({"facts": len(facts), "recalled": hits, "recall": round(recall, 3), "items": items,
+                      "unsupported": len(bad), "model": summary.get("model")}))
 
 
 if __name__ == "__main__":

@@ -67,21 +67,42 @@ fn export(data: &Path, meeting: MeetingId, format: &str) -> String {
     out
 }
 
-/// Checks the exported summary's structure and times, returns it.
-fn checked_summary(data: &Path, meeting: MeetingId, end_ms: i64) -> Value {
+/// Checks the exported summary's structure and its grounding (issue 14): every item
+/// cites a transcript line by index, carries that line's times, and (unless a prose
+/// model worded it) shows that line's own words. Returns it.
+fn checked_summary(
+    data: &Path,
+    meeting: MeetingId,
+    script: &[(i64, &str, &str)],
+    own_words: bool,
+    need_items: bool,
+) -> Value {
     let v: Value = serde_json::from_str(&export(data, meeting, "json")).unwrap();
     let s = v["summary"].clone();
+    let segments = v["segments"].as_array().unwrap();
+    assert_eq!(segments.len(), script.len());
     assert!(s["overview"].as_str().is_some_and(|o| !o.trim().is_empty()), "an overview: {s:#}");
     let mut items = 0;
-    for list in ["decisions", "action_items", "open_questions"] {
+    for list in ["key_points", "decisions", "action_items", "open_questions"] {
         for i in s[list].as_array().unwrap_or_else(|| panic!("{list} is a list: {s:#}")) {
             items += 1;
-            let (a, b) = (i["start_ms"].as_i64().unwrap(), i["end_ms"].as_i64().unwrap());
-            assert!(0 <= a && a <= b && b <= end_ms, "{list} item time {a}..{b} within the meeting (0..{end_ms}): {i}");
-            assert!(i["text"].as_str().is_some_and(|t| t.len() >= 3), "{i}");
+            let lines = i["lines"].as_array().unwrap_or_else(|| panic!("{list} item cites no line: {i}"));
+            assert_eq!(lines.len(), 1, "{i}");
+            let n = lines[0].as_u64().unwrap() as usize;
+            let (at, _, said) = script[n];
+            assert_eq!(
+                (i["start_ms"].as_i64(), i["end_ms"].as_i64()),
+                (Some(at * 1000), Some(at * 1000 + 5000)),
+                "{i}"
+            );
+            let text = i["text"].as_str().unwrap();
+            assert!(text.len() >= 3, "{i}");
+            if own_words {
+                assert!(said.contains(text), "{list} item {text:?} is not the words of line {n} ({said:?})");
+            }
         }
     }
-    assert!(items > 0, "the summary names something: {s:#}");
+    assert!(items > 0 || !need_items, "the summary names something: {s:#}");
     s
 }
 
@@ -97,12 +118,22 @@ fn issue5_smollm2_summarises_a_scripted_meeting_with_times_and_owners() {
     let (st, _, err) = run_out(&mut summary_worker(&data), Duration::from_secs(600));
     assert!(st.success(), "{err}");
     assert!(err.contains("model unloaded"), "the model is unloaded before exit: {err}");
-    let sum = checked_summary(&data, m, 35_000);
+    let sum = checked_summary(&data, m, SCRIPT, true, true);
     let owners = owners(&sum);
     assert!(
         owners.iter().any(|o| o.contains("Ben") || o.contains("Carol")),
-        "a known action item's owner is named: {owners:?} in {sum:#}"
+        "a known action item's owner is named: {owners:?} in {sum:#}\n{err}"
     );
+    // Owners and due dates are copied from the cited line, the date relative to the
+    // meeting's day; the summary says how its items were made.
+    for a in sum["action_items"].as_array().unwrap() {
+        if a["owner"] == "Ben" {
+            assert_eq!(a["due"], "by Thursday", "{a}");
+            let day = a["due_date"].as_str().unwrap();
+            assert!(day.len() == 10 && day.starts_with("20"), "{a}");
+        }
+    }
+    assert!(sum["model"].as_str().unwrap().contains("the cited lines' own words"), "{sum:#}");
     let md = export(&data, m, "md");
     let (summary_at, transcript_at) = (md.find("## Summary").expect(&md), md.find("## Transcript").expect(&md));
     assert!(summary_at < transcript_at, "summary first:\n{md}");
@@ -146,7 +177,9 @@ fn issue5_sigkill_in_the_map_phase_resumes_from_the_finished_windows() {
     assert_eq!(err.matches("reusing the notes").count(), before.len(), "{err}");
     let idx: Vec<usize> = after.iter().map(|w| w.idx).collect();
     assert_eq!(idx, (0..after.len()).collect::<Vec<_>>());
-    checked_summary(&data, m, 36 * 2 * 1000);
+    // One or two lines per window: SmolLM2 may label them all `none`; the point here
+    // is the resume, and that whatever it lists is grounded.
+    checked_summary(&data, m, &long, true, false);
     let job = q.meeting_jobs(m).unwrap().into_iter().find(|j| j.task_type == "SUMMARY").unwrap();
     assert_eq!(
         (job.status.as_str(), job.result.as_ref().unwrap()["reused_windows"].as_u64()),
@@ -205,7 +238,7 @@ fn issue5_openai_backend_summarises_through_a_real_llama_cpp_server() {
     );
     assert!(st.success(), "{err}");
     assert!(err.contains("counted by the server (/tokenize)"), "{err}");
-    let sum = checked_summary(&data, m, 35_000);
+    let sum = checked_summary(&data, m, SCRIPT, false, true);
     let q = Queue::open(&data.join("debrief.db"), QueueConfig::default()).unwrap();
     let model = q.read(|c| Ok(debrief_summary::store::summary(c, m)?)).unwrap().unwrap().model;
     assert!(model.contains(&url), "{model}");

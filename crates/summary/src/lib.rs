@@ -1,24 +1,31 @@
 //! Meeting summaries without an inference engine: everything around the model.
 //!
-//! - [`window`]: the transcript as `[m:ss] Speaker: text` lines, packed into windows that
-//!   fit the model's context (the caller counts tokens with the model's tokenizer).
-//! - [`prompts`]: the map and reduce prompts, embedded from `prompts/*.txt` and
+//! Nothing is shown that was not said: every item of a summary cites the transcript
+//! line (or slide) it comes from, and its words are that line's.
+//!
+//! - [`window`]: the transcript as numbered `L12 [m:ss] Speaker: text` lines, packed into
+//!   windows that fit the model's context (the caller counts tokens with the model's
+//!   tokenizer).
+//! - [`cite`]: the map step. The model cites lines and labels them (decision, action,
+//!   question, point) under a grammar that admits only the window's lines and the types
+//!   their words support; items are built from the cited lines (owner and due date
+//!   copied from the words, [`dates`] turning "by Friday" into a date).
+//! - [`prompts`]: the map and overview prompts, embedded from `prompts/*.txt` and
 //!   overridable file by file from a directory.
-//! - [`shape`]: the answer's shape as a GBNF grammar (llama.cpp) and as a JSON schema
-//!   (OpenAI-compatible servers), with capped list and string lengths so that even a
-//!   135M-parameter model returns complete, valid JSON.
-//! - [`parse`]: the model's answer to [`Notes`] or [`Summary`]: invalid items are dropped,
-//!   duplicates merged, and every item gets a real time range (the transcript line it
-//!   cites or best matches, never a time outside its window).
+//! - [`shape`]: the overview answer's shape as a GBNF grammar and a JSON schema.
+//! - [`parse`]: reading a model's JSON leniently, and the content words checks use.
+//! - [`reduce`]: window notes merged into the summary, and the overview: written from
+//!   the items (counts, speakers, the words said most), or by a big model from the
+//!   items and checked against them.
 //! - [`store`]: `summary_windows` (map checkpoints) and `summaries` rows.
-//! - [`reduce`]: window notes rendered for the reduce prompt, grouped hierarchically
-//!   when they do not fit one context.
 //! - [`render`]: the summary as Markdown and as JSON, for `foreman export`.
 //!
 //! The map-reduce loop itself lives in `summary-worker`, which owns the model. This crate
 //! links no engine, so the foreman can render summaries without llama.cpp.
 #![deny(missing_docs)]
 
+pub mod cite;
+pub mod dates;
 pub mod parse;
 pub mod prompts;
 pub mod reduce;
@@ -29,22 +36,36 @@ pub mod window;
 
 use serde::{Deserialize, Serialize};
 
-/// One note: a key point, decision, action item or open question, with the span of the
-/// meeting it comes from.
+/// One note: a key point, decision, action item or open question, with the transcript
+/// line it comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Item {
-    /// What was said, decided, asked or is to be done.
+    /// What was said, decided, asked or is to be done: the cited line's words (or a big
+    /// model's wording that the line supports).
     pub text: String,
-    /// Who does it (action items, when said).
+    /// Who does it (action items): a name said in the line, or the speaker of "I will".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
-    /// By when (action items, when said), as said ("Friday").
+    /// By when (action items), as said ("by Friday").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due: Option<String>,
-    /// Start of the transcript span it comes from (ms of meeting time).
+    /// That due date as a day (`YYYY-MM-DD`), relative to the meeting's day, when the
+    /// words name one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_date: Option<String>,
+    /// Start of the cited line (ms of meeting time).
     pub start_ms: i64,
-    /// End of that span.
+    /// End of the cited line.
     pub end_ms: i64,
+    /// The cited transcript lines: indices into the meeting's segments (as exported).
+    #[serde(default)]
+    pub lines: Vec<usize>,
+    /// The cited slides: indices into the meeting's slides (as exported).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slides: Vec<usize>,
+    /// Who said the cited line, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speaker: Option<String>,
 }
 
 /// The notes of one window (map output), or of a group of windows (an intermediate
@@ -83,6 +104,9 @@ impl Notes {
 pub struct Summary {
     /// A few sentences on the whole meeting.
     pub overview: String,
+    /// Main topics (cited lines).
+    #[serde(default)]
+    pub key_points: Vec<Item>,
     /// Decisions made.
     pub decisions: Vec<Item>,
     /// Tasks with owner and due date.

@@ -1,17 +1,227 @@
-//! The reduce phase's inputs: window notes rendered as text the model reads, grouped so
-//! that each reduce call fits the context (hierarchically: groups are reduced to notes,
-//! which are grouped again, until one call takes everything).
+//! The reduce step: window notes merged into the meeting's summary, and its overview.
+//!
+//! Items are transcript lines, so merging needs no model: the lists are joined in time
+//! order, a line cited twice (a long line split across windows) counts once, and a
+//! list longer than its cap keeps items spread evenly over the meeting. The overview
+//! is written from the items ([`plain_overview`]: who spoke, for how long, the words
+//! said most, how many items of each kind) unless a big model writes one from the
+//! items, which is shown only if its words are the items' ([`checked_overview`]).
 
-use crate::parse::Anchor;
-use crate::{mmss, Item, Notes, Summary};
+use std::collections::HashMap;
 
-/// Picks one list out of notes.
-type Pick = fn(&Notes) -> &Vec<Item>;
+use crate::window::Line;
+use crate::{mmss, parse, Item, Notes, Summary};
 
-fn line(i: &Item) -> String {
-    let mut s = format!("[{}] ", mmss(i.start_ms));
+/// Most items per list in a summary.
+pub const CAP: usize = 10;
+/// Most key points in a summary.
+pub const KEY_POINTS: usize = 5;
+
+fn spread(mut items: Vec<Item>, cap: usize) -> Vec<Item> {
+    items.sort_by_key(|i| (i.start_ms, i.lines.first().copied()));
+    let mut seen: Vec<(Vec<usize>, Vec<usize>, String)> = Vec::new();
+    items.retain(|i| {
+        let key = if i.lines.is_empty() && i.slides.is_empty() { i.text.to_lowercase() } else { String::new() };
+        let k = (i.lines.clone(), i.slides.clone(), key);
+        let new = !seen.contains(&k);
+        seen.push(k);
+        new
+    });
+    if items.len() <= cap {
+        return items;
+    }
+    let n = items.len();
+    (0..cap).map(|j| items[j * n / cap].clone()).collect()
+}
+
+/// The window notes as one summary (without an overview).
+pub fn merge(notes: &[Notes]) -> Summary {
+    let all = |get: fn(&Notes) -> &Vec<Item>| notes.iter().flat_map(|n| get(n).iter().cloned()).collect::<Vec<_>>();
+    Summary {
+        overview: String::new(),
+        key_points: spread(all(|n| &n.key_points), KEY_POINTS),
+        decisions: spread(all(|n| &n.decisions), CAP),
+        action_items: spread(all(|n| &n.action_items), CAP),
+        open_questions: spread(all(|n| &n.open_questions), CAP),
+    }
+}
+
+/// What the transcript itself tells about a meeting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Facts {
+    /// From the first line's start to the last line's end (ms).
+    pub span_ms: i64,
+    /// Speakers, in order of first words.
+    pub speakers: Vec<String>,
+    /// Words of the summary's items that the meeting said most (at least twice), most
+    /// frequent first; no names or fillers.
+    pub topics: Vec<String>,
+}
+
+/// Words said often in any meeting, never a topic.
+const FILLERS: &[&str] = &[
+    "good",
+    "great",
+    "okay",
+    "yeah",
+    "thanks",
+    "thank",
+    "morning",
+    "everyone",
+    "well",
+    "right",
+    "just",
+    "like",
+    "really",
+    "going",
+    "know",
+    "think",
+    "want",
+    "need",
+    "make",
+    "take",
+    "said",
+    "say",
+    "decided",
+    "decide",
+    "agreed",
+    "agree",
+    "week",
+    "today",
+    "tomorrow",
+    "time",
+    "now",
+    "here",
+    "sure",
+    "maybe",
+    "something",
+    "people",
+    "would",
+    "could",
+    "should",
+    "about",
+    "some",
+    "more",
+    "very",
+    "into",
+    "over",
+    "only",
+    "even",
+    "might",
+    "made",
+    "been",
+    "still",
+    "much",
+    "done",
+    "doing",
+    "does",
+    "get",
+    "got",
+    "put",
+    "yes",
+    "one",
+    "two",
+];
+
+/// Words written with a capital letter inside a sentence (names, mostly).
+fn capitalised(lines: &[Line]) -> Vec<String> {
+    let mut out = Vec::new();
+    for l in lines {
+        let mut start = true;
+        for w in l.said.split_whitespace() {
+            let bare: String = w.chars().filter(|c| c.is_alphanumeric()).collect();
+            if !start && bare.chars().next().is_some_and(char::is_uppercase) && bare.chars().count() >= 3 {
+                out.push(bare.to_lowercase());
+            }
+            start = w.ends_with(['.', '?', '!']);
+        }
+    }
+    out
+}
+
+/// [`Facts`] of the meeting's lines; the topics are words of the summary's items, the
+/// ones the whole meeting said most.
+pub fn facts(lines: &[Line], s: &Summary) -> Facts {
+    let mut speakers: Vec<String> = Vec::new();
+    for l in lines {
+        if let Some(s) = &l.speaker {
+            if !speakers.contains(s) {
+                speakers.push(s.clone());
+            }
+        }
+    }
+    let mut names: Vec<String> = speakers.iter().flat_map(|s| parse::words(s)).collect();
+    names.extend(capitalised(lines));
+    let in_items: Vec<String> = [&s.key_points, &s.decisions, &s.action_items, &s.open_questions]
+        .iter()
+        .flat_map(|l| l.iter())
+        .flat_map(|i| parse::words(&i.text))
+        .collect();
+    let mut counts: HashMap<String, (usize, usize)> = HashMap::new();
+    let mut order = 0;
+    for l in lines {
+        for w in parse::words(&l.said) {
+            if names.contains(&w)
+                || FILLERS.contains(&w.as_str())
+                || !in_items.contains(&w)
+                || w.chars().any(|c| c.is_ascii_digit())
+            {
+                continue;
+            }
+            order += 1;
+            counts.entry(w).or_insert((0, order)).0 += 1;
+        }
+    }
+    let mut ranked: Vec<(String, (usize, usize))> = counts.into_iter().filter(|(_, (n, _))| *n >= 2).collect();
+    ranked.sort_by_key(|(_, (n, first))| (std::cmp::Reverse(*n), *first));
+    let span_ms =
+        lines.iter().map(|l| l.end_ms).max().unwrap_or(0) - lines.iter().map(|l| l.start_ms).min().unwrap_or(0);
+    Facts { span_ms, speakers, topics: ranked.into_iter().take(4).map(|(w, _)| w).collect() }
+}
+
+fn list(words: &[String]) -> String {
+    match words {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// An overview that says only what is known: who spoke and for how long, the words said
+/// most, and how many items of each kind the summary lists.
+pub fn plain_overview(s: &Summary, f: &Facts) -> String {
+    let mut parts = Vec::new();
+    let span = mmss(f.span_ms);
+    parts.push(match f.speakers.len() {
+        0 => format!("{span} of speech."),
+        1 => format!("{} spoke for {span}.", f.speakers[0]),
+        n => format!("{n} speakers ({}) over {span}.", list(&f.speakers)),
+    });
+    if !f.topics.is_empty() {
+        parts.push(format!("Words said most: {}.", f.topics.join(", ")));
+    }
+    let (d, a, q) = (s.decisions.len(), s.action_items.len(), s.open_questions.len());
+    if d + a + q == 0 {
+        parts.push("No decision, action item or open question was found in what was said.".into());
+    } else {
+        parts.push(format!(
+            "Listed below with the lines they come from: {}, {} and {}.",
+            count(d, "decision", "decisions"),
+            count(a, "action item", "action items"),
+            count(q, "open question", "open questions")
+        ));
+    }
+    parts.join(" ")
+}
+
+fn line(kind: &str, i: &Item) -> String {
+    let mut s = format!("{kind} [{}] ", mmss(i.start_ms));
     if let Some(o) = &i.owner {
-        s += &format!("{o}: ");
+        s += &format!("(owner {o}) ");
     }
     s += &i.text;
     if let Some(d) = &i.due {
@@ -20,123 +230,54 @@ fn line(i: &Item) -> String {
     s
 }
 
-/// Notes as the reduce prompt shows them: a heading per non-empty list, one `[m:ss]`
-/// line per item.
-pub fn render(notes: &[Notes]) -> String {
+/// The summary's items as the overview prompt shows them, one line each.
+pub fn render(s: &Summary) -> String {
     let mut out = String::new();
-    let lists: [(&str, Pick); 4] = [
-        ("Key points", |n| &n.key_points),
-        ("Decisions", |n| &n.decisions),
-        ("Action items", |n| &n.action_items),
-        ("Open questions", |n| &n.open_questions),
+    let lists: [(&str, &Vec<Item>); 4] = [
+        ("Topic", &s.key_points),
+        ("Decision", &s.decisions),
+        ("Action", &s.action_items),
+        ("Open question", &s.open_questions),
     ];
-    for (title, get) in lists {
-        let items: Vec<&Item> = notes.iter().flat_map(get).collect();
-        if items.is_empty() {
-            continue;
-        }
-        out += &format!("{title}:\n");
+    for (kind, items) in lists {
         for i in items {
-            out += &line(i);
+            out += &line(kind, i);
             out.push('\n');
         }
     }
     out
 }
 
-/// Every item of `notes` as an anchor for the reduce answer's citations.
-pub fn anchors(notes: &[Notes]) -> Vec<Anchor> {
-    notes
-        .iter()
-        .flat_map(|n| n.items())
-        .map(|(_, i)| Anchor { start_ms: i.start_ms, end_ms: i.end_ms, text: line(i) })
-        .collect()
-}
-
-/// Drops items from the end of the longest lists until the rendering fits `budget`.
-pub fn fit(mut n: Notes, budget: usize, count: &mut dyn FnMut(&str) -> usize) -> Notes {
-    while count(&render(std::slice::from_ref(&n))) > budget && !n.is_empty() {
-        let lists = [&mut n.key_points, &mut n.decisions, &mut n.action_items, &mut n.open_questions];
-        if let Some(longest) = lists.into_iter().max_by_key(|l| l.len()) {
-            longest.pop();
+/// `s` with items dropped (key points first, then from the longest list) until its
+/// rendering fits `budget` tokens.
+pub fn fit(mut s: Summary, budget: usize, count: &mut dyn FnMut(&str) -> usize) -> Summary {
+    while count(&render(&s)) > budget {
+        if s.key_points.pop().is_some() {
+            continue;
         }
-    }
-    n
-}
-
-/// Groups consecutive notes so that each group's rendering fits `budget`. Every note is
-/// first fitted into half the budget, so groups hold at least two notes (except perhaps
-/// the last) and each reduce level shrinks the list.
-pub fn groups(notes: Vec<Notes>, budget: usize, count: &mut dyn FnMut(&str) -> usize) -> Vec<Vec<Notes>> {
-    let mut out: Vec<Vec<Notes>> = Vec::new();
-    let mut used = 0;
-    for n in notes {
-        let n = fit(n, budget / 2, count);
-        let size = count(&render(std::slice::from_ref(&n)));
-        match out.last_mut() {
-            Some(g) if used + size <= budget => {
-                g.push(n);
-                used += size;
-            }
-            _ => {
-                out.push(vec![n]);
-                used = size;
-            }
-        }
-    }
-    out
-}
-
-/// An intermediate reduce result as notes for the next level: the overview becomes a
-/// key point spanning the group.
-pub fn as_notes(s: Summary, span: (i64, i64)) -> Notes {
-    let mut key_points = Vec::new();
-    if !s.overview.is_empty() {
-        key_points.push(Item { text: s.overview, owner: None, due: None, start_ms: span.0, end_ms: span.1 });
-    }
-    Notes { key_points, decisions: s.decisions, action_items: s.action_items, open_questions: s.open_questions }
-}
-
-/// Completes a reduce answer so that it neither loses nor hides what the notes hold: a
-/// list the model left empty while the notes have items gets the notes' items (merged,
-/// in time order, at most `cap`), and a missing overview is written plainly from the
-/// key points and decisions.
-pub fn complete(mut s: Summary, group: &[Notes], cap: usize) -> Summary {
-    fn merged(group: &[Notes], get: Pick, cap: usize) -> Vec<Item> {
-        let mut all: Vec<Item> = group.iter().flat_map(|n| get(n).iter().cloned()).collect();
-        all.sort_by_key(|i| i.start_ms);
-        let mut seen = Vec::new();
-        all.retain(|i| {
-            let k: String = i.text.to_lowercase().chars().filter(|c| c.is_alphanumeric()).collect();
-            let new = !seen.contains(&k);
-            seen.push(k);
-            new
-        });
-        all.truncate(cap);
-        all
-    }
-    let lists: [(&mut Vec<Item>, Pick); 3] = [
-        (&mut s.decisions, |n| &n.decisions),
-        (&mut s.action_items, |n| &n.action_items),
-        (&mut s.open_questions, |n| &n.open_questions),
-    ];
-    for (list, get) in lists {
-        if list.is_empty() {
-            *list = merged(group, get, cap);
-        }
-    }
-    if s.overview.is_empty() {
-        let bare = |i: &Item| i.text.trim_end_matches(['.', ' ']).to_owned();
-        let points: Vec<String> = merged(group, |n| &n.key_points, 3).iter().map(bare).collect();
-        let decided: Vec<String> = s.decisions.iter().take(2).map(bare).collect();
-        let mut parts = Vec::new();
-        if !points.is_empty() {
-            parts.push(format!("Discussed: {}.", points.join("; ")));
-        }
-        if !decided.is_empty() {
-            parts.push(format!("Decided: {}.", decided.join("; ")));
-        }
-        s.overview = parts.join(" ");
+        let lists = [&mut s.decisions, &mut s.action_items, &mut s.open_questions];
+        let Some(longest) = lists.into_iter().filter(|l| !l.is_empty()).max_by_key(|l| l.len()) else { break };
+        longest.pop();
     }
     s
+}
+
+/// A model's overview, if what it says comes from the summary's items: no template
+/// placeholder, and at least four in five of its content words occur in the items, the
+/// speakers' names or the words said most. `None` otherwise (the caller writes
+/// [`plain_overview`]).
+pub fn checked_overview(answer: &str, s: &Summary, f: &Facts) -> Option<String> {
+    let obj = parse::object(answer).ok()?;
+    let text = parse::clean(obj.get("overview")?.as_str()?);
+    if text.contains('[') || text.contains('{') {
+        return None;
+    }
+    let mut source = parse::words(&render(s));
+    source.extend(f.speakers.iter().flat_map(|n| parse::words(n)));
+    source.extend(f.topics.iter().cloned());
+    let stem = |w: &str| w.chars().take(5).collect::<String>();
+    let source: Vec<String> = source.iter().map(|w| stem(w)).collect();
+    let mine = parse::words(&text);
+    let hits = mine.iter().filter(|w| source.contains(&stem(w))).count();
+    (mine.len() >= 3 && hits * 5 >= mine.len() * 4).then_some(text)
 }

@@ -9,44 +9,56 @@ fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// Where an item comes from: the time of the line it cites.
 fn stamp(i: &Item) -> String {
-    if i.end_ms / 1000 > i.start_ms / 1000 {
-        format!("[{}–{}]", mmss(i.start_ms), mmss(i.end_ms))
-    } else {
-        format!("[{}]", mmss(i.start_ms))
+    format!("[{}]", mmss(i.start_ms))
+}
+
+fn due(i: &Item) -> String {
+    match (&i.due, &i.due_date) {
+        (Some(d), Some(day)) => format!(" (due {}: {day})", one_line(d)),
+        (Some(d), None) => format!(" (due {})", one_line(d)),
+        _ => String::new(),
     }
 }
 
-/// The summary as Markdown sections (`## Summary`, then `###` lists), each item with its
-/// `[m:ss–m:ss]` span; empty lists say so.
+/// The summary as Markdown sections (`## Summary`, then `###` lists), each item with the
+/// `[m:ss]` time of the transcript line it cites; empty lists say so.
 pub fn markdown(s: &StoredSummary) -> String {
     let sum = &s.summary;
     let mut out = String::from("## Summary\n\n");
     if !sum.overview.is_empty() {
         out += &format!("{}\n\n", one_line(&sum.overview));
     }
-    let lists: [(&str, &Vec<Item>); 3] =
-        [("Decisions", &sum.decisions), ("Action items", &sum.action_items), ("Open questions", &sum.open_questions)];
+    let lists: [(&str, &Vec<Item>); 4] = [
+        ("Decisions", &sum.decisions),
+        ("Action items", &sum.action_items),
+        ("Open questions", &sum.open_questions),
+        ("Topics", &sum.key_points),
+    ];
     for (title, items) in lists {
+        if title == "Topics" && items.is_empty() {
+            continue;
+        }
         out += &format!("### {title}\n\n");
         if items.is_empty() {
             out += "- none noted\n";
         }
         for i in items {
             let who = i.owner.as_deref().map(|o| format!("**{}**: ", one_line(o))).unwrap_or_default();
-            let due = i.due.as_deref().map(|d| format!(" (due {})", one_line(d))).unwrap_or_default();
-            out += &format!("- {} {who}{}{due}\n", stamp(i), one_line(&i.text));
+            out += &format!("- {} {who}{}{}\n", stamp(i), one_line(&i.text), due(i));
         }
         out.push('\n');
     }
     out += &format!(
-        "*Summary by {}, generated on this machine; check it against the transcript.*\n\n",
+        "*Summary by {}, generated on this machine: each item is a transcript line, cited by its time.*\n\n",
         one_line(&s.model)
     );
     out
 }
 
-/// The summary as a JSON object: the summary's fields plus `model` and `created_ms`.
+/// The summary as a JSON object: the summary's fields (each item with `lines`, the
+/// indices of the transcript segments it cites) plus `model` and `created_ms`.
 pub fn json(s: &StoredSummary) -> Value {
     let mut v = serde_json::to_value(&s.summary).unwrap_or_else(|_| json!({}));
     if let Value::Object(m) = &mut v {

@@ -1,6 +1,7 @@
 use debrief_transcript::Segment;
 
-use crate::parse::Anchor;
+use crate::cite::{self, Kind};
+use crate::dates::{self, Day};
 use crate::window::{lines, windows, with_slides, Line};
 use crate::*;
 
@@ -30,7 +31,7 @@ fn times_format_and_parse() {
 }
 
 #[test]
-fn lines_carry_time_and_speaker_and_windows_pack_within_the_budget() {
+fn lines_carry_number_time_and_speaker_and_windows_pack_within_the_budget() {
     let segs = vec![
         seg(0, Some("Ana"), "  Good   morning everyone "),
         seg(5, None, ""),
@@ -38,19 +39,24 @@ fn lines_carry_time_and_speaker_and_windows_pack_within_the_budget() {
     ];
     let l = lines(&segs);
     assert_eq!(l.len(), 2);
-    assert_eq!(l[0].text, "[0:00] Ana: Good morning everyone");
-    assert_eq!(l[1].text, "[0:10] one two three four five six seven eight");
+    assert_eq!(l[0].text, "L1 [0:00] Ana: Good morning everyone");
+    assert_eq!(
+        (l[0].said.as_str(), l[0].speaker.as_deref(), l[0].segment),
+        ("Good morning everyone", Some("Ana"), Some(0))
+    );
+    assert_eq!(l[1].text, "L2 [0:10] one two three four five six seven eight");
+    assert_eq!((l[1].n, l[1].segment), (2, Some(2)), "numbered in order, citing the segment's index");
     let w = windows(&l, 100, &mut count);
     assert_eq!(w.len(), 1);
     assert_eq!((w[0].start_ms, w[0].end_ms), (0, 14_000));
-    // A budget of 16 tokens: the long line is split, every piece keeps its stamp.
+    // A budget of 16 tokens: the long line is split, every piece keeps its number and stamp.
     let long: Vec<Line> = lines(&[seg(3, None, &"word ".repeat(40))]);
     let w = windows(&long, 16, &mut count);
     assert!(w.len() >= 3, "{w:?}");
     for win in &w {
         assert!(count(&win.text()) <= 16, "{}", win.text());
-        assert!(win.text().starts_with("[0:03] word"));
-        assert_eq!(win.start_ms, 3000);
+        assert!(win.text().starts_with("L1 [0:03] word"), "{}", win.text());
+        assert_eq!((win.start_ms, win.lines[0].n), (3000, 1));
     }
     let again = windows(&long, 16, &mut count);
     assert_eq!(w, again, "deterministic");
@@ -67,99 +73,231 @@ fn slides_join_the_lines_at_the_time_they_appeared() {
     assert_eq!(
         text,
         [
-            "[0:00] Ana: Let us look at the budget",
-            "[0:20] Slide 1: Budget / Marketing 42000 euros",
-            "[0:20] Any questions"
+            "L1 [0:00] Ana: Let us look at the budget",
+            "L2 [0:20] Slide 1: Budget / Marketing 42000 euros",
+            "L3 [0:20] Any questions"
         ]
     );
+    assert_eq!((l[1].slide, l[1].segment, l[2].segment), (Some(0), None, Some(1)));
     let w = windows(&l, 100, &mut count);
     assert!(w[0].text().contains("42000 euros"));
 }
 
-fn anchors() -> Vec<Anchor> {
-    [
-        (0, "[0:00] Let's start the weekly planning meeting."),
-        (4, "[0:04] We decided to move the product launch to March fifteenth."),
-        (9, "[0:09] Ben will send the revised budget to the finance team by Friday."),
-        (30, "[0:30] Who owns the customer survey?"),
-    ]
-    .iter()
-    .map(|(s, t)| Anchor { start_ms: s * 1000, end_ms: s * 1000 + 4000, text: (*t).into() })
-    .collect()
+/// The sample stand-up's lines as Whisper writes them.
+fn standup() -> Vec<Line> {
+    lines(&[
+        seg(0, Some("Ana"), "Good morning everyone. Let's start the weekly planning meeting."),
+        seg(4, Some("Ben"), "The budget review is finished. We decided to move the product launch to March fifteenth."),
+        seg(9, Some("Ana"), "Good. Ben will send the revised budget to the finance team by Friday."),
+        seg(14, Some("Ben"), "Yes, I will also update the roadmap document this week."),
+        seg(18, Some("Ana"), "Carol, please read the passage for our book club."),
+        seg(22, Some("Carol"), "he was not an ill disposed young man"),
+        seg(30, Some("Dana"), "Thank you, Carol. One open question remains. Who owns the customer survey?"),
+        seg(36, Some("Ana"), "We will decide that next week. Dana will draft the survey questions by Wednesday."),
+        seg(42, Some("Ben"), "We have not decided the venue yet."),
+    ])
 }
 
 #[test]
-fn notes_are_repaired_and_grounded_in_the_window() {
-    let answer = r#"Sure! ```json
-    {"key_points": [{"time": "0:00", "text": "weekly planning"}, {"time": "0:00", "text": "Weekly  planning"}, {"time": "0:01", "text": " "}],
-     "decisions": [{"time": "9:59", "text": "Launch moved to March fifteenth"}],
-     "action_items": [{"time": "0:09", "owner": "Ben", "task": "send revised budget to finance", "due": "Friday"},
-                      {"time": "0:30", "owner": "Zed", "task": "own the survey", "due": "none"}],
-     "open_questions": ["Who owns the customer survey?"]}
-    ```"#;
-    let n = parse::notes(answer, &anchors(), 3).unwrap();
-    assert_eq!(n.key_points.len(), 1, "duplicates and empty items dropped: {n:?}");
-    // The cited time is outside the window: the item goes to the line it matches.
-    assert_eq!((n.decisions[0].start_ms, n.decisions[0].end_ms), (4000, 8000));
-    let a = &n.action_items[0];
-    assert_eq!((a.owner.as_deref(), a.due.as_deref(), a.start_ms), (Some("Ben"), Some("Friday"), 9000));
-    // An owner nobody mentioned is dropped, as is a "none" due date.
-    assert_eq!((n.action_items[1].owner.as_deref(), n.action_items[1].due.as_deref()), (None, None));
-    assert_eq!(n.open_questions[0].start_ms, 30_000);
-    for (_, i) in n.items() {
-        assert!((0..=34_000).contains(&i.start_ms) && i.end_ms >= i.start_ms, "{i:?}");
-    }
-    let err = parse::notes("I cannot help with that", &anchors(), 3).unwrap_err().to_string();
-    assert!(err.contains("not a JSON object") && err.contains("cannot help"), "{err}");
-    assert!(parse::notes("[1, 2]", &anchors(), 3).unwrap_err().to_string().contains("array"));
+fn a_line_supports_only_the_types_its_words_carry() {
+    let l = standup();
+    let k = |n: usize| cite::kinds(&l[n - 1].said);
+    assert_eq!(k(1), vec![Kind::Point]);
+    assert_eq!(k(2), vec![Kind::Decision, Kind::Point]);
+    assert_eq!(k(3), vec![Kind::Action, Kind::Point]);
+    assert_eq!(k(5), vec![Kind::Action, Kind::Point], "a request");
+    assert_eq!(k(6), vec![Kind::Point], "not a decision, not a task");
+    assert_eq!(k(7), vec![Kind::Question, Kind::Point]);
+    assert!(!k(9).contains(&Kind::Decision), "a negated decision is none");
+    assert_eq!(cite::kinds("Okay."), vec![]);
 }
 
 #[test]
-fn reduce_groups_shrink_and_summaries_keep_times() {
-    let one = parse::notes(
-        r#"{"key_points":[{"time":"0:00","text":"planning"}],"decisions":[{"time":"0:04","text":"launch moved to March fifteenth"}],"action_items":[],"open_questions":[]}"#,
-        &anchors(),
-        3,
-    )
-    .unwrap();
-    let text = reduce::render(std::slice::from_ref(&one));
-    assert_eq!(text, "Key points:\n[0:00] planning\nDecisions:\n[0:04] launch moved to March fifteenth\n");
-    let g = reduce::groups(vec![one.clone(); 5], 20, &mut count);
-    assert!(g.len() < 5 && g.iter().all(|g| count(&reduce::render(g)) <= 20), "{g:?}");
-    let s = parse::summary(
-        r#"{"overview":"The team moved the launch to March fifteenth.","decisions":[{"time":"0:00","text":"Launch moved to March fifteenth"}],"action_items":[],"open_questions":[]}"#,
-        &reduce::anchors(std::slice::from_ref(&one)),
-        5,
-    )
-    .unwrap();
-    assert_eq!(s.overview, "The team moved the launch to March fifteenth.");
-    let invented = parse::summary(
-        r#"{"overview":"The meeting was about [insert topic].","decisions":[],"action_items":[],"open_questions":[]}"#,
-        &reduce::anchors(std::slice::from_ref(&one)),
-        5,
-    )
-    .unwrap();
-    assert_eq!(invented.overview, "", "ungrounded overviews are dropped");
-    let done = reduce::complete(invented, std::slice::from_ref(&one), 5);
-    assert_eq!(
-        (done.decisions.len(), done.overview.as_str()),
-        (1, "Discussed: planning. Decided: launch moved to March fifteenth.")
-    );
-    assert_eq!(s.decisions[0].start_ms, 4000, "grounded in the decision note, not the cited 0:00");
+fn owners_are_copied_from_the_line() {
+    let o = |s: &str, who: Option<&str>| cite::owner(s, who);
+    assert_eq!(o("Ben will send the revised budget by Friday.", Some("Ana")).as_deref(), Some("Ben"));
+    assert_eq!(o("Yes, I will also update the roadmap document this week.", Some("Ben")).as_deref(), Some("Ben"));
+    assert_eq!(o("I'll fix the login bug.", Some("Carol")).as_deref(), Some("Carol"));
+    assert_eq!(o("I will fix it.", None), None, "the speaker is not known");
+    assert_eq!(o("Carol, please read the passage.", Some("Ana")).as_deref(), Some("Carol"));
+    assert_eq!(o("Can you send the notes, Dana?", Some("Ana")).as_deref(), Some("Dana"));
+    assert_eq!(o("Dana and Ben will draft the survey.", None).as_deref(), Some("Dana and Ben"));
+    assert_eq!(o("We will decide that next week.", Some("Ana")), None);
+    assert_eq!(o("The team will ship it.", None), None);
+    assert_eq!(o("Someone needs to book the room.", None), None);
 }
 
 #[test]
-fn grammar_and_schema_describe_the_same_fields() {
-    for shape in [shape::MAP, shape::REDUCE, shape::OVERVIEW] {
-        let g = shape.gbnf();
-        let schema = shape.json_schema();
-        for (key, _) in shape.lists() {
-            assert!(g.contains(&format!("\\\"{key}\\\"")), "{key} in {g}");
-            assert_eq!(schema["properties"][key]["maxItems"], shape.max_items);
+fn due_dates_are_kept_as_said_and_named_relative_to_the_meeting_day() {
+    // Wednesday 2026-12-02.
+    let wed = Day::from_ymd(2026, 12, 2);
+    assert_eq!((wed.weekday(), wed.iso(), Day::of_ms(0).iso()), (2, "2026-12-02".to_owned(), "1970-01-01".to_owned()));
+    for y in [1999, 2000, 2024, 2100] {
+        for (m, d) in [(1, 1), (2, 28), (3, 1), (12, 31)] {
+            assert_eq!(Day::from_ymd(y, m, d).ymd(), (y, m, d));
         }
-        assert_eq!(g.contains("\\\"overview\\\""), shape.overview);
-        assert!(shape.max_tokens() > 100 && shape.max_tokens() < 2500, "{}", shape.max_tokens());
     }
+    let due = |s: &str| dates::due(s, Some(wed)).map(|d| (d.said, d.day.map(Day::iso)));
+    let some = |said: &str, day: Option<&str>| Some((said.to_owned(), day.map(str::to_owned)));
+    assert_eq!(due("Ben will send it by Friday."), some("by Friday", Some("2026-12-04")));
+    assert_eq!(due("Dana drafts them by Wednesday"), some("by Wednesday", Some("2026-12-02")));
+    assert_eq!(due("on Monday"), some("on Monday", Some("2026-12-07")));
+    assert_eq!(due("next Friday"), some("next Friday", Some("2026-12-11")));
+    assert_eq!(due("send it tomorrow"), some("tomorrow", Some("2026-12-03")));
+    assert_eq!(due("before March fifteenth"), some("before March fifteenth", Some("2027-03-15")));
+    assert_eq!(due("by December 24th"), some("by December 24th", Some("2026-12-24")));
+    assert_eq!(due("by 3 May"), some("by 3 May", Some("2027-05-03")));
+    assert_eq!(due("by January twenty fifth"), some("by January twenty fifth", Some("2027-01-25")));
+    assert_eq!(due("by the end of the week"), some("end of the week", Some("2026-12-04")));
+    assert_eq!(due("by the end of the month"), some("end of the month", Some("2026-12-31")));
+    assert_eq!(due("this week"), some("this week", None));
+    assert_eq!(due("February 30th"), some("February 30th", None), "no such day");
+    assert_eq!(due("the budget review"), None);
+    assert_eq!(dates::due("by Friday", None), Some(dates::Due { said: "by Friday".into(), day: None }));
+}
+
+#[test]
+fn the_map_grammar_labels_every_line_that_can_carry_an_item_with_the_types_it_supports() {
+    let l = standup();
+    let a = cite::answer(&l, false);
+    assert!(
+        a.gbnf.contains(
+            r#""{" ws "\"line\": 2," ws "\"type\":" ws ("\"none\"" | ("\"decision\"" | "\"point\"")) ws "}""#
+        ),
+        "{}",
+        a.gbnf
+    );
+    assert!(a.gbnf.contains(r#""\"line\": 7," ws "\"type\":" ws ("\"none\"" | ("\"question\"" | "\"point\""))"#));
+    assert!(!a.gbnf.contains("\\\"text\\\""), "no wording without prose");
+    let shapes = a.schema["properties"]["lines"]["items"]["anyOf"].as_array().unwrap();
+    assert_eq!(shapes.len(), 9);
+    assert_eq!(shapes[1]["properties"]["line"]["enum"], serde_json::json!([2]));
+    assert_eq!(shapes[1]["properties"]["type"]["enum"], serde_json::json!(["decision", "point", "none"]));
+    assert_eq!(a.max_tokens, 9 * cite::answer_tokens_per_line(false) + 30);
+    let p = cite::answer(&l, true);
+    assert!(p.gbnf.contains(r#"("\"decision\"" | "\"point\"") "," ws "\"text\":" ws text)"#), "{}", p.gbnf);
+    assert!(p.max_tokens > a.max_tokens);
+    // A window where no line can carry anything: an empty list.
+    let empty = cite::answer(&lines(&[seg(0, None, "Okay.")]), false);
+    assert!(empty.gbnf.starts_with(r#"root ::= "{" ws "\"lines\":" ws "[" ws  ws "]""#), "{}", empty.gbnf);
+}
+
+#[test]
+fn cited_lines_become_items_in_their_own_words_filed_by_what_they_say() {
+    let l = standup();
+    let day = Some(Day::from_ymd(2026, 12, 2));
+    let answer = r#"Sure! ```json
+    {"lines": [{"line": 1, "type": "none"}, {"line": 2, "type": "decision"}, {"line": 2, "type": "decision"}, {"line": 3, "type": "action"},
+               {"line": 6, "type": "decision"}, {"line": 99, "type": "action"}, {"line": "L7", "type": "question"},
+               {"line": 4, "type": "action", "text": "Ben will rewrite the whole company strategy"},
+               {"line": 1, "type": "summary"}, {"line": 9, "type": "decision"}]}
+    ```"#;
+    let n = cite::notes(answer, &l, false, day).unwrap();
+    assert_eq!(
+        n.decisions.len(),
+        1,
+        "a repeat counts once; lines whose words decide nothing are filed as what they say: {n:?}"
+    );
+    let d = &n.decisions[0];
+    assert_eq!(d.text, "We decided to move the product launch to March fifteenth.");
+    assert_eq!(
+        (d.start_ms, d.lines.clone(), d.speaker.as_deref(), d.owner.as_deref()),
+        (4000, vec![1], Some("Ben"), None)
+    );
+    let a = &n.action_items;
+    assert_eq!(a.len(), 2, "{a:?}");
+    assert_eq!(a[0].text, "Ben will send the revised budget to the finance team by Friday.");
+    assert_eq!(
+        (a[0].owner.as_deref(), a[0].due.as_deref(), a[0].due_date.as_deref()),
+        (Some("Ben"), Some("by Friday"), Some("2026-12-04"))
+    );
+    // Without prose the model's wording is ignored: the line's words are shown.
+    assert_eq!(a[1].text, "Yes, I will also update the roadmap document this week.");
+    assert_eq!(
+        (a[1].owner.as_deref(), a[1].due.as_deref(), a[1].due_date.as_deref()),
+        (Some("Ben"), Some("this week"), None)
+    );
+    assert_eq!(n.open_questions[0].text, "Who owns the customer survey?");
+    // A line that decides nothing, and a negated decision, are filed as what they are;
+    // a line outside the window and an unknown type are dropped.
+    let points: Vec<usize> = n.key_points.iter().flat_map(|i| i.lines.clone()).collect();
+    assert_eq!(points, vec![5, 8]);
+    // With prose, wording the line supports is kept, the rest replaced by the line.
+    let prose = r#"{"items": [{"line": 3, "type": "action", "text": "Ben sends the revised budget to finance"},
+                               {"line": 4, "type": "action", "text": "Ben rewrites the company strategy"}]}"#;
+    let n = cite::notes(prose, &l, true, day).unwrap();
+    assert_eq!(n.action_items[0].text, "Ben sends the revised budget to finance");
+    assert_eq!(n.action_items[1].text, "Yes, I will also update the roadmap document this week.");
+    // A line kept as a topic whose words decide something is filed as a decision.
+    let n = cite::notes(r#"{"lines": [{"line": 2, "type": "point"}, {"line": 1, "type": "point"}]}"#, &l, false, day)
+        .unwrap();
+    assert_eq!((n.decisions.len(), n.key_points.len(), n.key_points[0].lines.clone()), (1, 1, vec![0]));
+    let err = cite::notes("I cannot help with that", &l, false, day).unwrap_err().to_string();
+    assert!(err.contains("not a JSON object") && err.contains("cannot help"), "{err}");
+    assert!(cite::notes("[1, 2]", &l, false, day).unwrap_err().to_string().contains("array"));
+}
+
+#[test]
+fn the_summary_merges_cited_lines_and_its_overview_says_only_what_is_known() {
+    let l = standup();
+    let day = Some(Day::from_ymd(2026, 12, 2));
+    let first = cite::notes(
+        r#"{"items": [{"line": 1, "type": "point"}, {"line": 2, "type": "decision"}, {"line": 3, "type": "action"}]}"#,
+        &l,
+        false,
+        day,
+    )
+    .unwrap();
+    let second = cite::notes(
+        r#"{"items": [{"line": 3, "type": "action"}, {"line": 8, "type": "action"}, {"line": 7, "type": "question"}]}"#,
+        &l,
+        false,
+        day,
+    )
+    .unwrap();
+    let s = reduce::merge(&[second, first]);
+    let starts: Vec<i64> = s.action_items.iter().map(|i| i.start_ms).collect();
+    assert_eq!(starts, vec![9000, 36_000], "a line cited twice counts once, in time order");
+    assert_eq!(
+        s.action_items[1].text,
+        "We will decide that next week. Dana will draft the survey questions by Wednesday."
+    );
+    assert_eq!(s.action_items[1].owner.as_deref(), Some("Dana"), "the first named owner of the sentences shown");
+    let f = reduce::facts(&l, &s);
+    assert_eq!(f.speakers, ["Ana", "Ben", "Carol", "Dana"]);
+    assert_eq!(f.topics, ["budget", "survey"], "content words said twice, not fillers or names");
+    let plain = reduce::plain_overview(&s, &f);
+    assert_eq!(
+        plain,
+        "4 speakers (Ana, Ben, Carol and Dana) over 0:46. Words said most: budget, survey. \
+         Listed below with the lines they come from: 1 decision, 2 action items and 1 open question."
+    );
+    let empty = reduce::plain_overview(&Summary::default(), &reduce::facts(&l[..1], &Summary::default()));
+    assert_eq!(empty, "Ana spoke for 0:04. No decision, action item or open question was found in what was said.");
+    // A big model's overview is shown only when its words are the items'.
+    let ok = r#"{"overview": "Ben moved the product launch to March fifteenth; Ben sends the revised budget by Friday and Dana drafts the survey questions."}"#;
+    assert!(reduce::checked_overview(ok, &s, &f).is_some());
+    let invented = r#"{"overview": "Debunked our plans for the product launch last week. We want more amiable people in this business."}"#;
+    assert_eq!(reduce::checked_overview(invented, &s, &f), None);
+    assert_eq!(reduce::checked_overview(r#"{"overview": "The meeting was about [insert topic]."}"#, &s, &f), None);
+    let rendered = reduce::render(&s);
+    assert!(rendered.starts_with("Topic [0:00] Good morning everyone."), "{rendered}");
+    assert!(
+        rendered.contains(
+            "Action [0:09] (owner Ben) Ben will send the revised budget to the finance team by Friday. (due by Friday)"
+        ),
+        "{rendered}"
+    );
+    let small = reduce::fit(s.clone(), 30, &mut count);
+    assert!(count(&reduce::render(&small)) <= 30 && small.key_points.is_empty(), "{small:?}");
+}
+
+#[test]
+fn the_overview_grammar_is_capped() {
+    let o = shape::overview();
+    assert!(o.gbnf.contains("\\\"overview\\\"") || o.gbnf.contains("overview"));
+    assert_eq!(o.schema["properties"]["overview"]["maxLength"], shape::OVERVIEW_CHARS);
+    assert!(o.max_tokens > 100 && o.max_tokens < 400, "{}", o.max_tokens);
 }
 
 #[test]
@@ -186,7 +324,17 @@ fn statements_run_on_a_fresh_schema_and_rows_round_trip() {
             c.prepare(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
         }
         let notes = Notes {
-            decisions: vec![Item { text: "ship".into(), owner: None, due: None, start_ms: 1, end_ms: 2 }],
+            decisions: vec![Item {
+                text: "ship".into(),
+                owner: None,
+                due: None,
+                due_date: None,
+                start_ms: 1,
+                end_ms: 2,
+                lines: vec![0],
+                slides: Vec::new(),
+                speaker: None,
+            }],
             ..Notes::default()
         };
         for idx in 0..3 {
@@ -212,6 +360,22 @@ fn statements_run_on_a_fresh_schema_and_rows_round_trip() {
         assert_eq!((got.summary, got.model.as_str()), (s, "smollm2"));
         let md = render::markdown(&store::summary(c, m).unwrap().unwrap());
         assert!(md.starts_with("## Summary\n\no\n\n### Decisions\n\n- none noted"), "{md}");
+        // Items show their citation time, owner and due date; the JSON has the cited lines.
+        let l = standup();
+        let n = cite::notes(r#"{"items": [{"line": 3, "type": "action"}]}"#, &l, false, Some(Day::from_ymd(2026, 12, 2)))
+            .unwrap();
+        let s = Summary { overview: "o".into(), action_items: n.action_items, ..Summary::default() };
+        store::put_summary(c, m, &s, "smollm2", 1).unwrap();
+        let got = store::summary(c, m).unwrap().unwrap();
+        let md = render::markdown(&got);
+        assert!(
+            md.contains("- [0:09] **Ben**: Ben will send the revised budget to the finance team by Friday. (due by Friday: 2026-12-04)"),
+            "{md}"
+        );
+        let j = render::json(&got);
+        assert_eq!(j["action_items"][0]["lines"], serde_json::json!([2]), "{j:#}");
+        assert_eq!(j["action_items"][0]["due_date"], "2026-12-04");
+        assert_eq!(j["model"], "smollm2");
         assert!(store::summary(c, debrief_jobq::MeetingId(m.0 + 1)).unwrap().is_none());
         Ok(())
     })

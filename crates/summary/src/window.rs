@@ -1,7 +1,8 @@
 //! Transcript windows for the map phase.
 //!
-//! Each transcript segment becomes one line `[m:ss] Speaker: text` (the speaker only once
-//! diarization has labelled it); each slide shown becomes a line `[m:ss] Slide 2: text`
+//! Each transcript segment becomes one numbered line `L12 [m:ss] Speaker: text` (the
+//! speaker only once diarization has labelled it; the number is what the model cites, see
+//! [`crate::cite`]); each slide shown becomes a line `L13 [m:ss] Slide 2: text`
 //! at the time it appeared ([`with_slides`]), so a decision written on a slide reaches
 //! the window of the talk it was shown with. Lines are packed in order into windows whose token count,
 //! under the caller's tokenizer, stays within a budget; a line longer than the budget is
@@ -16,12 +17,22 @@ use crate::mmss;
 /// One transcript line with its meeting-time span.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {
+    /// Its number among the meeting's lines (from 1), as the model sees it (`L12`).
+    pub n: usize,
     /// Start (ms).
     pub start_ms: i64,
     /// End (ms).
     pub end_ms: i64,
-    /// `[m:ss] Speaker: text`.
+    /// `L12 [m:ss] Speaker: text`: what the model reads.
     pub text: String,
+    /// What was said (or shown), without number, time or speaker.
+    pub said: String,
+    /// Who said it, once diarization or the recorder knows.
+    pub speaker: Option<String>,
+    /// The transcript segment it is (its index in the meeting's segments, as exported).
+    pub segment: Option<usize>,
+    /// The slide it is (its index in the meeting's slides, as exported).
+    pub slide: Option<usize>,
 }
 
 /// A run of consecutive lines that fits the model's context with its prompt and answer.
@@ -56,37 +67,64 @@ impl Window {
     }
 }
 
-/// The transcript as lines; empty segments are skipped.
+/// The transcript as lines, numbered from 1; empty segments are skipped.
 pub fn lines(segments: &[Segment]) -> Vec<Line> {
-    segments
+    let out = segments
         .iter()
-        .filter_map(|s| {
-            let text = s.text.split_whitespace().collect::<Vec<_>>().join(" ");
-            if text.is_empty() {
+        .enumerate()
+        .filter_map(|(i, s)| {
+            let said = s.text.split_whitespace().collect::<Vec<_>>().join(" ");
+            if said.is_empty() {
                 return None;
             }
-            let who = s.speaker.as_deref().map(|v| format!("{}: ", v.trim())).unwrap_or_default();
+            let speaker = s.speaker.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
             Some(Line {
+                n: 0,
                 start_ms: s.start_ms,
                 end_ms: s.end_ms.max(s.start_ms),
-                text: format!("[{}] {who}{text}", mmss(s.start_ms)),
+                text: String::new(),
+                said,
+                speaker,
+                segment: Some(i),
+                slide: None,
             })
         })
-        .collect()
+        .collect();
+    numbered(out)
 }
 
-/// `lines` with a line per slide, `(appeared at ms, "Slide 2: its text")`, merged in at
-/// its time (before speech starting at the same moment).
+fn numbered(mut lines: Vec<Line>) -> Vec<Line> {
+    for (i, l) in lines.iter_mut().enumerate() {
+        l.n = i + 1;
+        let who = l.speaker.as_deref().map(|v| format!("{v}: ")).unwrap_or_default();
+        l.text = format!("L{} [{}] {who}{}", l.n, mmss(l.start_ms), l.said);
+    }
+    lines
+}
+
+/// `lines` with a line per slide, `(appeared at ms, "Slide 2: its text")` (the slide
+/// at that index of the meeting's slides), merged in at its time (before speech
+/// starting at the same moment) and numbered again.
 pub fn with_slides(lines: Vec<Line>, slides: &[(i64, String)]) -> Vec<Line> {
     let mut out: Vec<(i64, u8, Line)> = lines.into_iter().map(|l| (l.start_ms, 1, l)).collect();
-    for (at, text) in slides {
-        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
-        if !text.is_empty() {
-            out.push((*at, 0, Line { start_ms: *at, end_ms: *at, text: format!("[{}] {text}", mmss(*at)) }));
+    for (i, (at, text)) in slides.iter().enumerate() {
+        let said = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        if !said.is_empty() {
+            let l = Line {
+                n: 0,
+                start_ms: *at,
+                end_ms: *at,
+                text: String::new(),
+                said,
+                speaker: None,
+                segment: None,
+                slide: Some(i),
+            };
+            out.push((*at, 0, l));
         }
     }
     out.sort_by_key(|(at, kind, _)| (*at, *kind));
-    out.into_iter().map(|(_, _, l)| l).collect()
+    numbered(out.into_iter().map(|(_, _, l)| l).collect())
 }
 
 /// Packs `lines` into windows of at most `budget` tokens each (`count` counts the
@@ -101,9 +139,9 @@ pub fn windows(lines: &[Line], budget: usize, count: &mut dyn FnMut(&str) -> usi
             pieces.push((l.clone(), n));
             continue;
         }
-        let stamp = format!("[{}]", mmss(l.start_ms));
+        let stamp = format!("L{} [{}]", l.n, mmss(l.start_ms));
         let mut cur = stamp.clone();
-        for word in l.text.split_whitespace().skip(1) {
+        for word in l.text.split_whitespace().skip(2) {
             let next = format!("{cur} {word}");
             if count(&format!("{next}\n")) > budget && cur != stamp {
                 let n = count(&format!("{cur}\n"));

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
-use debrief_summary::shape::Shape;
+use debrief_summary::shape::Answer;
 use serde_json::{json, Value};
 
 /// A model the map-reduce loop can ask.
@@ -18,8 +18,8 @@ pub(crate) trait Llm {
     fn count(&mut self, text: &str) -> usize;
     /// Tokens of the whole templated prompt.
     fn prompt_tokens(&mut self, system: &str, user: &str) -> Result<usize>;
-    /// One answer shaped by `shape`. `stop` is polled where the backend can stop.
-    fn chat(&mut self, system: &str, user: &str, shape: &Shape, stop: &dyn Fn() -> bool) -> Result<String>;
+    /// One answer constrained by `answer`. `stop` is polled where the backend can stop.
+    fn chat(&mut self, system: &str, user: &str, answer: &Answer, stop: &dyn Fn() -> bool) -> Result<String>;
 }
 
 /// Greedy decoding with a mild penalty on repeats (llama.cpp's server honours it too).
@@ -48,11 +48,10 @@ impl Llm for Llama {
         Ok(self.engine.prompt_tokens(system, user)?)
     }
 
-    fn chat(&mut self, system: &str, user: &str, shape: &Shape, stop: &dyn Fn() -> bool) -> Result<String> {
-        let grammar = shape.gbnf();
+    fn chat(&mut self, system: &str, user: &str, answer: &Answer, stop: &dyn Fn() -> bool) -> Result<String> {
         let gen = debrief_llm::Generate {
-            grammar: Some(&grammar),
-            max_tokens: shape.max_tokens(),
+            grammar: Some(&answer.gbnf),
+            max_tokens: answer.max_tokens,
             repeat_penalty: REPEAT_PENALTY,
         };
         Ok(self.engine.chat(system, user, &gen, stop)?)
@@ -154,15 +153,15 @@ impl Llm for Server {
         Ok(self.count(system) + self.count(user) + 32)
     }
 
-    fn chat(&mut self, system: &str, user: &str, shape: &Shape, stop: &dyn Fn() -> bool) -> Result<String> {
+    fn chat(&mut self, system: &str, user: &str, answer: &Answer, stop: &dyn Fn() -> bool) -> Result<String> {
         self.probe()?;
         let body = json!({
             "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}],
             "temperature": 0,
             "repeat_penalty": REPEAT_PENALTY,
-            "max_tokens": shape.max_tokens(),
+            "max_tokens": answer.max_tokens,
             "stream": false,
-            "response_format": {"type": "json_schema", "json_schema": {"name": shape.name, "strict": true, "schema": shape.json_schema()}},
+            "response_format": {"type": "json_schema", "json_schema": {"name": answer.name, "strict": true, "schema": answer.schema}},
             // Ollama unloads the model right after answering, so the server never holds
             // GPU memory once this worker releases its lease (other servers ignore it).
             "keep_alive": 0,

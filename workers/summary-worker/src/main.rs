@@ -23,11 +23,11 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::{Parser, Subcommand};
 use debrief_jobq::{Claim, QueueError, TaskType};
 use debrief_runtime::{log, worker, ComputeDevice, Handler, JobContext, JobError, Output, WorkerArgs, WorkerConfig};
-use debrief_summary::parse::Anchor;
+use debrief_summary::dates::Day;
 use debrief_summary::prompts::Prompts;
-use debrief_summary::shape::{Shape, MAP, OVERVIEW, REDUCE};
+use debrief_summary::shape::{self, Answer};
 use debrief_summary::store::{self, WindowRow};
-use debrief_summary::{mmss, parse, reduce, window, Notes, Summary};
+use debrief_summary::{cite, mmss, reduce, window, Notes, Summary};
 use serde_json::json;
 
 use backend::{Llama, Llm, Server};
@@ -58,7 +58,12 @@ struct Summarizer {
     prompts: Prompts,
     use_gpu: bool,
     llm: Option<Box<dyn Llm>>,
+    /// Whether the loaded model words items itself (see `settings`).
+    prose: bool,
 }
+
+/// GGUF files at least this big (a 2-3B model at 4 bits) word their items themselves.
+const PROSE_GGUF_BYTES: u64 = 1 << 30;
 
 /// Resident memory of this process, for the load and unload logs.
 fn rss_mb() -> String {
@@ -78,6 +83,8 @@ impl Handler for Summarizer {
         let llm: Box<dyn Llm> = match s.backend {
             Backend::Llama => {
                 let path = backend::gguf_path(&s.model, s.model_cache.clone())?;
+                let big = std::fs::metadata(&path).is_ok_and(|m| m.len() >= PROSE_GGUF_BYTES);
+                self.prose = s.prose.unwrap_or(big);
                 let engine = debrief_llm::Engine::load(&debrief_llm::EngineConfig {
                     model: path.clone(),
                     threads,
@@ -90,14 +97,18 @@ impl Handler for Summarizer {
                 );
                 Box::new(Llama { engine, id })
             }
-            Backend::Openai => Box::new(Server::new(s.server(), s.context as usize)?),
+            Backend::Openai => {
+                self.prose = s.prose.unwrap_or(true);
+                Box::new(Server::new(s.server(), s.context as usize)?)
+            }
         };
         log(
             NAME,
             &format!(
-                "loaded {} (context {} tokens) in {:.2} s; memory {before} -> {}",
+                "loaded {} (context {} tokens, items {}) in {:.2} s; memory {before} -> {}",
                 llm.id(),
                 llm.n_ctx(),
+                if self.prose { "in its words, checked against the cited lines" } else { "in the cited lines' words" },
                 started.elapsed().as_secs_f64(),
                 rss_mb()
             ),
@@ -138,31 +149,36 @@ impl Summarizer {
     fn summarise(&mut self, job: &Claim, ctx: &JobContext<'_>) -> Result<Output, JobError> {
         let started = Instant::now();
         let meeting = job.meeting_id;
+        let prose = self.prose;
         let llm = self.llm.as_deref_mut().ok_or_else(|| retry(anyhow!("model not loaded")))?;
         let p = &self.prompts;
         let segments = ctx.queue.read(|c| Ok(debrief_transcript::load_transcript(c, meeting)?)).map_err(retry)?;
-        // Slides join the transcript as lines of their own at the time they appeared.
         let slides = ctx.queue.read(|c| Ok(debrief_slides::slides(c, meeting)?)).map_err(retry)?;
+        // Due dates are relative to the meeting's day (when it was recorded or imported).
+        let day = ctx.queue.meeting(meeting).map_err(retry)?.map(|m| Day::of_ms(m.created_at));
         let marks: Vec<(i64, String)> = slides.iter().map(|s| (s.start_ms, debrief_slides::render::mark(s))).collect();
         let lines = window::with_slides(window::lines(&segments), &marks);
-        let model = llm.id();
+        let grounding = if prose { "prose checked against the cited lines" } else { "the cited lines' own words" };
+        let model = format!("{} (items: {grounding})", llm.id());
         if lines.is_empty() {
             let s = Summary { overview: "No speech was transcribed in this meeting.".into(), ..Summary::default() };
             return Ok(finish(meeting, s, model, 0, json!({"windows": 0})));
         }
-        // Map.
-        let map_budget = budget(llm, &MAP, &p.map_system, &p.map(""))?;
+        // Each line costs its tokens plus its label in the answer.
+        let per_line = cite::answer_tokens_per_line(prose);
+        let map_budget = budget(llm, cite::answer(&[], prose).max_tokens, &p.map_system, &p.map(""))?;
         let map_budget = self.settings.window_tokens.map_or(map_budget, |w| w.min(map_budget));
-        let windows = window::windows(&lines, map_budget, &mut |t| llm.count(t));
+        let windows = window::windows(&lines, map_budget, &mut |t| llm.count(t) + per_line);
         let stored = ctx.queue.read(|c| Ok(store::windows(c, meeting)?)).map_err(retry)?;
-        let grammar = MAP.gbnf();
+        let day_text = day.map(Day::iso).unwrap_or_default();
         let mut notes = Vec::with_capacity(windows.len());
         let mut reused = 0;
         for w in &windows {
             if ctx.should_stop() {
                 return Err(JobError::Interrupted);
             }
-            let hash = w.input_hash(&[&model, &p.map_system, &p.map_user, &grammar]);
+            let answer = cite::answer(&w.lines, prose);
+            let hash = w.input_hash(&[&model, &p.map_system, &p.map_user, &answer.gbnf, &day_text]);
             let what = format!(
                 "meeting {meeting} window {}/{} [{}–{}]",
                 w.idx + 1,
@@ -180,13 +196,13 @@ impl Summarizer {
                 continue;
             }
             let t = Instant::now();
-            let answer = chat(llm, &p.map_system, &p.map(&w.text()), &MAP, ctx, w.idx as i64 + 1)?;
-            let anchors: Vec<Anchor> = w
-                .lines
-                .iter()
-                .map(|l| Anchor { start_ms: l.start_ms, end_ms: l.end_ms, text: l.text.clone() })
-                .collect();
-            let n = parse::notes(&answer, &anchors, MAP.max_items).map_err(retry)?;
+            let n = if cite::citable(&w.lines).is_empty() {
+                // No line of the window can support any item: nothing to ask.
+                Notes::default()
+            } else {
+                let text = chat(llm, &p.map_system, &p.map(&w.text()), &answer, ctx, w.idx as i64 + 1)?;
+                cite::notes(&text, &w.lines, prose, day).map_err(retry)?
+            };
             let row = WindowRow {
                 meeting_id: meeting,
                 idx: w.idx,
@@ -200,38 +216,38 @@ impl Summarizer {
                 Err(QueueError::LostClaim { .. }) => return Err(JobError::Interrupted),
                 Err(e) => return Err(retry(e)),
             }
-            log(NAME, &format!("{what}: {} notes in {:.1} s", n.items().count(), t.elapsed().as_secs_f64()));
+            log(NAME, &format!("{what}: {} cited lines in {:.1} s", n.items().count(), t.elapsed().as_secs_f64()));
             notes.push(n);
         }
-        // Reduce, level by level until one call takes all the notes.
-        let red_budget = budget(llm, &REDUCE, &p.reduce_system, &p.reduce(""))?;
-        let mut level = notes;
-        let mut depth = 0;
-        let mut call = windows.len() as i64;
-        let summary = loop {
-            if ctx.should_stop() {
-                return Err(JobError::Interrupted);
-            }
-            depth += 1;
-            let groups = reduce::groups(level, red_budget, &mut |t| llm.count(t));
-            if let [only] = groups.as_slice() {
-                break reduce_call(llm, p, only, ctx, call + 1)?;
-            }
-            log(NAME, &format!("meeting {meeting}: reduce level {depth}: {} groups", groups.len()));
-            level = Vec::with_capacity(groups.len());
-            for g in &groups {
-                let span = (
-                    g.iter().flat_map(|n| n.items()).map(|(_, i)| i.start_ms).min().unwrap_or(0),
-                    g.iter().flat_map(|n| n.items()).map(|(_, i)| i.end_ms).max().unwrap_or(0),
+        if ctx.should_stop() {
+            return Err(JobError::Interrupted);
+        }
+        let mut summary = reduce::merge(&notes);
+        let facts = reduce::facts(&lines, &summary);
+        let has_items = [&summary.key_points, &summary.decisions, &summary.action_items, &summary.open_questions]
+            .iter()
+            .any(|l| !l.is_empty());
+        summary.overview = if prose && has_items {
+            let ov = shape::overview();
+            let room = budget(llm, ov.max_tokens, &p.reduce_system, &p.reduce(""))?;
+            let fitted = reduce::fit(summary.clone(), room, &mut |t| llm.count(t));
+            let call = windows.len() as i64 + 1;
+            let text = chat(llm, &p.reduce_system, &p.reduce(&reduce::render(&fitted)), &ov, ctx, call)?;
+            reduce::checked_overview(&text, &fitted, &facts).unwrap_or_else(|| {
+                log(
+                    NAME,
+                    &format!("meeting {meeting}: the model's overview says more than the items; writing a plain one"),
                 );
-                call += 1;
-                level.push(reduce::as_notes(reduce_call(llm, p, g, ctx, call)?, span));
-            }
+                reduce::plain_overview(&summary, &facts)
+            })
+        } else {
+            reduce::plain_overview(&summary, &facts)
         };
         let result = json!({
             "windows": windows.len(),
             "reused_windows": reused,
-            "reduce_levels": depth,
+            "items": summary.key_points.len() + summary.decisions.len() + summary.action_items.len() + summary.open_questions.len(),
+            "prose": prose,
             "seconds": started.elapsed().as_secs_f64(),
             "model": model,
         });
@@ -247,70 +263,46 @@ impl Summarizer {
     }
 }
 
-/// Tokens left for the input of one call: the context minus the prompt around the
-/// input and the longest answer the grammar allows.
-fn budget(llm: &mut dyn Llm, shape: &Shape, system: &str, empty_user: &str) -> Result<usize, JobError> {
+fn budget(llm: &mut dyn Llm, answer_tokens: usize, system: &str, empty_user: &str) -> Result<usize, JobError> {
     let overhead = llm.prompt_tokens(system, empty_user).map_err(retry)?;
     let n_ctx = llm.n_ctx();
-    let room = n_ctx.saturating_sub(overhead + shape.max_tokens() + 16);
+    let room = n_ctx.saturating_sub(overhead + answer_tokens + 16);
     if room < 64 {
         return Err(JobError::Permanent(anyhow!(
-            "a context of {n_ctx} tokens leaves no room for the transcript: the prompt takes {overhead} and the answer up to {}; use a larger --context",
-            shape.max_tokens()
+            "a context of {n_ctx} tokens leaves no room for the transcript: the prompt takes {overhead} and the answer up to {answer_tokens}; use a larger --context"
         )));
     }
     Ok(room)
 }
 
-/// Progress steps of a SUMMARY job: call `n` (map windows first, then reduce calls) is
-/// `n * CALL_STEPS`, and each token in and out of the model one more, so a worker that
-/// dies says which call and how far into it (the poison rule compares these).
 const CALL_STEPS: i64 = 1_000_000;
 
 fn chat(
     llm: &mut dyn Llm,
     system: &str,
     user: &str,
-    shape: &Shape,
+    answer: &Answer,
     ctx: &JobContext<'_>,
     call: i64,
 ) -> Result<String, JobError> {
     let base = call.saturating_mul(CALL_STEPS);
     ctx.progress(base);
-    // The model polls `stop` between tokens (and between prompt batches): each poll is
-    // a step.
     let polls = std::cell::Cell::new(0i64);
     let stop = || {
         polls.set(polls.get() + 1);
         ctx.progress(base + polls.get().min(CALL_STEPS - 1));
         ctx.should_stop()
     };
-    match llm.chat(system, user, shape, &stop) {
+    match llm.chat(system, user, answer, &stop) {
         Ok(a) => {
             if std::env::var_os("DEBRIEF_LOG_ANSWERS").is_some() {
-                log(NAME, &format!("{} answer: {a}", shape.name));
+                log(NAME, &format!("{} answer: {a}", answer.name));
             }
             Ok(a)
         }
         Err(_) if ctx.should_stop() => Err(JobError::Interrupted),
         Err(e) => Err(retry(e)),
     }
-}
-
-/// One reduce call. A group of one window's notes needs no merging: its lists are kept
-/// and the model writes only the overview.
-/// `call` numbers the call among the job's model calls (for its progress steps).
-fn reduce_call(
-    llm: &mut dyn Llm,
-    p: &Prompts,
-    group: &[Notes],
-    ctx: &JobContext<'_>,
-    call: i64,
-) -> Result<Summary, JobError> {
-    let shape = if group.len() == 1 { &OVERVIEW } else { &REDUCE };
-    let answer = chat(llm, &p.reduce_system, &p.reduce(&reduce::render(group)), shape, ctx, call)?;
-    let s = parse::summary(&answer, &reduce::anchors(group), REDUCE.max_items).map_err(retry)?;
-    Ok(reduce::complete(s, group, REDUCE.max_items))
 }
 
 fn finish(
@@ -348,7 +340,7 @@ fn main() -> Result<()> {
         idle_min: debrief_runtime::IDLE_MIN,
         idle_max: debrief_runtime::IDLE_MAX,
     };
-    let mut h = Summarizer { settings, prompts, use_gpu: device.is_some(), llm: None };
+    let mut h = Summarizer { settings, prompts, use_gpu: device.is_some(), llm: None, prose: false };
     worker::run(&q, &dd, &cfg, &mut h).context("summary-worker")?;
     Ok(())
 }

@@ -11,7 +11,14 @@
 //! timeout_s = 300                          # openai: limit per request
 //! retries = 2                              # openai: extra tries per request
 //! prompts_dir = "/home/me/debrief-prompts" # map/reduce prompt overrides
+//! grounding = "prose"                      # or "extract"; see below
 //! ```
+//!
+//! `grounding`: every item cites a transcript line either way. With `extract` the words
+//! shown are the cited line's own; with `prose` the model also words each item and its
+//! wording is shown where the line supports it, and it writes the overview from the
+//! items. The default is `prose` for a server or a GGUF of 1 GB or more (a 2-3B model),
+//! `extract` for smaller models (the embedded SmolLM2-135M).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -61,6 +68,10 @@ pub(crate) struct SettingsArgs {
     /// Directory with prompt overrides (default: DIR/prompts if it exists).
     #[arg(long)]
     prompts_dir: Option<PathBuf>,
+    /// extract (items in the cited lines' words) or prose (a big model's wording, checked
+    /// against the cited line); default by model size.
+    #[arg(long, value_parser = ["extract", "prose"])]
+    grounding: Option<String>,
 }
 
 /// The configuration file.
@@ -78,6 +89,7 @@ struct File {
     retries: Option<u32>,
     window_tokens: Option<usize>,
     prompts_dir: Option<PathBuf>,
+    grounding: Option<String>,
 }
 
 /// Which backend.
@@ -98,6 +110,8 @@ pub(crate) struct Settings {
     pub(crate) context: u32,
     pub(crate) window_tokens: Option<usize>,
     pub(crate) prompts_dir: Option<PathBuf>,
+    /// `Some(true)`: prose, `Some(false)`: extract, `None`: by model size.
+    pub(crate) prose: Option<bool>,
     server_url: Option<String>,
     server_model: String,
     api_key: Option<String>,
@@ -142,6 +156,12 @@ impl Settings {
             context: a.context.or(file.context).unwrap_or(4096),
             window_tokens: a.window_tokens.or(file.window_tokens),
             prompts_dir: a.prompts_dir.clone().or(file.prompts_dir),
+            prose: match a.grounding.clone().or(file.grounding).as_deref() {
+                None => None,
+                Some("prose") => Some(true),
+                Some("extract") => Some(false),
+                Some(other) => bail!("unknown grounding {other:?} (extract or prose)"),
+            },
             server_url: a.server_url.clone().or(file.server_url),
             server_model: a.server_model.clone().or(file.server_model).unwrap_or_default(),
             api_key: std::env::var("DEBRIEF_LLM_API_KEY").ok().or(file.api_key),

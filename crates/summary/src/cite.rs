@@ -1,0 +1,450 @@
+//! Grounding by construction: the model cites lines, the words come from the lines.
+//!
+//! The map step shows the model a window of numbered lines (`L12 [3:04] Ben: ...`) and
+//! asks it to label each line that could carry an item: `decision`, `action`,
+//! `question`, `point` or `none`. The grammar lists exactly those lines, and for each
+//! line only the types its words can support ([`kinds`]: a decision needs words such as
+//! "decided" or "agreed", an action a commitment such as "will" or "please", a question
+//! a question mark). So even a 135M model can only choose and label what was said.
+//!
+//! What the user reads is then built from the cited line, never from the model's
+//! words: the sentence of the line that carries the type's cue, the owner copied from
+//! it (the name before "will", or the speaker of "I will", or the person addressed by
+//! "Carol, please"), the due date as said in it ("by Friday") and as a date relative to
+//! the meeting's day. With `prose` (a big model or a server) the model also writes a
+//! short `text`; it is shown only if the cited line supports it (most of its content
+//! words occur in the line), else the line's own sentence is.
+
+use serde_json::{json, Value};
+
+use crate::dates::{self, Day};
+use crate::parse::{self, ParseError};
+use crate::shape::{Answer, CHAR_RULE};
+use crate::window::Line;
+use crate::{Item, Notes};
+
+/// What a cited line is noted as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A main topic.
+    Point,
+    /// Something the meeting decided.
+    Decision,
+    /// Something a person will do.
+    Action,
+    /// A question asked and not answered.
+    Question,
+}
+
+impl Kind {
+    /// Every kind, in answer order.
+    pub const ALL: [Kind; 4] = [Kind::Decision, Kind::Action, Kind::Question, Kind::Point];
+
+    /// The name in the answer.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Point => "point",
+            Kind::Decision => "decision",
+            Kind::Action => "action",
+            Kind::Question => "question",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// Longest text shown for an item, in characters (a longer sentence is cut at a word).
+pub const SHOWN_CHARS: usize = 200;
+/// Longest `text` a prose model may write.
+pub const PROSE_CHARS: usize = 120;
+
+const DECISION_CUES: &[&str] = &[
+    "decided",
+    "decision",
+    "agreed",
+    "agree",
+    "approved",
+    "settled",
+    "confirmed",
+    "chose",
+    "chosen",
+    "go with",
+    "going with",
+    "go ahead",
+    "goes ahead",
+    "sign off",
+    "signed off",
+    "let's go",
+    "we'll go",
+    "final answer",
+];
+const ACTION_CUES: &[&str] = &[
+    "will",
+    "'ll",
+    "going to",
+    "need to",
+    "needs to",
+    "has to",
+    "have to",
+    "must",
+    "please",
+    "can you",
+    "could you",
+    "let me",
+    "action item",
+    "todo",
+    "to do",
+    "take care of",
+    "in charge of",
+];
+const NEGATIONS: &[&str] = &["not", "n't", "never", "yet", "no one", "nobody"];
+/// Capitalised words that are not names (sentence starts, pronouns).
+const NOT_NAMES: &[&str] = &[
+    "i",
+    "we",
+    "you",
+    "they",
+    "he",
+    "she",
+    "it",
+    "this",
+    "that",
+    "these",
+    "those",
+    "the",
+    "a",
+    "an",
+    "everyone",
+    "everybody",
+    "someone",
+    "somebody",
+    "nobody",
+    "anyone",
+    "who",
+    "what",
+    "when",
+    "where",
+    "why",
+    "how",
+    "which",
+    "yes",
+    "no",
+    "okay",
+    "ok",
+    "so",
+    "and",
+    "but",
+    "then",
+    "also",
+    "good",
+    "great",
+    "well",
+    "now",
+    "today",
+    "tomorrow",
+    "our",
+    "my",
+    "your",
+    "their",
+    "team",
+    "thanks",
+    "thank",
+];
+
+/// Lower-case text with typographic apostrophes made plain, padded with spaces so that
+/// cues match whole words.
+fn padded(s: &str) -> String {
+    let mut out = String::from(" ");
+    for c in s.chars() {
+        match c {
+            '\u{2019}' | '\u{2018}' => out.push('\''),
+            c if c.is_alphanumeric() || c == '\'' => out.extend(c.to_lowercase()),
+            _ => out.push(' '),
+        }
+    }
+    out.push(' ');
+    out.split_whitespace().fold(String::from(" "), |acc, w| acc + w + " ")
+}
+
+fn has(p: &str, cue: &str) -> bool {
+    if let Some(suffix) = cue.strip_prefix('\'') {
+        // A contraction: "i'll", "we'll".
+        return p.split(' ').any(|w| w.ends_with(&format!("'{suffix}")));
+    }
+    p.contains(&format!(" {cue} "))
+}
+
+fn sentences(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for (i, c) in text.char_indices() {
+        if matches!(c, '.' | '?' | '!') {
+            let end = i + c.len_utf8();
+            let next_is_space = text[end..].chars().next().is_none_or(char::is_whitespace);
+            if next_is_space {
+                out.push(text[start..end].trim());
+                start = end;
+            }
+        }
+    }
+    out.push(text[start..].trim());
+    out.retain(|s| s.chars().any(char::is_alphanumeric));
+    out
+}
+
+/// Whether one sentence can support `kind`.
+fn supports(sentence: &str, kind: Kind) -> bool {
+    let p = padded(sentence);
+    let negated = NEGATIONS.iter().any(|n| has(&p, n));
+    match kind {
+        Kind::Question => sentence.contains('?'),
+        Kind::Decision => !sentence.contains('?') && !negated && DECISION_CUES.iter().any(|c| has(&p, c)),
+        Kind::Action => {
+            let request = ["please", "can you", "could you"].iter().any(|c| has(&p, c));
+            (request || !sentence.contains('?')) && ACTION_CUES.iter().any(|c| has(&p, c))
+        }
+        Kind::Point => parse::words(sentence).len() >= 3,
+    }
+}
+
+/// The types a line's words can support.
+pub fn kinds(said: &str) -> Vec<Kind> {
+    Kind::ALL.into_iter().filter(|k| sentences(said).iter().any(|s| supports(s, *k))).collect()
+}
+
+/// The sentences of `said` that carry `kind`'s cue (all of it for a point), cut to
+/// [`SHOWN_CHARS`].
+fn shown(said: &str, kind: Kind) -> String {
+    let picked: Vec<&str> = match kind {
+        Kind::Point => vec![said.trim()],
+        k => sentences(said).into_iter().filter(|s| supports(s, k)).collect(),
+    };
+    let text = parse::clean(&picked.join(" "));
+    if text.chars().count() <= SHOWN_CHARS {
+        return text;
+    }
+    let mut out = String::new();
+    for w in text.split_whitespace() {
+        if out.chars().count() + w.chars().count() + 1 > SHOWN_CHARS - 1 {
+            break;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out += w;
+    }
+    out + "…"
+}
+
+fn name_like(w: &str) -> bool {
+    let mut cs = w.chars();
+    cs.next().is_some_and(char::is_uppercase)
+        && w.chars().all(|c| c.is_alphabetic() || c == '-' || c == '\'')
+        && !NOT_NAMES.contains(&w.to_lowercase().as_str())
+}
+
+/// Who does what `sentence` commits to: a name said before the commitment ("Ben will
+/// send"), the speaker of a first-person one ("I will fix"), or the person addressed
+/// ("Carol, please read"). Copied from the line; `None` when it says no one ("We will").
+pub fn owner(sentence: &str, speaker: Option<&str>) -> Option<String> {
+    let words: Vec<String> = sentence
+        .split(|c: char| c.is_whitespace() || matches!(c, '.' | '!' | '?' | ';' | ':'))
+        .filter(|w| !w.is_empty())
+        .map(|w| w.replace('\u{2019}', "'"))
+        .collect();
+    let bare = |w: &str| w.trim_end_matches(',').to_owned();
+    let low: Vec<String> = words.iter().map(|w| bare(w).to_lowercase()).collect();
+    let commits = |i: usize| -> bool {
+        let w = low.get(i).map(String::as_str).unwrap_or("");
+        let next = low.get(i + 1).map(String::as_str).unwrap_or("");
+        matches!(w, "will" | "can" | "must" | "should" | "shall")
+            || (matches!(w, "is" | "are") && next == "going")
+            || (matches!(w, "needs" | "has") && next == "to")
+    };
+    for i in 0..words.len() {
+        let w = bare(&words[i]);
+        let l = &low[i];
+        // First person.
+        if l == "i" && (commits(i + 1) || low.get(i + 1).is_some_and(|n| n == "am" || n == "need" || n == "have")) {
+            return speaker.map(str::to_owned);
+        }
+        if l == "i'll" || l == "i'm" || (l == "let" && low.get(i + 1).is_some_and(|n| n == "me")) {
+            return speaker.map(str::to_owned);
+        }
+        // "Ben will", "Ben'll", "Ben and Carol will".
+        if let Some(name) = w.strip_suffix("'ll").filter(|n| name_like(n)) {
+            return Some(name.to_owned());
+        }
+        if name_like(&w) && !words[i].ends_with(',') {
+            if commits(i + 1) {
+                return Some(w);
+            }
+            if low.get(i + 1).is_some_and(|n| n == "and")
+                && low.get(i + 2).is_some()
+                && name_like(&bare(&words[i + 2]))
+                && commits(i + 3)
+            {
+                return Some(format!("{w} and {}", bare(&words[i + 2])));
+            }
+        }
+        // "Carol, please ...", "Carol, can you ...".
+        if i == 0 && words[i].ends_with(',') && name_like(&w) {
+            let rest = low.get(1).map(String::as_str).unwrap_or("");
+            if matches!(rest, "please" | "can" | "could" | "would") {
+                return Some(w);
+            }
+        }
+        // "..., please, Carol" / "can you do it, Carol".
+        if i + 1 == words.len() && i > 0 && words[i - 1].ends_with(',') && name_like(&w) {
+            let p = padded(sentence);
+            if ["please", "can you", "could you"].iter().any(|c| has(&p, c)) {
+                return Some(w);
+            }
+        }
+    }
+    None
+}
+
+/// The citable lines of a window: (line number, the types it supports).
+pub fn citable(lines: &[Line]) -> Vec<(usize, Vec<Kind>)> {
+    let mut out: Vec<(usize, Vec<Kind>)> = Vec::new();
+    for l in lines {
+        let k = kinds(&l.said);
+        if k.is_empty() || out.iter().any(|(n, _)| *n == l.n) {
+            continue;
+        }
+        out.push((l.n, k));
+    }
+    out
+}
+
+/// Answer tokens per citable line (its label, and with prose its wording), at a
+/// pessimistic 1.5 characters per token: what the caller adds to each line's size when
+/// it packs windows, so that the answer always fits the context too.
+pub fn answer_tokens_per_line(prose: bool) -> usize {
+    (40 + if prose { PROSE_CHARS + 12 } else { 0 }) * 2 / 3
+}
+
+/// The map answer's shape for a window's lines: the model labels every line that can
+/// carry an item, in order, with one of the types its words support or `none`. The
+/// grammar names each such line and only its types; the JSON schema for servers is
+/// looser (the same check runs on what they answer). A labelling, not a choice of a
+/// few: a small model asked to pick lines stops after the first two.
+pub fn answer(lines: &[Line], prose: bool) -> Answer {
+    let cands = citable(lines);
+    let text = if prose { r#" "," ws "\"text\":" ws text"# } else { "" };
+    let label = |(n, ks): &(usize, Vec<Kind>)| {
+        let kinds = ks.iter().map(|k| format!(r#""\"{}\"""#, k.as_str())).collect::<Vec<_>>().join(" | ");
+        format!(r#""{{" ws "\"line\": {n}," ws "\"type\":" ws ("\"none\"" | ({kinds}){text}) ws "}}""#)
+    };
+    let body = cands.iter().map(label).collect::<Vec<_>>().join(r#" "," ws "#);
+    let gbnf = format!(
+        r#"root ::= "{{" ws "\"lines\":" ws "[" ws {body} ws "]" ws "}}"
+text ::= "\"" char{{1,{PROSE_CHARS}}} "\""
+{CHAR_RULE}
+ws ::= [ \t\n]{{0,2}}
+"#
+    );
+    // For servers: one object shape per line, its type limited to what the line
+    // supports (or none).
+    let shapes: Vec<Value> = cands
+        .iter()
+        .map(|(n, ks)| {
+            let mut types: Vec<&str> = ks.iter().map(|k| k.as_str()).collect();
+            types.push("none");
+            let mut props = serde_json::Map::new();
+            props.insert("line".into(), json!({"type": "integer", "enum": [n]}));
+            props.insert("type".into(), json!({"type": "string", "enum": types}));
+            let mut required = vec!["line", "type"];
+            if prose {
+                props.insert("text".into(), json!({"type": "string", "maxLength": PROSE_CHARS}));
+                required.push("text");
+            }
+            json!({"type": "object", "properties": props, "required": required, "additionalProperties": false})
+        })
+        .collect();
+    let schema = json!({
+        "type": "object",
+        "properties": {"lines": {"type": "array", "maxItems": cands.len(), "items": {"anyOf": shapes}}},
+        "required": ["lines"],
+        "additionalProperties": false,
+    });
+    Answer { name: "line_labels", gbnf, schema, max_tokens: cands.len() * answer_tokens_per_line(prose) + 30 }
+}
+
+/// Whether `text` (a prose model's wording) is supported by `said`: at least three
+/// quarters of its content words, and at least two, occur in the line.
+pub fn supported(text: &str, said: &str) -> bool {
+    let mine = parse::words(text);
+    let theirs = parse::words(said);
+    let stem = |w: &str| w.chars().take(5).collect::<String>();
+    let theirs: Vec<String> = theirs.iter().map(|w| stem(w)).collect();
+    let hits = mine.iter().filter(|w| theirs.contains(&stem(w))).count();
+    hits >= 2.min(mine.len()) && hits * 4 >= mine.len() * 3 && !mine.is_empty()
+}
+
+/// One cited line as an item of `kind`.
+pub fn item(line: &Line, kind: Kind, prose: Option<&str>, meeting: Option<Day>) -> Item {
+    let sentence = shown(&line.said, kind);
+    let text = match prose.map(parse::clean) {
+        Some(t) if supported(&t, &line.said) => t,
+        _ => sentence.clone(),
+    };
+    let (owner, due) = if kind == Kind::Action {
+        let o = owner(&sentence, line.speaker.as_deref());
+        (o, dates::due(&sentence, meeting))
+    } else {
+        (None, None)
+    };
+    Item {
+        text,
+        owner,
+        due: due.as_ref().map(|d| d.said.clone()),
+        due_date: due.and_then(|d| d.day).map(Day::iso),
+        start_ms: line.start_ms,
+        end_ms: line.end_ms,
+        lines: line.segment.into_iter().collect(),
+        slides: line.slide.into_iter().collect(),
+        speaker: line.speaker.clone(),
+    }
+}
+
+/// Window notes from a map answer: each line of `lines` labelled with a type its words
+/// support becomes an item (see the module documentation); anything else (`none`, a
+/// line not in the window, an unsupported type, a repeat) is dropped.
+pub fn notes(answer: &str, lines: &[Line], prose: bool, meeting: Option<Day>) -> Result<Notes, ParseError> {
+    let obj = parse::object(answer)?;
+    let mut out = Notes::default();
+    let Some(Value::Array(raw)) = obj.get("lines").or_else(|| obj.get("items")) else { return Ok(out) };
+    let mut seen: Vec<(usize, Kind)> = Vec::new();
+    for v in raw.iter().take(lines.len() * 2) {
+        let Some(n) =
+            v.get("line").and_then(|n| n.as_u64().or_else(|| n.as_str()?.trim_start_matches('L').parse().ok()))
+        else {
+            continue;
+        };
+        let Some(kind) = v.get("type").and_then(Value::as_str).and_then(Kind::parse) else { continue };
+        let Some(line) = lines.iter().find(|l| l.n as u64 == n) else { continue };
+        let can = kinds(&line.said);
+        // The model chose the line; its words say what it is. A type they do not
+        // support (a server that ignored the schema) gives way to the first they do,
+        // and so does `point` for a line that decides, commits or asks.
+        let Some(first) = can.first().copied() else { continue };
+        let kind = if kind == Kind::Point || !can.contains(&kind) { first } else { kind };
+        if seen.contains(&(line.n, kind)) {
+            continue;
+        }
+        seen.push((line.n, kind));
+        let prose_text = if prose { v.get("text").and_then(Value::as_str) } else { None };
+        let it = item(line, kind, prose_text, meeting);
+        match kind {
+            Kind::Point => out.key_points.push(it),
+            Kind::Decision => out.decisions.push(it),
+            Kind::Action => out.action_items.push(it),
+            Kind::Question => out.open_questions.push(it),
+        }
+    }
+    Ok(out)
+}
