@@ -129,10 +129,19 @@ impl Engine {
             path: cfg.model.clone(),
             reason: format!("llama.cpp could not load it: {e}"),
         })?;
-        let template = model.chat_template(None).map_err(|e| LlmError::BadModel {
-            path: cfg.model.clone(),
-            reason: format!("no usable chat template: {e}"),
-        })?;
+        let template = match model.chat_template(None) {
+            Ok(t) => t,
+            // A GGUF without a template (many base models): llama.cpp's built-in one for
+            // its architecture, if it has one.
+            Err(e) => {
+                let arch = model.meta_val_str("general.architecture").unwrap_or_default();
+                let name = builtin_template(&arch).ok_or_else(|| LlmError::BadModel {
+                    path: cfg.model.clone(),
+                    reason: format!("no usable chat template ({e}) and no built-in one for architecture {arch:?}"),
+                })?;
+                LlamaChatTemplate::new(name).map_err(|e| llama(e.to_string()))?
+            }
+        };
         let n_ctx = cfg.n_ctx.clamp(256, model.n_ctx_train().max(256));
         Ok(Self {
             model,
@@ -234,5 +243,28 @@ impl Engine {
             }
         }
         Ok(String::from_utf8_lossy(&out).into_owned())
+    }
+}
+
+/// llama.cpp's built-in chat template for a model architecture without its own.
+fn builtin_template(arch: &str) -> Option<&'static str> {
+    match arch {
+        a if a.starts_with("gemma") => Some("gemma"),
+        "llama" => Some("llama3"),
+        "qwen2" | "qwen3" | "smollm" | "smollm3" => Some("chatml"),
+        "phi3" => Some("phi3"),
+        "granite" => Some("granite"),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod template_tests {
+    #[test]
+    fn template_less_architectures_get_llama_cpps_built_in_template() {
+        assert_eq!(super::builtin_template("gemma3"), Some("gemma"));
+        assert_eq!(super::builtin_template("llama"), Some("llama3"));
+        assert_eq!(super::builtin_template("qwen2"), Some("chatml"));
+        assert_eq!(super::builtin_template("mamba"), None);
     }
 }
