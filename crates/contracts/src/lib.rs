@@ -182,6 +182,9 @@ pub struct TranscriptResult {
     pub segments: usize,
     /// Words in them.
     pub words: usize,
+    /// Speakers the meeting-wide clustering found (absent without speaker analysis).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speakers: Option<usize>,
 }
 
 /// One captured source in a [`RecordReport`].

@@ -305,6 +305,32 @@ impl Queue {
     }
 }
 
+impl Queue {
+    /// Runs a meeting's COMPLETED TRANSCRIPT job again, and the COMPLETED jobs that depend
+    /// on it (its summary), running `also` in the same transaction first (for example to
+    /// store new speaker hints). Returns the jobs made PENDING.
+    pub fn redo_transcript(
+        &self,
+        meeting_id: MeetingId,
+        also: impl FnOnce(&Transaction<'_>) -> Result<()>,
+    ) -> Result<Vec<JobId>> {
+        self.write(|tx| {
+            also(tx)?;
+            let mut jobs: Vec<JobId> = {
+                let mut stmt = tx.prepare_cached(sql::FOREMAN_REDO_TRANSCRIPT)?;
+                let rows = stmt.query_map(named_params! { ":meeting_id": meeting_id }, |r| r.get(0))?;
+                rows.collect::<rusqlite::Result<_>>()?
+            };
+            if !jobs.is_empty() {
+                let mut stmt = tx.prepare_cached(sql::FOREMAN_REDO_DEPENDENTS)?;
+                let rows = stmt.query_map([], |r| r.get(0))?;
+                jobs.extend(rows.collect::<rusqlite::Result<Vec<JobId>>>()?);
+            }
+            Ok(jobs)
+        })
+    }
+}
+
 /// What a DONE meeting lacks: "1 of 12 AUDIO jobs failed (job 7: ...)", or `None`.
 fn partial_note(tx: &Transaction<'_>, meeting_id: MeetingId) -> Result<Option<String>> {
     let mut stmt = tx.prepare_cached(sql::FOREMAN_INPUT_FAILURES)?;

@@ -18,7 +18,7 @@ use crate::QueueError;
 
 /// Version written to `PRAGMA user_version` once `schema.sql` (and every migration) is
 /// applied.
-pub const SCHEMA_VERSION: i32 = 4;
+pub const SCHEMA_VERSION: i32 = 5;
 
 /// The whole current schema, applied to a fresh database.
 pub const SCHEMA_SQL: &str = include_str!("../../../schema.sql");
@@ -34,6 +34,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../sql/migrate/v3.sql"),
     // 3 -> 4: screen_frames (visual-worker).
     include_str!("../sql/migrate/v4.sql"),
+    // 4 -> 5: chunk_speakers, speaker_turns, speakers, meetings.speaker_hints.
+    include_str!("../sql/migrate/v5.sql"),
 ];
 
 /// The schema version 1 shipped with, for the drift test.

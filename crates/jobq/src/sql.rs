@@ -63,6 +63,7 @@ statements! {
     FOREMAN_CANCEL_JOBS = "foreman/cancel_jobs.sql";
     FOREMAN_RETRY = "foreman/retry_failed.sql";
     FOREMAN_REDO_DEPENDENTS = "foreman/redo_dependents.sql";
+    FOREMAN_REDO_TRANSCRIPT = "foreman/redo_transcript.sql";
     FOREMAN_INPUT_FAILURES = "foreman/input_failures.sql";
     FOREMAN_SET_PARTIAL = "foreman/set_partial.sql";
 }

@@ -74,6 +74,20 @@ fn write_atomic(path: &Path, channels: u16, len: usize, sample: impl Fn(usize) -
 /// declares), [`MediaError::Io`]. Allocation is bounded by the file's real size, never by
 /// what the header declares.
 pub fn read_wav(path: &Path) -> Result<Vec<f32>, MediaError> {
+    let (samples, channels) = read_wav_interleaved(path)?;
+    Ok(downmix(samples, channels))
+}
+
+/// Reads a 16 kHz WAV like [`read_wav`], keeping its channels apart: one `Vec` per channel,
+/// in file order (a recorded chunk: microphone, then system audio).
+pub fn read_wav_channels(path: &Path) -> Result<Vec<Vec<f32>>, MediaError> {
+    let (samples, channels) = read_wav_interleaved(path)?;
+    let channels = channels.max(1);
+    let frames = samples.len() / channels;
+    Ok((0..channels).map(|c| (0..frames).map(|f| samples[f * channels + c]).collect()).collect())
+}
+
+fn read_wav_interleaved(path: &Path) -> Result<(Vec<f32>, usize), MediaError> {
     let file_len = check_input_file(path)?;
     let file = File::open(path).map_err(|e| MediaError::io(path, e))?;
     let mut reader = hound::WavReader::new(BufReader::new(file)).map_err(|e| match e {
@@ -129,7 +143,7 @@ pub fn read_wav(path: &Path) -> Result<Vec<f32>, MediaError> {
             }
         }
     }
-    Ok(downmix(out, usize::from(spec.channels)))
+    Ok((out, usize::from(spec.channels)))
 }
 
 /// Averages interleaved frames of `channels` samples into mono, in place (a trailing

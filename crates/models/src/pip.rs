@@ -39,6 +39,28 @@ impl Package {
         self.file.ends_with(".whl")
     }
 
+    /// For a wheel built for one CPython and platform (`name-ver[-build]-cp311-cp311-manylinux_2_28_x86_64.whl`):
+    /// the pip flags that select exactly that file whatever interpreter runs pip
+    /// (`--platform`, `--python-version`, `--implementation`, `--abi`). Empty for a pure wheel.
+    pub(crate) fn platform_args(&self) -> Vec<String> {
+        let stem = self.file.trim_end_matches(".whl");
+        let tags: Vec<&str> = stem.rsplitn(4, '-').collect();
+        let [platform, abi, python, _] = tags[..] else { return Vec::new() };
+        let Some(ver) = python.strip_prefix("cp").filter(|v| v.len() >= 2 && v.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            return Vec::new();
+        };
+        if platform == "any" {
+            return Vec::new();
+        }
+        vec![
+            format!("--platform={platform}"),
+            format!("--python-version={}.{}", &ver[..1], &ver[1..]),
+            "--implementation=cp".into(),
+            format!("--abi={abi}"),
+        ]
+    }
+
     /// The line of the requirements file pip gets: `name==version --hash=sha256:<sha>`.
     fn requirement(&self) -> String {
         format!("{}=={} --hash=sha256:{}", self.name, self.version, self.sha256)
@@ -96,6 +118,7 @@ fn pip_args(pkg: &Package, dest: &Path, requirements: &Path) -> Vec<OsString> {
             .to_vec();
     if pkg.is_wheel() {
         args.push("--only-binary=:all:".into());
+        args.extend(pkg.platform_args().into_iter().map(OsString::from));
     } else {
         args.extend(["--no-binary=:all:", "--no-build-isolation"].map(OsString::from));
     }
@@ -193,6 +216,14 @@ mod tests {
         assert!(args.contains(&"--require-hashes".to_string()) && args.contains(&"--no-deps".to_string()));
         assert!(!args.iter().any(|a| a.starts_with("--no-binary")));
         assert!(args.ends_with(&["-d".into(), "/d".into(), "-r".into(), "/r.txt".into()]), "{args:?}");
+
+        assert!(wheel.platform_args().is_empty());
+        let native = pkg("fake_pkg-1.0-22982-cp311-cp311-manylinux_2_28_x86_64.whl", BODY_SHA256);
+        let args: Vec<String> = pip_args(&native, d, r).iter().map(|a| a.to_string_lossy().into_owned()).collect();
+        for want in ["--platform=manylinux_2_28_x86_64", "--python-version=3.11", "--implementation=cp", "--abi=cp311"]
+        {
+            assert!(args.contains(&want.to_string()), "{want} missing: {args:?}");
+        }
 
         let sdist = pkg("fake-pkg-1.0.tar.gz", BODY_SHA256);
         let args: Vec<String> = pip_args(&sdist, d, r).iter().map(|a| a.to_string_lossy().into_owned()).collect();

@@ -28,6 +28,8 @@ pub struct Meta {
     pub slides_json: Option<serde_json::Value>,
     /// Where each slide appeared: marked at its time in `txt` and `md`.
     pub marks: Vec<Mark>,
+    /// The meeting's speaker turns, names resolved (for `rttm`).
+    pub turns: Vec<debrief_speakers::Turn>,
 }
 
 /// A note shown at its time in a transcript (a slide appearing).
@@ -85,6 +87,8 @@ pub enum Format {
     Vtt,
     /// JSON with every segment and word.
     Json,
+    /// RTTM, the standard diarization format (one `SPEAKER` line per turn), for scoring.
+    Rttm,
 }
 
 impl std::str::FromStr for Format {
@@ -96,7 +100,8 @@ impl std::str::FromStr for Format {
             "srt" => Ok(Self::Srt),
             "vtt" | "webvtt" => Ok(Self::Vtt),
             "json" => Ok(Self::Json),
-            other => Err(format!("unknown format {other:?} (txt, md, srt, vtt, json)")),
+            "rttm" => Ok(Self::Rttm),
+            other => Err(format!("unknown format {other:?} (txt, md, srt, vtt, json, rttm)")),
         }
     }
 }
@@ -234,6 +239,25 @@ pub fn render(format: Format, meta: &Meta, segments: &[Segment]) -> String {
                 v["slides"] = slides.clone();
             }
             serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
+        }
+        Format::Rttm => {
+            // The meeting's turns when given (overlaps kept), else one line per segment.
+            let turns: Vec<debrief_speakers::Turn> = if meta.turns.is_empty() {
+                segments
+                    .iter()
+                    .filter_map(|s| {
+                        Some(debrief_speakers::Turn {
+                            start_ms: s.start_ms,
+                            end_ms: s.end_ms,
+                            speaker: s.speaker.clone()?,
+                        })
+                    })
+                    .collect()
+            } else {
+                meta.turns.clone()
+            };
+            let id = format!("meeting{}", meta.meeting_id);
+            debrief_speakers::rttm(&id, &turns, &|l| l.to_string())
         }
     }
 }

@@ -43,6 +43,9 @@ pub struct Word {
     /// Confidence (mean token probability).
     #[serde(default)]
     pub p: f32,
+    /// Speaker label, once diarization provides one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speaker: Option<String>,
 }
 
 /// One segment of speech in meeting time.
@@ -109,6 +112,58 @@ fn words_json(words: &[Word]) -> rusqlite::Result<String> {
 fn parse_words(i: usize, s: &str) -> rusqlite::Result<Vec<Word>> {
     serde_json::from_str(s)
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
+}
+
+/// Gives every word the speaker of the meeting's turns at its time, and splits segments
+/// where the speaker changes between words (a Whisper segment often spans two people). A
+/// word no turn covers keeps the speaker of the words around it.
+pub fn assign_speakers(segments: Vec<Segment>, turns: &[debrief_speakers::Turn]) -> Vec<Segment> {
+    let mut out = Vec::with_capacity(segments.len());
+    for mut seg in segments {
+        if seg.words.is_empty() {
+            seg.speaker = debrief_speakers::speaker_at(turns, seg.start_ms, seg.end_ms).map(str::to_owned);
+            out.push(seg);
+            continue;
+        }
+        for w in seg.words.iter_mut() {
+            w.speaker = debrief_speakers::speaker_at(turns, w.start_ms, w.end_ms).map(str::to_owned);
+        }
+        // Fill words without a speaker from the one before (or after, at the start).
+        let first = seg.words.iter().find_map(|w| w.speaker.clone());
+        let mut cur = first;
+        for w in seg.words.iter_mut() {
+            match &w.speaker {
+                Some(s) => cur = Some(s.clone()),
+                None => w.speaker = cur.clone(),
+            }
+        }
+        let mut runs: Vec<Vec<Word>> = Vec::new();
+        for w in seg.words.drain(..) {
+            match runs.last_mut() {
+                Some(r) if r[0].speaker == w.speaker => r.push(w),
+                _ => runs.push(vec![w]),
+            }
+        }
+        if runs.len() == 1 {
+            let words = runs.pop().expect("one run");
+            seg.speaker = words[0].speaker.clone();
+            seg.words = words;
+            out.push(seg);
+            continue;
+        }
+        let n = runs.len();
+        for (i, words) in runs.into_iter().enumerate() {
+            let text: String = words.iter().map(|w| w.text.as_str()).collect();
+            out.push(Segment {
+                start_ms: if i == 0 { seg.start_ms } else { words[0].start_ms },
+                end_ms: if i + 1 == n { seg.end_ms } else { words[words.len() - 1].end_ms },
+                speaker: words[0].speaker.clone(),
+                text: format!(" {}", text.trim()),
+                words,
+            });
+        }
+    }
+    out
 }
 
 /// Replaces the stored segments of one AUDIO job (call inside the completing

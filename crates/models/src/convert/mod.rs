@@ -7,9 +7,11 @@
 //!   whisper.cpp's ggml VAD model, written with the same [`ggml`] tensor records.
 
 pub(crate) mod ct2;
+pub mod ge2e;
 pub(crate) mod ggml;
 pub(crate) mod mel;
 pub(crate) mod onnx;
 pub mod silero;
+pub mod torch_legacy;
 pub(crate) mod vocab;
 pub(crate) mod whisper;

@@ -1,0 +1,1 @@
+DELETE FROM speakers WHERE meeting_id = :meeting_id AND label NOT IN (SELECT value FROM json_each(:labels));

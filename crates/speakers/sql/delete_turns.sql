@@ -1,0 +1,1 @@
+DELETE FROM speaker_turns WHERE meeting_id = :meeting_id;

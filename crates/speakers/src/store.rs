@@ -1,0 +1,180 @@
+//! Storage of analyses, turns, speakers and hints (tables of schema version 5).
+
+use debrief_jobq::{JobId, MeetingId};
+use rusqlite::{named_params, Connection, OptionalExtension, Transaction};
+
+use crate::{ChunkAnalysis, Diarization, Hints, Turn};
+
+const STORE_ANALYSIS: &str = include_str!("../sql/store_analysis.sql");
+const LOAD_ANALYSES: &str = include_str!("../sql/load_analyses.sql");
+const LOAD_HINTS: &str = include_str!("../sql/load_hints.sql");
+const SET_HINTS: &str = include_str!("../sql/set_hints.sql");
+const DELETE_TURNS: &str = include_str!("../sql/delete_turns.sql");
+const INSERT_TURN: &str = include_str!("../sql/insert_turn.sql");
+const UPSERT_SPEAKER: &str = include_str!("../sql/upsert_speaker.sql");
+const DELETE_OTHER_SPEAKERS: &str = include_str!("../sql/delete_other_speakers.sql");
+const LOAD_SPEAKERS: &str = include_str!("../sql/load_speakers.sql");
+const LOAD_TURNS: &str = include_str!("../sql/load_turns.sql");
+const RENAME_SPEAKER: &str = include_str!("../sql/rename_speaker.sql");
+const MERGE_SPEAKER: &str = include_str!("../sql/merge_speaker.sql");
+
+fn to_json<T: serde::Serialize>(v: &T) -> rusqlite::Result<String> {
+    serde_json::to_string(v).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(i: usize, s: &str) -> rusqlite::Result<T> {
+    serde_json::from_str(s)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
+}
+
+/// Replaces the analysis of one AUDIO job (inside the transaction that completes it).
+pub fn store_analysis(
+    tx: &Transaction<'_>,
+    job_id: JobId,
+    meeting_id: MeetingId,
+    a: &ChunkAnalysis,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached(STORE_ANALYSIS)?.execute(named_params! {
+        ":job_id": job_id,
+        ":meeting_id": meeting_id,
+        ":model": a.model,
+        ":analysis": to_json(a)?,
+    })?;
+    Ok(())
+}
+
+/// The analyses of a meeting's completed AUDIO jobs, in chunk order.
+pub fn load_analyses(conn: &Connection, meeting_id: MeetingId) -> rusqlite::Result<Vec<ChunkAnalysis>> {
+    let mut stmt = conn.prepare_cached(LOAD_ANALYSES)?;
+    let rows = stmt.query_map(named_params! { ":meeting_id": meeting_id }, |r| {
+        let s: String = r.get(0)?;
+        from_json(0, &s)
+    })?;
+    rows.collect()
+}
+
+/// The meeting's speaker-count hints (empty when none were given).
+pub fn load_hints(conn: &Connection, meeting_id: MeetingId) -> rusqlite::Result<Hints> {
+    let s: Option<Option<String>> = conn
+        .prepare_cached(LOAD_HINTS)?
+        .query_row(named_params! { ":meeting_id": meeting_id }, |r| r.get(0))
+        .optional()?;
+    match s.flatten() {
+        Some(s) => from_json(0, &s),
+        None => Ok(Hints::default()),
+    }
+}
+
+/// Sets the meeting's hints. Returns false if there is no such meeting.
+pub fn set_hints(tx: &Transaction<'_>, meeting_id: MeetingId, hints: &Hints) -> rusqlite::Result<bool> {
+    let v = if hints.is_empty() { None } else { Some(to_json(hints)?) };
+    let n = tx.prepare_cached(SET_HINTS)?.execute(named_params! { ":meeting_id": meeting_id, ":hints": v })?;
+    Ok(n == 1)
+}
+
+/// Replaces the meeting's turns and speaker list with a new clustering's (names and merges
+/// of labels that still exist are kept).
+pub fn store_diarization(tx: &Transaction<'_>, meeting_id: MeetingId, d: &Diarization) -> rusqlite::Result<()> {
+    tx.prepare_cached(DELETE_TURNS)?.execute(named_params! { ":meeting_id": meeting_id })?;
+    let mut ins = tx.prepare_cached(INSERT_TURN)?;
+    for t in &d.turns {
+        ins.execute(named_params! {
+            ":meeting_id": meeting_id,
+            ":start_ms": t.start_ms,
+            ":end_ms": t.end_ms,
+            ":speaker": t.speaker,
+        })?;
+    }
+    let labels: Vec<&str> = d.speakers.iter().map(|s| s.label.as_str()).collect();
+    tx.prepare_cached(DELETE_OTHER_SPEAKERS)?
+        .execute(named_params! { ":meeting_id": meeting_id, ":labels": to_json(&labels)? })?;
+    let mut up = tx.prepare_cached(UPSERT_SPEAKER)?;
+    for s in &d.speakers {
+        up.execute(named_params! {
+            ":meeting_id": meeting_id,
+            ":label": s.label,
+            ":talk_ms": s.talk_ms,
+            ":local": s.local,
+        })?;
+    }
+    Ok(())
+}
+
+/// A stored speaker.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SpeakerRow {
+    /// Label (`S1`, ...).
+    pub label: String,
+    /// The name a person gave it.
+    pub name: Option<String>,
+    /// The label it was merged into.
+    pub merged_into: Option<String>,
+    /// Talk time (ms).
+    pub talk_ms: i64,
+    /// The local person (the recording's microphone).
+    pub local: bool,
+}
+
+/// The meeting's speakers, in label order.
+pub fn load_speakers(conn: &Connection, meeting_id: MeetingId) -> rusqlite::Result<Vec<SpeakerRow>> {
+    let mut stmt = conn.prepare_cached(LOAD_SPEAKERS)?;
+    let rows = stmt.query_map(named_params! { ":meeting_id": meeting_id }, |r| {
+        Ok(SpeakerRow {
+            label: r.get(0)?,
+            name: r.get(1)?,
+            merged_into: r.get(2)?,
+            talk_ms: r.get(3)?,
+            local: r.get(4)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// The meeting's turns, by start.
+pub fn load_turns(conn: &Connection, meeting_id: MeetingId) -> rusqlite::Result<Vec<Turn>> {
+    let mut stmt = conn.prepare_cached(LOAD_TURNS)?;
+    let rows = stmt.query_map(named_params! { ":meeting_id": meeting_id }, |r| {
+        Ok(Turn { start_ms: r.get(0)?, end_ms: r.get(1)?, speaker: r.get(2)? })
+    })?;
+    rows.collect()
+}
+
+/// Names a speaker (`None` clears the name). Returns false if the label does not exist.
+pub fn rename_speaker(
+    tx: &Transaction<'_>,
+    meeting_id: MeetingId,
+    label: &str,
+    name: Option<&str>,
+) -> rusqlite::Result<bool> {
+    let n = tx.prepare_cached(RENAME_SPEAKER)?.execute(named_params! {
+        ":meeting_id": meeting_id,
+        ":label": label,
+        ":name": name,
+    })?;
+    Ok(n == 1)
+}
+
+/// Shows `label` as `into` from now on. Returns false if `label` does not exist.
+pub fn merge_speakers(tx: &Transaction<'_>, meeting_id: MeetingId, label: &str, into: &str) -> rusqlite::Result<bool> {
+    let n = tx.prepare_cached(MERGE_SPEAKER)?.execute(named_params! {
+        ":meeting_id": meeting_id,
+        ":label": label,
+        ":into": into,
+    })?;
+    Ok(n == 1)
+}
+
+impl SpeakerRow {
+    /// What a label is shown as: merges followed (at most a few steps, cycles stop), then
+    /// the name if there is one, else the label.
+    pub fn display(rows: &[SpeakerRow], label: &str) -> String {
+        let mut cur = label.to_string();
+        for _ in 0..8 {
+            match rows.iter().find(|r| r.label == cur).and_then(|r| r.merged_into.clone()) {
+                Some(next) if next != cur => cur = next,
+                _ => break,
+            }
+        }
+        rows.iter().find(|r| r.label == cur).and_then(|r| r.name.clone()).unwrap_or(cur)
+    }
+}
