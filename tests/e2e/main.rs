@@ -10,6 +10,7 @@ mod pipeline;
 mod queue;
 mod record;
 mod slides;
+mod speakers;
 mod summary;
 mod tidy;
 mod vlm;

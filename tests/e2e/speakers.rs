@@ -1,0 +1,140 @@
+//! Issue 12: speakers for the whole meeting, from real recorded voices.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use debrief_jobq::MeetingId;
+
+use crate::common::*;
+
+/// Builds the evaluation meeting (three real voices from Debian's asterisk prompts, turns
+/// of 2-30 s, some overlap, 11 minutes) into `dir`.
+fn build_meeting(dir: &Path) -> serde_json::Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/make_diarization_meeting.py");
+    let (st, _, err) = run_out(
+        std::process::Command::new("python3").arg(script).arg("--out").arg(dir).args([
+            "--minutes",
+            "11",
+            "--speakers",
+            "3",
+        ]),
+        Duration::from_secs(300),
+    );
+    assert!(st.success(), "{err}");
+    serde_json::from_str(&std::fs::read_to_string(dir.join("truth.json")).unwrap()).unwrap()
+}
+
+/// The truth speakers talking at `t` seconds.
+fn truth_at(turns: &[serde_json::Value], t: f64) -> Vec<String> {
+    turns
+        .iter()
+        .filter(|x| x["start"].as_f64().unwrap() <= t && t < x["end"].as_f64().unwrap())
+        .map(|x| x["speaker"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn issue12_three_voices_over_eleven_minutes_get_three_labels_on_the_right_words_and_names_show_everywhere() {
+    let s = Scratch::new();
+    let data = s.path("data");
+    let eval = s.path("eval");
+    let truth = build_meeting(&eval);
+    let turns = truth["turns"].as_array().unwrap().clone();
+
+    let (st, out, err) =
+        run_out(debrief("ingest", &data).arg("import").arg(eval.join("meeting.wav")), Duration::from_secs(120));
+    assert!(st.success(), "{err}");
+    let meeting: MeetingId = out.lines().last().unwrap().trim().parse().unwrap();
+    let (st, _, err) = run_out(debrief("foreman", &data).args(["run", "--once"]), Duration::from_secs(60));
+    assert!(st.success(), "{err}");
+    let (st, _, err) = run_out(
+        std::process::Command::new(workspace_bin("audio-worker"))
+            .args(["run", "--until-idle", "--data-dir"])
+            .arg(&data),
+        Duration::from_secs(1200),
+    );
+    assert!(st.success(), "{err}");
+    assert!(err.contains("loaded speaker models on OpenVINO cpu"), "{err}");
+
+    let export = |fmt: &str| {
+        let (st, out, err) = run_out(
+            debrief("foreman", &data).args(["export", &meeting.to_string(), "--format", fmt]),
+            Duration::from_secs(60),
+        );
+        assert!(st.success(), "{err}");
+        out
+    };
+    // Every word has a speaker; three labels in all; each label is one real voice on at
+    // least 90% of the words said by one person alone.
+    let json: serde_json::Value = serde_json::from_str(&export("json")).unwrap();
+    let mut votes: BTreeMap<(String, String), usize> = BTreeMap::new();
+    let mut words = 0;
+    let mut labels = std::collections::BTreeSet::new();
+    for seg in json["segments"].as_array().unwrap() {
+        for w in seg["words"].as_array().unwrap() {
+            let hyp = w["speaker"].as_str().unwrap_or_else(|| panic!("a word without a speaker: {w}")).to_string();
+            labels.insert(hyp.clone());
+            let mid = (w["start_ms"].as_f64().unwrap() + w["end_ms"].as_f64().unwrap()) / 2000.0;
+            let who = truth_at(&turns, mid);
+            if who.len() == 1 {
+                words += 1;
+                *votes.entry((hyp, who[0].clone())).or_default() += 1;
+            }
+        }
+    }
+    assert_eq!(labels.len(), 3, "labels {labels:?}");
+    // Each label stands for the voice it was most often heard as; one voice, one label.
+    let mut best: BTreeMap<&str, (&str, usize)> = BTreeMap::new();
+    for ((h, t), n) in &votes {
+        let e = best.entry(h).or_insert((t, 0));
+        if *n > e.1 {
+            *e = (t, *n);
+        }
+    }
+    let voices: std::collections::BTreeSet<&str> = best.values().map(|v| v.0).collect();
+    assert_eq!(voices.len(), 3, "two labels for one voice: {best:?}");
+    let right: usize = best.values().map(|v| v.1).sum();
+    assert!(words > 300, "{words} words");
+    assert!(right * 100 >= words * 90, "right speaker on {right} of {words} words: {votes:?}");
+
+    // The speakers' list, a rename and a merge-free re-export: the name is in every format.
+    let (st, out, err) =
+        run_out(debrief("foreman", &data).args(["speakers", &meeting.to_string()]), Duration::from_secs(60));
+    assert!(st.success(), "{err}");
+    for l in ["S1", "S2", "S3"] {
+        assert!(out.contains(l), "{out}");
+    }
+    let (st, _, err) = run_out(
+        debrief("foreman", &data).args(["speakers", &meeting.to_string(), "--rename", "S2=Dana <Lee>"]),
+        Duration::from_secs(60),
+    );
+    assert!(st.success(), "{err}");
+    for fmt in ["txt", "md", "srt", "json"] {
+        let out = export(fmt);
+        assert!(out.contains("Dana <Lee>") || out.contains("Dana \\u003cLee\\u003e"), "{fmt}: no name in {out:.300}");
+        assert!(!out.contains("S2:") && !out.contains("\"S2\""), "{fmt} still shows S2");
+    }
+    assert!(export("vtt").contains("<v Dana &lt;Lee&gt;>"));
+    let rttm = export("rttm");
+    assert!(rttm.lines().count() > 20 && rttm.contains(" Dana_<Lee> "), "{rttm:.300}");
+
+    // A count hint re-clusters the stored embeddings (the TRANSCRIPT job runs again; no
+    // chunk is analysed again) and the transcript then has two labels.
+    let (st, _, err) = run_out(
+        debrief("foreman", &data).args(["speakers", &meeting.to_string(), "--num", "2"]),
+        Duration::from_secs(60),
+    );
+    assert!(st.success(), "{err}");
+    let (st, _, err) = run_out(
+        std::process::Command::new(workspace_bin("audio-worker"))
+            .args(["run", "--until-idle", "--data-dir"])
+            .arg(&data),
+        Duration::from_secs(300),
+    );
+    assert!(st.success(), "{err}");
+    let json: serde_json::Value = serde_json::from_str(&export("json")).unwrap();
+    let labels: std::collections::BTreeSet<String> =
+        json["segments"].as_array().unwrap().iter().filter_map(|s| s["speaker"].as_str().map(str::to_owned)).collect();
+    assert_eq!(labels.len(), 2, "{labels:?}");
+}
