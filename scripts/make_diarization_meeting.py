@@ -175,6 +175,8 @@ def main():
     ap.add_argument("--speakers", type=int, default=3, choices=(2, 3, 4))
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--overlap-share", type=float, default=0.05)
+    ap.add_argument("--min-minutes", type=int, default=6,
+                    help="each speaker must speak in at least this many distinct minutes (capped at the length)")
     args = ap.parse_args()
     rng = random.Random(args.seed)
     voices = [Voice(f"S{i + 1}", lang, random.Random(f"{args.seed}-{lang}"))
@@ -246,7 +248,7 @@ def main():
              "sources": sources, "turns": turns}
     with open(os.path.join(args.out, "truth.json"), "w") as f:
         json.dump(truth, f, indent=1)
-    need = min(6, int(math.ceil(duration / 60)))
+    need = min(args.min_minutes, int(math.ceil(duration / 60)))
     short = [s for s, m in minutes.items() if m < need]
     summary = {k: truth[k] for k in ("speakers", "duration_s", "overlap_s", "speech_union_s", "overlap_share")}
     summary.update(turns=len(turns), clipped=clip_m or clip0 or clip1, out=os.path.abspath(args.out),

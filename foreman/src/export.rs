@@ -29,7 +29,22 @@ pub(crate) fn export(q: &Queue, meeting: MeetingId, format: Format, out: Option<
     }
     let gaps = q.read(|c| Ok(debrief_transcript::load_gaps(c, meeting)?))?;
     // The summary comes first in md and json once the summary worker has written one.
-    let summary = q.read(|c| Ok(debrief_summary::store::summary(c, meeting)?))?;
+    let mut summary = q.read(|c| Ok(debrief_summary::store::summary(c, meeting)?))?;
+    // Summary items name their speaker and owner by label (or by the name known when the
+    // summary was written): show a later rename too.
+    if let Some(s) = summary.as_mut().map(|s| &mut s.summary) {
+        for item in
+            s.key_points.iter_mut().chain(&mut s.decisions).chain(&mut s.action_items).chain(&mut s.open_questions)
+        {
+            let is_label = |v: &str| speakers.iter().any(|r| r.label == v);
+            if let Some(v) = item.speaker.as_deref().filter(|v| is_label(v)) {
+                item.speaker = Some(name(v));
+            }
+            if let Some(v) = item.owner.as_deref().filter(|v| is_label(v)) {
+                item.owner = Some(name(v));
+            }
+        }
+    }
     // Slides (from the visual worker's frames): a section after the summary, each one
     // marked where it appeared in the transcript, and a `slides` array in json.
     let slides = q.read(|c| Ok(debrief_slides::slides(c, meeting)?))?;

@@ -138,3 +138,94 @@ fn issue12_three_voices_over_eleven_minutes_get_three_labels_on_the_right_words_
         json["segments"].as_array().unwrap().iter().filter_map(|s| s["speaker"].as_str().map(str::to_owned)).collect();
     assert_eq!(labels.len(), 2, "{labels:?}");
 }
+
+/// Runs a meeting through import and the audio-worker; with `kill`, the worker is
+/// SIGKILLed once while it is analysing speakers (its AUDIO job's progress says so) and
+/// started again. Returns the JSON export and the RTTM.
+fn run_meeting(s: &Scratch, name: &str, wav: &Path, kill: bool) -> (serde_json::Value, String) {
+    let data = s.path(name);
+    let (st, out, err) = run_out(
+        debrief("ingest", &data).arg("import").arg(wav).args([
+            "--chunk-target",
+            "40",
+            "--chunk-min",
+            "30",
+            "--chunk-max",
+            "50",
+        ]),
+        Duration::from_secs(120),
+    );
+    assert!(st.success(), "{err}");
+    let meeting: MeetingId = out.lines().last().unwrap().trim().parse().unwrap();
+    let (st, _, err) = run_out(debrief("foreman", &data).args(["run", "--once"]), Duration::from_secs(60));
+    assert!(st.success(), "{err}");
+    let worker = || {
+        let mut c = std::process::Command::new(workspace_bin("audio-worker"));
+        c.args(["run", "--until-idle", "--threads", "2", "--data-dir"]).arg(&data);
+        c
+    };
+    if kill {
+        let (mut child, _log) = spawn_drained(&mut worker());
+        let db = rusqlite::Connection::open(data.join("debrief.db")).unwrap();
+        eventually(Duration::from_secs(300), "an AUDIO job in its speaker analysis", || {
+            db.query_row(
+                "SELECT COUNT(*) FROM jobs WHERE task_type = 'AUDIO' AND status = 'PROCESSING' AND progress >= 1000000000",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .unwrap()
+                > 0
+        });
+        kill9(&mut child);
+        let _ = child.wait();
+        // The reaper gives the job back (its worker is dead) on the next pass.
+        let (st, _, err) = run_out(debrief("foreman", &data).args(["run", "--once"]), Duration::from_secs(60));
+        assert!(st.success(), "{err}");
+        let crashed: i64 = db
+            .query_row("SELECT COALESCE(SUM(crashes), 0) FROM jobs WHERE task_type = 'AUDIO'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(crashed, 1, "the kill is recorded as one crash");
+    }
+    let (st, _, err) = run_out(&mut worker(), Duration::from_secs(900));
+    assert!(st.success(), "{err}");
+    let export = |fmt: &str| {
+        let (st, out, err) = run_out(
+            debrief("foreman", &data).args(["export", &meeting.to_string(), "--format", fmt]),
+            Duration::from_secs(60),
+        );
+        assert!(st.success(), "{err}");
+        out
+    };
+    let json: serde_json::Value = serde_json::from_str(&export("json")).unwrap();
+    let db = rusqlite::Connection::open(data.join("debrief.db")).unwrap();
+    let count = |sql: &str| db.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+    let (rows, chunks) =
+        (count("SELECT COUNT(*) FROM chunk_speakers"), count("SELECT COUNT(*) FROM jobs WHERE task_type = 'AUDIO'"));
+    assert!(chunks >= 3 && rows == chunks, "one analysis per chunk: {rows} for {chunks} chunks");
+    (json["segments"].clone(), export("rttm"))
+}
+
+#[test]
+fn issue12_sigkill_during_the_speaker_analysis_changes_nothing_in_the_result() {
+    let s = Scratch::new();
+    let eval = s.path("eval");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/make_diarization_meeting.py");
+    let (st, _, err) = run_out(
+        std::process::Command::new("python3").arg(script).arg("--out").arg(&eval).args([
+            "--minutes",
+            "3",
+            "--speakers",
+            "3",
+            "--min-minutes",
+            "2",
+        ]),
+        Duration::from_secs(300),
+    );
+    assert!(st.success(), "{err}");
+    let wav = eval.join("meeting.wav");
+    let calm = run_meeting(&s, "calm", &wav, false);
+    let killed = run_meeting(&s, "killed", &wav, true);
+    assert!(calm.1.lines().count() > 3, "{}", calm.1);
+    assert_eq!(calm.0, killed.0, "the transcript with its speakers is the same");
+    assert_eq!(calm.1, killed.1, "the turns are the same");
+}

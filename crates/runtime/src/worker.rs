@@ -73,6 +73,9 @@ pub struct JobContext<'a> {
     pub data_dir: &'a DataDir,
     /// Inference threads to use (performance cores).
     pub threads: usize,
+    /// This worker (for a device lease a job takes for a part of its work, such as the
+    /// audio worker's speaker analysis on the NPU).
+    pub who: &'a debrief_jobq::WorkerIdent,
     fence: &'a Fence,
     lost: &'a AtomicBool,
     lease_lost: &'a AtomicBool,
@@ -404,6 +407,7 @@ impl State<'_> {
                 queue: self.q,
                 data_dir: self.dd,
                 threads: self.cfg.threads,
+                who: &self.who,
                 fence,
                 lost,
                 lease_lost,

@@ -66,7 +66,9 @@ struct AsrArgs {
     /// chunk, for the meeting-wide diarization the TRANSCRIPT job does: on or off.
     #[arg(long, env = "DEBRIEF_DIARIZE", default_value = "on", value_parser = ["on", "off"])]
     diarize: String,
-    /// OpenVINO device for the speaker analysis: cpu, npu, gpu (an Intel GPU) or auto.
+    /// OpenVINO device for the speaker analysis: cpu, npu, gpu (an Intel GPU) or auto. npu
+    /// and auto hold the NPU's device lease while a chunk is analysed; the Intel GPU (it
+    /// shares system memory, not the discrete card's) takes none.
     #[arg(long, env = "DEBRIEF_SPEAKER_DEVICE", default_value = "cpu", value_parser = ["cpu", "npu", "gpu", "auto"])]
     speaker_device: String,
     /// Step between the 10 s segmentation windows (ms); smaller is slower and finer.
@@ -232,10 +234,21 @@ impl Asr {
                     vec![(samples, SpeakerChannel::Mix)]
                 };
                 let parts: Vec<(&[f32], SpeakerChannel)> = tracks.iter().map(|(s, c)| (s.as_slice(), *c)).collect();
-                let a = se
-                    .analyse_chunk(&parts, start_ms, &mut |_, _| ())
-                    .map_err(|e| JobError::Retry(anyhow!("speaker analysis: {e}")))?;
-                Some(a)
+                // On the NPU, the analysis holds the NPU's lease (another worker's model
+                // there waits, and so does this one for it); on the CPU, nothing.
+                ctx.progress(SPEAKER_STEP);
+                let lease = match self.args.speaker_device.as_str() {
+                    "npu" | "auto" => Some(npu_lease(ctx)?),
+                    _ => None,
+                };
+                // Progress: SPEAKER_STEP + windows analysed (after Whisper's own steps).
+                let a = se.analyse_chunk(&parts, start_ms, &mut |done, _| ctx.progress(SPEAKER_STEP + done as i64));
+                if let Some(l) = &lease {
+                    if let Err(e) = ctx.queue.release_device(l) {
+                        log("audio-worker", &format!("releasing the NPU lease: {e} (it expires by itself)"));
+                    }
+                }
+                Some(a.map_err(|e| JobError::Retry(anyhow!("speaker analysis: {e}")))?)
             }
             None => None,
         };
@@ -299,6 +312,28 @@ fn transcript(job: &Claim, ctx: &JobContext<'_>) -> Result<Output, JobError> {
             Ok(debrief_transcript::store_gaps(tx, meeting, &gaps)?)
         })),
     })
+}
+
+/// Progress step of an AUDIO job when its speaker analysis starts (plus one per window):
+/// above any step of the transcription before it.
+const SPEAKER_STEP: i64 = 1_000_000_000;
+
+/// Waits for the NPU's device lease (the job keeps its own claim alive meanwhile); a stop
+/// request hands the job back.
+fn npu_lease(ctx: &JobContext<'_>) -> Result<debrief_jobq::DeviceLease, JobError> {
+    let req = debrief_jobq::DeviceRequest::exclusive(debrief_jobq::Device::Npu);
+    loop {
+        match ctx.queue.acquire_device(ctx.who, req) {
+            Ok(Some(l)) => return Ok(l),
+            Ok(None) => {}
+            Err(e) if e.is_busy() => {}
+            Err(e) => return Err(JobError::Retry(e.into())),
+        }
+        if ctx.should_stop() {
+            return Err(JobError::Interrupted);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
 }
 
 fn to_result(r: &impl serde::Serialize) -> Result<serde_json::Value, JobError> {

@@ -156,7 +156,13 @@ impl Summarizer {
         let prose = self.prose;
         let llm = self.llm.as_deref_mut().ok_or_else(|| retry(anyhow!("model not loaded")))?;
         let p = &self.prompts;
-        let segments = ctx.queue.read(|c| Ok(debrief_transcript::load_transcript(c, meeting)?)).map_err(retry)?;
+        let mut segments = ctx.queue.read(|c| Ok(debrief_transcript::load_transcript(c, meeting)?)).map_err(retry)?;
+        // Speakers by the names people gave them (`foreman speakers --rename`), so owners
+        // read "Dana Lee" rather than "S2"; the export maps labels renamed later.
+        let speakers = ctx.queue.read(|c| Ok(debrief_speakers::load_speakers(c, meeting)?)).map_err(retry)?;
+        for seg in segments.iter_mut() {
+            seg.speaker = seg.speaker.as_deref().map(|l| debrief_speakers::SpeakerRow::display(&speakers, l));
+        }
         let slides = ctx.queue.read(|c| Ok(debrief_slides::slides(c, meeting)?)).map_err(retry)?;
         // Due dates are relative to the meeting's day (when it was recorded or imported).
         let day = ctx.queue.meeting(meeting).map_err(retry)?.map(|m| Day::of_ms(m.created_at));
