@@ -44,14 +44,7 @@ fn issue4_sample_meeting_is_transcribed_through_import_foreman_worker_and_export
     assert!(st.success(), "{err}");
     assert!(err.contains("model unloaded"), "the model is unloaded before exit: {err}");
 
-    let export = |fmt: &str| {
-        let (st, out, err) = run_out(
-            debrief("foreman", &data).args(["export", &meeting.to_string(), "--format", fmt]),
-            Duration::from_secs(60),
-        );
-        assert!(st.success(), "{err}");
-        out
-    };
+    let export = |fmt: &str| export_meeting(&data, meeting, fmt);
     let txt = export("txt").to_lowercase();
     for words in [
         "planning meeting",

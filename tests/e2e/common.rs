@@ -117,6 +117,17 @@ pub(crate) fn debrief(name: &str, data_dir: &Path) -> Command {
     c
 }
 
+/// `foreman export MEETING --format FMT` of the data directory `data`: its output (the
+/// export must succeed).
+pub(crate) fn export_meeting(data: &Path, meeting: debrief_jobq::MeetingId, fmt: &str) -> String {
+    let (st, out, err) = run_out(
+        debrief("foreman", data).args(["export", &meeting.to_string(), "--format", fmt]),
+        Duration::from_secs(60),
+    );
+    assert!(st.success(), "export --format {fmt}: {err}");
+    out
+}
+
 /// Runs to completion with a deadline, returning (status, stdout, stderr).
 pub(crate) fn run_out(cmd: &mut Command, limit: Duration) -> (ExitStatus, String, String) {
     let (mut child, err) = spawn_drained(cmd.stdout(std::process::Stdio::piped()));

@@ -57,14 +57,7 @@ fn issue12_three_voices_over_eleven_minutes_get_three_labels_on_the_right_words_
     assert!(st.success(), "{err}");
     assert!(err.contains("loaded speaker models on OpenVINO cpu"), "{err}");
 
-    let export = |fmt: &str| {
-        let (st, out, err) = run_out(
-            debrief("foreman", &data).args(["export", &meeting.to_string(), "--format", fmt]),
-            Duration::from_secs(60),
-        );
-        assert!(st.success(), "{err}");
-        out
-    };
+    let export = |fmt: &str| export_meeting(&data, meeting, fmt);
     // Every word has a speaker; three labels in all; each label is one real voice on at
     // least 90% of the words said by one person alone.
     let json: serde_json::Value = serde_json::from_str(&export("json")).unwrap();
@@ -188,14 +181,7 @@ fn run_meeting(s: &Scratch, name: &str, wav: &Path, kill: bool) -> (serde_json::
     }
     let (st, _, err) = run_out(&mut worker(), Duration::from_secs(900));
     assert!(st.success(), "{err}");
-    let export = |fmt: &str| {
-        let (st, out, err) = run_out(
-            debrief("foreman", &data).args(["export", &meeting.to_string(), "--format", fmt]),
-            Duration::from_secs(60),
-        );
-        assert!(st.success(), "{err}");
-        out
-    };
+    let export = |fmt: &str| export_meeting(&data, meeting, fmt);
     let json: serde_json::Value = serde_json::from_str(&export("json")).unwrap();
     let db = rusqlite::Connection::open(data.join("debrief.db")).unwrap();
     let count = |sql: &str| db.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
