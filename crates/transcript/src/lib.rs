@@ -144,6 +144,39 @@ pub fn assign_speakers(segments: Vec<Segment>, turns: &[debrief_speakers::Turn])
                 _ => runs.push(vec![w]),
             }
         }
+        // A run of one or two words shorter than a second between runs of others is
+        // boundary jitter (a turn edge a few frames off), not a new speaker: it joins
+        // the run before it (or after it, at the start).
+        let mut i = 0;
+        while runs.len() > 1 && i < runs.len() {
+            let r = &runs[i];
+            let short = r.len() <= 2 && r[r.len() - 1].end_ms - r[0].start_ms < 1_000;
+            if short {
+                let run = runs.remove(i);
+                let to = if i > 0 { i - 1 } else { 0 };
+                let who = runs[to][0].speaker.clone();
+                let mut run: Vec<Word> = run.into_iter().map(|w| Word { speaker: who.clone(), ..w }).collect();
+                if to < i {
+                    runs[to].append(&mut run);
+                } else {
+                    run.append(&mut runs[to]);
+                    runs[to] = run;
+                }
+                // Neighbours of one speaker now touch: join them.
+                let mut j = 1;
+                while j < runs.len() {
+                    if runs[j][0].speaker == runs[j - 1][0].speaker {
+                        let mut next = runs.remove(j);
+                        runs[j - 1].append(&mut next);
+                    } else {
+                        j += 1;
+                    }
+                }
+                i = 0;
+            } else {
+                i += 1;
+            }
+        }
         if runs.len() == 1 {
             let words = runs.pop().expect("one run");
             seg.speaker = words[0].speaker.clone();

@@ -234,3 +234,39 @@ fn gaps_are_stored_with_the_transcript_and_marked_in_exports() {
     assert_eq!(json["gaps"][0]["job_id"], ids[1].0);
     assert!(!render(Format::Srt, &meta, &t).contains("not transcribed"), "subtitles stay silent in gaps");
 }
+
+#[test]
+fn speakers_split_segments_at_real_changes_but_not_at_a_stray_word() {
+    use debrief_speakers::Turn;
+    let t = |a: i64, b: i64, s: &str| Turn { start_ms: a, end_ms: b, speaker: s.into() };
+    // S1 until 2.0 s, S2 after; the turn edge is a little early, catching "We".
+    let turns = vec![t(0, 1_950, "S1"), t(1_950, 6_000, "S2")];
+    let words = vec![
+        w(" So", 0, 300),
+        w(" that", 300, 600),
+        w(" is", 600, 900),
+        w(" settled.", 900, 1_500),
+        w(" We", 1_500, 2_000),
+        w(" will", 2_100, 2_400),
+        w(" decide", 2_400, 2_900),
+        w(" next", 2_900, 3_300),
+        w(" week.", 3_300, 3_800),
+    ];
+    let seg = Segment {
+        start_ms: 0,
+        end_ms: 3_800,
+        speaker: None,
+        text: " So that is settled. We will decide next week.".into(),
+        words: words.clone(),
+    };
+    let out = assign_speakers(vec![seg.clone()], &turns);
+    assert_eq!(out.len(), 2, "{out:?}");
+    assert_eq!((out[0].speaker.as_deref(), out[0].text.as_str()), (Some("S1"), " So that is settled. We"));
+    assert_eq!((out[1].speaker.as_deref(), out[1].text.as_str()), (Some("S2"), " will decide next week."));
+    assert!(out.iter().all(|s| s.words.iter().all(|w| w.speaker == s.speaker)));
+    // A single word heard as someone else inside one person's sentence is not a turn.
+    let turns = vec![t(0, 2_400, "S1"), t(2_400, 2_900, "S2"), t(2_900, 6_000, "S1")];
+    let out = assign_speakers(vec![seg], &turns);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0].speaker.as_deref(), Some("S1"));
+}
