@@ -165,6 +165,9 @@ pub struct AudioResult {
     pub vad_seconds: f64,
     /// How often decoding resumed after Whisper skipped speech.
     pub resumed_after_skips: usize,
+    /// Why the chunk's speaker analysis failed (its words are kept without speakers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speaker_error: Option<String>,
 }
 
 /// What the audio worker stores as a TRANSCRIPT job's result.

@@ -87,6 +87,19 @@ pub fn read_wav_channels(path: &Path) -> Result<Vec<Vec<f32>>, MediaError> {
     Ok((0..channels).map(|c| (0..frames).map(|f| samples[f * channels + c]).collect()).collect())
 }
 
+/// The mono mix of separate channels (what [`read_wav`] returns for the same file: the
+/// average of the channels, frame by frame; one channel is returned as it is).
+pub fn mix_channels(channels: &[Vec<f32>]) -> Vec<f32> {
+    match channels {
+        [] => Vec::new(),
+        [one] => one.clone(),
+        all => {
+            let frames = all.iter().map(Vec::len).min().unwrap_or(0);
+            (0..frames).map(|i| all.iter().map(|c| c[i]).sum::<f32>() / all.len() as f32).collect()
+        }
+    }
+}
+
 fn read_wav_interleaved(path: &Path) -> Result<(Vec<f32>, usize), MediaError> {
     let file_len = check_input_file(path)?;
     let file = File::open(path).map_err(|e| MediaError::io(path, e))?;
@@ -173,6 +186,14 @@ mod tests {
         assert_eq!(to_i16(5.0), 32_767);
         assert_eq!(to_i16(f32::NAN), 0);
         assert_eq!(to_i16(0.5), 16_384);
+    }
+
+    #[test]
+    fn mixing_separate_channels_equals_downmixing_interleaved_ones() {
+        let interleaved = vec![0.5, -0.5, 1.0, 0.0, 0.3, 0.1];
+        let apart = vec![vec![0.5, 1.0, 0.3], vec![-0.5, 0.0, 0.1]];
+        assert_eq!(mix_channels(&apart), downmix(interleaved, 2));
+        assert_eq!(mix_channels(&[vec![0.25, 0.5]]), vec![0.25, 0.5]);
     }
 
     #[test]

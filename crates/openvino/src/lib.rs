@@ -73,6 +73,22 @@ pub struct EngineConfig {
     pub step_ms: i64,
 }
 
+impl EngineConfig {
+    /// The configuration for models fetched by [`debrief_models::speaker_models`] on
+    /// OpenVINO device `device` (`cpu`, `npu`, `gpu`, `auto`: any case).
+    pub fn new(models: debrief_models::SpeakerModels, device: &str, threads: usize, step_ms: i64) -> Self {
+        Self {
+            openvino_c: models.openvino_c,
+            segmentation: models.segmentation,
+            embedding: models.embedding,
+            model_id: models.id,
+            device: device.to_uppercase(),
+            threads,
+            step_ms,
+        }
+    }
+}
+
 static LOADED: OnceLock<Result<PathBuf, String>> = OnceLock::new();
 
 fn load_runtime(path: &Path) -> Result<(), SpeakerError> {

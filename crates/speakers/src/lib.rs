@@ -252,15 +252,8 @@ pub fn diarize(chunks: &[ChunkAnalysis], hints: &Hints, params: &Params) -> Diar
                 None
             };
             let (from, into) = if let Some(c) = small {
-                let into = alive
-                    .iter()
-                    .copied()
-                    .filter(|&o| o != c)
-                    .min_by(|&a, &b| {
-                        cosine_distance(&cents[c], &cents[a]).total_cmp(&cosine_distance(&cents[c], &cents[b]))
-                    })
-                    .expect("another cluster");
-                (c, into)
+                let into = nearest_of(&cents, &cents[c], alive.iter().copied().filter(|&o| o != c));
+                (c, into.expect("more clusters alive than the floor"))
             } else if alive.len() > target {
                 let mut best = (f32::INFINITY, 0, 0);
                 for (i, &a) in alive.iter().enumerate() {
@@ -443,9 +436,12 @@ fn centroids(labels: &[usize], embs: &[&[f32]], k: usize) -> Vec<Vec<f32>> {
 }
 
 fn nearest(cents: &[Vec<f32>], e: &[f32]) -> usize {
-    (0..cents.len())
-        .min_by(|&a, &b| cosine_distance(e, &cents[a]).total_cmp(&cosine_distance(e, &cents[b])))
-        .unwrap_or(0)
+    nearest_of(cents, e, 0..cents.len()).unwrap_or(0)
+}
+
+/// The centroid among `candidates` closest to `e`.
+fn nearest_of(cents: &[Vec<f32>], e: &[f32], candidates: impl Iterator<Item = usize>) -> Option<usize> {
+    candidates.min_by(|&a, &b| cosine_distance(e, &cents[a]).total_cmp(&cosine_distance(e, &cents[b])))
 }
 
 /// Assigns each row (a window's local speaker) a distinct column (cluster) maximising the

@@ -123,28 +123,12 @@ impl Handler for Asr {
         );
         self.engine = Some(engine);
         if self.args.diarize == "on" {
-            let cache = self.args.model_cache.clone().unwrap_or_else(debrief_models::default_cache_dir);
-            let m = debrief_models::speaker_models(&cache)
-                .context("speaker models (pyannote segmentation, GE2E, OpenVINO)")?;
-            let started = std::time::Instant::now();
-            let se = SpeakerEngine::load(&debrief_openvino::EngineConfig {
-                openvino_c: m.openvino_c,
-                segmentation: m.segmentation,
-                embedding: m.embedding,
-                model_id: m.id,
-                device: self.args.speaker_device.to_uppercase(),
-                threads,
-                step_ms: self.args.speaker_step_ms,
-            })?;
-            log(
-                "audio-worker",
-                &format!(
-                    "loaded speaker models on OpenVINO {} in {:.2} s",
-                    self.args.speaker_device,
-                    started.elapsed().as_secs_f64()
-                ),
-            );
-            self.speakers = Some(se);
+            // Speakers are an addition to the words: without their models the worker still
+            // transcribes (the transcript then has no speakers, and the log says why).
+            match self.load_speakers(threads) {
+                Ok(se) => self.speakers = Some(se),
+                Err(e) => log("audio-worker", &format!("speaker analysis off: {e:#}")),
+            }
         }
         Ok(())
     }
@@ -166,6 +150,24 @@ impl Handler for Asr {
 }
 
 impl Asr {
+    fn load_speakers(&self, threads: usize) -> Result<SpeakerEngine> {
+        let cache = self.args.model_cache.clone().unwrap_or_else(debrief_models::default_cache_dir);
+        let m =
+            debrief_models::speaker_models(&cache).context("speaker models (pyannote segmentation, GE2E, OpenVINO)")?;
+        let started = std::time::Instant::now();
+        let cfg = debrief_openvino::EngineConfig::new(m, &self.args.speaker_device, threads, self.args.speaker_step_ms);
+        let se = SpeakerEngine::load(&cfg)?;
+        log(
+            "audio-worker",
+            &format!(
+                "loaded speaker models on OpenVINO {} in {:.2} s",
+                self.args.speaker_device,
+                started.elapsed().as_secs_f64()
+            ),
+        );
+        Ok(se)
+    }
+
     fn audio(&mut self, job: &Claim, ctx: &JobContext<'_>) -> Result<Output, JobError> {
         let engine = self.engine.as_mut().ok_or_else(|| JobError::Retry(anyhow!("model not loaded")))?;
         // A malformed payload, or a missing or unreadable chunk, will not get better by
@@ -175,7 +177,9 @@ impl Asr {
         // Progress steps (kept by the queue, so a worker's death says where it was): 1
         // reading the file, then the engine's (voice detection, each decode).
         ctx.progress(1);
-        let samples = debrief_media::read_wav(&path).map_err(|e| JobError::Permanent(e.into()))?;
+        // Read once: Whisper takes the mix, the speaker analysis each recorded channel.
+        let channels = debrief_media::read_wav_channels(&path).map_err(|e| JobError::Permanent(e.into()))?;
+        let samples = debrief_media::mix_channels(&channels);
         let start_ms = chunk.start_ms();
         let started = std::time::Instant::now();
         let heard = engine.transcribe_with(&samples, &ctx.progress_sink()).map_err(|e| JobError::Retry(e.into()))?;
@@ -204,36 +208,22 @@ impl Asr {
                 (seg, s.no_speech_prob)
             })
             .collect();
-        let result = to_result(&AudioResult {
-            segments: rows.len(),
-            words: rows.iter().map(|r| r.0.words.len()).sum::<usize>(),
-            audio_s: samples.len() as f64 / 16_000.0,
-            seconds: secs,
-            vad_seconds: heard.vad_seconds,
-            resumed_after_skips: heard.resumed,
-        })?;
         // Speakers: each channel of a recording apart (the microphone is the local
-        // person), the mix of an import; stored with the words, replacing a re-run's.
+        // person), the mix of an import; stored with the words, replacing a re-run's. A
+        // failed analysis keeps the words (partial results beat none): the chunk then has
+        // no speaker measurements, and its job result says why.
+        let mut speaker_error = None;
         let analysis = match self.speakers.as_mut() {
             Some(se) => {
-                let chans = debrief_media::read_wav_channels(&path).map_err(|e| JobError::Permanent(e.into()))?;
-                let tracks: Vec<(Vec<f32>, SpeakerChannel)> = if chans.len() == 2 && chunk.channels.len() == 2 {
-                    chunk
-                        .channels
-                        .iter()
-                        .zip(chans)
-                        .map(|(c, s)| {
-                            let ch = match c {
-                                debrief_contracts::Channel::Mic => SpeakerChannel::Mic,
-                                _ => SpeakerChannel::System,
-                            };
-                            (s, ch)
-                        })
-                        .collect()
+                let tracks: Vec<(&[f32], SpeakerChannel)> = if channels.len() == 2 && chunk.channels.len() == 2 {
+                    let kind = |c: &debrief_contracts::Channel| match c {
+                        debrief_contracts::Channel::Mic => SpeakerChannel::Mic,
+                        debrief_contracts::Channel::System => SpeakerChannel::System,
+                    };
+                    chunk.channels.iter().zip(&channels).map(|(c, s)| (s.as_slice(), kind(c))).collect()
                 } else {
-                    vec![(samples, SpeakerChannel::Mix)]
+                    vec![(samples.as_slice(), SpeakerChannel::Mix)]
                 };
-                let parts: Vec<(&[f32], SpeakerChannel)> = tracks.iter().map(|(s, c)| (s.as_slice(), *c)).collect();
                 // On the NPU, the analysis holds the NPU's lease (another worker's model
                 // there waits, and so does this one for it); on the CPU, nothing.
                 ctx.progress(SPEAKER_STEP);
@@ -242,16 +232,32 @@ impl Asr {
                     _ => None,
                 };
                 // Progress: SPEAKER_STEP + windows analysed (after Whisper's own steps).
-                let a = se.analyse_chunk(&parts, start_ms, &mut |done, _| ctx.progress(SPEAKER_STEP + done as i64));
+                let a = se.analyse_chunk(&tracks, start_ms, &mut |done, _| ctx.progress(SPEAKER_STEP + done as i64));
                 if let Some(l) = &lease {
                     if let Err(e) = ctx.queue.release_device(l) {
                         log("audio-worker", &format!("releasing the NPU lease: {e} (it expires by itself)"));
                     }
                 }
-                Some(a.map_err(|e| JobError::Retry(anyhow!("speaker analysis: {e}")))?)
+                match a {
+                    Ok(a) => Some(a),
+                    Err(e) => {
+                        log("audio-worker", &format!("job {}: speaker analysis failed, words kept: {e}", job.job_id));
+                        speaker_error = Some(e.to_string());
+                        None
+                    }
+                }
             }
             None => None,
         };
+        let result = to_result(&AudioResult {
+            segments: rows.len(),
+            words: rows.iter().map(|r| r.0.words.len()).sum::<usize>(),
+            audio_s: samples.len() as f64 / 16_000.0,
+            seconds: secs,
+            vad_seconds: heard.vad_seconds,
+            resumed_after_skips: heard.resumed,
+            speaker_error,
+        })?;
         let (job_id, meeting) = (job.job_id, job.meeting_id);
         Ok(Output {
             result,

@@ -46,23 +46,14 @@ fn main() -> Result<()> {
     let cache = cli.model_cache.clone().unwrap_or_else(debrief_models::default_cache_dir);
     let m = debrief_models::speaker_models(&cache).context("speaker models")?;
     let t0 = std::time::Instant::now();
-    let mut engine = SpeakerEngine::load(&EngineConfig {
-        openvino_c: m.openvino_c,
-        segmentation: m.segmentation,
-        embedding: m.embedding,
-        model_id: m.id,
-        device: cli.device.clone(),
-        threads: cli.threads,
-        step_ms: cli.step_ms,
-    })?;
+    let mut engine = SpeakerEngine::load(&EngineConfig::new(m, &cli.device, cli.threads, cli.step_ms))?;
     let load_s = t0.elapsed().as_secs_f64();
     let chans = debrief_media::read_wav_channels(&cli.file).with_context(|| cli.file.display().to_string())?;
     let n = chans[0].len();
     let tracks: Vec<(Vec<f32>, Channel)> = if cli.split_channels && chans.len() == 2 {
         vec![(chans[0].clone(), Channel::Mic), (chans[1].clone(), Channel::System)]
     } else {
-        let mix: Vec<f32> = (0..n).map(|i| chans.iter().map(|c| c[i]).sum::<f32>() / chans.len() as f32).collect();
-        vec![(mix, Channel::Mix)]
+        vec![(debrief_media::mix_channels(&chans), Channel::Mix)]
     };
     let chunk = if cli.chunk_s > 0.0 { (cli.chunk_s * 16_000.0) as usize } else { n };
     let overlap = if cli.chunk_s > 0.0 { 5 * 16_000 } else { 0 };
