@@ -1,23 +1,55 @@
 //! `foreman export`: a meeting's transcript as txt, md, srt, vtt or json; md and json
 //! open with the meeting's summary when it has one, then its slides (md: a Slides
 //! section and each slide marked at its time; json: a `slides` array).
+//!
+//! [`gather`] reads everything a meeting shows (names resolved); `foreman report`
+//! renders the same.
 
 use std::io::Write;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use debrief_jobq::{MeetingId, Queue, Status, TaskType};
+use debrief_jobq::{MeetingId, MeetingRecord, Queue, Status, TaskType};
+use debrief_speakers::{SpeakerRow, Turn};
+use debrief_summary::store::StoredSummary;
 use debrief_transcript::export::{render, Format, Mark, Meta};
+use debrief_transcript::{Gap, Segment};
 
-pub(crate) fn export(q: &Queue, meeting: MeetingId, format: Format, out: Option<&Path>) -> Result<()> {
+/// What a meeting shows: its transcript, speakers, summary and slides, with speaker
+/// labels resolved to the names people gave them.
+pub(crate) struct Gathered {
+    pub meeting: MeetingRecord,
+    pub segments: Vec<Segment>,
+    pub speakers: Vec<SpeakerRow>,
+    pub turns: Vec<Turn>,
+    pub gaps: Vec<Gap>,
+    pub summary: Option<StoredSummary>,
+    pub slides: Vec<debrief_slides::Slide>,
+}
+
+impl Gathered {
+    /// The name shown for a stored label.
+    pub(crate) fn name(&self, label: &str) -> String {
+        SpeakerRow::display(&self.speakers, label)
+    }
+}
+
+/// Reads meeting `meeting` for showing; an error if it does not exist or has no
+/// transcript yet.
+pub(crate) fn gather(q: &Queue, meeting: MeetingId) -> Result<Gathered> {
     let Some(m) = q.meeting(meeting)? else {
         bail!("meeting {meeting} does not exist (see `foreman status`)");
     };
+    let transcript_done =
+        q.meeting_jobs(meeting)?.iter().any(|j| j.task_type == TaskType::Transcript && j.status == Status::Completed);
+    if !transcript_done {
+        bail!("meeting {meeting} has no transcript yet (status {}); see `foreman status`", m.status);
+    }
     let mut segments = q.read(|c| Ok(debrief_transcript::load_transcript(c, meeting)?))?;
     // Speakers are stored as labels; names and merges (`foreman speakers`) apply here.
     let speakers = q.read(|c| Ok(debrief_speakers::load_speakers(c, meeting)?))?;
     let mut turns = q.read(|c| Ok(debrief_speakers::load_turns(c, meeting)?))?;
-    let name = |l: &str| debrief_speakers::SpeakerRow::display(&speakers, l);
+    let name = |l: &str| SpeakerRow::display(&speakers, l);
     for s in segments.iter_mut() {
         s.speaker = s.speaker.as_deref().map(name);
         for w in s.words.iter_mut() {
@@ -28,7 +60,6 @@ pub(crate) fn export(q: &Queue, meeting: MeetingId, format: Format, out: Option<
         t.speaker = name(&t.speaker);
     }
     let gaps = q.read(|c| Ok(debrief_transcript::load_gaps(c, meeting)?))?;
-    // The summary comes first in md and json once the summary worker has written one.
     let mut summary = q.read(|c| Ok(debrief_summary::store::summary(c, meeting)?))?;
     // Summary items name their speaker and owner by label (or by the name known when the
     // summary was written): show a later rename too.
@@ -45,28 +76,30 @@ pub(crate) fn export(q: &Queue, meeting: MeetingId, format: Format, out: Option<
             }
         }
     }
-    // Slides (from the visual worker's frames): a section after the summary, each one
-    // marked where it appeared in the transcript, and a `slides` array in json.
     let slides = q.read(|c| Ok(debrief_slides::slides(c, meeting)?))?;
-    let transcript_done =
-        q.meeting_jobs(meeting)?.iter().any(|j| j.task_type == TaskType::Transcript && j.status == Status::Completed);
-    if !transcript_done {
-        bail!("meeting {meeting} has no transcript yet (status {}); see `foreman status`", m.status);
-    }
+    Ok(Gathered { meeting: m, segments, speakers, turns, gaps, summary, slides })
+}
+
+pub(crate) fn export(q: &Queue, meeting: MeetingId, format: Format, out: Option<&Path>) -> Result<()> {
+    let g = gather(q, meeting)?;
+    let m = &g.meeting;
     let meta = Meta {
         meeting_id: meeting,
         title: m.title.clone(),
         duration_ms: m.duration_ms,
         created: Some(debrief_runtime::format_utc_ms(m.created_at)),
-        summary_md: summary.as_ref().map(debrief_summary::render::markdown),
-        summary_json: summary.as_ref().map(debrief_summary::render::json),
-        gaps,
-        slides_md: Some(debrief_slides::render::markdown(&slides)).filter(|s| !s.is_empty()),
-        slides_json: Some(debrief_slides::render::json(&slides)),
-        marks: slides.iter().map(|s| Mark { at_ms: s.start_ms, text: debrief_slides::render::mark(s) }).collect(),
-        turns,
+        // The summary comes first in md and json once the summary worker has written one.
+        summary_md: g.summary.as_ref().map(debrief_summary::render::markdown),
+        summary_json: g.summary.as_ref().map(debrief_summary::render::json),
+        gaps: g.gaps.clone(),
+        // Slides (from the visual worker's frames): a section after the summary, each
+        // one marked where it appeared in the transcript, and a `slides` array in json.
+        slides_md: Some(debrief_slides::render::markdown(&g.slides)).filter(|s| !s.is_empty()),
+        slides_json: Some(debrief_slides::render::json(&g.slides)),
+        marks: g.slides.iter().map(|s| Mark { at_ms: s.start_ms, text: debrief_slides::render::mark(s) }).collect(),
+        turns: g.turns.clone(),
     };
-    let text = render(format, &meta, &segments);
+    let text = render(format, &meta, &g.segments);
     match out {
         None => std::io::stdout().write_all(text.as_bytes())?,
         Some(path) => {

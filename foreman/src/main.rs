@@ -8,6 +8,8 @@
 mod config;
 mod export;
 mod models;
+mod report;
+mod search;
 mod speakers;
 mod status;
 mod supervise;
@@ -86,6 +88,46 @@ enum Cmd {
         /// Output file (created 0600); default: stdout.
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Delete a meeting: its rows (jobs, transcript, speakers, summary, search entries)
+    /// and then its files. An OPEN meeting must be cancelled first.
+    Delete {
+        /// The meeting.
+        meeting: MeetingId,
+    },
+    /// One self-contained HTML page for a meeting: summary, speaker timeline, transcript
+    /// and slides, each item and line playing the audio from its time.
+    Report {
+        /// The meeting.
+        meeting: MeetingId,
+        /// Output file (default: meeting-ID.html in the current directory). The audio
+        /// and slide images go in a folder beside it, FILE's name plus `_files`.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// The audio: `link` (a WAV file in the folder beside the page), `embed` (inside
+        /// the page: one file to send, about 2.6 MB per minute) or `none`.
+        #[arg(long, default_value = "link")]
+        audio: report::AudioMode,
+    },
+    /// Search every meeting's transcript, summary and slides.
+    Search {
+        /// Words to find (all must occur; "a phrase" in quotes, pric* for a prefix).
+        query: String,
+        /// Only this meeting.
+        #[arg(long)]
+        meeting: Option<MeetingId>,
+        /// Only what this speaker said (a label such as S2 or a name given to it).
+        #[arg(long)]
+        speaker: Option<String>,
+        /// Only meetings since this day (2026-11-01) or span back from now (7d, 4w).
+        #[arg(long)]
+        since: Option<String>,
+        /// At most this many hits.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
     },
     /// A meeting's speakers: list them, name them, merge them, or re-cluster with a count
     /// hint (no model runs again).
@@ -196,6 +238,30 @@ fn real_main(cli: &Cli) -> Result<ExitCode> {
         },
         Cmd::Export { meeting, format, ref out } => {
             export::export(&q, meeting, format, out.as_deref())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Delete { meeting } => {
+            if !q.delete_meeting(meeting)? {
+                bail!("meeting {meeting} does not exist");
+            }
+            // Files only once no row points at them.
+            let dir = dd.root().join("meetings").join(meeting.to_string());
+            match std::fs::remove_dir_all(&dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => bail!("meeting {meeting} deleted, but removing {} failed: {e}", dir.display()),
+            }
+            println!("meeting {meeting} deleted");
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Report { meeting, ref out, audio } => {
+            let out = out.clone().unwrap_or_else(|| PathBuf::from(format!("meeting-{meeting}.html")));
+            report::report(&q, &dd, meeting, &out, audio)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Search { ref query, meeting, ref speaker, ref since, limit, json } => {
+            let a = search::Args { query, meeting, speaker: speaker.as_deref(), since: since.as_deref(), limit, json };
+            search::search(&q, &a)?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Speakers { meeting, ref rename, ref merge, num, min, max, json } => {

@@ -2,6 +2,7 @@
 //! module per area; tests are named after the issue they pin.
 
 mod asr;
+mod browser;
 mod chaos;
 mod common;
 mod fixtures;
@@ -9,6 +10,7 @@ mod lost;
 mod pipeline;
 mod queue;
 mod record;
+mod report;
 mod slides;
 mod speakers;
 mod summary;

@@ -282,6 +282,31 @@ impl Queue {
         })
     }
 
+    /// Deletes a meeting and everything stored for it in the database (not its files:
+    /// the caller removes those after this commits, so no job ever points at a removed
+    /// file). An OPEN meeting is refused (a recorder or import is still writing it:
+    /// cancel it first). Returns `Ok(false)` if there is no such meeting.
+    pub fn delete_meeting(&self, meeting_id: MeetingId) -> Result<bool> {
+        self.write(|tx| {
+            let status: Option<String> = tx
+                .prepare_cached(sql::FOREMAN_MEETING_STATUS)?
+                .query_row(named_params! { ":meeting_id": meeting_id }, |r| r.get(0))
+                .optional()?;
+            match status.as_deref() {
+                None => return Ok(false),
+                Some("OPEN") => {
+                    return Err(crate::QueueError::Invalid(format!(
+                        "meeting {meeting_id} is still OPEN (being recorded or imported): cancel it first"
+                    )))
+                }
+                Some(_) => {}
+            }
+            let n =
+                tx.prepare_cached(sql::FOREMAN_DELETE_MEETING)?.execute(named_params! { ":meeting_id": meeting_id })?;
+            Ok(n == 1)
+        })
+    }
+
     /// Gives FAILED jobs fresh attempts and crashes (taking them out of quarantine):
     /// one job, or every failed job when `job_id` is `None`; the COMPLETED jobs that
     /// depend on them run again (a partial meeting's transcript and summary, once the

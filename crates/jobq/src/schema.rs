@@ -18,7 +18,7 @@ use crate::QueueError;
 
 /// Version written to `PRAGMA user_version` once `schema.sql` (and every migration) is
 /// applied.
-pub const SCHEMA_VERSION: i32 = 5;
+pub const SCHEMA_VERSION: i32 = 6;
 
 /// The whole current schema, applied to a fresh database.
 pub const SCHEMA_SQL: &str = include_str!("../../../schema.sql");
@@ -36,6 +36,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../sql/migrate/v4.sql"),
     // 4 -> 5: chunk_speakers, speaker_turns, speakers, meetings.speaker_hints.
     include_str!("../sql/migrate/v5.sql"),
+    // 5 -> 6: search_index (FTS5) and the triggers that keep it.
+    include_str!("../sql/migrate/v6.sql"),
 ];
 
 /// The schema version 1 shipped with, for the drift test.

@@ -60,6 +60,8 @@ statements! {
     FOREMAN_FAILED = "foreman/meetings_failed.sql";
     FOREMAN_RESUMED = "foreman/meetings_resumed.sql";
     FOREMAN_CANCEL_MEETING = "foreman/cancel_meeting.sql";
+    FOREMAN_DELETE_MEETING = "foreman/delete_meeting.sql";
+    FOREMAN_MEETING_STATUS = "foreman/meeting_status.sql";
     FOREMAN_CANCEL_JOBS = "foreman/cancel_jobs.sql";
     FOREMAN_RETRY = "foreman/retry_failed.sql";
     FOREMAN_REDO_DEPENDENTS = "foreman/redo_dependents.sql";
