@@ -76,8 +76,36 @@ pub(crate) fn gather(q: &Queue, meeting: MeetingId) -> Result<Gathered> {
             }
         }
     }
+    // The plain overview names speakers by label ("3 speakers (S1, S2 and S3)").
+    if let Some(s) = summary.as_mut() {
+        s.summary.overview = rename_labels(&s.summary.overview, &speakers);
+    }
     let slides = q.read(|c| Ok(debrief_slides::slides(c, meeting)?))?;
     Ok(Gathered { meeting: m, segments, speakers, turns, gaps, summary, slides })
+}
+
+/// `text` with each whole-word speaker label (`S2`) that has a name shown by its name.
+fn rename_labels(text: &str, speakers: &[SpeakerRow]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        if speakers.iter().any(|r| r.label == *word) {
+            out.push_str(&SpeakerRow::display(speakers, word));
+        } else {
+            out.push_str(word);
+        }
+        word.clear();
+    };
+    for c in text.chars() {
+        if c.is_alphanumeric() {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
 }
 
 pub(crate) fn export(q: &Queue, meeting: MeetingId, format: Format, out: Option<&Path>) -> Result<()> {
@@ -111,4 +139,25 @@ pub(crate) fn export(q: &Queue, meeting: MeetingId, format: Format, out: Option<
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_in_text_show_their_names() {
+        let row = |label: &str, name: Option<&str>, merged: Option<&str>| SpeakerRow {
+            label: label.into(),
+            name: name.map(Into::into),
+            merged_into: merged.map(Into::into),
+            talk_ms: 1,
+            local: false,
+        };
+        let rows = [row("S1", None, None), row("S2", Some("Carol"), None), row("S3", None, Some("S2"))];
+        assert_eq!(
+            rename_labels("3 speakers (S1, S2 and S3) over 1:14; S22 and xS2 stay.", &rows),
+            "3 speakers (S1, Carol and Carol) over 1:14; S22 and xS2 stay."
+        );
+    }
 }

@@ -104,8 +104,9 @@ enum Cmd {
         /// and slide images go in a folder beside it, FILE's name plus `_files`.
         #[arg(long)]
         out: Option<PathBuf>,
-        /// The audio: `link` (a WAV file in the folder beside the page), `embed` (inside
-        /// the page: one file to send, about 2.6 MB per minute) or `none`.
+        /// The audio: `link` (a WAV file in the folder beside the page, with the slide
+        /// pictures), `embed` (audio and pictures inside the page: one file to send,
+        /// about 2.6 MB per minute of audio) or `none` (no player).
         #[arg(long, default_value = "link")]
         audio: report::AudioMode,
     },

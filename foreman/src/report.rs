@@ -159,9 +159,6 @@ fn secs(ms: i64) -> String {
 pub(crate) fn report(q: &Queue, dd: &DataDir, meeting: MeetingId, out: &Path, audio: AudioMode) -> Result<()> {
     let g = gather(q, meeting)?;
     let files = files_dir(out)?;
-    if audio == AudioMode::Link {
-        debrief_config::create_private_dir(&files).with_context(|| format!("creating {}", files.display()))?;
-    }
     let chunks: Vec<AudioChunk> = q
         .meeting_jobs(meeting)?
         .into_iter()
@@ -169,29 +166,43 @@ pub(crate) fn report(q: &Queue, dd: &DataDir, meeting: MeetingId, out: &Path, au
         .filter_map(|j| serde_json::from_value(j.payload).ok())
         .collect();
     let duration_ms = meeting_length(&g, &chunks);
-    let audio_src = match audio {
-        AudioMode::None => None,
-        AudioMode::Link => {
-            let wav = files.join("audio.wav");
-            let mut f = AtomicFile::create(&wav).with_context(|| format!("creating {}", wav.display()))?;
-            let skipped = join_audio(dd.root(), &chunks, f.file())?;
-            f.commit().with_context(|| format!("writing {}", wav.display()))?;
-            warn_skipped(&skipped);
-            Some(format!("{}/audio.wav", url_path(&file_name(&files))))
-        }
-        AudioMode::Embed => {
-            let mut buf = std::io::Cursor::new(Vec::new());
-            let skipped = join_audio(dd.root(), &chunks, &mut buf)?;
-            warn_skipped(&skipped);
-            Some(data_url("audio/wav", buf.get_ref()))
+    // Slide pictures go where the audio goes: inside the page with `embed`, else beside it.
+    let embed = audio == AudioMode::Embed;
+    let link_audio = audio == AudioMode::Link && !chunks.is_empty();
+    if link_audio || (!embed && !g.slides.is_empty()) {
+        debrief_config::create_private_dir(&files).with_context(|| format!("creating {}", files.display()))?;
+    }
+    if chunks.is_empty() && audio != AudioMode::None {
+        // A recording made with `--no-audio`.
+        eprintln!("foreman: meeting {meeting} has no audio: the report has no player");
+    }
+    let audio_src = if chunks.is_empty() {
+        None
+    } else {
+        match audio {
+            AudioMode::None => None,
+            AudioMode::Link => {
+                let wav = files.join("audio.wav");
+                let mut f = AtomicFile::create(&wav).with_context(|| format!("creating {}", wav.display()))?;
+                let skipped = join_audio(dd.root(), &chunks, f.file())?;
+                f.commit().with_context(|| format!("writing {}", wav.display()))?;
+                warn_skipped(&skipped);
+                Some(format!("{}/audio.wav", url_path(&file_name(&files))))
+            }
+            AudioMode::Embed => {
+                let mut buf = std::io::Cursor::new(Vec::new());
+                let skipped = join_audio(dd.root(), &chunks, &mut buf)?;
+                warn_skipped(&skipped);
+                Some(data_url("audio/wav", buf.get_ref()))
+            }
         }
     };
-    let slides = slide_views(&g, dd.root(), audio, &files)?;
+    let slides = slide_views(&g, dd.root(), embed, &files)?;
     let page = page(&g, audio_src, slides, duration_ms);
     let html = page.render().context("rendering the report")?;
     debrief_config::write_file_atomic(out, html.as_bytes()).with_context(|| format!("writing {}", out.display()))?;
     eprintln!("wrote {}", out.display());
-    if audio == AudioMode::Link {
+    if files.is_dir() && !embed {
         eprintln!("audio and slide images in {}", files.display());
     }
     Ok(())
@@ -315,28 +326,25 @@ fn wav_header(data: u64) -> Vec<u8> {
     h
 }
 
-/// Slides with their images copied beside the page (link) or embedded (embed).
-fn slide_views(g: &Gathered, root: &Path, audio: AudioMode, files: &Path) -> Result<Vec<SlideView>> {
+/// Slides with their images embedded or copied beside the page.
+fn slide_views(g: &Gathered, root: &Path, embed: bool, files: &Path) -> Result<Vec<SlideView>> {
     let mut out = Vec::new();
     for s in &g.slides {
         let n = s.idx + 1;
         let src = root.join(&s.path);
-        let img = match audio {
-            AudioMode::None => None,
-            _ => match std::fs::read(&src) {
-                Err(e) => {
-                    eprintln!("foreman: warning: slide {n}: {}: {e} (shown without its picture)", src.display());
-                    None
-                }
-                Ok(bytes) if audio == AudioMode::Embed => Some(data_url("image/png", &bytes)),
-                Ok(bytes) => {
-                    let name = format!("slide-{n}.png");
-                    let path = files.join(&name);
-                    debrief_config::write_file_atomic(&path, &bytes)
-                        .with_context(|| format!("writing {}", path.display()))?;
-                    Some(format!("{}/{name}", url_path(&file_name(files))))
-                }
-            },
+        let img = match std::fs::read(&src) {
+            Err(e) => {
+                eprintln!("foreman: warning: slide {n}: {}: {e} (shown without its picture)", src.display());
+                None
+            }
+            Ok(bytes) if embed => Some(data_url("image/png", &bytes)),
+            Ok(bytes) => {
+                let name = format!("slide-{n}.png");
+                let path = files.join(&name);
+                debrief_config::write_file_atomic(&path, &bytes)
+                    .with_context(|| format!("writing {}", path.display()))?;
+                Some(format!("{}/{name}", url_path(&file_name(files))))
+            }
         };
         out.push(SlideView {
             n,

@@ -143,4 +143,30 @@ fn issue13_a_recording_with_screens_ends_with_its_slides_read_and_summarised() {
     let summary = jobs.iter().find(|j| j.task_type == "SUMMARY").unwrap();
     let windows = summary.result.as_ref().unwrap()["windows"].as_u64().unwrap();
     assert!(windows >= 1, "the slides reached the summary's map phase: {:?}", summary.result);
+
+    // The report shows each slide with its picture (copied beside the page) and marks it
+    // in the transcript; with no audio recorded it has no player.
+    let page = s.path("report/slides.html");
+    std::fs::create_dir_all(page.parent().unwrap()).unwrap();
+    let (st, _, err) = run_out(
+        debrief("foreman", &data).args(["report", "1", "--out", page.to_str().unwrap()]),
+        Duration::from_secs(60),
+    );
+    assert!(st.success(), "{err}");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert_eq!(html.matches("<li class=\"slide\"").count(), 3, "{html}");
+    assert_eq!(html.matches("<li class=\"shown\">").count(), 3, "each slide marked at its time");
+    assert!(html.contains("Marketing spend 42000 euros") && !html.contains("<audio"), "{html}");
+    for sl in &slides {
+        let copied = s.path(&format!("report/slides_files/slide-{}.png", sl.idx + 1));
+        assert_eq!(std::fs::read(copied).unwrap(), std::fs::read(data.join(&sl.path)).unwrap());
+    }
+    // Search finds slide text once per slide (not once per frame).
+    let (st, out, err) =
+        run_out(debrief("foreman", &data).args(["search", "customer survey", "--json"]), Duration::from_secs(60));
+    assert!(st.success(), "{err}");
+    let hits: Value = serde_json::from_str(&out).unwrap();
+    let slide_hits: Vec<&Value> = hits["hits"].as_array().unwrap().iter().filter(|h| h["kind"] == "slide").collect();
+    assert_eq!(slide_hits.len(), 1, "{hits}");
+    assert_eq!(slide_hits[0]["slide"], 2);
 }
