@@ -40,6 +40,9 @@ struct Cli {
     seed: u64,
 }
 
+/// (name, query, speaker, since, the words a LIKE scan looks for).
+type Case<'a> = (&'a str, &'a str, Option<&'a str>, Option<i64>, &'a [&'a str]);
+
 const PLANTED: &str = "Our zebrafish pricing proposal goes to the legal team on Tuesday.";
 const DAY_MS: i64 = 86_400_000;
 
@@ -142,8 +145,7 @@ fn main() -> Result<()> {
 
     let conn = rusqlite::Connection::open(cli.data.join("debrief.db"))?;
     let month_ago = now - 30 * DAY_MS;
-    // (name, query, speaker, since, LIKE words)
-    let cases: [(&str, &str, Option<&str>, Option<i64>, &[&str]); 6] = [
+    let cases: [Case<'_>; 6] = [
         ("rare", "zebrafish pricing", None, None, &["zebrafish", "pricing"]),
         ("common", "conference", None, None, &["conference"]),
         ("phrase", "\"personal identification number\"", None, None, &["personal identification number"]),
