@@ -198,3 +198,55 @@ fn summary_items_and_slides_are_found_once() {
     assert_eq!((hits[0].kind.as_str(), hits[0].slide, hits[0].t_ms), ("slide", Some(0), 10_000));
     assert_eq!(find(&q, "invitations", |_| {})[0].slide, Some(1));
 }
+
+#[test]
+fn upgrading_a_version_5_database_indexes_what_it_already_holds() {
+    let d = tempfile::tempdir().unwrap();
+    let path = d.path().join("debrief.db");
+    let m = {
+        let q = Queue::open(&path, QueueConfig::default()).unwrap();
+        let m = q.create_meeting(Some("Before search existed"), None).unwrap();
+        store(&q, m, &[seg(0, "S1", "The warehouse lease ends in June."), seg(4_000, "S2", "Renew the lease.")]);
+        let s = debrief_summary::Summary {
+            overview: "Two speakers on the lease.".into(),
+            decisions: vec![debrief_summary::Item {
+                text: "We decided to renew the warehouse lease.".into(),
+                owner: None,
+                due: None,
+                due_date: None,
+                start_ms: 4_000,
+                end_ms: 8_000,
+                lines: vec![1],
+                slides: Vec::new(),
+                speaker: Some("S2".into()),
+            }],
+            ..Default::default()
+        };
+        q.write(|tx| Ok::<_, QueueError>(debrief_summary::store::put_summary(tx, m, &s, "test", 1)?)).unwrap();
+        m
+    };
+    // Make it what version 5 left: no index, no triggers.
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        let triggers: Vec<String> = c
+            .prepare("SELECT name FROM sqlite_schema WHERE type = 'trigger' AND name LIKE 'search_%'")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(triggers.len(), 10);
+        for t in triggers {
+            c.execute_batch(&format!("DROP TRIGGER {t}")).unwrap();
+        }
+        c.execute_batch("DROP TABLE search_index; PRAGMA user_version = 5;").unwrap();
+    }
+    let q = Queue::open(&path, QueueConfig::default()).unwrap();
+    assert_eq!(q.read(|c| Ok(entries(c, m)?)).unwrap(), 4, "two lines, one decision, the overview");
+    let kinds: Vec<String> = find(&q, "lease", |_| {}).into_iter().map(|h| h.kind).collect();
+    assert_eq!(kinds.len(), 4, "{kinds:?}");
+    assert!(kinds.contains(&"decision".to_string()) && kinds.contains(&"overview".to_string()));
+    // And the triggers work from then on.
+    store(&q, m, &[seg(0, "S1", "Nothing about it now.")]);
+    assert_eq!(find(&q, "lease", |x| x.speaker = Some("S1".into())).len(), 0);
+}
