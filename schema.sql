@@ -298,21 +298,27 @@ CREATE TRIGGER search_line_changed AFTER UPDATE ON transcript_segments BEGIN
     VALUES (new.meeting_id * 4294967296 + new.idx, new.text, new.meeting_id, 'line', new.start_ms, new.speaker, new.idx);
 END;
 
+-- A summary's entries: its items (by list and position) and its overview.
+CREATE VIEW search_summary_entries (entry, text, meeting_id, kind, t_ms, speaker, ref) AS
+SELECT s.meeting_id * 4294967296 + 2147483648 + l.list * 16777216 + CAST(i.key AS INTEGER),
+       json_extract(i.value, '$.text'), s.meeting_id, l.kind, json_extract(i.value, '$.start_ms'),
+       json_extract(i.value, '$.speaker'), CAST(i.key AS INTEGER)
+FROM summaries AS s,
+     (SELECT 0 AS list, 'key point' AS kind, '$.key_points' AS path
+      UNION ALL SELECT 1, 'decision', '$.decisions'
+      UNION ALL SELECT 2, 'action item', '$.action_items'
+      UNION ALL SELECT 3, 'open question', '$.open_questions') AS l,
+     json_each(s.summary, l.path) AS i
+WHERE json_extract(i.value, '$.text') IS NOT NULL
+UNION ALL
+SELECT s.meeting_id * 4294967296 + 2147483648 + 4 * 16777216, json_extract(s.summary, '$.overview'),
+       s.meeting_id, 'overview', 0, NULL, 0
+FROM summaries AS s
+WHERE coalesce(json_extract(s.summary, '$.overview'), '') <> '';
+
 CREATE TRIGGER search_summary_added AFTER INSERT ON summaries BEGIN
     INSERT INTO search_index (rowid, text, meeting_id, kind, t_ms, speaker, ref)
-    SELECT new.meeting_id * 4294967296 + 2147483648 + l.list * 16777216 + CAST(i.key AS INTEGER),
-           json_extract(i.value, '$.text'), new.meeting_id, l.kind, json_extract(i.value, '$.start_ms'),
-           json_extract(i.value, '$.speaker'), CAST(i.key AS INTEGER)
-    FROM (SELECT 0 AS list, 'key point' AS kind, '$.key_points' AS path
-          UNION ALL SELECT 1, 'decision', '$.decisions'
-          UNION ALL SELECT 2, 'action item', '$.action_items'
-          UNION ALL SELECT 3, 'open question', '$.open_questions') AS l,
-         json_each(new.summary, l.path) AS i
-    WHERE json_extract(i.value, '$.text') IS NOT NULL;
-    INSERT INTO search_index (rowid, text, meeting_id, kind, t_ms, speaker, ref)
-    SELECT new.meeting_id * 4294967296 + 2147483648 + 4 * 16777216, json_extract(new.summary, '$.overview'),
-           new.meeting_id, 'overview', 0, NULL, 0
-    WHERE coalesce(json_extract(new.summary, '$.overview'), '') <> '';
+    SELECT * FROM search_summary_entries WHERE meeting_id = new.meeting_id;
 END;
 CREATE TRIGGER search_summary_removed AFTER DELETE ON summaries BEGIN
     DELETE FROM search_index
@@ -322,19 +328,7 @@ CREATE TRIGGER search_summary_changed AFTER UPDATE ON summaries BEGIN
     DELETE FROM search_index
     WHERE rowid BETWEEN old.meeting_id * 4294967296 + 2147483648 AND old.meeting_id * 4294967296 + 4294967295;
     INSERT INTO search_index (rowid, text, meeting_id, kind, t_ms, speaker, ref)
-    SELECT new.meeting_id * 4294967296 + 2147483648 + l.list * 16777216 + CAST(i.key AS INTEGER),
-           json_extract(i.value, '$.text'), new.meeting_id, l.kind, json_extract(i.value, '$.start_ms'),
-           json_extract(i.value, '$.speaker'), CAST(i.key AS INTEGER)
-    FROM (SELECT 0 AS list, 'key point' AS kind, '$.key_points' AS path
-          UNION ALL SELECT 1, 'decision', '$.decisions'
-          UNION ALL SELECT 2, 'action item', '$.action_items'
-          UNION ALL SELECT 3, 'open question', '$.open_questions') AS l,
-         json_each(new.summary, l.path) AS i
-    WHERE json_extract(i.value, '$.text') IS NOT NULL;
-    INSERT INTO search_index (rowid, text, meeting_id, kind, t_ms, speaker, ref)
-    SELECT new.meeting_id * 4294967296 + 2147483648 + 4 * 16777216, json_extract(new.summary, '$.overview'),
-           new.meeting_id, 'overview', 0, NULL, 0
-    WHERE coalesce(json_extract(new.summary, '$.overview'), '') <> '';
+    SELECT * FROM search_summary_entries WHERE meeting_id = new.meeting_id;
 END;
 
 CREATE TRIGGER search_frame_added AFTER INSERT ON screen_frames BEGIN

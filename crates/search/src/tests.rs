@@ -239,7 +239,7 @@ fn upgrading_a_version_5_database_indexes_what_it_already_holds() {
         for t in triggers {
             c.execute_batch(&format!("DROP TRIGGER {t}")).unwrap();
         }
-        c.execute_batch("DROP TABLE search_index; PRAGMA user_version = 5;").unwrap();
+        c.execute_batch("DROP VIEW search_summary_entries; DROP TABLE search_index; PRAGMA user_version = 5;").unwrap();
     }
     let q = Queue::open(&path, QueueConfig::default()).unwrap();
     assert_eq!(q.read(|c| Ok(entries(c, m)?)).unwrap(), 4, "two lines, one decision, the overview");
