@@ -35,6 +35,12 @@ pub(crate) struct ImportArgs {
     chunks: ChunkArgs,
     #[command(flatten)]
     speakers: SpeakerHints,
+    /// Import only the audio of video files (no slides from their picture).
+    #[arg(long)]
+    no_video: bool,
+    /// Seconds of video between frames looked at for slide changes.
+    #[arg(long, default_value_t = 0.5)]
+    video_every: f64,
 }
 
 /// How many people speak, when the user knows (hints for the meeting-wide speaker
@@ -112,10 +118,14 @@ pub(crate) fn chunk_payload(rel: PathBuf, start_sample: u64, samples: u64, overl
 
 pub(crate) fn run(data_dir: Option<&Path>, args: &ImportArgs) -> Result<()> {
     let plan = args.chunks.plan()?;
+    anyhow::ensure!(
+        args.video_every.is_finite() && (0.05..=600.0).contains(&args.video_every),
+        "--video-every must be between 0.05 and 600 seconds"
+    );
     // Check every input before creating anything.
     let mut sources = Vec::new();
     for f in &args.files {
-        sources.push(AudioSource::open(f)?);
+        sources.push(Input::open(f)?);
     }
     let sha = hash_files(&args.files)?;
     let (dd, q) = Queue::open_data_dir(data_dir)?;
@@ -152,7 +162,30 @@ pub(crate) fn run(data_dir: Option<&Path>, args: &ImportArgs) -> Result<()> {
     };
 
     args.speakers.store(&q, meeting)?;
-    let outcome = import_chunks(&q, &dd, meeting, sources, &plan, &done_seqs);
+    let outcome = import_chunks(&q, &dd, meeting, sources, &plan, &done_seqs).and_then(|(total, starts)| {
+        if !args.no_video {
+            let inputs: Vec<(&Path, i64)> = args
+                .files
+                .iter()
+                .zip(&starts)
+                .map(|(f, &s)| (f.as_path(), i64::try_from(s * 1000 / u64::from(SAMPLE_RATE)).unwrap_or(0)))
+                .collect();
+            let every_ms = (args.video_every * 1000.0).round() as i64;
+            let v = crate::video::import_video(&q, &dd, meeting, &inputs, every_ms)?;
+            if v.kept > 0 {
+                eprintln!(
+                    "ingest: meeting {meeting}: {} changed frame(s) of video queued ({} looked at)",
+                    v.kept, v.sampled
+                );
+            }
+            for p in &v.problems {
+                // The audio is in: the video's damage is noted, not fatal.
+                crate::log(&format!("meeting {meeting}: {p}; slides end there, the audio is imported"));
+                q.note_meeting(meeting, p)?;
+            }
+        }
+        Ok(total)
+    });
     match outcome {
         Ok(total) => {
             crate::kill_point::here("before close");
@@ -196,6 +229,46 @@ fn queued_chunks(q: &Queue, meeting: MeetingId) -> Result<HashMap<i64, Queued>> 
     Ok(out)
 }
 
+/// One input's audio: symphonia for audio files (`AudioSource`, strict about damage),
+/// FFmpeg for video files (screen recordings: MP4, MKV, WebM with AAC or Opus), whose
+/// audio survives damage to the file.
+#[derive(Debug)]
+pub(crate) enum Input {
+    Audio(Box<AudioSource>),
+    Video(Box<debrief_media::video::VideoAudio>),
+}
+
+impl Input {
+    pub(crate) fn open(path: &Path) -> Result<Input> {
+        // A file FFmpeg cannot read as video goes to symphonia, whose errors name what
+        // is wrong with an audio file.
+        if debrief_media::video::has_video(path).unwrap_or(false) {
+            return match debrief_media::video::VideoAudio::open(path)? {
+                Some(v) => Ok(Input::Video(Box::new(v))),
+                None => anyhow::bail!(
+                    "{}: a video without an audio track (meetings are imported by their audio)",
+                    path.display()
+                ),
+            };
+        }
+        Ok(Input::Audio(Box::new(AudioSource::open(path)?)))
+    }
+
+    fn duration_s(&self) -> Option<f64> {
+        match self {
+            Input::Audio(a) => a.info().duration_s,
+            Input::Video(v) => v.duration_s,
+        }
+    }
+
+    fn next_block(&mut self, name: &str) -> Result<Option<Vec<f32>>> {
+        match self {
+            Input::Audio(a) => a.next_block().with_context(|| format!("decoding {name}")),
+            Input::Video(v) => Ok(v.next_block()?),
+        }
+    }
+}
+
 /// A chunk's job found when resuming.
 #[derive(Debug)]
 struct Queued {
@@ -210,19 +283,20 @@ fn chunk_file_complete(path: &Path, samples: u64) -> bool {
     std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file() && m.len() == 44 + 2 * samples)
 }
 
-/// Decodes, chunks, writes and queues; returns the total number of 16 kHz samples.
+/// Decodes, chunks, writes and queues; returns the total number of 16 kHz samples and
+/// where each source starts (in samples of meeting time).
 /// Chunks in `done` are trusted only once their file is there and complete: a missing or
 /// short one is written again (and its job, if it failed, retried).
 fn import_chunks(
     q: &Queue,
     dd: &DataDir,
     meeting: MeetingId,
-    sources: Vec<AudioSource>,
+    sources: Vec<Input>,
     plan: &ChunkPlan,
     done: &HashMap<i64, Queued>,
-) -> Result<u64> {
+) -> Result<(u64, Vec<u64>)> {
     dd.subdir(rel_audio(meeting))?;
-    let total_s: f64 = sources.iter().filter_map(|s| s.info().duration_s).sum();
+    let total_s: f64 = sources.iter().filter_map(Input::duration_s).sum();
     let bar = progress(total_s);
     let mut chunker = Chunker::new(*plan);
     let mut total: u64 = 0;
@@ -263,15 +337,44 @@ fn import_chunks(
         crate::kill_point::here("chunk queued");
         Ok(())
     };
-    for mut src in sources {
-        let name = src.info().path.display().to_string();
-        while let Some(block) = src.next_block().with_context(|| format!("decoding {name}"))? {
+    let mut starts = Vec::with_capacity(sources.len());
+    let names: Vec<String> = sources
+        .iter()
+        .map(|s| match s {
+            Input::Audio(a) => a.info().path.display().to_string(),
+            Input::Video(v) => v.path().display().to_string(),
+        })
+        .collect();
+    for (mut src, name) in sources.into_iter().zip(names) {
+        starts.push(total);
+        let start = total;
+        while let Some(block) = src.next_block(&name)? {
             total += block.len() as u64;
             if let Some(b) = &bar {
                 b.set_position(total * 1000 / u64::from(SAMPLE_RATE));
             }
             for c in chunker.push(&block) {
                 emit(c)?;
+            }
+        }
+        if let Input::Video(v) = &src {
+            // FFmpeg reads past damage and up to a truncation: say what was skipped.
+            let got_s = (total - start) as f64 / f64::from(SAMPLE_RATE);
+            let mut notes = Vec::new();
+            if v.damaged > 0 || v.filled > 0 {
+                notes.push(format!(
+                    "{name}: damaged: {} packet(s) unreadable, {:.1} s of audio lost (silent, so what follows keeps its time)",
+                    v.damaged,
+                    v.filled as f64 / f64::from(SAMPLE_RATE)
+                ));
+            }
+            if let Some(d) = v.duration_s.filter(|d| got_s + 2.0 < *d) {
+                notes
+                    .push(format!("{name}: audio ends at {got_s:.1} s of the {d:.1} s the file declares (truncated?)"));
+            }
+            for n in notes {
+                crate::log(&format!("meeting {meeting}: {n}"));
+                q.note_meeting(meeting, &n)?;
             }
         }
     }
@@ -281,7 +384,7 @@ fn import_chunks(
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    Ok(total)
+    Ok((total, starts))
 }
 
 fn progress(total_s: f64) -> Option<indicatif::ProgressBar> {
@@ -338,7 +441,7 @@ mod tests {
     fn resume_rewrites_missing_and_short_chunk_files() {
         let (_tmp, dd, q, wav) = setup();
         let m = q.create_meeting(Some("t"), None).unwrap();
-        import_chunks(&q, &dd, m, vec![AudioSource::open(&wav).unwrap()], &PLAN, &HashMap::new()).unwrap();
+        import_chunks(&q, &dd, m, vec![Input::open(&wav).unwrap()], &PLAN, &HashMap::new()).unwrap();
         let jobs = q.meeting_jobs(m).unwrap();
         assert!(jobs.len() >= 3, "{} chunks", jobs.len());
         let file = |seq: u32| dd.root().join(chunk_rel(m, seq));
@@ -347,7 +450,7 @@ mod tests {
         std::fs::OpenOptions::new().write(true).open(file(2)).unwrap().set_len(sizes[2] / 2).unwrap();
 
         let done = queued_chunks(&q, m).unwrap();
-        import_chunks(&q, &dd, m, vec![AudioSource::open(&wav).unwrap()], &PLAN, &done).unwrap();
+        import_chunks(&q, &dd, m, vec![Input::open(&wav).unwrap()], &PLAN, &done).unwrap();
         let after: Vec<u64> = (0..jobs.len() as u32).map(|s| std::fs::metadata(file(s)).unwrap().len()).collect();
         assert_eq!(after, sizes);
         assert_eq!(q.meeting_jobs(m).unwrap().len(), jobs.len());
@@ -357,7 +460,7 @@ mod tests {
         }
         // Other chunk bounds than the queued ones are refused, not mixed in.
         let other = ChunkPlan { overlap_s: 0.25, ..PLAN };
-        let err = import_chunks(&q, &dd, m, vec![AudioSource::open(&wav).unwrap()], &other, &done).unwrap_err();
+        let err = import_chunks(&q, &dd, m, vec![Input::open(&wav).unwrap()], &other, &done).unwrap_err();
         assert!(err.to_string().contains("other bounds"), "{err:#}");
     }
 
@@ -369,7 +472,7 @@ mod tests {
         let cfg = QueueConfig { busy_timeout: std::time::Duration::from_millis(200), ..QueueConfig::default() };
         let q = Queue::open_in(&dd, cfg).unwrap();
         let m = q.create_meeting(Some("t"), None).unwrap();
-        import_chunks(&q, &dd, m, vec![AudioSource::open(&wav).unwrap()], &PLAN, &HashMap::new()).unwrap();
+        import_chunks(&q, &dd, m, vec![Input::open(&wav).unwrap()], &PLAN, &HashMap::new()).unwrap();
         let locker = rusqlite::Connection::open(dd.db_path()).unwrap();
         locker.execute_batch("BEGIN EXCLUSIVE").unwrap();
         abandon(&q, &dd, m);
@@ -392,8 +495,7 @@ mod tests {
         let m = q.create_meeting(Some("t"), None).unwrap();
         q.enqueue(&NewJob::new(m, TaskType::Audio, 0)).unwrap();
         q.cancel_meeting(m).unwrap();
-        let err =
-            import_chunks(&q, &dd, m, vec![AudioSource::open(&wav).unwrap()], &PLAN, &HashMap::new()).unwrap_err();
+        let err = import_chunks(&q, &dd, m, vec![Input::open(&wav).unwrap()], &PLAN, &HashMap::new()).unwrap_err();
         assert!(err.to_string().contains("was cancelled while it was being imported"), "{err:#}");
         assert_eq!(q.meeting_jobs(m).unwrap().len(), 1);
     }

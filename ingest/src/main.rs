@@ -11,6 +11,7 @@ mod layout;
 mod pulse;
 mod record;
 mod screens;
+mod video;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

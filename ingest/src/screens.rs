@@ -93,7 +93,7 @@ impl Screen {
 
 /// `frame-NNNNN-TTTTTTTTT.png`: the frame number and its meeting time in ms, so that a
 /// crash loses neither.
-fn frame_name(seq: u32, t_ms: u64) -> String {
+pub(crate) fn frame_name(seq: u32, t_ms: u64) -> String {
     format!("frame-{seq:05}-{t_ms:09}.png")
 }
 
@@ -104,7 +104,7 @@ fn parse_name(name: &str) -> Option<(u32, u64)> {
 
 /// PNG, written crash-safely ([`debrief_config::AtomicFile`]: `.partial` never through a
 /// symlink, fsync, rename, directory fsync; 0600).
-fn save_png(path: &Path, f: &Frame) -> Result<()> {
+pub(crate) fn save_png(path: &Path, f: &Frame) -> Result<()> {
     let mut file = debrief_config::AtomicFile::create(path).with_context(|| format!("{}", path.display()))?;
     {
         let mut out = BufWriter::new(&mut file);
@@ -120,7 +120,14 @@ fn save_png(path: &Path, f: &Frame) -> Result<()> {
     file.commit().with_context(|| format!("{}", path.display()))
 }
 
-fn visual_job(meeting: MeetingId, rel: &Path, seq: u32, t_ms: u64, width: u32, height: u32) -> Result<NewJob> {
+pub(crate) fn visual_job(
+    meeting: MeetingId,
+    rel: &Path,
+    seq: u32,
+    t_ms: u64,
+    width: u32,
+    height: u32,
+) -> Result<NewJob> {
     let shot = Screenshot { path: DataPath::new(rel)?, t_ms, width, height };
     Ok(NewJob::new(meeting, TaskType::Visual, i64::from(seq)).payload(&shot))
 }

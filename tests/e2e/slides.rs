@@ -170,3 +170,109 @@ fn issue13_a_recording_with_screens_ends_with_its_slides_read_and_summarised() {
     assert_eq!(slide_hits.len(), 1, "{hits}");
     assert_eq!(slide_hits[0]["slide"], 2);
 }
+
+/// Slides of the imported screen recording: the three above and a fourth, shown from
+/// these meeting times (ms) over the sample meeting's speech.
+const VIDEO_SLIDES: [(&str, &[&str]); 4] =
+    [SLIDES[0], SLIDES[1], SLIDES[2], ("Next steps", &["- Release notes by Thursday", "- Book club on Wednesday"])];
+const VIDEO_STARTS: [i64; 4] = [0, 15_000, 35_000, 55_000];
+
+/// A screen recording as Zoom or OBS writes one: H.264 video at 5 fps showing each
+/// slide from its start, AAC audio (the sample meeting), in `name` (MP4 or MKV).
+fn screen_recording(dir: &Path, name: &str) -> std::path::PathBuf {
+    let mut cmd = std::process::Command::new("ffmpeg");
+    cmd.args(["-hide_banner", "-loglevel", "error", "-y"]);
+    let ends = [15.0, 20.0, 20.0, 21.0];
+    for (i, (t, b)) in VIDEO_SLIDES.iter().enumerate() {
+        draw_slide(dir, i, t, b);
+        cmd.args(["-loop", "1", "-t", &ends[i].to_string(), "-i"]).arg(dir.join(format!("slide-{i}.png")));
+    }
+    cmd.arg("-i").arg(crate::asr::sample());
+    cmd.args(["-filter_complex", "[0:v][1:v][2:v][3:v]concat=n=4:v=1:a=0,fps=5,format=yuv420p[v]"]);
+    cmd.args(["-map", "[v]", "-map", "4:a", "-c:v", "libx264", "-preset", "veryfast", "-c:a", "aac", "-shortest"]);
+    let out = dir.join(name);
+    let st = cmd.arg(&out).status().expect("ffmpeg");
+    assert!(st.success(), "ffmpeg could not make the screen recording");
+    out
+}
+
+fn import(data: &Path, file: &Path, extra: &[&str]) -> (MeetingId, String) {
+    let (st, out, err) = run_out(debrief("ingest", data).arg("import").arg(file).args(extra), Duration::from_secs(300));
+    assert!(st.success(), "{err}");
+    (out.lines().last().unwrap().trim().parse().unwrap(), err)
+}
+
+#[test]
+fn issue13_an_imported_screen_recording_gives_its_slides_at_their_times_and_a_summary() {
+    let s = Scratch::new();
+    let video = screen_recording(&s.path(""), "call.mp4");
+    let data = s.path("data");
+    let (m, err) = import(&data, &video, &["--title", "Screen recording"]);
+    assert!(err.contains("4 changed frame(s) of video queued"), "{err}");
+    let started = Instant::now();
+    let (st, _, err) = run_out(
+        debrief("foreman", &data).args(["run", "--spawn", "--until-idle", "--interval", "0.2"]),
+        Duration::from_secs(900),
+    );
+    assert!(st.success(), "{err}");
+    eprintln!("pipeline finished in {:.1} s", started.elapsed().as_secs_f64());
+    let q = Queue::open(&data.join("debrief.db"), QueueConfig::default()).unwrap();
+    let rec = q.meeting(m).unwrap().unwrap();
+    assert_eq!((rec.status.as_str(), rec.partial.as_deref(), rec.error.as_deref()), ("DONE", None, None));
+
+    // Exactly four slides, each within 1 s of when it came on screen, read by OCR.
+    let slides = q.read(|c| Ok(debrief_slides::slides(c, m)?)).unwrap();
+    assert_eq!(slides.len(), 4, "{slides:#?}");
+    for (sl, (start, (title, _))) in slides.iter().zip(VIDEO_STARTS.iter().zip(VIDEO_SLIDES)) {
+        assert!((sl.start_ms - start).abs() <= 1_000, "slide {} at {} ms, shown at {start}", sl.idx, sl.start_ms);
+        assert_eq!(sl.title.as_deref(), Some(title));
+    }
+    let expected: Vec<String> =
+        VIDEO_SLIDES.iter().flat_map(|(t, b)| std::iter::once(*t).chain(b.iter().copied())).flat_map(words).collect();
+    let read: Vec<String> = slides.iter().flat_map(|s| words(&s.text)).collect();
+    let found = expected.iter().filter(|w| read.contains(w)).count();
+    let recall = found as f64 / expected.len() as f64;
+    eprintln!("OCR word recall {found}/{} = {recall:.3}", expected.len());
+    assert!(recall >= 0.9, "recall {recall:.3}: {read:?}");
+
+    // In the exports, beside the speech, and summarised.
+    let md = export_meeting(&data, m, "md");
+    assert!(md.contains("## Slides") && md.contains("### 4. Next steps"), "{md}");
+    assert!(md.contains("Slide 2: Product roadmap") && md.to_lowercase().contains("budget"), "{md}");
+    let json: Value = serde_json::from_str(&export_meeting(&data, m, "json")).unwrap();
+    assert_eq!(json["slides"].as_array().unwrap().len(), 4);
+    assert!(json["slides"][3]["text"].as_str().unwrap().contains("Release notes by Thursday"));
+    assert!(json["summary"]["model"].is_string(), "the meeting was summarised: {}", json["summary"]);
+
+    // --no-video: the same audio, no frames.
+    let plain = s.path("plain");
+    let (m2, _) = import(&plain, &video, &["--no-video"]);
+    let q2 = Queue::open(&plain.join("debrief.db"), QueueConfig::default()).unwrap();
+    let jobs = q2.meeting_jobs(m2).unwrap();
+    assert!(jobs.iter().all(|j| j.task_type == "AUDIO"), "no VISUAL jobs");
+    assert_eq!(jobs.len(), q.meeting_jobs(m).unwrap().iter().filter(|j| j.task_type == "AUDIO").count());
+
+    // A truncated recording (the file cut at 60%, as a crash of the recording app
+    // leaves it): the audio and slides up to the cut are imported, and the meeting says
+    // what is missing.
+    let mkv = s.path("call.mkv");
+    let st = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y", "-i"])
+        .arg(&video)
+        .args(["-c", "copy"])
+        .arg(&mkv)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let bytes = std::fs::read(&mkv).unwrap();
+    let cut = s.path("cut.mkv");
+    std::fs::write(&cut, &bytes[..bytes.len() * 6 / 10]).unwrap();
+    let damaged = s.path("damaged");
+    let (m3, err) = import(&damaged, &cut, &[]);
+    let q3 = Queue::open(&damaged.join("debrief.db"), QueueConfig::default()).unwrap();
+    let rec = q3.meeting(m3).unwrap().unwrap();
+    assert!(rec.error.as_deref().unwrap_or("").contains("truncated"), "{rec:?} {err}");
+    assert!(rec.duration_ms.unwrap() > 30_000, "the audio before the cut: {:?}", rec.duration_ms);
+    let visual = q3.meeting_jobs(m3).unwrap().iter().filter(|j| j.task_type == "VISUAL").count();
+    assert!((2..=3).contains(&visual), "the slides before the cut: {visual}");
+}

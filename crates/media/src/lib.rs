@@ -31,7 +31,8 @@
 //!
 //! **API boundary:** [`AudioSource`], [`Chunker`] / [`ChunkPlan`] / [`Chunk`],
 //! [`write_wav_atomic`], [`write_wav_i16_atomic`], [`read_wav`], [`MonoResampler`],
-//! [`MediaError`]; [`frame`] (screen frames: the change detector, PNG reading).
+//! [`MediaError`]; [`frame`] (screen frames: the change detector, PNG reading);
+//! `video` (feature `video`: frames of video files through FFmpeg's libraries).
 
 #![deny(missing_docs)]
 
@@ -40,6 +41,8 @@ mod decode;
 mod error;
 pub mod frame;
 mod resample;
+#[cfg(feature = "video")]
+pub mod video;
 mod wav;
 
 pub use chunk::{Chunk, ChunkPlan, Chunker, InvalidPlan};
