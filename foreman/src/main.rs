@@ -242,11 +242,15 @@ fn real_main(cli: &Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Delete { meeting } => {
+            let dir = dd.root().join("meetings").join(meeting.to_string());
             if !q.delete_meeting(meeting)? {
-                bail!("meeting {meeting} does not exist");
+                // A delete interrupted after its transaction left the files: finish it.
+                if !dir.exists() {
+                    bail!("meeting {meeting} does not exist");
+                }
+                eprintln!("foreman: meeting {meeting} has no rows left; removing its files");
             }
             // Files only once no row points at them.
-            let dir = dd.root().join("meetings").join(meeting.to_string());
             match std::fs::remove_dir_all(&dir) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

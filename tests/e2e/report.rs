@@ -237,6 +237,13 @@ fn issue16_report_in_a_real_browser_and_search_across_meetings() {
     let total: i64 = q.read(|c| Ok(c.query_row("SELECT COUNT(*) FROM search_index", [], |r| r.get(0))?)).unwrap();
     assert_eq!(total, 0);
     assert!(!data.join("meetings").join(m.to_string()).exists());
+    // A delete interrupted between its transaction and the files: a second one finishes.
+    let leftover = data.join("meetings").join(m.to_string()).join("audio");
+    std::fs::create_dir_all(&leftover).unwrap();
+    foreman_ok(&data, &["delete", &m.to_string()]);
+    assert!(!data.join("meetings").join(m.to_string()).exists());
+    let (st, _, _) = run_out(debrief("foreman", &data).args(["delete", &m.to_string()]), Duration::from_secs(60));
+    assert!(!st.success(), "nothing left to delete");
     let (st, _, _) = run_out(debrief("foreman", &data).args(["export", &m.to_string()]), Duration::from_secs(60));
     assert!(!st.success());
 }
