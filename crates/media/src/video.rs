@@ -61,6 +61,22 @@ fn video_stream(ictx: &ff::format::context::Input) -> Option<ff::format::stream:
         .find(|s| !s.disposition().contains(ff::format::stream::Disposition::ATTACHED_PIC))
 }
 
+/// The file's time zero (µs): the earliest start of its audio and video streams, so that
+/// frames and audio samples are timed from the same point (a recording whose video starts
+/// half a second after its audio keeps that half second). `None` when no stream says.
+fn start_us(ictx: &ff::format::context::Input) -> Option<i64> {
+    ictx.streams()
+        .filter(|s| matches!(s.parameters().medium(), ff::media::Type::Video | ff::media::Type::Audio))
+        .filter(|s| s.start_time() != ff::ffi::AV_NOPTS_VALUE)
+        .map(|s| {
+            let tb = s.time_base();
+            let v = i128::from(s.start_time()) * i128::from(tb.numerator()) * 1_000_000
+                / i128::from(tb.denominator().max(1));
+            i64::try_from(v).unwrap_or(0)
+        })
+        .min()
+}
+
 /// Whether `path` has a video stream FFmpeg can open (`Ok(false)` for audio-only files).
 pub fn has_video(path: &Path) -> Result<bool, VideoError> {
     let open = |why: String| VideoError::Open { path: path.to_path_buf(), why };
@@ -70,7 +86,7 @@ pub fn has_video(path: &Path) -> Result<bool, VideoError> {
 }
 
 /// Decodes the video stream of `path` and hands `sink` the first frame at or after
-/// every `every_ms` of video time (time 0 = the stream's first frame), as RGB at the
+/// every `every_ms` of the file's time (time 0 = the file's start, see [`start_us`]), as RGB at the
 /// video's size. A file without video gives no frames. Errors part-way are
 /// [`VideoError::Damaged`]: the frames before were delivered.
 pub fn sample_frames(
@@ -104,7 +120,7 @@ pub fn sample_frames(
     .map_err(|e| open(format!("no conversion to RGB: {e}")))?;
     let every = every_ms.max(1);
     let mut stats = VideoStats::default();
-    let mut first: Option<i64> = None;
+    let mut first: Option<i64> = start_us(&ictx).map(|us| us / 1000);
     let mut due: i64 = 0;
     let mut frame = ff::frame::Video::empty();
     let mut rgb = ff::frame::Video::empty();
@@ -119,7 +135,7 @@ pub fn sample_frames(
                 continue;
             };
             let t0 = *first.get_or_insert(ms_of(ts));
-            let t = ms_of(ts) - t0;
+            let t = (ms_of(ts) - t0).max(0);
             stats.decoded += 1;
             stats.last_ms = stats.last_ms.max(t);
             if t < due || frame.width() != w || frame.height() != h {
@@ -173,8 +189,9 @@ pub struct VideoAudio {
     resampler: Option<(ff::software::resampling::Context, (ff::format::Sample, u16, u32))>,
     eof: bool,
     time_base: ff::Rational,
-    /// The first frame's timestamp, and how many samples have been given out since.
-    first_pts: Option<i64>,
+    /// The file's time zero (µs, [`start_us`]; else the first frame's time), and how many
+    /// samples have been given out since.
+    zero_us: Option<i64>,
     produced: u64,
     /// Packets that could not be read or decoded.
     pub damaged: u64,
@@ -204,6 +221,7 @@ impl VideoAudio {
         let time_base = stream.time_base();
         let ctx = ff::codec::context::Context::from_parameters(stream.parameters()).map_err(|e| open(e.to_string()))?;
         let decoder = ctx.decoder().audio().map_err(|e| open(format!("no audio decoder: {e}")))?;
+        let zero_us = start_us(&ictx);
         let duration = ictx.duration();
         let duration_s = (duration > 0).then(|| duration as f64 / f64::from(ff::ffi::AV_TIME_BASE));
         Ok(Some(Self {
@@ -214,7 +232,7 @@ impl VideoAudio {
             resampler: None,
             eof: false,
             time_base,
-            first_pts: None,
+            zero_us,
             produced: 0,
             damaged: 0,
             filled: 0,
@@ -275,10 +293,10 @@ impl VideoAudio {
             // Where this frame belongs: after damage, the audio that is left keeps its
             // time (more than 0.1 s missing is filled with silence).
             if let Some(pts) = frame.timestamp().or(frame.pts()) {
-                let first = *self.first_pts.get_or_insert(pts);
                 let tb = self.time_base;
-                let at = (pts - first) as i128 * i128::from(tb.numerator()) * i128::from(crate::SAMPLE_RATE)
-                    / i128::from(tb.denominator().max(1));
+                let us = i128::from(pts) * i128::from(tb.numerator()) * 1_000_000 / i128::from(tb.denominator().max(1));
+                let zero = i128::from(*self.zero_us.get_or_insert(i64::try_from(us).unwrap_or(0)));
+                let at = (us - zero) * i128::from(crate::SAMPLE_RATE) / 1_000_000;
                 let have = (self.produced + out.len() as u64) as i128;
                 if at > have + i128::from(crate::SAMPLE_RATE / 10) {
                     let gap = usize::try_from(at - have).unwrap_or(0).min(crate::SAMPLE_RATE as usize * 3600);
