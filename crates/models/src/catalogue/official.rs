@@ -245,6 +245,26 @@ fn fetch_from(model: &OfficialModel, cache_dir: &Path, base: &str) -> Result<Pat
     std::fs::create_dir_all(&dir).map_err(|e| PackageError::io(&dir, e))?;
     let path = dir.join(model.file());
     let partial = dir.join(format!("{}.partial", model.file()));
+    // One download of a file at a time: two processes (two workers starting on a fresh
+    // machine) appending to one partial file would corrupt it. The second waits for the
+    // first, then finds the file in the cache.
+    // (The lock files live apart from the models and stay: removing a lock file someone
+    // may be waiting on would let a third process take a fresh one.)
+    let locks = cache_dir.join("locks");
+    std::fs::create_dir_all(&locks).map_err(|e| PackageError::io(&locks, e))?;
+    let lock_path = locks.join(format!("official-{}.lock", model.file()));
+    let lock = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .custom_flags(OFlag::O_NOFOLLOW.bits())
+        .open(&lock_path)
+        .map_err(|e| PackageError::io(&lock_path, e))?;
+    lock.lock().map_err(|e| PackageError::io(&lock_path, e))?;
+    if let Some(p) = official_cached(model, cache_dir) {
+        return Ok(p);
+    }
     let url = format!("{}/{}", base.trim_end_matches('/'), model.path);
 
     let max = model.max_bytes();
@@ -515,6 +535,23 @@ mod tests {
             crate::whisper_model("large-v3", cache.path()).unwrap_err().to_string(),
             "model \"large-v3\" is not downloaded yet: run `foreman models fetch large-v3` (needs internet)"
         );
+    }
+
+    #[test]
+    fn processes_fetching_one_file_at_once_download_it_once() {
+        // Two workers starting on a fresh machine: the partial file is never shared.
+        let (body, hex) = sample();
+        let model = test_model(Checksum::Sha256(hex));
+        let cache = tempfile::tempdir().unwrap();
+        let (url, seen) = serve(body.clone(), None, true);
+        let got: Vec<PathBuf> = std::thread::scope(|s| {
+            let fetches: Vec<_> = (0..4).map(|_| s.spawn(|| fetch_from(&model, cache.path(), &url))).collect();
+            fetches.into_iter().map(|h| h.join().unwrap().unwrap()).collect()
+        });
+        for p in &got {
+            assert_eq!(std::fs::read(p).unwrap(), body);
+        }
+        assert_eq!(*seen.lock().unwrap(), vec![None], "one request; the others waited and found it cached");
     }
 
     #[test]
