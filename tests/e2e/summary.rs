@@ -358,3 +358,126 @@ fn issue15_sigterm_while_the_llm_server_hangs_hands_the_job_back_at_once() {
     assert_eq!((job.status.as_str(), job.attempts, job.crashes), ("PENDING", 0, 0), "{job:?}\n{err}");
     eprintln!("summary-worker stopped {took:?} after SIGTERM with its request hanging");
 }
+
+/// An OpenAI-compatible stub on loopback: `GET /models` lists one model, chat
+/// completions are answered with the JSON `answer` returns for the request body, and
+/// anything else (`/tokenize`, `/props`) is 404. Returns its base URL.
+fn llm_stub(answer: fn(&Value) -> Value) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut c) = conn else { continue };
+            let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut req = Vec::new();
+            let mut buf = [0u8; 65536];
+            let head_end = loop {
+                if let Some(i) = req.windows(4).position(|w| w == b"\r\n\r\n") {
+                    break Some(i + 4);
+                }
+                match c.read(&mut buf) {
+                    Ok(0) | Err(_) => break None,
+                    Ok(n) => req.extend_from_slice(&buf[..n]),
+                }
+            };
+            let Some(head_end) = head_end else { continue };
+            let head = String::from_utf8_lossy(&req[..head_end]).to_lowercase();
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            while req.len() < head_end + len {
+                match c.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => req.extend_from_slice(&buf[..n]),
+                }
+            }
+            let first = head.lines().next().unwrap_or_default().to_owned();
+            let (status, body) = if first.starts_with("get /v1/models") {
+                ("200 OK", serde_json::json!({"object": "list", "data": [{"id": "stub", "object": "model"}]}))
+            } else if first.starts_with("post /v1/chat/completions") {
+                let request: Value = serde_json::from_slice(&req[head_end..]).unwrap_or(Value::Null);
+                let content = answer(&request).to_string();
+                (
+                    "200 OK",
+                    serde_json::json!({"choices": [{"index": 0, "finish_reason": "stop",
+                        "message": {"role": "assistant", "content": content}}]}),
+                )
+            } else {
+                ("404 Not Found", serde_json::json!({"error": "not here"}))
+            };
+            let body = body.to_string();
+            let _ = write!(
+                c,
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    url
+}
+
+/// The number the map prompt gives the line that contains `words` (`L3 [0:12] Ben: ...`).
+fn line_number(request: &Value, words: &str) -> u64 {
+    let user = request["messages"].as_array().unwrap().iter().find(|m| m["role"] == "user").unwrap();
+    let text = user["content"].as_str().unwrap();
+    let line = text.lines().find(|l| l.contains(words)).unwrap_or_else(|| panic!("no line says {words:?}:\n{text}"));
+    line.trim_start().trim_start_matches('L').split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
+}
+
+/// A prose model that invents: of its five map items two are what the cited lines say,
+/// one rewords a line into a claim nobody made, one cites a greeting for a decision, one
+/// cites a line that does not exist; its overview adds a decision nobody took.
+fn inventing_model(request: &Value) -> Value {
+    match request["response_format"]["json_schema"]["name"].as_str() {
+        Some("line_labels") => {
+            let n = |w: &str| line_number(request, w);
+            serde_json::json!({"items": [
+                {"line": n("ship version two"), "type": "decision", "text": "We decided to ship version two on May 3rd"},
+                {"line": n("release notes"), "type": "action", "text": "Ben will rewrite the whole company strategy"},
+                {"line": n("Good morning"), "type": "decision", "text": "The team decided to hire ten engineers"},
+                {"line": 99, "type": "action", "text": "Dana will buy a new office"},
+                {"line": n("login bug"), "type": "action", "text": "Carol will fix the login bug before Monday"},
+            ]})
+        }
+        Some("meeting_overview") => {
+            serde_json::json!({"overview": "The team decided to hire ten engineers and to ship version two on May 3rd."})
+        }
+        other => panic!("unexpected answer shape {other:?}: {request}"),
+    }
+}
+
+#[test]
+fn issue14_items_and_overviews_their_cited_lines_do_not_support_are_dropped() {
+    let s = Scratch::new();
+    let data = s.dir.path();
+    let m = meeting_with_transcript(data, SCRIPT);
+    let url = llm_stub(inventing_model);
+    let (st, _, err) = run_out(
+        summary_worker(data).args(["--backend", "openai", "--server-url", &url, "--grounding", "prose"]),
+        Duration::from_secs(120),
+    );
+    assert!(st.success(), "{err}");
+    let sum = checked_summary(data, m, SCRIPT, false, true);
+    let texts = |list: &str| -> Vec<String> {
+        sum[list].as_array().unwrap().iter().map(|i| i["text"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(texts("decisions"), ["We decided to ship version two on May 3rd"], "{sum:#}");
+    assert_eq!(texts("action_items"), ["Carol will fix the login bug before Monday"], "{sum:#}");
+    assert!(texts("key_points").is_empty() && texts("open_questions").is_empty(), "{sum:#}");
+    let cited: Vec<u64> = ["decisions", "action_items"]
+        .iter()
+        .flat_map(|l| sum[*l].as_array().unwrap().iter().map(|i| i["lines"][0].as_u64().unwrap()))
+        .collect();
+    assert_eq!(cited, [1, 3], "each kept item cites the line it came from: {sum:#}");
+    assert_eq!(sum["action_items"][0]["owner"], "Carol", "{sum:#}");
+    // Nothing the transcript does not say reaches any export.
+    for format in ["json", "md", "txt"] {
+        let out = export(data, m, format).to_lowercase();
+        for invented in ["strategy", "hire", "engineers", "office"] {
+            assert!(!out.contains(invented), "{format} export shows {invented:?}:\n{out}");
+        }
+    }
+    assert!(err.contains("says more than the items"), "the invented overview was refused: {err}");
+}

@@ -12,8 +12,8 @@
 //! it (the name before "will", or the speaker of "I will", or the person addressed by
 //! "Carol, please"), the due date as said in it ("by Friday") and as a date relative to
 //! the meeting's day. With `prose` (a big model or a server) the model also writes a
-//! short `text`; it is shown only if the cited line supports it (most of its content
-//! words occur in the line), else the line's own sentence is.
+//! short `text`; the item is kept only if the cited line supports that wording (most of
+//! its content words occur in the line), and dropped otherwise.
 
 use serde_json::{json, Value};
 
@@ -413,7 +413,8 @@ pub fn item(line: &Line, kind: Kind, prose: Option<&str>, meeting: Option<Day>) 
 
 /// Window notes from a map answer: each line of `lines` labelled with a type its words
 /// support becomes an item (see the module documentation); anything else (`none`, a
-/// line not in the window, an unsupported type, a repeat) is dropped.
+/// line not in the window, a line that supports no type, a repeat, a prose wording the
+/// line does not support) is dropped.
 pub fn notes(answer: &str, lines: &[Line], prose: bool, meeting: Option<Day>) -> Result<Notes, ParseError> {
     let obj = parse::object(answer)?;
     let mut out = Notes::default();
@@ -436,8 +437,15 @@ pub fn notes(answer: &str, lines: &[Line], prose: bool, meeting: Option<Day>) ->
         if seen.contains(&(line.n, kind)) {
             continue;
         }
+        let prose_text =
+            if prose { v.get("text").and_then(Value::as_str).filter(|t| !t.trim().is_empty()) } else { None };
+        // A prose model's item says what its wording says: wording the cited line does not
+        // support is a claim nobody made, and the item is dropped (the line stays free
+        // for another label that the line does support).
+        if prose_text.is_some_and(|t| !supported(&parse::clean(t), &line.said)) {
+            continue;
+        }
         seen.push((line.n, kind));
-        let prose_text = if prose { v.get("text").and_then(Value::as_str) } else { None };
         let it = item(line, kind, prose_text, meeting);
         match kind {
             Kind::Point => out.key_points.push(it),

@@ -222,12 +222,20 @@ fn cited_lines_become_items_in_their_own_words_filed_by_what_they_say() {
     // a line outside the window and an unknown type are dropped.
     let points: Vec<usize> = n.key_points.iter().flat_map(|i| i.lines.clone()).collect();
     assert_eq!(points, vec![5, 8]);
-    // With prose, wording the line supports is kept, the rest replaced by the line.
+    // With prose, wording the line supports is kept; an item whose wording the cited line
+    // does not support is dropped, never shown (and the line may still carry another
+    // label); an item without wording shows the line's words.
     let prose = r#"{"items": [{"line": 3, "type": "action", "text": "Ben sends the revised budget to finance"},
-                               {"line": 4, "type": "action", "text": "Ben rewrites the company strategy"}]}"#;
+                               {"line": 4, "type": "action", "text": "Ben rewrites the company strategy"},
+                               {"line": 2, "type": "decision", "text": "We decided to cancel the launch"},
+                               {"line": 2, "type": "decision"}]}"#;
     let n = cite::notes(prose, &l, true, day).unwrap();
-    assert_eq!(n.action_items[0].text, "Ben sends the revised budget to finance");
-    assert_eq!(n.action_items[1].text, "Yes, I will also update the roadmap document this week.");
+    let texts: Vec<&str> = n.items().map(|(_, i)| i.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        ["We decided to move the product launch to March fifteenth.", "Ben sends the revised budget to finance"],
+        "{n:?}"
+    );
     // A line kept as a topic whose words decide something is filed as a decision.
     let n = cite::notes(r#"{"lines": [{"line": 2, "type": "point"}, {"line": 1, "type": "point"}]}"#, &l, false, day)
         .unwrap();

@@ -185,6 +185,7 @@ impl Summarizer {
         let day_text = day.map(Day::iso).unwrap_or_default();
         let mut notes = Vec::with_capacity(windows.len());
         let mut reused = 0;
+        let map_started = Instant::now();
         for w in &windows {
             if ctx.should_stop() {
                 return Err(JobError::Interrupted);
@@ -234,6 +235,8 @@ impl Summarizer {
         if ctx.should_stop() {
             return Err(JobError::Interrupted);
         }
+        let map_seconds = map_started.elapsed().as_secs_f64();
+        let reduce_started = Instant::now();
         let mut summary = reduce::merge(&notes);
         let facts = reduce::facts(&lines, &summary);
         let has_items = [&summary.key_points, &summary.decisions, &summary.action_items, &summary.open_questions]
@@ -261,6 +264,10 @@ impl Summarizer {
             "items": summary.key_points.len() + summary.decisions.len() + summary.action_items.len() + summary.open_questions.len(),
             "prose": prose,
             "seconds": started.elapsed().as_secs_f64(),
+            // This run's map calls (windows reused from an earlier attempt cost nothing) and
+            // its reduce: the merge and, with a prose model, the overview call.
+            "map_seconds": map_seconds,
+            "reduce_seconds": reduce_started.elapsed().as_secs_f64(),
             "model": model,
         });
         log(
