@@ -99,6 +99,47 @@ const ACTION_CUES: &[&str] = &[
     "take care of",
     "in charge of",
 ];
+/// Words that leave a question open without a question mark ("the price is still an open
+/// question").
+const OPEN_CUES: &[&str] = &[
+    "open question",
+    "still open",
+    "remains open",
+    "stays open",
+    "undecided",
+    "not decided",
+    "don't know yet",
+    "do not know yet",
+    "to be decided",
+    "still unclear",
+];
+/// Whether a sentence without a question mark leaves something open ("the price is
+/// still an open question"), not just announces a question ("one open question remains").
+fn open_about_something(sentence: &str, p: &str) -> bool {
+    const CUE_WORDS: &[&str] = &[
+        "one",
+        "open",
+        "question",
+        "questions",
+        "still",
+        "remains",
+        "remain",
+        "stays",
+        "undecided",
+        "decided",
+        "know",
+        "yet",
+        "unclear",
+        "have",
+        "has",
+        "there",
+    ];
+    OPEN_CUES.iter().any(|c| has(p, c)) && parse::words(sentence).iter().any(|w| !CUE_WORDS.contains(&w.as_str()))
+}
+
+/// Words that make a decision explicit, not just an assent ("I agree").
+const EXPLICIT_DECISION_CUES: &[&str] =
+    &["decided", "agreed to", "agreed that", "we agreed", "the decision is", "approved", "signed off"];
 const NEGATIONS: &[&str] = &["not", "n't", "never", "yet", "no one", "nobody"];
 /// Capitalised words that are not names (sentence starts, pronouns).
 const NOT_NAMES: &[&str] = &[
@@ -199,14 +240,42 @@ fn supports(sentence: &str, kind: Kind) -> bool {
     let p = padded(sentence);
     let negated = NEGATIONS.iter().any(|n| has(&p, n));
     match kind {
-        Kind::Question => sentence.contains('?'),
-        Kind::Decision => !sentence.contains('?') && !negated && DECISION_CUES.iter().any(|c| has(&p, c)),
+        Kind::Question => sentence.contains('?') || open_about_something(sentence, &p),
+        // An assent alone ("I agree.") decides nothing that could be listed.
+        Kind::Decision => {
+            !sentence.contains('?')
+                && !negated
+                && DECISION_CUES.iter().any(|c| has(&p, c))
+                && parse::words(sentence).len() >= 3
+        }
         Kind::Action => {
             let request = ["please", "can you", "could you"].iter().any(|c| has(&p, c));
-            (request || !sentence.contains('?')) && ACTION_CUES.iter().any(|c| has(&p, c))
+            (request || !sentence.contains('?'))
+                && ACTION_CUES.iter().any(|c| has(&p, c))
+                && parse::words(sentence).len() >= 3
         }
         Kind::Point => parse::words(sentence).len() >= 3,
     }
+}
+
+/// The kind a sentence states so plainly that a summary must not miss it, whatever
+/// the model labelled: a decision in explicit words ("we decided to", "we agreed to"),
+/// a commitment with both an owner and a due date ("Priya will write the release notes
+/// by April tenth", "I will fix it by Tuesday"), or a question said to be open ("the
+/// price is still an open question").
+fn explicit(sentence: &str, speaker: Option<&str>) -> Option<Kind> {
+    let p = padded(sentence);
+    if supports(sentence, Kind::Decision) && EXPLICIT_DECISION_CUES.iter().any(|c| has(&p, c)) {
+        return Some(Kind::Decision);
+    }
+    if supports(sentence, Kind::Action)
+        && !sentence.contains('?')
+        && owner(sentence, speaker).is_some()
+        && dates::due(sentence, None).is_some()
+    {
+        return Some(Kind::Action);
+    }
+    open_about_something(sentence, &p).then_some(Kind::Question)
 }
 
 /// The types a line's words can support.
@@ -447,12 +516,29 @@ pub fn notes(answer: &str, lines: &[Line], prose: bool, meeting: Option<Day>) ->
         }
         seen.push((line.n, kind));
         let it = item(line, kind, prose_text, meeting);
-        match kind {
-            Kind::Point => out.key_points.push(it),
-            Kind::Decision => out.decisions.push(it),
-            Kind::Action => out.action_items.push(it),
-            Kind::Question => out.open_questions.push(it),
+        out.push(kind, it);
+    }
+    // A small model skips lines; what a line states plainly is listed all the same, in
+    // the line's own words (a line the model labelled keeps its label).
+    for line in lines {
+        if seen.iter().any(|(n, _)| *n == line.n) {
+            continue;
+        }
+        if let Some(kind) = sentences(&line.said).into_iter().find_map(|s| explicit(s, line.speaker.as_deref())) {
+            seen.push((line.n, kind));
+            out.push(kind, item(line, kind, None, meeting));
         }
     }
     Ok(out)
+}
+
+impl Notes {
+    fn push(&mut self, kind: Kind, it: Item) {
+        match kind {
+            Kind::Point => self.key_points.push(it),
+            Kind::Decision => self.decisions.push(it),
+            Kind::Action => self.action_items.push(it),
+            Kind::Question => self.open_questions.push(it),
+        }
+    }
 }

@@ -205,7 +205,10 @@ fn cited_lines_become_items_in_their_own_words_filed_by_what_they_say() {
         (4000, vec![1], Some("Ben"), None)
     );
     let a = &n.action_items;
-    assert_eq!(a.len(), 2, "{a:?}");
+    assert_eq!(a.len(), 3, "{a:?}");
+    // Dana's line was not labelled, but it commits someone named to something by a day:
+    // it is listed all the same, in its own words.
+    assert_eq!((a[2].lines.clone(), a[2].owner.as_deref()), (vec![7], Some("Dana")));
     assert_eq!(a[0].text, "Ben will send the revised budget to the finance team by Friday.");
     assert_eq!(
         (a[0].owner.as_deref(), a[0].due.as_deref(), a[0].due_date.as_deref()),
@@ -218,10 +221,13 @@ fn cited_lines_become_items_in_their_own_words_filed_by_what_they_say() {
         (Some("Ben"), Some("this week"), None)
     );
     assert_eq!(n.open_questions[0].text, "Who owns the customer survey?");
-    // A line that decides nothing, and a negated decision, are filed as what they are;
-    // a line outside the window and an unknown type are dropped.
+    // A line that decides nothing is filed as what it is, and a negated decision ("We have
+    // not decided the venue yet") as the open question it is; a line outside the window
+    // and an unknown type are dropped.
     let points: Vec<usize> = n.key_points.iter().flat_map(|i| i.lines.clone()).collect();
-    assert_eq!(points, vec![5, 8]);
+    assert_eq!(points, vec![5]);
+    let open: Vec<usize> = n.open_questions.iter().flat_map(|i| i.lines.clone()).collect();
+    assert_eq!(open, vec![6, 8]);
     // With prose, wording the line supports is kept; an item whose wording the cited line
     // does not support is dropped, never shown (and the line may still carry another
     // label); an item without wording shows the line's words.
@@ -231,11 +237,20 @@ fn cited_lines_become_items_in_their_own_words_filed_by_what_they_say() {
                                {"line": 2, "type": "decision"}]}"#;
     let n = cite::notes(prose, &l, true, day).unwrap();
     let texts: Vec<&str> = n.items().map(|(_, i)| i.text.as_str()).collect();
+    // What the lines state plainly follows in their own words: line 4 too, whose invented
+    // rewording was dropped.
     assert_eq!(
         texts,
-        ["We decided to move the product launch to March fifteenth.", "Ben sends the revised budget to finance"],
+        [
+            "We decided to move the product launch to March fifteenth.",
+            "Ben sends the revised budget to finance",
+            "Yes, I will also update the roadmap document this week.",
+            "We will decide that next week. Dana will draft the survey questions by Wednesday.",
+            "We have not decided the venue yet."
+        ],
         "{n:?}"
     );
+    assert!(!texts.iter().any(|t| t.contains("strategy") || t.contains("cancel")));
     // A line kept as a topic whose words decide something is filed as a decision.
     let n = cite::notes(r#"{"lines": [{"line": 2, "type": "point"}, {"line": 1, "type": "point"}]}"#, &l, false, day)
         .unwrap();
@@ -265,12 +280,14 @@ fn the_summary_merges_cited_lines_and_its_overview_says_only_what_is_known() {
     .unwrap();
     let s = reduce::merge(&[second, first]);
     let starts: Vec<i64> = s.action_items.iter().map(|i| i.start_ms).collect();
-    assert_eq!(starts, vec![9000, 36_000], "a line cited twice counts once, in time order");
+    // Line 4's commitment ("I will also update the roadmap document this week": an owner
+    // and a due date) is listed although neither answer labelled it.
+    assert_eq!(starts, vec![9000, 14_000, 36_000], "a line cited twice counts once, in time order");
     assert_eq!(
-        s.action_items[1].text,
+        s.action_items[2].text,
         "We will decide that next week. Dana will draft the survey questions by Wednesday."
     );
-    assert_eq!(s.action_items[1].owner.as_deref(), Some("Dana"), "the first named owner of the sentences shown");
+    assert_eq!(s.action_items[2].owner.as_deref(), Some("Dana"), "the first named owner of the sentences shown");
     let f = reduce::facts(&l, &s);
     assert_eq!(f.speakers, ["Ana", "Ben", "Carol", "Dana"]);
     assert_eq!(f.topics, ["budget", "survey"], "content words said twice, not fillers or names");
@@ -278,7 +295,7 @@ fn the_summary_merges_cited_lines_and_its_overview_says_only_what_is_known() {
     assert_eq!(
         plain,
         "4 speakers (Ana, Ben, Carol and Dana) over 0:46. Words said most: budget, survey. \
-         Listed below with the lines they come from: 1 decision, 2 action items and 1 open question."
+         Listed below with the lines they come from: 1 decision, 3 action items and 2 open questions."
     );
     let empty = reduce::plain_overview(&Summary::default(), &reduce::facts(&l[..1], &Summary::default()));
     assert_eq!(empty, "Ana spoke for 0:04. No decision, action item or open question was found in what was said.");
