@@ -8,10 +8,11 @@ summary item that the meeting's reference script (SCRIPT.txt, default: the facts
 "meeting" with .txt, one "Speaker: words" line per turn) does not support, and last a
 JSON line with the figures. Exits 1 when the export has no summary.
 
-The support check is independent of the summary worker's own: it compares against the
-script that was read aloud, not against the ASR transcript the worker saw. An item is
-supported when at least half of its content words (three letters or more) occur in one
-script line, or, for a speaker-less item, in two adjacent lines.
+Two support checks, both independent of the summary worker's own: against the script that
+was read aloud (so an item that is a misheard transcript line counts as unsupported), and
+against the transcript lines the item cites (the export's segments). An item is supported
+when at least half of its content words (three letters or more) occur in one script line
+(or two adjacent ones), or in its cited lines.
 """
 import json
 import os
@@ -40,6 +41,22 @@ def unsupported(summary, script_lines):
             best = max((sum(w in l for w in mine) / len(mine) for l in pairs), default=0.0)
             if best < 0.5:
                 bad.append((kind, item.get("text", ""), round(best, 2)))
+    return bad
+
+
+def unsupported_by_cited(summary, segments):
+    """Items whose own cited transcript lines do not say their words (the issue's definition;
+    the same overlap rule as above, on the export's segments, not the worker's check)."""
+    bad = []
+    for kind in ("key_points", "decisions", "action_items", "open_questions"):
+        for item in summary.get(kind, []):
+            mine = words(item.get("text", ""))
+            cited = set()
+            for n in item.get("lines") or []:
+                if isinstance(n, int) and 0 <= n < len(segments):
+                    cited |= set(words(segments[n].get("text", "")))
+            if not item.get("lines") or (mine and sum(w in cited for w in mine) / len(mine) < 0.5):
+                bad.append((kind, item.get("text", "")))
     return bad
 
 
@@ -82,9 +99,13 @@ def main():
     items = sum(len(summary.get(k, [])) for k in ("key_points", "decisions", "action_items", "open_questions"))
     for kind, text, score in bad:
         print(f"unsupported  {kind}: {text!r} (best script line overlap {score})")
-    print(f"unsupported items {len(bad)}/{items} (against {script})")
+    print(f"unsupported items {len(bad)}/{items} (against {script}; a misheard line counts)")
+    by_cited = unsupported_by_cited(summary, export.get("segments") or [])
+    for kind, text in by_cited:
+        print(f"uncited  {kind}: {text!r}")
+    print(f"items their cited lines do not support {len(by_cited)}/{items}")
     print(json.dumps({"facts": len(facts), "recalled": hits, "recall": round(recall, 3), "items": items,
-                      "unsupported": len(bad), "model": summary.get("model")}))
+                      "unsupported": len(bad), "unsupported_vs_cited": len(by_cited), "model": summary.get("model")}))
 
 
 if __name__ == "__main__":

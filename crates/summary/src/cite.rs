@@ -487,7 +487,10 @@ pub fn item(line: &Line, kind: Kind, prose: Option<&str>, meeting: Option<Day>) 
 pub fn notes(answer: &str, lines: &[Line], prose: bool, meeting: Option<Day>) -> Result<Notes, ParseError> {
     let obj = parse::object(answer)?;
     let mut out = Notes::default();
-    let Some(Value::Array(raw)) = obj.get("lines").or_else(|| obj.get("items")) else { return Ok(out) };
+    let raw = match obj.get("lines").or_else(|| obj.get("items")) {
+        Some(Value::Array(raw)) => raw.as_slice(),
+        _ => &[],
+    };
     let mut seen: Vec<(usize, Kind)> = Vec::new();
     for v in raw.iter().take(lines.len() * 2) {
         let Some(n) =

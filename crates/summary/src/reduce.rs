@@ -2,7 +2,8 @@
 //!
 //! Items are transcript lines, so merging needs no model: the lists are joined in time
 //! order, a line cited twice (a long line split across windows) counts once, and a
-//! list longer than its cap keeps items spread evenly over the meeting. The overview
+//! list longer than its cap (10 items, 5 key points, per started ten minutes) keeps
+//! items spread evenly over the meeting. The overview
 //! is written from the items ([`plain_overview`]: who spoke, for how long, the words
 //! said most, how many items of each kind) unless a big model writes one from the
 //! items, which is shown only if its words are the items' ([`checked_overview`]).
@@ -12,10 +13,12 @@ use std::collections::HashMap;
 use crate::window::Line;
 use crate::{mmss, parse, Item, Notes, Summary};
 
-/// Most items per list in a summary.
+/// Most items per list in a summary, per started ten minutes of meeting.
 pub const CAP: usize = 10;
-/// Most key points in a summary.
+/// Most key points in a summary, per started ten minutes of meeting.
 pub const KEY_POINTS: usize = 5;
+/// The span [`CAP`] and [`KEY_POINTS`] are for: a longer meeting says more.
+const CAP_SPAN_MS: i64 = 10 * 60_000;
 
 fn spread(mut items: Vec<Item>, cap: usize) -> Vec<Item> {
     items.sort_by_key(|i| (i.start_ms, i.lines.first().copied()));
@@ -37,12 +40,14 @@ fn spread(mut items: Vec<Item>, cap: usize) -> Vec<Item> {
 /// The window notes as one summary (without an overview).
 pub fn merge(notes: &[Notes]) -> Summary {
     let all = |get: fn(&Notes) -> &Vec<Item>| notes.iter().flat_map(|n| get(n).iter().cloned()).collect::<Vec<_>>();
+    let end = notes.iter().flat_map(|n| n.items().map(|(_, i)| i.end_ms)).max().unwrap_or(0);
+    let per = usize::try_from((end.max(1) + CAP_SPAN_MS - 1) / CAP_SPAN_MS).unwrap_or(1);
     Summary {
         overview: String::new(),
-        key_points: spread(all(|n| &n.key_points), KEY_POINTS),
-        decisions: spread(all(|n| &n.decisions), CAP),
-        action_items: spread(all(|n| &n.action_items), CAP),
-        open_questions: spread(all(|n| &n.open_questions), CAP),
+        key_points: spread(all(|n| &n.key_points), KEY_POINTS * per),
+        decisions: spread(all(|n| &n.decisions), CAP * per),
+        action_items: spread(all(|n| &n.action_items), CAP * per),
+        open_questions: spread(all(|n| &n.open_questions), CAP * per),
     }
 }
 

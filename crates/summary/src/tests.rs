@@ -318,6 +318,24 @@ fn the_summary_merges_cited_lines_and_its_overview_says_only_what_is_known() {
 }
 
 #[test]
+fn explicit_lines_are_listed_without_labels_and_longer_meetings_keep_more() {
+    let said: Vec<String> = (0..30).map(|i| format!("We decided to rename service number {i}.")).collect();
+    let segs = |step_s: i64| -> Vec<Segment> {
+        said.iter().enumerate().map(|(i, t)| seg(i as i64 * step_s, Some("Ana"), t)).collect()
+    };
+    // 30 decisions over 25 minutes: all kept (the cap is 10 per started ten minutes).
+    let long = lines(&segs(50));
+    let n = cite::notes("{}", &long, false, None).unwrap();
+    assert_eq!(n.decisions.len(), 30, "an answer without labels still lists what is explicit");
+    assert_eq!(reduce::merge(&[n]).decisions.len(), 30);
+    // The same 30 over 2.5 minutes: 10, spread over the meeting.
+    let short = lines(&segs(5));
+    let s = reduce::merge(&[cite::notes("{}", &short, false, None).unwrap()]);
+    let at: Vec<i64> = s.decisions.iter().map(|i| i.start_ms).collect();
+    assert_eq!(at, (0..10).map(|j| j * 3 * 5000).collect::<Vec<_>>());
+}
+
+#[test]
 fn the_overview_grammar_is_capped() {
     let o = shape::overview();
     assert!(o.gbnf.contains("\\\"overview\\\"") || o.gbnf.contains("overview"));
