@@ -140,7 +140,6 @@ fn open_about_something(sentence: &str, p: &str) -> bool {
 /// Words that make a decision explicit, not just an assent ("I agree").
 const EXPLICIT_DECISION_CUES: &[&str] =
     &["decided", "agreed to", "agreed that", "we agreed", "the decision is", "approved", "signed off"];
-const NEGATIONS: &[&str] = &["not", "n't", "never", "yet", "no one", "nobody"];
 /// Capitalised words that are not names (sentence starts, pronouns).
 const NOT_NAMES: &[&str] = &[
     "i",
@@ -235,19 +234,30 @@ fn sentences(text: &str) -> Vec<&str> {
     out
 }
 
+/// Whether a decision cue of `p` (a [`padded`] sentence) is said without a negation in
+/// the four words before it: "we decided to use the library and not the cluster" decides,
+/// "we have not decided the venue" does not.
+fn decided_unnegated(p: &str) -> bool {
+    let words: Vec<&str> = p.split_whitespace().collect();
+    let negation = |w: &str| matches!(w, "not" | "never" | "nobody" | "nothing") || w.ends_with("n't");
+    DECISION_CUES.iter().any(|cue| {
+        let cue: Vec<&str> = cue.split(' ').collect();
+        (0..words.len()).any(|i| {
+            words[i..].starts_with(&cue) && {
+                let before = &words[i.saturating_sub(4)..i];
+                !before.iter().any(|w| negation(w)) && !before.windows(2).any(|w| w == ["no", "one"])
+            }
+        })
+    })
+}
+
 /// Whether one sentence can support `kind`.
 fn supports(sentence: &str, kind: Kind) -> bool {
     let p = padded(sentence);
-    let negated = NEGATIONS.iter().any(|n| has(&p, n));
     match kind {
         Kind::Question => sentence.contains('?') || open_about_something(sentence, &p),
         // An assent alone ("I agree.") decides nothing that could be listed.
-        Kind::Decision => {
-            !sentence.contains('?')
-                && !negated
-                && DECISION_CUES.iter().any(|c| has(&p, c))
-                && parse::words(sentence).len() >= 3
-        }
+        Kind::Decision => !sentence.contains('?') && decided_unnegated(&p) && parse::words(sentence).len() >= 3,
         Kind::Action => {
             let request = ["please", "can you", "could you"].iter().any(|c| has(&p, c));
             (request || !sentence.contains('?'))

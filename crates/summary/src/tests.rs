@@ -318,6 +318,20 @@ fn the_summary_merges_cited_lines_and_its_overview_says_only_what_is_known() {
 }
 
 #[test]
+fn a_negation_before_the_cue_undoes_a_decision_but_one_after_it_does_not() {
+    for (said, decides) in [
+        ("Then we decided to use the embedded search library and not the managed cluster.", true),
+        ("We have not decided the venue yet.", false),
+        ("We haven't agreed on the budget.", false),
+        ("No one agreed to the new plan.", false),
+        ("Nothing was decided about the venue.", false),
+        ("Nobody knows the answer, but we agreed to ship on Monday.", true),
+    ] {
+        assert_eq!(cite::kinds(said).contains(&Kind::Decision), decides, "{said}");
+    }
+}
+
+#[test]
 fn explicit_lines_are_listed_without_labels_and_longer_meetings_keep_more() {
     let said: Vec<String> = (0..30).map(|i| format!("We decided to rename service number {i}.")).collect();
     let segs = |step_s: i64| -> Vec<Segment> {
