@@ -255,7 +255,12 @@ fn decided_unnegated(p: &str) -> bool {
 fn supports(sentence: &str, kind: Kind) -> bool {
     let p = padded(sentence);
     match kind {
-        Kind::Question => sentence.contains('?') || open_about_something(sentence, &p),
+        // A question of a word or two ("Planner?", "And you?") asks nothing a reader
+        // could act on.
+        Kind::Question => {
+            (sentence.contains('?') && sentence.split_whitespace().count() >= 3 && !parse::words(sentence).is_empty())
+                || open_about_something(sentence, &p)
+        }
         // An assent alone ("I agree.") decides nothing that could be listed.
         Kind::Decision => !sentence.contains('?') && decided_unnegated(&p) && parse::words(sentence).len() >= 3,
         Kind::Action => {

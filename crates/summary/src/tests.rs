@@ -329,6 +329,9 @@ fn a_negation_before_the_cue_undoes_a_decision_but_one_after_it_does_not() {
     ] {
         assert_eq!(cite::kinds(said).contains(&Kind::Decision), decides, "{said}");
     }
+    for (said, asks) in [("Planter?", false), ("And you?", false), ("Who owns the customer survey?", true)] {
+        assert_eq!(cite::kinds(said).contains(&Kind::Question), asks, "{said}");
+    }
 }
 
 #[test]
