@@ -109,10 +109,12 @@ CREATE TABLE transcript_segments (
 
 -- Device leases: the GPU (and NPU) lock. One row per holder. The sum of vram_mb over
 -- the unexpired leases of a device never exceeds the budget the acquirer passes; a
--- lease that declares the whole budget therefore excludes every other one.
+-- lease that declares the whole budget therefore excludes every other one. Devices:
+-- 'gpu' the discrete (CUDA) card, 'npu' the Intel NPU, 'igpu' an Intel GPU used through
+-- OpenVINO (schema 7 added it; the table is rebuilt by that migration).
 CREATE TABLE device_leases (
     lease_id     INTEGER PRIMARY KEY AUTOINCREMENT,
-    device       TEXT NOT NULL CHECK (device IN ('gpu', 'npu')),
+    device       TEXT NOT NULL CHECK (device IN ('gpu', 'npu', 'igpu')),
     holder       TEXT NOT NULL,
     pid          INTEGER NOT NULL,
     host         TEXT NOT NULL,

@@ -166,9 +166,9 @@ enum Cmd {
 
 #[derive(Subcommand)]
 enum ModelsCmd {
-    /// Fetch and convert models (default: tiny.en, silero-vad and smollm2-135m).
+    /// Fetch and convert models (default: tiny.en, silero-vad and gemma3-270m).
     Fetch {
-        /// tiny.en, base, silero-vad, smollm2-135m.
+        /// tiny.en, base, silero-vad, gemma3-270m, smollm2-135m, ge2e, wespeaker-resnet34.
         names: Vec<String>,
     },
     /// The pinned packages and whether they are cached.

@@ -6,11 +6,11 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 
 /// Model names `fetch` knows.
-const NAMES: &[&str] = &["tiny.en", "base", "silero-vad", "smollm2-135m"];
+const NAMES: &[&str] = &["tiny.en", "base", "silero-vad", "gemma3-270m", "smollm2-135m", "ge2e", "wespeaker-resnet34"];
 
 pub(crate) fn fetch(cache: &Path, names: &[String]) -> Result<()> {
     let names: Vec<String> = if names.is_empty() {
-        vec!["tiny.en".into(), "silero-vad".into(), "smollm2-135m".into()]
+        vec!["tiny.en".into(), "silero-vad".into(), debrief_models::DEFAULT_LLM.into()]
     } else {
         names.to_vec()
     };
@@ -18,7 +18,10 @@ pub(crate) fn fetch(cache: &Path, names: &[String]) -> Result<()> {
         let path = match n.as_str() {
             "silero-vad" | "vad" => debrief_models::vad_model(cache),
             "tiny.en" | "base" => debrief_models::whisper_model(n, cache),
-            "smollm2-135m" | "smollm2" => debrief_models::llm_model(n, cache),
+            "smollm2-135m" | "smollm2" | "gemma3-270m" => debrief_models::llm_model(n, cache),
+            // The speaker models (segmentation, the encoder, the OpenVINO runtime): the
+            // encoder's path.
+            "ge2e" | "wespeaker-resnet34" => debrief_models::speaker_models_with(cache, n).map(|m| m.embedding),
             other => match debrief_models::OFFICIAL_MODELS.iter().find(|m| m.name == other) {
                 Some(m) => debrief_models::fetch_official(m, cache),
                 None => bail!(
@@ -53,6 +56,7 @@ pub(crate) fn list(cache: &Path) {
             debrief_models::ModelKind::Whisper => "whisper",
             debrief_models::ModelKind::Llm => "llm",
             debrief_models::ModelKind::Package => "package",
+            debrief_models::ModelKind::Speaker => "speaker",
         };
         println!("{:<32} {kind:<8} {:<8} {state}", m.name, m.size);
     }

@@ -102,6 +102,15 @@ pub(crate) fn monotonic_ns() -> i64 {
 /// A binary of the workspace (foreman, ingest, ...), built next to the test binaries by
 /// `cargo build --workspace` (scripts/test does that first).
 pub(crate) fn workspace_bin(name: &str) -> PathBuf {
+    // Summaries in tests use the smallest pinned model where the model is not the point
+    // (every summary-worker inherits this, those `foreman run --spawn` starts included);
+    // `issue14_the_default_model_...` removes it to run the embedded default.
+    static SMALL_LLM: std::sync::Once = std::sync::Once::new();
+    SMALL_LLM.call_once(|| {
+        if std::env::var_os("DEBRIEF_LLM_MODEL").is_none() {
+            std::env::set_var("DEBRIEF_LLM_MODEL", "smollm2-135m");
+        }
+    });
     let exe = std::env::current_exe().expect("test exe");
     // target/<profile>/deps/e2e-HASH -> target/<profile>/NAME
     let dir = exe.parent().and_then(Path::parent).expect("target dir");

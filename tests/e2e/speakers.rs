@@ -34,6 +34,49 @@ fn truth_at(turns: &[serde_json::Value], t: f64) -> Vec<String> {
         .collect()
 }
 
+/// How the exported words' speakers match the truth: every word must have a speaker.
+struct WordVotes {
+    /// Labels seen on any word.
+    labels: std::collections::BTreeSet<String>,
+    /// (label, true speaker) -> words said by that speaker alone and given that label.
+    votes: BTreeMap<(String, String), usize>,
+    /// Words said by one person alone.
+    words: usize,
+}
+
+impl WordVotes {
+    fn of(json: &serde_json::Value, turns: &[serde_json::Value]) -> Self {
+        let mut v = WordVotes { labels: Default::default(), votes: BTreeMap::new(), words: 0 };
+        for seg in json["segments"].as_array().unwrap() {
+            for w in seg["words"].as_array().unwrap() {
+                let hyp = w["speaker"].as_str().unwrap_or_else(|| panic!("a word without a speaker: {w}")).to_string();
+                v.labels.insert(hyp.clone());
+                let mid = (w["start_ms"].as_f64().unwrap() + w["end_ms"].as_f64().unwrap()) / 2000.0;
+                let who = truth_at(turns, mid);
+                if who.len() == 1 {
+                    v.words += 1;
+                    *v.votes.entry((hyp, who[0].clone())).or_default() += 1;
+                }
+            }
+        }
+        v
+    }
+
+    /// Each label stands for the voice it was most often heard as: (distinct voices so
+    /// stood for, words on which the label is that voice).
+    fn best(&self) -> (usize, usize) {
+        let mut best: BTreeMap<&str, (&str, usize)> = BTreeMap::new();
+        for ((h, t), n) in &self.votes {
+            let e = best.entry(h).or_insert((t, 0));
+            if *n > e.1 {
+                *e = (t, *n);
+            }
+        }
+        let voices: std::collections::BTreeSet<&str> = best.values().map(|v| v.0).collect();
+        (voices.len(), best.values().map(|v| v.1).sum())
+    }
+}
+
 #[test]
 fn issue12_three_voices_over_eleven_minutes_get_three_labels_on_the_right_words_and_names_show_everywhere() {
     let s = Scratch::new();
@@ -61,35 +104,12 @@ fn issue12_three_voices_over_eleven_minutes_get_three_labels_on_the_right_words_
     // Every word has a speaker; three labels in all; each label is one real voice on at
     // least 90% of the words said by one person alone.
     let json: serde_json::Value = serde_json::from_str(&export("json")).unwrap();
-    let mut votes: BTreeMap<(String, String), usize> = BTreeMap::new();
-    let mut words = 0;
-    let mut labels = std::collections::BTreeSet::new();
-    for seg in json["segments"].as_array().unwrap() {
-        for w in seg["words"].as_array().unwrap() {
-            let hyp = w["speaker"].as_str().unwrap_or_else(|| panic!("a word without a speaker: {w}")).to_string();
-            labels.insert(hyp.clone());
-            let mid = (w["start_ms"].as_f64().unwrap() + w["end_ms"].as_f64().unwrap()) / 2000.0;
-            let who = truth_at(&turns, mid);
-            if who.len() == 1 {
-                words += 1;
-                *votes.entry((hyp, who[0].clone())).or_default() += 1;
-            }
-        }
-    }
-    assert_eq!(labels.len(), 3, "labels {labels:?}");
-    // Each label stands for the voice it was most often heard as; one voice, one label.
-    let mut best: BTreeMap<&str, (&str, usize)> = BTreeMap::new();
-    for ((h, t), n) in &votes {
-        let e = best.entry(h).or_insert((t, 0));
-        if *n > e.1 {
-            *e = (t, *n);
-        }
-    }
-    let voices: std::collections::BTreeSet<&str> = best.values().map(|v| v.0).collect();
-    assert_eq!(voices.len(), 3, "two labels for one voice: {best:?}");
-    let right: usize = best.values().map(|v| v.1).sum();
-    assert!(words > 300, "{words} words");
-    assert!(right * 100 >= words * 90, "right speaker on {right} of {words} words: {votes:?}");
+    let v = WordVotes::of(&json, &turns);
+    assert_eq!(v.labels.len(), 3, "labels {:?}", v.labels);
+    let (voices, right) = v.best();
+    assert_eq!(voices, 3, "two labels for one voice: {:?}", v.votes);
+    assert!(v.words > 300, "{} words", v.words);
+    assert!(right * 100 >= v.words * 90, "right speaker on {right} of {} words: {:?}", v.words, v.votes);
 
     // The speakers' list, a rename and a merge-free re-export: the name is in every format.
     let (st, out, err) =
@@ -214,4 +234,167 @@ fn issue12_sigkill_during_the_speaker_analysis_changes_nothing_in_the_result() {
     assert!(calm.1.lines().count() > 3, "{}", calm.1);
     assert_eq!(calm.0, killed.0, "the transcript with its speakers is the same");
     assert_eq!(calm.1, killed.1, "the turns are the same");
+}
+
+/// Queues `wav` (16 kHz stereo: microphone, then system audio) as a recorder does: a
+/// closed meeting of two-channel chunks of `chunk_s` seconds overlapping by 1 s, each an
+/// AUDIO job whose payload names its channels. Returns the meeting.
+fn queue_recorded_chunks(data: &Path, wav: &Path, chunk_s: u64) -> MeetingId {
+    use debrief_contracts::{AudioChunk, Channel, DataPath};
+    use debrief_jobq::{NewJob, Queue, TaskType};
+    let mut r = hound::WavReader::open(wav).unwrap();
+    assert_eq!((r.spec().channels, r.spec().sample_rate), (2, 16_000));
+    let pcm: Vec<i16> = r.samples::<i16>().map(Result::unwrap).collect();
+    let frames = pcm.len() as u64 / 2;
+    let (_, q) = Queue::open_data_dir(Some(data)).unwrap();
+    let m = q.create_meeting(Some("Recorded call"), None).unwrap();
+    let (len, overlap) = (chunk_s * 16_000, 16_000u64);
+    let (mut start, mut seq) = (0u64, 0i64);
+    while start < frames {
+        let end = (start + len).min(frames);
+        let rel = std::path::PathBuf::from(format!("meetings/{m}/audio/chunk-{seq:05}.wav"));
+        debrief_media::write_wav_i16_atomic(&data.join(&rel), 2, &pcm[(start * 2) as usize..(end * 2) as usize])
+            .unwrap();
+        let payload = AudioChunk {
+            path: DataPath::new(rel).unwrap(),
+            start_sample: start,
+            samples: end - start,
+            overlap_samples: if seq == 0 { 0 } else { overlap },
+            channels: vec![Channel::Mic, Channel::System],
+            recovered: false,
+        };
+        q.enqueue(&NewJob::new(m, TaskType::Audio, seq).payload(&payload)).unwrap();
+        if end == frames {
+            break;
+        }
+        start = end - overlap;
+        seq += 1;
+    }
+    assert!(seq >= 3, "{seq} chunks");
+    assert!(q.close_meeting(m, Some((frames * 1000 / 16_000) as i64)).unwrap());
+    m
+}
+
+#[test]
+fn issue12_a_recorded_call_keeps_the_microphone_as_one_local_speaker_and_diarizes_the_other_side() {
+    let s = Scratch::new();
+    let (data, eval) = (s.path("data"), s.path("eval"));
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/make_diarization_meeting.py");
+    let (st, _, err) = run_out(
+        std::process::Command::new("python3").arg(script).arg("--out").arg(&eval).args([
+            "--minutes",
+            "5",
+            "--speakers",
+            "3",
+            "--min-minutes",
+            "4",
+        ]),
+        Duration::from_secs(300),
+    );
+    assert!(st.success(), "{err}");
+    let truth: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(eval.join("truth.json")).unwrap()).unwrap();
+    let turns = truth["turns"].as_array().unwrap().clone();
+    // Channel 0 holds S1 alone (the person at the microphone), channel 1 the others.
+    let meeting = queue_recorded_chunks(&data, &eval.join("meeting-2ch.wav"), 60);
+    let (st, _, err) = run_out(debrief("foreman", &data).args(["run", "--once"]), Duration::from_secs(60));
+    assert!(st.success(), "{err}");
+    let (st, _, err) = run_out(
+        std::process::Command::new(workspace_bin("audio-worker"))
+            .args(["run", "--until-idle", "--threads", "2", "--data-dir"])
+            .arg(&data),
+        Duration::from_secs(900),
+    );
+    assert!(st.success(), "{err}");
+
+    let db = rusqlite::Connection::open(data.join("debrief.db")).unwrap();
+    let local: Vec<String> = db
+        .prepare("SELECT label FROM speakers WHERE meeting_id = ?1 AND local = 1")
+        .unwrap()
+        .query_map([meeting], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(local.len(), 1, "one local person: {local:?}");
+    let json: serde_json::Value = serde_json::from_str(&export_meeting(&data, meeting, "json")).unwrap();
+    let v = WordVotes::of(&json, &turns);
+    let (votes, words) = (&v.votes, v.words);
+    assert_eq!(v.labels.len(), 3, "labels {:?} ({votes:?})", v.labels);
+    // Every word the microphone's person said alone has the local label, and the local
+    // label is on no one else's words.
+    let said = |h: &str, t: &str| votes.get(&(h.to_string(), t.to_string())).copied().unwrap_or(0);
+    let s1: usize = votes.iter().filter(|((_, t), _)| t == "S1").map(|(_, n)| n).sum();
+    assert!(s1 > 50 && said(&local[0], "S1") * 100 >= s1 * 98, "S1's words as {}: {votes:?}", local[0]);
+    let others_as_local: usize = votes.iter().filter(|((h, t), _)| *h == local[0] && t != "S1").map(|(_, n)| n).sum();
+    assert!(others_as_local * 100 <= words * 2, "{others_as_local} words of others got the local label: {votes:?}");
+    // The other side: one label per voice, right on at least 90% of their words.
+    let (voices, right) = v.best();
+    assert_eq!(voices, 3, "two labels for one voice: {votes:?}");
+    assert!(words > 200 && right * 100 >= words * 90, "right speaker on {right} of {words} words: {votes:?}");
+    // `foreman speakers` says who is the local person.
+    let (st, out, err) =
+        run_out(debrief("foreman", &data).args(["speakers", &meeting.to_string()]), Duration::from_secs(60));
+    assert!(st.success(), "{err}");
+    assert!(out.lines().any(|l| l.contains(&local[0]) && l.contains("microphone")), "{out}");
+}
+
+/// The stronger encoder by name: WeSpeaker's ResNet34 (its ONNX file out of a pinned PyPI
+/// wheel, Kaldi filter banks computed here) gives the same three voices their labels, and
+/// the stored analyses say which encoder made them.
+#[test]
+fn issue12_the_wespeaker_encoder_by_name_labels_three_voices() {
+    let s = Scratch::new();
+    let (data, eval) = (s.path("data"), s.path("eval"));
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/make_diarization_meeting.py");
+    let (st, _, err) = run_out(
+        std::process::Command::new("python3").arg(script).arg("--out").arg(&eval).args([
+            "--minutes",
+            "4",
+            "--speakers",
+            "3",
+            "--min-minutes",
+            "3",
+            "--seed",
+            "11",
+        ]),
+        Duration::from_secs(300),
+    );
+    assert!(st.success(), "{err}");
+    let truth: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(eval.join("truth.json")).unwrap()).unwrap();
+    let (st, out, err) = run_out(
+        debrief("ingest", &data).arg("import").arg(eval.join("meeting.wav")).args(["--chunk-target", "60"]),
+        Duration::from_secs(120),
+    );
+    assert!(st.success(), "{err}");
+    let meeting: MeetingId = out.lines().last().unwrap().trim().parse().unwrap();
+    let (st, _, err) = run_out(debrief("foreman", &data).args(["run", "--once"]), Duration::from_secs(60));
+    assert!(st.success(), "{err}");
+    let (st, _, err) = run_out(
+        std::process::Command::new(workspace_bin("audio-worker"))
+            .args(["run", "--until-idle", "--threads", "2", "--speaker-model", "wespeaker-resnet34", "--data-dir"])
+            .arg(&data),
+        Duration::from_secs(900),
+    );
+    assert!(st.success(), "{err}");
+    let db = rusqlite::Connection::open(data.join("debrief.db")).unwrap();
+    let models: Vec<String> = db
+        .prepare("SELECT DISTINCT model FROM chunk_speakers")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(models.len() == 1 && models[0].contains("+wespeaker-resnet34:5ef208a9da14"), "{models:?}");
+    let json: serde_json::Value = serde_json::from_str(&export_meeting(&data, meeting, "json")).unwrap();
+    let v = WordVotes::of(&json, truth["turns"].as_array().unwrap());
+    assert_eq!(v.labels.len(), 3, "labels {:?} ({:?})", v.labels, v.votes);
+    let (voices, right) = v.best();
+    assert_eq!(voices, 3, "two labels for one voice: {:?}", v.votes);
+    assert!(
+        v.words > 100 && right * 100 >= v.words * 90,
+        "right speaker on {right} of {} words: {:?}",
+        v.words,
+        v.votes
+    );
 }

@@ -145,6 +145,29 @@ fn issue5_smollm2_summarises_a_scripted_meeting_with_times_and_owners() {
     assert_eq!(q.meeting(m).unwrap().unwrap().status, "DONE");
 }
 
+/// The embedded default (Gemma 3 270M, joined from its four pinned PyPI wheels) on the
+/// scripted meeting: every item is a line's own words with its citation, the known
+/// decision and commitments are found, and the summary says which model wrote it.
+#[test]
+fn issue14_the_default_model_summarises_a_scripted_meeting_from_its_own_lines() {
+    let s = Scratch::new();
+    let data = s.dir.path().to_path_buf();
+    let m = meeting_with_transcript(&data, SCRIPT);
+    let (st, _, err) = run_out(summary_worker(&data).env_remove("DEBRIEF_LLM_MODEL"), Duration::from_secs(900));
+    assert!(st.success(), "{err}");
+    assert!(err.contains("gemma-3-270m"), "the default model is Gemma 3 270M: {err}");
+    let sum = checked_summary(&data, m, SCRIPT, true, true);
+    assert!(sum["model"].as_str().unwrap().contains("gemma-3-270m"), "{sum:#}");
+    let all = |list: &str| -> Vec<String> {
+        sum[list].as_array().unwrap().iter().map(|i| i["text"].as_str().unwrap().to_string()).collect()
+    };
+    let decisions = all("decisions");
+    assert!(decisions.iter().any(|d| d.contains("May 3rd")), "the release decision: {sum:#}");
+    let owners = owners(&sum);
+    assert!(owners.iter().any(|o| o == "Ben") && owners.iter().any(|o| o == "Carol"), "{owners:?} in {sum:#}");
+    assert!(all("open_questions").iter().any(|q| q.contains("website")), "{sum:#}");
+}
+
 #[test]
 fn issue5_sigkill_in_the_map_phase_resumes_from_the_finished_windows() {
     let s = Scratch::new();

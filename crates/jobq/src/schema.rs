@@ -18,7 +18,7 @@ use crate::QueueError;
 
 /// Version written to `PRAGMA user_version` once `schema.sql` (and every migration) is
 /// applied.
-pub const SCHEMA_VERSION: i32 = 6;
+pub const SCHEMA_VERSION: i32 = 7;
 
 /// The whole current schema, applied to a fresh database.
 pub const SCHEMA_SQL: &str = include_str!("../../../schema.sql");
@@ -38,6 +38,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../sql/migrate/v5.sql"),
     // 5 -> 6: search_index (FTS5) and the triggers that keep it.
     include_str!("../sql/migrate/v6.sql"),
+    // 6 -> 7: device_leases rebuilt to admit 'igpu' (an Intel GPU through OpenVINO).
+    include_str!("../sql/migrate/v7.sql"),
 ];
 
 /// The schema version 1 shipped with, for the drift test.

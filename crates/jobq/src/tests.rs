@@ -111,6 +111,12 @@ fn a_released_v1_database_migrates_to_exactly_the_fresh_schema() {
         let c = rusqlite::Connection::open(&old).unwrap();
         c.execute_batch(schema::RELEASED_V1_SQL).unwrap();
         c.execute_batch("INSERT INTO meetings (title, created_at, updated_at) VALUES ('kept', 0, 0)").unwrap();
+        // A live lease: schema 7 rebuilds device_leases and must keep it.
+        c.execute_batch(
+            "INSERT INTO device_leases (lease_id, device, holder, pid, host, vram_mb, token, acquired_at, expires_at)
+             VALUES (7, 'npu', 'w', 1, 'h', 6144, 42, 0, 99)",
+        )
+        .unwrap();
         c.pragma_update(None, "user_version", 1).unwrap();
     }
     let q = Queue::open(&old, fast_cfg()).unwrap();
@@ -127,6 +133,16 @@ fn a_released_v1_database_migrates_to_exactly_the_fresh_schema() {
         })
         .unwrap();
     assert_eq!((v, title.as_str()), (SCHEMA_VERSION, "kept"));
+    let lease: (i64, String, i64) = q
+        .read(|c| {
+            Ok(c.query_row("SELECT lease_id, device, token FROM device_leases", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?)
+        })
+        .unwrap();
+    assert_eq!(lease, (7, "npu".to_string(), 42));
+    // The rebuilt table takes the Intel GPU's leases.
+    q.acquire_device(&me(), DeviceRequest::exclusive(Device::IntelGpu)).unwrap().unwrap();
 }
 
 #[test]
@@ -805,8 +821,13 @@ fn device_budget_is_shared_by_declared_vram_and_full_leases_exclude() {
     let full = q.acquire_device(&a, DeviceRequest::exclusive(Device::Gpu)).unwrap().unwrap();
     assert_eq!(full.vram_mb, DEFAULT_BUDGET_MB);
     assert!(q.acquire_device(&b, DeviceRequest::shared(Device::Gpu, 1)).unwrap().is_none());
-    // Other devices are independent.
+    // Other devices are independent: the NPU, and an Intel GPU through OpenVINO, each
+    // exclusive on its own.
     let npu = q.acquire_device(&b, DeviceRequest::exclusive(Device::Npu)).unwrap().unwrap();
+    let igpu = q.acquire_device(&c, DeviceRequest::exclusive(Device::IntelGpu)).unwrap().unwrap();
+    assert!(q.acquire_device(&a, DeviceRequest::exclusive(Device::IntelGpu)).unwrap().is_none());
+    assert!(q.acquire_device(&a, DeviceRequest::exclusive(Device::Npu)).unwrap().is_none());
+    q.release_device(&igpu).unwrap();
     q.release_device(&full).unwrap();
     assert!(matches!(q.release_device(&full), Err(QueueError::LostLease { .. })));
 

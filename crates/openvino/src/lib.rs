@@ -1,6 +1,8 @@
 //! Speaker analysis of one audio chunk on OpenVINO (CPU, NPU, Intel GPU or AUTO):
-//! pyannote segmentation-3.0 over sliding 10 s windows, then one GE2E speaker embedding per
-//! local speaker per window, made from the audio where that speaker speaks alone.
+//! pyannote segmentation-3.0 over sliding 10 s windows, then one speaker embedding per
+//! local speaker per window, made from the audio where that speaker speaks alone: GE2E
+//! (resemblyzer's encoder, 40-band mel partials) by default, or a WeSpeaker ResNet34 over
+//! Kaldi filter banks (`fbank.rs`).
 //!
 //! The runtime is the pinned `openvino` wheel's C library, loaded at run time
 //! (`openvino-sys`'s runtime linking; its own finder does not find a wheel's library, so
@@ -10,13 +12,15 @@
 //! This crate links no ggml and can share a binary with whisper-rs.
 #![deny(missing_docs)]
 
+mod fbank;
 mod mel;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+pub use debrief_models::EmbeddingKind;
 use debrief_speakers::{Channel, ChunkAnalysis, LocalSpeaker, Window, FRAMES_PER_WINDOW, WINDOW_MS};
-use openvino::{Core, DeviceType, ElementType, InferRequest, PartialShape, RwPropertyKey, Shape, Tensor};
+use openvino::{Core, DeviceType, Dimension, ElementType, InferRequest, PartialShape, RwPropertyKey, Shape, Tensor};
 
 /// Samples per second.
 const RATE: usize = 16_000;
@@ -26,6 +30,8 @@ const WINDOW_SAMPLES: usize = (WINDOW_MS as usize) * RATE / 1000;
 const PARTIAL_FRAMES: usize = 160;
 /// Partials per embedding batch.
 const BATCH: usize = 8;
+/// Most filter-bank frames one WeSpeaker call takes (20 s).
+const MAX_FBANK_FRAMES: usize = 2000;
 /// Least solo speech (ms) a local speaker needs in a window to get an embedding.
 pub const MIN_SOLO_MS: i64 = 800;
 
@@ -61,8 +67,10 @@ pub struct EngineConfig {
     pub openvino_c: PathBuf,
     /// pyannote segmentation-3.0 ONNX.
     pub segmentation: PathBuf,
-    /// GE2E ONNX.
+    /// The speaker encoder (ONNX).
     pub embedding: PathBuf,
+    /// Which encoder that is (its input and front end).
+    pub embedding_kind: EmbeddingKind,
     /// Model id stored with each analysis.
     pub model_id: String,
     /// OpenVINO device: `CPU`, `NPU`, `GPU` or `AUTO`.
@@ -81,6 +89,7 @@ impl EngineConfig {
             openvino_c: models.openvino_c,
             segmentation: models.segmentation,
             embedding: models.embedding,
+            embedding_kind: models.embedding_kind,
             model_id: models.id,
             device: device.to_uppercase(),
             threads,
@@ -107,7 +116,9 @@ fn load_runtime(path: &Path) -> Result<(), SpeakerError> {
 pub struct SpeakerEngine {
     seg: InferRequest,
     emb: InferRequest,
+    kind: EmbeddingKind,
     mel: mel::Mel,
+    fbank: fbank::Fbank,
     model_id: String,
     step_ms: i64,
     device: String,
@@ -160,13 +171,28 @@ impl SpeakerEngine {
         let mut seg_c =
             ov(&format!("compiling segmentation for {}", cfg.device), core.compile_model(&seg, device.to_owned()))?;
         let mut emb = ov("reading the embedding model", core.read_model_from_file(&path_str(&cfg.embedding), ""))?;
-        let shape = ov("shape", PartialShape::new_static(3, &[BATCH as i64, PARTIAL_FRAMES as i64, 40]))?;
+        let shape = match cfg.embedding_kind {
+            EmbeddingKind::Ge2e => {
+                ov("shape", PartialShape::new_static(3, &[BATCH as i64, PARTIAL_FRAMES as i64, 40]))?
+            }
+            // One utterance of 1 to MAX_FBANK_FRAMES frames (a window's solo speech is at
+            // most 10 s: 998 frames).
+            EmbeddingKind::WeSpeaker => ov(
+                "shape",
+                PartialShape::new(
+                    3,
+                    &[Dimension::new(1, 1), Dimension::new(1, MAX_FBANK_FRAMES as i64), Dimension::new(80, 80)],
+                ),
+            )?,
+        };
         ov("reshaping the embedding model", emb.reshape_single_input(&shape))?;
         let mut emb_c = ov(&format!("compiling the embedding for {}", cfg.device), core.compile_model(&emb, device))?;
         Ok(Self {
             seg: ov("segmentation request", seg_c.create_infer_request())?,
             emb: ov("embedding request", emb_c.create_infer_request())?,
+            kind: cfg.embedding_kind,
             mel: mel::Mel::new(),
+            fbank: fbank::Fbank::new(),
             model_id: cfg.model_id.clone(),
             step_ms: cfg.step_ms.clamp(500, WINDOW_MS),
             device: cfg.device.clone(),
@@ -197,9 +223,56 @@ impl SpeakerEngine {
         Ok(v.chunks_exact(7).map(|c| c.try_into().expect("7")).collect())
     }
 
-    /// The embedding of `audio` (one speaker): GE2E over 1.6 s partials every 0.8 s,
-    /// averaged and L2-normalised. Short audio is repeated to fill one partial.
+    /// The embedding of `audio` (one speaker), L2-normalised, by the loaded encoder.
     pub fn embed(&mut self, audio: &[f32]) -> Result<Vec<f32>, SpeakerError> {
+        match self.kind {
+            EmbeddingKind::Ge2e => self.embed_ge2e(audio),
+            EmbeddingKind::WeSpeaker => self.embed_wespeaker(audio),
+        }
+    }
+
+    /// WeSpeaker: the whole utterance's mean-normalised filter banks in one call (at most
+    /// [`MAX_FBANK_FRAMES`]; longer audio is cut into equal parts whose embeddings are
+    /// averaged).
+    fn embed_wespeaker(&mut self, audio: &[f32]) -> Result<Vec<f32>, SpeakerError> {
+        let max_samples = (MAX_FBANK_FRAMES - 1) * 160 + 400;
+        let parts = audio.len().div_ceil(max_samples).max(1);
+        let len = audio.len().div_ceil(parts);
+        let mut sum: Vec<f32> = Vec::new();
+        for part in audio.chunks(len.max(1)) {
+            let feats = self.fbank.normalised(part);
+            let frames = feats.len() / fbank::BANDS;
+            if frames == 0 {
+                continue;
+            }
+            let mut input =
+                ov("tensor", Tensor::new(ElementType::F32, &ov("shape", Shape::new(&[1, frames as i64, 80]))?))?;
+            ov("tensor data", input.get_data_mut::<f32>())?.copy_from_slice(&feats);
+            ov("embedding input", self.emb.set_input_tensor(&input))?;
+            ov("embedding", self.emb.infer())?;
+            let out = ov("embedding output", self.emb.get_output_tensor())?;
+            let v = ov("embedding output data", out.get_data::<f32>())?;
+            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-9);
+            if sum.is_empty() {
+                sum = vec![0.0; v.len()];
+            }
+            for (s, x) in sum.iter_mut().zip(v) {
+                *s += x / norm;
+            }
+        }
+        if sum.is_empty() {
+            return Err(SpeakerError::OpenVino {
+                what: "embedding".into(),
+                detail: format!("{} samples are shorter than one 25 ms frame", audio.len()),
+            });
+        }
+        let norm = sum.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-9);
+        Ok(sum.into_iter().map(|x| x / norm).collect())
+    }
+
+    /// GE2E over 1.6 s partials every 0.8 s, averaged and L2-normalised. Short audio is
+    /// repeated to fill one partial.
+    fn embed_ge2e(&mut self, audio: &[f32]) -> Result<Vec<f32>, SpeakerError> {
         let frames = self.mel.frames(&normalize_volume(audio));
         let n = frames.len() / 40;
         let mut partials: Vec<Vec<f32>> = Vec::new();

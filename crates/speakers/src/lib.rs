@@ -128,8 +128,43 @@ pub struct Params {
 
 impl Default for Params {
     fn default() -> Self {
-        Self { threshold: 0.20, min_cluster_ms: 10_000 }
+        Self { threshold: GE2E_THRESHOLD, min_cluster_ms: 10_000 }
     }
+}
+
+/// The cut for GE2E embeddings (tuned on the eval meeting: 0.15 over-splits, 0.25 merges).
+const GE2E_THRESHOLD: f32 = 0.20;
+/// The cut for WeSpeaker ResNet34 embeddings (tuned on the same meeting with
+/// `diarize-file --threshold`; see ARCHITECTURE.md).
+const WESPEAKER_THRESHOLD: f32 = 0.45;
+
+impl Params {
+    /// The parameters for analyses made by `model` (a [`ChunkAnalysis::model`] id, which
+    /// names the speaker encoder): each encoder's embeddings need their own cut.
+    pub fn for_model(model: &str) -> Self {
+        let threshold = if model.contains("+wespeaker-") { WESPEAKER_THRESHOLD } else { GE2E_THRESHOLD };
+        Self { threshold, ..Self::default() }
+    }
+}
+
+/// The model most of `chunks` were analysed with (the first such among ties); `None` for
+/// none. Embeddings of one encoder are only comparable with each other: [`diarize`] uses
+/// only those of this model.
+pub fn main_model(chunks: &[ChunkAnalysis]) -> Option<&str> {
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for c in chunks {
+        match counts.iter_mut().find(|(m, _)| *m == c.model) {
+            Some(e) => e.1 += 1,
+            None => counts.push((&c.model, 1)),
+        }
+    }
+    counts
+        .iter()
+        .fold(None, |best: Option<(&str, usize)>, &(m, n)| match best {
+            Some((_, b)) if b >= n => best,
+            _ => Some((m, n)),
+        })
+        .map(|(m, _)| m)
 }
 
 /// Who spoke from `start_ms` to `end_ms`.
@@ -191,12 +226,20 @@ const MAX_AHC: usize = 4_000;
 /// 3. Activity is rebuilt on a 10 ms grid: each cell takes as many speakers as the windows
 ///    covering it heard on average (overlap kept), the ones with the most votes.
 ///    Microphone windows give the local person, one label, without clustering.
+///
+/// Only embeddings of [`main_model`] are clustered: a chunk analysed with another speaker
+/// encoder (the user switched encoders part-way) keeps its activity but none of its
+/// embeddings, whose space differs.
 pub fn diarize(chunks: &[ChunkAnalysis], hints: &Hints, params: &Params) -> Diarization {
     // Every embedding: (chunk, window, speaker index).
     let mut ids: Vec<(usize, usize, usize)> = Vec::new();
     let mut embs: Vec<&[f32]> = Vec::new();
     let mut weight: Vec<i64> = Vec::new();
+    let main = main_model(chunks);
     for (c, ch) in chunks.iter().enumerate() {
+        if Some(ch.model.as_str()) != main {
+            continue;
+        }
         for (w, win) in ch.windows.iter().enumerate() {
             if win.channel == Channel::Mic {
                 continue;

@@ -148,3 +148,27 @@ fn rttm_lines_are_standard() {
     let out = rttm("my meeting", &turns, &|l| if l == "S1" { "Dana Lee".into() } else { l.into() });
     assert_eq!(out, "SPEAKER my_meeting 1 1.500 2.750 <NA> <NA> Dana_Lee <NA> <NA>\n");
 }
+
+#[test]
+fn embeddings_of_another_encoder_are_not_clustered_with_the_meetings_own() {
+    // Three voices over ten chunks; two chunks re-analysed with another encoder whose
+    // vectors point elsewhere (here: voice 5's direction for everyone) must not add a
+    // fourth speaker nor pull anyone's words to it.
+    let who = |t: i64| ((t / 20) % 3) as usize;
+    let mut chunks = meeting(600, who);
+    for c in [3, 7] {
+        chunks[c].model = "pyannote-seg-3.0:x+wespeaker-resnet34:y".into();
+        for w in &mut chunks[c].windows {
+            for s in &mut w.speakers {
+                s.embedding = Some(voice(5, u64::from(s.local) + 100));
+            }
+        }
+    }
+    assert_eq!(main_model(&chunks), Some("test"));
+    let d = diarize(&chunks, &Hints::default(), &Params::for_model("test"));
+    assert_eq!(d.speakers.len(), 3, "{:?}", d.speakers);
+    assert_eq!(main_model(&[]), None);
+    // Each encoder has its own cut.
+    assert_ne!(Params::for_model("seg+wespeaker-resnet34:abc").threshold, Params::for_model("seg+ge2e:abc").threshold);
+    assert_eq!(Params::for_model("seg+ge2e:abc"), Params::default());
+}

@@ -66,11 +66,18 @@ struct AsrArgs {
     /// chunk, for the meeting-wide diarization the TRANSCRIPT job does: on or off.
     #[arg(long, env = "DEBRIEF_DIARIZE", default_value = "on", value_parser = ["on", "off"])]
     diarize: String,
-    /// OpenVINO device for the speaker analysis: cpu, npu, gpu (an Intel GPU) or auto. npu
-    /// and auto hold the NPU's device lease while a chunk is analysed; the Intel GPU (it
-    /// shares system memory, not the discrete card's) takes none.
+    /// OpenVINO device for the speaker analysis: cpu, npu, gpu (an Intel GPU) or auto. A
+    /// chunk's analysis holds that device's lease (npu: the NPU's; gpu: the Intel GPU's,
+    /// `igpu`, a device apart from the discrete card Whisper and the LLM use; auto: both,
+    /// since OpenVINO may pick either); cpu takes none.
     #[arg(long, env = "DEBRIEF_SPEAKER_DEVICE", default_value = "cpu", value_parser = ["cpu", "npu", "gpu", "auto"])]
     speaker_device: String,
+    /// Speaker encoder: ge2e (resemblyzer, from PyPI), wespeaker-resnet34 (WeSpeaker's
+    /// ResNet34, from PyPI) or wespeaker-resnet34-lm (needs `foreman models fetch
+    /// wespeaker-resnet34-lm`). A meeting's speakers are clustered from one encoder's
+    /// embeddings: re-run its AUDIO jobs after switching.
+    #[arg(long, env = "DEBRIEF_SPEAKER_MODEL", default_value = "ge2e", value_parser = ["ge2e", "wespeaker-resnet34", "wespeaker-resnet34-lm"])]
+    speaker_model: String,
     /// Step between the 10 s segmentation windows (ms); smaller is slower and finer.
     #[arg(long, default_value_t = 2500)]
     speaker_step_ms: i64,
@@ -152,8 +159,9 @@ impl Handler for Asr {
 impl Asr {
     fn load_speakers(&self, threads: usize) -> Result<SpeakerEngine> {
         let cache = self.args.model_cache.clone().unwrap_or_else(debrief_models::default_cache_dir);
-        let m =
-            debrief_models::speaker_models(&cache).context("speaker models (pyannote segmentation, GE2E, OpenVINO)")?;
+        let m = debrief_models::speaker_models_with(&cache, &self.args.speaker_model).with_context(|| {
+            format!("speaker models (pyannote segmentation, {}, OpenVINO)", self.args.speaker_model)
+        })?;
         let started = std::time::Instant::now();
         let cfg = debrief_openvino::EngineConfig::new(m, &self.args.speaker_device, threads, self.args.speaker_step_ms);
         let se = SpeakerEngine::load(&cfg)?;
@@ -227,17 +235,10 @@ impl Asr {
                 // On the NPU, the analysis holds the NPU's lease (another worker's model
                 // there waits, and so does this one for it); on the CPU, nothing.
                 ctx.progress(SPEAKER_STEP);
-                let lease = match self.args.speaker_device.as_str() {
-                    "npu" | "auto" => Some(npu_lease(ctx)?),
-                    _ => None,
-                };
+                let leases = device_leases(ctx, openvino_devices(&self.args.speaker_device))?;
                 // Progress: SPEAKER_STEP + windows analysed (after Whisper's own steps).
                 let a = se.analyse_chunk(&tracks, start_ms, &mut |done, _| ctx.progress(SPEAKER_STEP + done as i64));
-                if let Some(l) = &lease {
-                    if let Err(e) = ctx.queue.release_device(l) {
-                        log("audio-worker", &format!("releasing the NPU lease: {e} (it expires by itself)"));
-                    }
-                }
+                release_leases(ctx, &leases);
                 match a {
                     Ok(a) => Some(a),
                     Err(e) => {
@@ -294,8 +295,8 @@ fn transcript(job: &Claim, ctx: &JobContext<'_>) -> Result<Output, JobError> {
         .queue
         .read(|c| Ok((debrief_speakers::load_analyses(c, meeting)?, debrief_speakers::load_hints(c, meeting)?)))
         .map_err(|e| JobError::Retry(e.into()))?;
-    let diarization = (!analyses.is_empty())
-        .then(|| debrief_speakers::diarize(&analyses, &hints, &debrief_speakers::Params::default()));
+    let diarization = debrief_speakers::main_model(&analyses)
+        .map(|m| debrief_speakers::diarize(&analyses, &hints, &debrief_speakers::Params::for_model(m)));
     if let Some(d) = &diarization {
         segments = debrief_transcript::assign_speakers(segments, &d.turns);
     }
@@ -324,21 +325,56 @@ fn transcript(job: &Claim, ctx: &JobContext<'_>) -> Result<Output, JobError> {
 /// above any step of the transcription before it.
 const SPEAKER_STEP: i64 = 1_000_000_000;
 
-/// Waits for the NPU's device lease (the job keeps its own claim alive meanwhile); a stop
-/// request hands the job back.
-fn npu_lease(ctx: &JobContext<'_>) -> Result<debrief_jobq::DeviceLease, JobError> {
-    let req = debrief_jobq::DeviceRequest::exclusive(debrief_jobq::Device::Npu);
-    loop {
-        match ctx.queue.acquire_device(ctx.who, req) {
-            Ok(Some(l)) => return Ok(l),
-            Ok(None) => {}
-            Err(e) if e.is_busy() => {}
-            Err(e) => return Err(JobError::Retry(e.into())),
+/// The device leases a speaker analysis on OpenVINO device `dev` holds, in the one order
+/// every worker takes them (so two workers never wait on each other crosswise).
+fn openvino_devices(dev: &str) -> &'static [debrief_jobq::Device] {
+    use debrief_jobq::Device::{IntelGpu, Npu};
+    match dev {
+        "npu" => &[Npu],
+        "gpu" => &[IntelGpu],
+        "auto" => &[IntelGpu, Npu],
+        _ => &[],
+    }
+}
+
+/// Waits for each of `devices`' leases in turn (the job keeps its own claim alive
+/// meanwhile); a stop request releases what it holds and hands the job back.
+fn device_leases(
+    ctx: &JobContext<'_>,
+    devices: &[debrief_jobq::Device],
+) -> Result<Vec<debrief_jobq::DeviceLease>, JobError> {
+    let mut held = Vec::new();
+    for &d in devices {
+        let req = debrief_jobq::DeviceRequest::exclusive(d);
+        loop {
+            match ctx.queue.acquire_device(ctx.who, req) {
+                Ok(Some(l)) => {
+                    held.push(l);
+                    break;
+                }
+                Ok(None) => {}
+                Err(e) if e.is_busy() => {}
+                Err(e) => {
+                    release_leases(ctx, &held);
+                    return Err(JobError::Retry(e.into()));
+                }
+            }
+            if ctx.should_stop() {
+                release_leases(ctx, &held);
+                return Err(JobError::Interrupted);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
         }
-        if ctx.should_stop() {
-            return Err(JobError::Interrupted);
+    }
+    Ok(held)
+}
+
+/// Releases leases taken by [`device_leases`] (one that cannot be released expires).
+fn release_leases(ctx: &JobContext<'_>, leases: &[debrief_jobq::DeviceLease]) {
+    for l in leases.iter().rev() {
+        if let Err(e) = ctx.queue.release_device(l) {
+            log("audio-worker", &format!("releasing a device lease: {e} (it expires by itself)"));
         }
-        std::thread::sleep(std::time::Duration::from_millis(200));
     }
 }
 

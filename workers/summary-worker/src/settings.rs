@@ -4,7 +4,7 @@
 //!
 //! ```toml
 //! backend = "openai"                       # or "llama" (default)
-//! model = "smollm2-135m"                   # llama: a pinned name or a GGUF path
+//! model = "gemma3-270m"                    # llama: a pinned name or a GGUF path
 //! server_url = "http://127.0.0.1:11434/v1" # openai: the server's base URL
 //! server_model = "llama3.2:3b"             # openai: the model the server should use
 //! context = 4096                           # tokens per call (prompt + answer)
@@ -37,7 +37,7 @@ pub(crate) struct SettingsArgs {
     /// llama (llama.cpp in this process) or openai (an OpenAI-compatible server).
     #[arg(long, env = "DEBRIEF_SUMMARY_BACKEND")]
     backend: Option<String>,
-    /// GGUF model for the llama backend: a pinned name (smollm2-135m) fetched into the
+    /// GGUF model for the llama backend: a pinned name (gemma3-270m, the default, or smollm2-135m) fetched into the
     /// model cache, or a path.
     #[arg(long, env = "DEBRIEF_LLM_MODEL")]
     model: Option<String>,
@@ -151,7 +151,7 @@ impl Settings {
             .context("--timeout must be a positive number of seconds")?;
         let s = Self {
             backend,
-            model: a.model.clone().or(file.model).unwrap_or_else(|| debrief_models::SMOLLM2_135M.into()),
+            model: a.model.clone().or(file.model).unwrap_or_else(|| debrief_models::DEFAULT_LLM.into()),
             model_cache: a.model_cache.clone().or(file.model_cache),
             context: a.context.or(file.context).unwrap_or(4096),
             window_tokens: a.window_tokens.or(file.window_tokens),

@@ -44,6 +44,8 @@ pub enum ModelKind {
     /// A file of a package registry (an sdist whose model file is taken out of it, never
     /// built); not listed for users, fetched by [`fetch_registry_file`].
     Package,
+    /// An ONNX speaker encoder for the audio-worker's speaker analysis.
+    Speaker,
 }
 
 /// One model downloaded by name (for users with internet).
@@ -132,6 +134,15 @@ pub const OFFICIAL_MODELS: &[OfficialModel] = &[
     ),
     whisper!("large-v2", "2.9 GiB", Checksum::Sha1("0f4c8e34f21cf1a914c59d8b3ce882345ad349d6")),
     whisper!("large-v3", "2.9 GiB", Checksum::Sha1("ad82bf6a9043ceed055076d0fd39f5f186ff8062")),
+    // WeSpeaker's ResNet34 fine-tuned with large-margin training (VoxCeleb, CC-BY-4.0); the
+    // checksum is the Hugging Face LFS object's.
+    OfficialModel {
+        name: "wespeaker-resnet34-lm",
+        kind: ModelKind::Speaker,
+        path: "Wespeaker/wespeaker-voxceleb-resnet34-LM/resolve/f0c48c298fd835726c27956a5d617bad7115627e/voxceleb_resnet34_LM.onnx",
+        size: "26.5 MB",
+        checksum: Checksum::Sha256("7bb2f06e9df17cdf1ef14ee8a15ab08ed28e8d0ef5054ee135741560df2ec068"),
+    },
     OfficialModel {
         name: "granite-3.3-2b",
         kind: ModelKind::Llm,

