@@ -168,7 +168,7 @@ mod tests {
             for (b, w) in row.iter().enumerate() {
                 let d = (f64::from(got[f * BANDS + b]) - w).abs();
                 worst = worst.max(d);
-                assert!(d < 2e-3, "frame {f} band {b}: {} against {w}", got[f * BANDS + b]);
+                assert!(d < 1e-3, "frame {f} band {b}: {} against {w}", got[f * BANDS + b]);
             }
         }
         eprintln!("largest difference from kaldi-native-fbank: {worst:.2e}");

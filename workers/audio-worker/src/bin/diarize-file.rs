@@ -24,9 +24,16 @@ struct Cli {
     /// Exactly this many speakers.
     #[arg(long)]
     speakers: Option<usize>,
-    /// Clustering threshold (cosine distance).
+    /// Clustering threshold (cosine distance; default: the encoder's tuned one).
     #[arg(long)]
     threshold: Option<f32>,
+    /// Tuning: also cluster the same analyses at each of these thresholds, writing
+    /// `DIR/<file stem>-t<threshold>.rttm` for each (no model runs again).
+    #[arg(long, value_delimiter = ',', requires = "sweep_dir")]
+    sweep: Vec<f32>,
+    /// Where `--sweep` writes its RTTM files.
+    #[arg(long)]
+    sweep_dir: Option<PathBuf>,
     /// OpenVINO device.
     #[arg(long, default_value = "CPU")]
     device: String,
@@ -39,8 +46,8 @@ struct Cli {
     /// Model cache.
     #[arg(long)]
     model_cache: Option<PathBuf>,
-    /// Speaker encoder: ge2e, wespeaker-resnet34 or wespeaker-resnet34-lm.
-    #[arg(long, default_value = "ge2e")]
+    /// Speaker encoder: wespeaker-resnet34, ge2e or wespeaker-resnet34-lm.
+    #[arg(long, default_value = "wespeaker-resnet34")]
     speaker_model: String,
 }
 
@@ -80,6 +87,15 @@ fn main() -> Result<()> {
     let d = diarize(&analyses, &Hints { num: cli.speakers, ..Hints::default() }, &params);
     let id = cli.file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     print!("{}", debrief_speakers::rttm(&id, &d.turns, &|l| l.to_string()));
+    if let Some(dir) = &cli.sweep_dir {
+        for &t in &cli.sweep {
+            let p = Params { threshold: t, ..params };
+            let d = diarize(&analyses, &Hints { num: cli.speakers, ..Hints::default() }, &p);
+            let out = dir.join(format!("{id}-t{t}.rttm"));
+            std::fs::write(&out, debrief_speakers::rttm(&id, &d.turns, &|l| l.to_string()))
+                .with_context(|| out.display().to_string())?;
+        }
+    }
     eprintln!(
         "{}",
         serde_json::json!({
