@@ -8,21 +8,34 @@ use debrief_jobq::MeetingId;
 
 use crate::common::*;
 
-/// Builds the evaluation meeting (three real voices from Debian's asterisk prompts, turns
-/// of 2-30 s, some overlap, 11 minutes) into `dir`.
-fn build_meeting(dir: &Path) -> serde_json::Value {
+/// Builds a meeting of three real voices (Debian's asterisk prompts, turns of 2-30 s, some
+/// overlap) into `dir` with `scripts/make_diarization_meeting.py` and these arguments
+/// (`--minutes`, `--min-minutes`, `--seed`); returns its truth.
+fn build_meeting(dir: &Path, args: &[&str]) -> serde_json::Value {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/make_diarization_meeting.py");
     let (st, _, err) = run_out(
-        std::process::Command::new("python3").arg(script).arg("--out").arg(dir).args([
-            "--minutes",
-            "11",
-            "--speakers",
-            "3",
-        ]),
+        std::process::Command::new("python3").arg(script).arg("--out").arg(dir).args(["--speakers", "3"]).args(args),
         Duration::from_secs(300),
     );
     assert!(st.success(), "{err}");
     serde_json::from_str(&std::fs::read_to_string(dir.join("truth.json")).unwrap()).unwrap()
+}
+
+/// Plans the meeting's jobs (`foreman run --once`) and runs the audio-worker over them
+/// (`worker_args` added) until it is idle; returns its log.
+fn transcribe(data: &Path, worker_args: &[&str]) -> String {
+    let (st, _, err) = run_out(debrief("foreman", data).args(["run", "--once"]), Duration::from_secs(60));
+    assert!(st.success(), "{err}");
+    let (st, _, err) = run_out(
+        std::process::Command::new(workspace_bin("audio-worker"))
+            .args(["run", "--until-idle", "--threads", "2"])
+            .args(worker_args)
+            .arg("--data-dir")
+            .arg(data),
+        Duration::from_secs(1200),
+    );
+    assert!(st.success(), "{err}");
+    err
 }
 
 /// The truth speakers talking at `t` seconds.
@@ -82,23 +95,15 @@ fn issue12_three_voices_over_eleven_minutes_get_three_labels_on_the_right_words_
     let s = Scratch::new();
     let data = s.path("data");
     let eval = s.path("eval");
-    let truth = build_meeting(&eval);
+    let truth = build_meeting(&eval, &["--minutes", "11"]);
     let turns = truth["turns"].as_array().unwrap().clone();
 
     let (st, out, err) =
         run_out(debrief("ingest", &data).arg("import").arg(eval.join("meeting.wav")), Duration::from_secs(120));
     assert!(st.success(), "{err}");
     let meeting: MeetingId = out.lines().last().unwrap().trim().parse().unwrap();
-    let (st, _, err) = run_out(debrief("foreman", &data).args(["run", "--once"]), Duration::from_secs(60));
-    assert!(st.success(), "{err}");
-    let (st, _, err) = run_out(
-        std::process::Command::new(workspace_bin("audio-worker"))
-            .args(["run", "--until-idle", "--data-dir"])
-            .arg(&data),
-        Duration::from_secs(1200),
-    );
-    assert!(st.success(), "{err}");
-    assert!(err.contains("loaded speaker models on OpenVINO cpu"), "{err}");
+    let err = transcribe(&data, &[]);
+    assert!(err.contains("loaded speaker models on OpenVINO cpu (wespeaker-resnet34)"), "{err}");
     let db = rusqlite::Connection::open(data.join("debrief.db")).unwrap();
     let model: String = db.query_row("SELECT DISTINCT model FROM chunk_speakers", [], |r| r.get(0)).unwrap();
     assert!(model.contains("+wespeaker-resnet34:5ef208a9da14"), "the default encoder: {model}");
@@ -218,19 +223,7 @@ fn run_meeting(s: &Scratch, name: &str, wav: &Path, kill: bool) -> (serde_json::
 fn issue12_sigkill_during_the_speaker_analysis_changes_nothing_in_the_result() {
     let s = Scratch::new();
     let eval = s.path("eval");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/make_diarization_meeting.py");
-    let (st, _, err) = run_out(
-        std::process::Command::new("python3").arg(script).arg("--out").arg(&eval).args([
-            "--minutes",
-            "3",
-            "--speakers",
-            "3",
-            "--min-minutes",
-            "2",
-        ]),
-        Duration::from_secs(300),
-    );
-    assert!(st.success(), "{err}");
+    build_meeting(&eval, &["--minutes", "3", "--min-minutes", "2"]);
     let wav = eval.join("meeting.wav");
     let calm = run_meeting(&s, "calm", &wav, false);
     let killed = run_meeting(&s, "killed", &wav, true);
@@ -283,33 +276,11 @@ fn queue_recorded_chunks(data: &Path, wav: &Path, chunk_s: u64) -> MeetingId {
 fn issue12_a_recorded_call_keeps_the_microphone_as_one_local_speaker_and_diarizes_the_other_side() {
     let s = Scratch::new();
     let (data, eval) = (s.path("data"), s.path("eval"));
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/make_diarization_meeting.py");
-    let (st, _, err) = run_out(
-        std::process::Command::new("python3").arg(script).arg("--out").arg(&eval).args([
-            "--minutes",
-            "5",
-            "--speakers",
-            "3",
-            "--min-minutes",
-            "4",
-        ]),
-        Duration::from_secs(300),
-    );
-    assert!(st.success(), "{err}");
-    let truth: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(eval.join("truth.json")).unwrap()).unwrap();
+    let truth = build_meeting(&eval, &["--minutes", "5", "--min-minutes", "4"]);
     let turns = truth["turns"].as_array().unwrap().clone();
     // Channel 0 holds S1 alone (the person at the microphone), channel 1 the others.
     let meeting = queue_recorded_chunks(&data, &eval.join("meeting-2ch.wav"), 60);
-    let (st, _, err) = run_out(debrief("foreman", &data).args(["run", "--once"]), Duration::from_secs(60));
-    assert!(st.success(), "{err}");
-    let (st, _, err) = run_out(
-        std::process::Command::new(workspace_bin("audio-worker"))
-            .args(["run", "--until-idle", "--threads", "2", "--data-dir"])
-            .arg(&data),
-        Duration::from_secs(900),
-    );
-    assert!(st.success(), "{err}");
+    transcribe(&data, &[]);
 
     let db = rusqlite::Connection::open(data.join("debrief.db")).unwrap();
     let local: Vec<String> = db
@@ -349,38 +320,14 @@ fn issue12_a_recorded_call_keeps_the_microphone_as_one_local_speaker_and_diarize
 fn issue12_the_ge2e_encoder_by_name_labels_three_voices() {
     let s = Scratch::new();
     let (data, eval) = (s.path("data"), s.path("eval"));
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/make_diarization_meeting.py");
-    let (st, _, err) = run_out(
-        std::process::Command::new("python3").arg(script).arg("--out").arg(&eval).args([
-            "--minutes",
-            "4",
-            "--speakers",
-            "3",
-            "--min-minutes",
-            "3",
-            "--seed",
-            "11",
-        ]),
-        Duration::from_secs(300),
-    );
-    assert!(st.success(), "{err}");
-    let truth: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(eval.join("truth.json")).unwrap()).unwrap();
+    let truth = build_meeting(&eval, &["--minutes", "4", "--min-minutes", "3", "--seed", "11"]);
     let (st, out, err) = run_out(
         debrief("ingest", &data).arg("import").arg(eval.join("meeting.wav")).args(["--chunk-target", "60"]),
         Duration::from_secs(120),
     );
     assert!(st.success(), "{err}");
     let meeting: MeetingId = out.lines().last().unwrap().trim().parse().unwrap();
-    let (st, _, err) = run_out(debrief("foreman", &data).args(["run", "--once"]), Duration::from_secs(60));
-    assert!(st.success(), "{err}");
-    let (st, _, err) = run_out(
-        std::process::Command::new(workspace_bin("audio-worker"))
-            .args(["run", "--until-idle", "--threads", "2", "--speaker-model", "ge2e", "--data-dir"])
-            .arg(&data),
-        Duration::from_secs(900),
-    );
-    assert!(st.success(), "{err}");
+    transcribe(&data, &["--speaker-model", "ge2e"]);
     let db = rusqlite::Connection::open(data.join("debrief.db")).unwrap();
     let models: Vec<String> = db
         .prepare("SELECT DISTINCT model FROM chunk_speakers")

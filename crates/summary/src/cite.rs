@@ -395,7 +395,7 @@ pub fn owner(sentence: &str, speaker: Option<&str>) -> Option<String> {
 pub fn citable(lines: &[Line]) -> Vec<(usize, Vec<Kind>)> {
     let mut out: Vec<(usize, Vec<Kind>)> = Vec::new();
     for l in lines {
-        let k = kinds(&l.said);
+        let k = if l.unsure { Vec::new() } else { kinds(&l.said) };
         if k.is_empty() || out.iter().any(|(n, _)| *n == l.n) {
             continue;
         }
@@ -514,7 +514,7 @@ pub fn notes(answer: &str, lines: &[Line], prose: bool, meeting: Option<Day>) ->
             continue;
         };
         let Some(kind) = v.get("type").and_then(Value::as_str).and_then(Kind::parse) else { continue };
-        let Some(line) = lines.iter().find(|l| l.n as u64 == n) else { continue };
+        let Some(line) = lines.iter().find(|l| l.n as u64 == n && !l.unsure) else { continue };
         let can = kinds(&line.said);
         // The model chose the line; its words say what it is. A type they do not
         // support (a server that ignored the schema) gives way to the first they do,
@@ -539,7 +539,7 @@ pub fn notes(answer: &str, lines: &[Line], prose: bool, meeting: Option<Day>) ->
     // A small model skips lines; what a line states plainly is listed all the same, in
     // the line's own words (a line the model labelled keeps its label).
     for line in lines {
-        if seen.iter().any(|(n, _)| *n == line.n) {
+        if line.unsure || seen.iter().any(|(n, _)| *n == line.n) {
             continue;
         }
         if let Some(kind) = sentences(&line.said).into_iter().find_map(|s| explicit(s, line.speaker.as_deref())) {

@@ -441,3 +441,30 @@ fn statements_run_on_a_fresh_schema_and_rows_round_trip() {
     })
     .unwrap();
 }
+
+/// A line Whisper was unsure of (mean word probability under 0.5) is a likely mishearing:
+/// it stays in the transcript but no item may cite it, whether the model labels it or its
+/// words state a decision plainly; the same line heard clearly is listed.
+#[test]
+fn a_line_whisper_was_unsure_of_is_never_cited() {
+    let heard = |text: &str, p: f32| Segment {
+        words: text
+            .split_whitespace()
+            .map(|w| debrief_transcript::Word { text: format!(" {w}"), start_ms: 0, end_ms: 0, p, speaker: None })
+            .collect(),
+        ..seg(0, Some("Ben"), text)
+    };
+    let said = "We decided to ship version two on May 3rd.";
+    let unsure = lines(&[heard(said, 0.3), heard("Thanks everyone.", 0.9)]);
+    assert!(unsure[0].unsure && !unsure[1].unsure);
+    assert!(cite::citable(&unsure).is_empty(), "{:?}", cite::citable(&unsure));
+    let answer = r#"{"lines": [{"line": 1, "type": "decision"}]}"#;
+    let n = cite::notes(answer, &unsure, false, None).unwrap();
+    assert!(n.decisions.is_empty() && n.key_points.is_empty(), "{n:?}");
+    let clear = lines(&[heard(said, 0.8)]);
+    assert_eq!(cite::citable(&clear).len(), 1);
+    let n = cite::notes(answer, &clear, false, None).unwrap();
+    assert_eq!(n.decisions.len(), 1, "{n:?}");
+    // Segments without probabilities (tests, older databases) are not unsure.
+    assert!(!lines(&[seg(0, None, said)])[0].unsure);
+}
