@@ -532,8 +532,12 @@ pub fn notes(answer: &str, lines: &[Line], prose: bool, meeting: Option<Day>) ->
         if prose_text.is_some_and(|t| !supported(&parse::clean(t), &line.said)) {
             continue;
         }
-        seen.push((line.n, kind));
         let it = item(line, kind, prose_text, meeting);
+        // The sentence shown must be heard clearly, not only its line on average.
+        if line.unsure_text(&it.text) {
+            continue;
+        }
+        seen.push((line.n, kind));
         out.push(kind, it);
     }
     // A small model skips lines; what a line states plainly is listed all the same, in
@@ -543,8 +547,11 @@ pub fn notes(answer: &str, lines: &[Line], prose: bool, meeting: Option<Day>) ->
             continue;
         }
         if let Some(kind) = sentences(&line.said).into_iter().find_map(|s| explicit(s, line.speaker.as_deref())) {
-            seen.push((line.n, kind));
-            out.push(kind, item(line, kind, None, meeting));
+            let it = item(line, kind, None, meeting);
+            if !line.unsure_text(&it.text) {
+                seen.push((line.n, kind));
+                out.push(kind, it);
+            }
         }
     }
     Ok(out)

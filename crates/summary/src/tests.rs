@@ -468,3 +468,32 @@ fn a_line_whisper_was_unsure_of_is_never_cited() {
     // Segments without probabilities (tests, older databases) are not unsure.
     assert!(!lines(&[seg(0, None, said)])[0].unsure);
 }
+
+/// A misheard sentence inside a clear line is judged on its own words.
+#[test]
+fn a_misheard_sentence_in_a_clear_line_is_never_shown() {
+    let said = "Good. The release date is April 22nd. Omar, what am out in the Lord test?";
+    let heard = |p_tail: f32| Segment {
+        words: said
+            .split_whitespace()
+            .enumerate()
+            .map(|(i, w)| debrief_transcript::Word {
+                text: format!(" {w}"),
+                start_ms: 0,
+                end_ms: 0,
+                p: if i < 7 { 0.95 } else { p_tail },
+                speaker: None,
+            })
+            .collect(),
+        ..seg(0, Some("Maya"), said)
+    };
+    let answer = r#"{"lines": [{"line": 1, "type": "question"}]}"#;
+    let misheard = lines(&[heard(0.3)]);
+    assert!(!misheard[0].unsure, "the line as a whole is clear enough");
+    assert!(misheard[0].unsure_text("Omar, what am out in the Lord test?"));
+    assert!(!misheard[0].unsure_text("The release date is April 22nd."));
+    let n = cite::notes(answer, &misheard, false, None).unwrap();
+    assert!(n.open_questions.is_empty(), "{n:?}");
+    let n = cite::notes(answer, &lines(&[heard(0.9)]), false, None).unwrap();
+    assert_eq!(n.open_questions.len(), 1, "{n:?}");
+}
