@@ -442,7 +442,7 @@ fn statements_run_on_a_fresh_schema_and_rows_round_trip() {
     .unwrap();
 }
 
-/// A line Whisper was unsure of (mean word probability under 0.5) is a likely mishearing:
+/// A line Whisper was unsure of (mean word probability under 0.6) is a likely mishearing:
 /// it stays in the transcript but no item may cite it, whether the model labels it or its
 /// words state a decision plainly; the same line heard clearly is listed.
 #[test]
