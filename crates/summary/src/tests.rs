@@ -497,3 +497,43 @@ fn a_misheard_sentence_in_a_clear_line_is_never_shown() {
     let n = cite::notes(answer, &lines(&[heard(0.9)]), false, None).unwrap();
     assert_eq!(n.open_questions.len(), 1, "{n:?}");
 }
+
+/// Past the cap, key points are the lines that tell most (figures first), kept in time
+/// order; the other lists stay spread over the meeting.
+#[test]
+fn key_points_past_the_cap_keep_the_lines_with_figures() {
+    let said = [
+        "The old index is deleted after a while.",
+        "Our goal is under 200 milliseconds for every query.",
+        "Yes, that sounds fine to me.",
+        "It reads the change log of the main database.",
+        "How do we test the ranking quality?",
+        "Small customers share a machine and large customers get their own.",
+        "The first ten customers can move in six weeks.",
+        "Let us look at that later.",
+        "Search runs inside the main database with simple text queries.",
+        "The embedded library needs careful monitoring in production.",
+        "Permissions change often for the support team members.",
+    ];
+    let answer = format!(
+        r#"{{"lines": [{}]}}"#,
+        (1..=said.len()).map(|n| format!(r#"{{"line": {n}, "type": "point"}}"#)).collect::<Vec<_>>().join(", ")
+    );
+    let segs: Vec<Segment> = said.iter().enumerate().map(|(i, t)| seg(i as i64 * 5, Some("Ana"), t)).collect();
+    let notes = cite::notes(&answer, &lines(&segs), false, None).unwrap();
+    let points: Vec<String> = notes.key_points.iter().map(|i| i.text.clone()).collect();
+    assert!(points.len() > reduce::KEY_POINTS, "{points:?}");
+    let s = reduce::merge(&[notes]);
+    let kept: Vec<&str> = s.key_points.iter().map(|i| i.text.as_str()).collect();
+    assert_eq!(kept.len(), reduce::KEY_POINTS, "{kept:?}");
+    for must in ["200 milliseconds", "ten customers"] {
+        assert!(kept.iter().any(|k| k.contains(must)), "{must} missing from {kept:?}");
+    }
+    assert!(!kept.iter().any(|k| k.starts_with("Yes") || k.starts_with("Let us")), "{kept:?}");
+    let at: Vec<i64> = s.key_points.iter().map(|i| i.start_ms).collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "in time order: {at:?}");
+    assert!(
+        reduce::informativeness("Our goal is under 200 milliseconds.")
+            > reduce::informativeness("The old index is deleted after a while.")
+    );
+}
