@@ -102,13 +102,18 @@ pub(crate) fn monotonic_ns() -> i64 {
 /// A binary of the workspace (foreman, ingest, ...), built next to the test binaries by
 /// `cargo build --workspace` (scripts/test does that first).
 pub(crate) fn workspace_bin(name: &str) -> PathBuf {
-    // Summaries in tests use the smallest pinned model where the model is not the point
-    // (every summary-worker inherits this, those `foreman run --spawn` starts included);
-    // `issue14_the_default_model_...` removes it to run the embedded default.
-    static SMALL_LLM: std::sync::Once = std::sync::Once::new();
-    SMALL_LLM.call_once(|| {
-        if std::env::var_os("DEBRIEF_LLM_MODEL").is_none() {
-            std::env::set_var("DEBRIEF_LLM_MODEL", "smollm2-135m");
+    // Where the model is not the point, tests use the fastest pinned models: SmolLM2-135M
+    // for summaries and GE2E for speakers (every worker inherits these, those `foreman run
+    // --spawn` starts included; under the chaos harness's kills every 5-20 s a chunk's
+    // WeSpeaker analysis outlives the interval). The tests of the defaults name them
+    // (`--speaker-model wespeaker-resnet34`) or remove the variable
+    // (`issue14_the_default_model_...`).
+    static FAST_MODELS: std::sync::Once = std::sync::Once::new();
+    FAST_MODELS.call_once(|| {
+        for (var, model) in [("DEBRIEF_LLM_MODEL", "smollm2-135m"), ("DEBRIEF_SPEAKER_MODEL", "ge2e")] {
+            if std::env::var_os(var).is_none() {
+                std::env::set_var(var, model);
+            }
         }
     });
     let exe = std::env::current_exe().expect("test exe");

@@ -102,7 +102,7 @@ fn issue12_three_voices_over_eleven_minutes_get_three_labels_on_the_right_words_
         run_out(debrief("ingest", &data).arg("import").arg(eval.join("meeting.wav")), Duration::from_secs(120));
     assert!(st.success(), "{err}");
     let meeting: MeetingId = out.lines().last().unwrap().trim().parse().unwrap();
-    let err = transcribe(&data, &[]);
+    let err = transcribe(&data, &["--speaker-model", "wespeaker-resnet34"]);
     assert!(err.contains("loaded speaker models on OpenVINO cpu (wespeaker-resnet34)"), "{err}");
     let db = rusqlite::Connection::open(data.join("debrief.db")).unwrap();
     let model: String = db.query_row("SELECT DISTINCT model FROM chunk_speakers", [], |r| r.get(0)).unwrap();
@@ -280,7 +280,7 @@ fn issue12_a_recorded_call_keeps_the_microphone_as_one_local_speaker_and_diarize
     let turns = truth["turns"].as_array().unwrap().clone();
     // Channel 0 holds S1 alone (the person at the microphone), channel 1 the others.
     let meeting = queue_recorded_chunks(&data, &eval.join("meeting-2ch.wav"), 60);
-    transcribe(&data, &[]);
+    transcribe(&data, &["--speaker-model", "wespeaker-resnet34"]);
 
     let db = rusqlite::Connection::open(data.join("debrief.db")).unwrap();
     let local: Vec<String> = db
@@ -315,7 +315,8 @@ fn issue12_a_recorded_call_keeps_the_microphone_as_one_local_speaker_and_diarize
 
 /// The other encoder by name: GE2E (resemblyzer's weights converted to ONNX here) gives
 /// three voices their labels too, and the stored analyses say which encoder made them
-/// (the default, WeSpeaker's ResNet34, runs in every other test).
+/// (the default, WeSpeaker's ResNet34, runs in the 11-minute and the recorded-call tests;
+/// the other tests use GE2E, see `workspace_bin`).
 #[test]
 fn issue12_the_ge2e_encoder_by_name_labels_three_voices() {
     let s = Scratch::new();
