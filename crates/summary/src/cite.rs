@@ -273,11 +273,73 @@ fn supports(sentence: &str, kind: Kind) -> bool {
     }
 }
 
+/// Units a measured figure is said in: "under 200 milliseconds", "about $4,000 a month",
+/// "in six weeks", "40 percent".
+const UNITS: &[&str] = &[
+    "ms",
+    "millisecond",
+    "milliseconds",
+    "second",
+    "seconds",
+    "minute",
+    "minutes",
+    "hour",
+    "hours",
+    "day",
+    "days",
+    "week",
+    "weeks",
+    "month",
+    "months",
+    "year",
+    "years",
+    "percent",
+    "dollars",
+    "dollar",
+    "euros",
+    "euro",
+    "pounds",
+    "kb",
+    "mb",
+    "gb",
+    "tb",
+    "megabytes",
+    "gigabytes",
+    "terabytes",
+    "users",
+    "customers",
+    "people",
+    "seats",
+    "licenses",
+    "licences",
+];
+/// Number words that make a figure when a unit follows ("six weeks").
+const FIGURE_WORDS: &[&str] = &[
+    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "fifteen",
+    "twenty", "thirty", "forty", "fifty", "sixty", "hundred", "thousand", "million", "billion",
+];
+
+/// Whether a sentence states a measured figure: a number (in digits, or a number word)
+/// followed within two words by a unit, or an amount of money ("$4,000"). A meeting's
+/// figures (a latency goal, a price, a deadline in weeks) are what a reader looks up.
+fn states_figure(sentence: &str) -> bool {
+    if sentence.contains(['$', '€', '£', '%']) && sentence.chars().any(|c| c.is_ascii_digit()) {
+        return true;
+    }
+    let p = padded(sentence);
+    let words: Vec<&str> = p.split_whitespace().collect();
+    words.iter().enumerate().any(|(i, w)| {
+        let number = w.chars().all(|c| c.is_ascii_digit()) || FIGURE_WORDS.contains(w);
+        number && words[i + 1..].iter().take(2).any(|u| UNITS.contains(u))
+    })
+}
+
 /// The kind a sentence states so plainly that a summary must not miss it, whatever
 /// the model labelled: a decision in explicit words ("we decided to", "we agreed to"),
 /// a commitment with both an owner and a due date ("Priya will write the release notes
-/// by April tenth", "I will fix it by Tuesday"), or a question said to be open ("the
-/// price is still an open question").
+/// by April tenth", "I will fix it by Tuesday"), a question said to be open ("the
+/// price is still an open question"), or a measured figure as a key point ("our goal is
+/// under 200 milliseconds").
 fn explicit(sentence: &str, speaker: Option<&str>) -> Option<Kind> {
     let p = padded(sentence);
     if supports(sentence, Kind::Decision) && EXPLICIT_DECISION_CUES.iter().any(|c| has(&p, c)) {
@@ -290,7 +352,10 @@ fn explicit(sentence: &str, speaker: Option<&str>) -> Option<Kind> {
     {
         return Some(Kind::Action);
     }
-    open_about_something(sentence, &p).then_some(Kind::Question)
+    if open_about_something(sentence, &p) {
+        return Some(Kind::Question);
+    }
+    (supports(sentence, Kind::Point) && !sentence.contains('?') && states_figure(sentence)).then_some(Kind::Point)
 }
 
 /// The types a line's words can support.

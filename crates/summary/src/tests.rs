@@ -353,6 +353,30 @@ fn explicit_lines_are_listed_without_labels_and_longer_meetings_keep_more() {
 }
 
 #[test]
+fn a_measured_figure_is_a_key_point_without_a_label() {
+    let segs = vec![
+        seg(0, Some("Victor"), "Our goal is under 200 milliseconds."),
+        seg(5, Some("Hana"), "The managed cluster costs about $4,000 a month at our size."),
+        seg(10, Some("Sam"), "The first ten customers could move in six weeks."),
+        seg(15, Some("Victor"), "I collected two hundred real queries from the support team."),
+        seg(20, Some("Grace"), "Is it under 200 milliseconds?"),
+        seg(25, Some("Grace"), "We have two options."),
+    ];
+    let n = cite::notes("{}", &lines(&segs), false, None).unwrap();
+    let points: Vec<&str> = n.key_points.iter().map(|i| i.text.as_str()).collect();
+    assert_eq!(
+        points,
+        [
+            "Our goal is under 200 milliseconds.",
+            "The managed cluster costs about $4,000 a month at our size.",
+            "The first ten customers could move in six weeks."
+        ],
+        "a figure with a unit or an amount of money is listed; a count of things, a question and a bare number are not"
+    );
+    assert!(n.decisions.is_empty() && n.action_items.is_empty() && n.open_questions.is_empty());
+}
+
+#[test]
 fn the_overview_grammar_is_capped() {
     let o = shape::overview();
     assert!(o.gbnf.contains("\\\"overview\\\"") || o.gbnf.contains("overview"));

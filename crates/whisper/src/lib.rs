@@ -62,6 +62,9 @@ const WORD_COVER_MS: i64 = 1_500;
 const SKIPPED_MS: i64 = 2_000;
 /// At most this many fresh decodes after skips, per group.
 const MAX_RESUMES: usize = 8;
+/// The fewest words a segment repeated word for word must have to count as a decoding
+/// loop (see [`repeated_from`]).
+const REPEAT_WORDS: usize = 4;
 
 /// Progress step (see [`Engine::transcribe_with`]) before voice detection.
 pub const STEP_VAD: i64 = 2;
@@ -133,6 +136,26 @@ fn skipped_from(segs: &[Segment], speech_ms: &[(i64, i64)], from: i64, to: i64) 
             speech_ms.iter().map(|&(a, b)| (a.max(h0), b.min(h1))).filter(|(a, b)| b > a).collect();
         let total: i64 = inside.iter().map(|(a, b)| b - a).sum();
         (total >= SKIPPED_MS).then(|| h0.max(inside[0].0 - to_ms(PAD)))
+    })
+}
+
+/// Whisper's other way of losing speech: stuck in a loop, it writes the sentence it just
+/// wrote again over the speech that follows (measured in `scripts/eval-summary`'s design
+/// review: "I would like to see those numbers before we build the full service." twice,
+/// the second copy stamped over 16 s in which another voice said something else). Returns
+/// the start of the first segment that repeats the one before it word for word (at least
+/// [`REPEAT_WORDS`] words; a short "Yes." said twice is speech), where to decode again.
+fn repeated_from(segs: &[Segment]) -> Option<i64> {
+    let norm = |s: &Segment| -> Vec<String> {
+        s.text
+            .split(|c: char| !c.is_alphanumeric() && c != '\'')
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
+            .collect()
+    };
+    segs.windows(2).find_map(|pair| {
+        let (a, b) = (norm(&pair[0]), norm(&pair[1]));
+        (a.len() >= REPEAT_WORDS && a == b).then_some(pair[1].start_ms)
     })
 }
 
@@ -361,7 +384,11 @@ impl Engine {
                 step(base);
                 let segs = self.decode(&samples[start..b], start, Some((step.clone(), base)))?;
                 // Resume only where that makes progress (a second or more further on).
-                let resume = skipped_from(&segs, &speech_ms, to_ms(start), to_ms(b))
+                let skipped = skipped_from(&segs, &speech_ms, to_ms(start), to_ms(b));
+                let resume = [skipped, repeated_from(&segs)]
+                    .into_iter()
+                    .flatten()
+                    .min()
                     .map(|t| (t, ((t.max(0) as usize) * SAMPLE_RATE / 1000).min(b)))
                     .filter(|&(_, next)| round < MAX_RESUMES && next < b && next >= start + SAMPLE_RATE)
                     // A fresh decode that hears no word at all there is believed (music,
@@ -523,6 +550,30 @@ mod tests {
         let full =
             [seg(&[("One", 0, 400), ("two.", 500, 900)]), seg(&[("Three", 2_500, 2_900), ("four.", 3_000, 3_500)])];
         assert_eq!(skipped_from(&full, &[(0, 950), (2_400, 3_600)], 0, 4_000), None);
+    }
+
+    #[test]
+    fn a_sentence_written_twice_in_a_row_is_decoded_again_from_the_copy() {
+        let said = |t0: i64| {
+            seg(&[
+                ("I", t0, t0 + 200),
+                ("would", t0 + 200, t0 + 500),
+                ("like", t0 + 500, t0 + 800),
+                ("to", t0 + 800, t0 + 900),
+                ("see", t0 + 900, t0 + 1_200),
+                ("those", t0 + 1_200, t0 + 1_500),
+                ("numbers.", t0 + 1_500, t0 + 2_000),
+            ])
+        };
+        let first = seg(&[("Good.", 0, 400)]);
+        assert_eq!(repeated_from(&[first.clone(), said(1_000), said(5_000)]), Some(5_000));
+        let mut upper = said(5_000);
+        upper.text = upper.text.to_uppercase().replace('.', "!");
+        assert_eq!(repeated_from(&[said(1_000), upper]), Some(5_000), "case and punctuation aside");
+        // A short reply said twice is speech, and so is a sentence said again later.
+        let yes = |t: i64| seg(&[("Yes,", t, t + 300), ("I", t + 300, t + 400), ("agree.", t + 400, t + 800)]);
+        assert_eq!(repeated_from(&[yes(0), yes(1_000)]), None);
+        assert_eq!(repeated_from(&[said(1_000), first, said(5_000)]), None);
     }
 
     #[test]
