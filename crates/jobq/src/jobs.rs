@@ -33,7 +33,7 @@ pub struct NewJob {
     /// leaves a gap in this job's input instead of blocking it). They must already exist.
     pub after_settled: Vec<JobId>,
     /// Why the payload given could not be serialised.
-    payload_error: Option<String>,
+    pub(crate) payload_error: Option<String>,
 }
 
 impl NewJob {

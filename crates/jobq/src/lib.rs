@@ -16,6 +16,8 @@
 //!   process died on this host, are taken back; a job that used all its attempts is
 //!   FAILED with a readable error.
 //!
+//! The same queue runs on PostgreSQL for many machines ([`PgQueue`], module `pg`).
+//!
 //! All SQL lives in `sql/`, one file per statement, and the schema in the workspace's
 //! `schema.sql`.
 #![deny(missing_docs)]
@@ -24,6 +26,7 @@ mod crumbs;
 mod device;
 mod jobs;
 mod meetings;
+mod pg;
 mod process;
 mod recover;
 mod schema;
@@ -42,6 +45,7 @@ pub use crumbs::Crumb;
 pub use device::{DeviceLease, DeviceRequest, LeaseRecord};
 pub use jobs::{Blocked, Claim, Crash, FailOutcome, Fence, JobRecord, MalformedPayload, NewJob, Retry};
 pub use meetings::{MeetingRecord, NewMeeting, Reconciled, Retried, SUMMARY_PRIORITY, TRANSCRIPT_PRIORITY};
+pub use pg::{redact_url, PgQueue, PG_SCHEMA_SQL};
 pub use process::{format_utc_ms, hostname, log, now_ms, pid_alive, utc_now, WorkerIdent};
 pub use recover::Recovered;
 
@@ -123,6 +127,9 @@ pub enum QueueError {
     /// The data directory could not be resolved or prepared.
     #[error(transparent)]
     Config(#[from] debrief_config::ConfigError),
+    /// A PostgreSQL error (see [`PgQueue`]).
+    #[error("PostgreSQL: {0}")]
+    Postgres(#[from] postgres::Error),
     /// No pooled connection could be had.
     #[error("database connection pool: {0}")]
     Pool(#[from] r2d2::Error),
@@ -437,5 +444,7 @@ impl Queue {
     }
 }
 
+#[cfg(test)]
+mod pg_tests;
 #[cfg(test)]
 mod tests;

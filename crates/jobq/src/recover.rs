@@ -7,7 +7,7 @@ use rusqlite::{named_params, OptionalExtension};
 use crate::jobs::Crash;
 use crate::process::{hostname, now_ms, pid_alive};
 use crate::types::{Device, JobId, Status, TaskType};
-use crate::{crumbs, device, sql, Queue, QueueError, Result};
+use crate::{crumbs, device, sql, Queue, QueueConfig, QueueError, Result};
 
 /// What [`Queue::recover`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -30,24 +30,79 @@ impl Recovered {
 /// How many crashes `crash_log` keeps (the rule looks at the last `poison_streak`).
 const CRASH_LOG_LEN: usize = 16;
 
-struct LiveClaim {
-    job_id: JobId,
-    worker_id: String,
-    pid: Option<u32>,
-    host: Option<String>,
-    token: i64,
-    lease_expires_at: i64,
-    task_type: TaskType,
-    crashes: u32,
-    crash_log: Vec<Crash>,
-    progress: Option<i64>,
-    started_at: Option<i64>,
+pub(crate) struct LiveClaim {
+    pub(crate) job_id: JobId,
+    pub(crate) worker_id: String,
+    pub(crate) pid: Option<u32>,
+    pub(crate) host: Option<String>,
+    pub(crate) token: i64,
+    pub(crate) lease_expires_at: i64,
+    pub(crate) task_type: TaskType,
+    pub(crate) crashes: u32,
+    pub(crate) crash_log: Vec<Crash>,
+    pub(crate) progress: Option<i64>,
+    pub(crate) started_at: Option<i64>,
 }
 
 /// The verdict on a job whose worker died.
-struct Verdict {
-    quarantine: bool,
-    error: String,
+pub(crate) struct Verdict {
+    pub(crate) quarantine: bool,
+    pub(crate) error: String,
+}
+
+/// What the reaper makes of a live claim.
+pub(crate) enum Fate {
+    /// Its lease runs and its worker is not known to be dead: left alone.
+    Live,
+    /// Its lease expired while its worker lives on this host (suspended or stopped):
+    /// taken back, neither an attempt nor a crash; the error text to keep.
+    Stopped(String),
+    /// Its worker died (`dead`: its pid is gone on this host) or stopped renewing the
+    /// lease from another host: a crash, described by `what`.
+    Crashed { what: String, dead: bool },
+}
+
+/// Judges one claim by its lease and, on its own host `here`, its worker's pid.
+/// Dead-pid checks apply only to the host that owns the pid; on any other host the
+/// lease alone decides (several reapers on several hosts agree).
+pub(crate) fn triage(c: &LiveClaim, here: &str, now: i64) -> Fate {
+    let local = c.host.as_deref() == Some(here);
+    let dead = local && c.pid.is_some_and(|p| !pid_alive(p));
+    let expired = c.lease_expires_at <= now;
+    if !dead && !expired {
+        return Fate::Live;
+    }
+    let who = format!(
+        "worker {} (pid {} on {})",
+        c.worker_id,
+        c.pid.map_or("?".to_owned(), |p| p.to_string()),
+        c.host.as_deref().unwrap_or("?")
+    );
+    // Expired, but the worker is alive here: it was not running (suspend, SIGSTOP)
+    // rather than failing.
+    if !dead && local && c.pid.is_some() {
+        return Fate::Stopped(format!(
+            "{who} stopped renewing its lease ({} ms overdue) but is still alive (suspended or stopped?); taken \
+             back, neither an attempt nor a crash",
+            now - c.lease_expires_at
+        ));
+    }
+    let what = if dead {
+        format!("{who} died while running this job")
+    } else {
+        format!("{who} stopped renewing its lease ({} ms overdue)", now - c.lease_expires_at)
+    };
+    Fate::Crashed { what, dead }
+}
+
+impl LiveClaim {
+    /// Appends this death to the crash log (keeping the last [`CRASH_LOG_LEN`]).
+    pub(crate) fn log_crash(&mut self, now: i64) {
+        let ran = self.started_at.map(|t| now.saturating_sub(t).max(0));
+        self.crash_log.push(Crash { at: now, point: self.progress, ran });
+        let skip = self.crash_log.len().saturating_sub(CRASH_LOG_LEN);
+        self.crash_log.drain(..skip);
+    }
 }
 
 impl Queue {
@@ -117,55 +172,32 @@ impl Queue {
             let mut out = Recovered::default();
             let mut crashed: Vec<(LiveClaim, String)> = Vec::new();
             for mut c in claims {
-                let local = c.host.as_deref() == Some(here.as_str());
-                let dead = local && c.pid.is_some_and(|p| !pid_alive(p));
-                let expired = c.lease_expires_at <= now;
-                if !dead && !expired {
-                    continue;
-                }
-                let who = format!(
-                    "worker {} (pid {} on {})",
-                    c.worker_id,
-                    c.pid.map_or("?".to_owned(), |p| p.to_string()),
-                    c.host.as_deref().unwrap_or("?")
-                );
-                // Expired, but the worker is alive here: it was not running (suspend,
-                // SIGSTOP) rather than failing.
-                if !dead && local && c.pid.is_some() {
-                    let error = format!(
-                        "{who} stopped renewing its lease ({} ms overdue) but is still alive (suspended or \
-                         stopped?); taken back, neither an attempt nor a crash",
-                        now - c.lease_expires_at
-                    );
-                    let taken: Option<Status> = tx
-                        .prepare_cached(sql::REAPER_TAKE_BACK)?
-                        .query_row(
-                            named_params! { ":job_id": c.job_id, ":token": c.token, ":error": error, ":now": now },
-                            |r| r.get(0),
-                        )
-                        .optional()?;
-                    if taken.is_some() {
-                        out.requeued.push(c.job_id);
+                match triage(&c, &here, now) {
+                    Fate::Live => {}
+                    Fate::Stopped(error) => {
+                        let taken: Option<Status> = tx
+                            .prepare_cached(sql::REAPER_TAKE_BACK)?
+                            .query_row(
+                                named_params! { ":job_id": c.job_id, ":token": c.token, ":error": error, ":now": now },
+                                |r| r.get(0),
+                            )
+                            .optional()?;
+                        if taken.is_some() {
+                            out.requeued.push(c.job_id);
+                        }
                     }
-                    continue;
-                }
-                let what = if dead {
-                    format!("{who} died while running this job")
-                } else {
-                    format!("{who} stopped renewing its lease ({} ms overdue)", now - c.lease_expires_at)
-                };
-                // The worker's breadcrumb (exact, if it died on this host) over the step
-                // the database holds (written at most once a second).
-                if dead {
-                    if let Some(step) = crumbs::take(self.path(), c.job_id, c.token) {
-                        c.progress = Some(step);
+                    Fate::Crashed { what, dead } => {
+                        // The worker's breadcrumb (exact, if it died on this host) over the
+                        // step the database holds (written at most once a second).
+                        if dead {
+                            if let Some(step) = crumbs::take(self.path(), c.job_id, c.token) {
+                                c.progress = Some(step);
+                            }
+                        }
+                        c.log_crash(now);
+                        crashed.push((c, what));
                     }
                 }
-                let ran = c.started_at.map(|t| now.saturating_sub(t).max(0));
-                c.crash_log.push(Crash { at: now, point: c.progress, ran });
-                let skip = c.crash_log.len().saturating_sub(CRASH_LOG_LEN);
-                c.crash_log.drain(..skip);
-                crashed.push((c, what));
             }
             // Judged together: workers that died at the same moment (a power cut, the
             // foreman killed with its children) are evidence about each other.
@@ -175,7 +207,7 @@ impl Queue {
                     .filter(|(o, _)| o.job_id != c.job_id && o.task_type == c.task_type)
                     .map(|(o, _)| (o.job_id, o.crash_log.as_slice()))
                     .collect();
-                let v = self.judge(tx, c, what, &batch)?;
+                let v = self.cfg.judge(tx, c, what, &batch)?;
                 let log = serde_json::to_string(&c.crash_log).map_err(|e| QueueError::Invalid(e.to_string()))?;
                 let status: Option<Status> = tx
                     .prepare_cached(sql::REAPER_CRASHED)?
@@ -204,7 +236,46 @@ impl Queue {
             Ok(out)
         })
     }
+}
 
+/// What the poison rule asks the database (see [`QueueConfig::judge`]): the same
+/// questions on every backend.
+pub(crate) trait Evidence {
+    /// Jobs of `task` other than `job` COMPLETED since `since`, and how long they ran
+    /// inside that window (ms).
+    fn completed_since(&self, task: TaskType, job: JobId, since: i64) -> Result<(i64, i64)>;
+    /// The crash logs of the other jobs of `task` that ever crashed.
+    fn crash_logs(&self, task: TaskType, job: JobId) -> Result<HashMap<JobId, Vec<Crash>>>;
+    /// Idle workers of `task` that died since `since`.
+    fn idle_deaths_since(&self, task: TaskType, since: i64) -> Result<i64>;
+}
+
+impl Evidence for rusqlite::Transaction<'_> {
+    fn completed_since(&self, task: TaskType, job: JobId, since: i64) -> Result<(i64, i64)> {
+        Ok(self
+            .prepare_cached(sql::REAPER_COMPLETED_SINCE)?
+            .query_row(named_params! { ":task_type": task, ":job_id": job, ":since": since }, |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?)
+    }
+
+    fn crash_logs(&self, task: TaskType, job: JobId) -> Result<HashMap<JobId, Vec<Crash>>> {
+        Ok(self
+            .prepare_cached(sql::REAPER_CRASH_LOGS)?
+            .query_map(named_params! { ":task_type": task, ":job_id": job }, |r| {
+                Ok((r.get::<_, JobId>(0)?, serde_json::from_str(&r.get::<_, String>(1)?).unwrap_or_default()))
+            })?
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn idle_deaths_since(&self, task: TaskType, since: i64) -> Result<i64> {
+        Ok(self
+            .prepare_cached(sql::REAPER_IDLE_DEATHS_SINCE)?
+            .query_row(named_params! { ":since": since, ":task_type": task }, |r| r.get(0))?)
+    }
+}
+
+impl QueueConfig {
     /// How many of the last crashes in `log` happened at the same point.
     fn streak(log: &[Crash]) -> usize {
         let last = log.last().map(|k| k.point);
@@ -213,15 +284,15 @@ impl Queue {
 
     /// Whether `log` looks like a job that kills its worker at one point every time.
     fn suspect(&self, log: &[Crash]) -> bool {
-        Self::streak(log) >= self.cfg.poison_streak.max(1) as usize
+        Self::streak(log) >= self.poison_streak.max(1) as usize
     }
 
     /// The poison rule (see [`Queue::recover`]) for a claim whose worker died; its
     /// `crash_log` already holds this crash, and `batch` holds the logs (with this
     /// crash) of the other jobs found dead in the same pass.
-    fn judge(
+    pub(crate) fn judge(
         &self,
-        tx: &rusqlite::Transaction<'_>,
+        ev: &dyn Evidence,
         c: &LiveClaim,
         what: &str,
         batch: &[(JobId, &[Crash])],
@@ -231,42 +302,29 @@ impl Queue {
         let last = log.last().map(|k| k.point);
         let streak = Self::streak(log);
         let same_point = self.suspect(log);
-        let too_many = crashes >= self.cfg.max_crashes.max(1);
-        let lease = self.cfg.lease_ms();
+        let too_many = crashes >= self.max_crashes.max(1);
+        let lease = self.lease_ms();
         let ran = |k: &Crash| k.ran.unwrap_or(lease).max(0);
         // The windows of evidence: since the first of the crashes each rule looks at
         // (the last `poison_streak` of a streak, so that one old crash elsewhere does
         // not excuse a job for ever; the last `max_crashes` for the count, from the
         // start of the first of those runs).
-        let streak_window = if same_point { log.len() - self.cfg.poison_streak.max(1) as usize } else { log.len() };
-        let count_window = log.len().saturating_sub(self.cfg.max_crashes.max(1) as usize);
+        let streak_window = if same_point { log.len() - self.poison_streak.max(1) as usize } else { log.len() };
+        let count_window = log.len().saturating_sub(self.max_crashes.max(1) as usize);
         let since = |first: usize| log.get(first).map_or(i64::MAX, |k| k.at);
-        let completed_since = |at: i64| -> Result<(i64, i64)> {
-            Ok(tx
-                .prepare_cached(sql::REAPER_COMPLETED_SINCE)?
-                .query_row(named_params! { ":task_type": c.task_type, ":job_id": c.job_id, ":since": at }, |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })?)
-        };
+        let completed_since = |at: i64| ev.completed_since(c.task_type, c.job_id, at);
         // Other jobs' workers that died inside a window, unless that job is a suspect
         // itself. Workers killed from outside (SIGKILL, an OOM killer, power cuts) die
         // whatever they run, so a job whose crashes look like poison is excused while
         // the others die too.
-        let mut logs: HashMap<JobId, Vec<Crash>> = tx
-            .prepare_cached(sql::REAPER_CRASH_LOGS)?
-            .query_map(named_params! { ":task_type": c.task_type, ":job_id": c.job_id }, |r| {
-                Ok((r.get::<_, JobId>(0)?, serde_json::from_str(&r.get::<_, String>(1)?).unwrap_or_default()))
-            })?
-            .collect::<rusqlite::Result<_>>()?;
+        let mut logs: HashMap<JobId, Vec<Crash>> = ev.crash_logs(c.task_type, c.job_id)?;
         for (id, other) in batch {
             logs.insert(*id, other.to_vec());
         }
         // ...and idle workers of the type that died (a kill that found no job to cost).
         // With the deaths, how long the dead busy workers had run inside the window.
         let crashed_since = |at: i64| -> Result<(usize, i64)> {
-            let idle: i64 = tx
-                .prepare_cached(sql::REAPER_IDLE_DEATHS_SINCE)?
-                .query_row(named_params! { ":since": at, ":task_type": c.task_type }, |r| r.get(0))?;
+            let idle = ev.idle_deaths_since(c.task_type, at)?;
             let (mut busy, mut ms) = (0, 0);
             for k in logs.values().filter(|l| !self.suspect(l)).flatten().filter(|k| k.at >= at) {
                 busy += 1;

@@ -8,6 +8,10 @@
 //! `one-commit` completes each job and claims the next in one transaction
 //! (`Queue::complete_and_claim`). Durability is the queue's own: WAL with
 //! synchronous=FULL, read back and reported. The last stdout line is JSON.
+//!
+//! `--database-url postgres://...` runs the same on PostgreSQL (`PgQueue`) instead of the
+//! SQLite file (`--db` is then unused); the database must be empty. Durability is the
+//! server's `synchronous_commit`, read back and reported.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
@@ -16,7 +20,7 @@ use std::time::Instant;
 
 use anyhow::{bail, ensure, Context, Result};
 use clap::{Parser, ValueEnum};
-use debrief_jobq::{NewJob, Queue, QueueConfig, Status, TaskType, WorkerIdent};
+use debrief_jobq::{Claim, NewJob, PgQueue, Queue, QueueConfig, Status, TaskType, WorkerIdent};
 use serde_json::json;
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
@@ -27,8 +31,11 @@ enum Mode {
 
 #[derive(Parser)]
 struct Cli {
-    #[arg(long)]
+    #[arg(long, default_value = "debrief.db")]
     db: PathBuf,
+    /// A PostgreSQL database to run on instead of the SQLite file.
+    #[arg(long)]
+    database_url: Option<String>,
     #[arg(long, default_value_t = 5000)]
     jobs: u32,
     #[arg(long, default_value_t = 1)]
@@ -43,12 +50,50 @@ struct Cli {
     consume: bool,
 }
 
+/// The queue under test.
+enum Backend {
+    Lite(Queue),
+    Pg(PgQueue),
+}
+
+impl Backend {
+    fn claim(&self, who: &WorkerIdent) -> Result<Option<Claim>> {
+        Ok(match self {
+            Backend::Lite(q) => q.claim(who, TaskType::Audio)?,
+            Backend::Pg(q) => q.claim(who, TaskType::Audio)?,
+        })
+    }
+
+    fn complete(&self, c: &Claim, result: &serde_json::Value) -> Result<()> {
+        match self {
+            Backend::Lite(q) => q.complete(c, result)?,
+            Backend::Pg(q) => q.complete(c, result)?,
+        }
+        Ok(())
+    }
+
+    fn complete_and_claim(&self, c: &Claim, result: &serde_json::Value, who: &WorkerIdent) -> Result<Option<Claim>> {
+        Ok(match self {
+            Backend::Lite(q) => q.complete_and_claim(c, result, |_| Ok(()), who, TaskType::Audio)?,
+            Backend::Pg(q) => q.complete_and_claim(c, result, |_| Ok(()), who, TaskType::Audio)?,
+        })
+    }
+}
+
 fn main() -> Result<()> {
     let cli = Cli::parse();
     let cfg = QueueConfig { writer_gate: !cli.no_gate, ..QueueConfig::default() };
+    if let Some(url) = &cli.database_url {
+        let q =
+            PgQueue::connect(url, cfg).with_context(|| format!("connecting to {}", debrief_jobq::redact_url(url)))?;
+        if cli.consume {
+            return consume(&Backend::Pg(q), cli.mode);
+        }
+        return run_pg(&cli, &q, url);
+    }
     let q = Queue::open(&cli.db, cfg).with_context(|| format!("opening {}", cli.db.display()))?;
     if cli.consume {
-        return consume(&q, cli.mode);
+        return consume(&Backend::Lite(q), cli.mode);
     }
     let m = q.create_meeting(Some("bench"), None)?;
     q.write(|tx| {
@@ -65,40 +110,7 @@ fn main() -> Result<()> {
         ))
     })?;
 
-    let exe = std::env::current_exe()?;
-    let mut children = Vec::new();
-    for _ in 0..cli.consumers {
-        let mode = match cli.mode {
-            Mode::OneCommit => "one-commit",
-            Mode::TwoCommit => "two-commit",
-        };
-        let mut child = Command::new(&exe)
-            .arg("--db")
-            .arg(&cli.db)
-            .args(["--consume", "--mode", mode])
-            .args(cli.no_gate.then_some("--no-gate"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()?;
-        let mut out = BufReader::new(child.stdout.take().context("stdout")?);
-        let mut line = String::new();
-        out.read_line(&mut line)?;
-        ensure!(line.trim() == "ready", "consumer said {line:?}");
-        children.push((child, out));
-    }
-    let start = Instant::now();
-    for (child, _) in &mut children {
-        child.stdin.take().context("stdin")?.write_all(b"go\n")?;
-    }
-    let mut per_consumer = Vec::new();
-    for (mut child, mut out) in children {
-        let mut line = String::new();
-        out.read_line(&mut line)?;
-        let st = child.wait()?;
-        ensure!(st.success(), "consumer failed: {st}");
-        per_consumer.push(line.trim().parse::<u64>()?);
-    }
-    let secs = start.elapsed().as_secs_f64();
+    let (secs, per_consumer) = race(&cli, &["--db".into(), cli.db.clone().into_os_string()])?;
     let completed: u64 = q.counts()?.iter().filter(|(_, s, _)| *s == Status::Completed).map(|(_, _, n)| n).sum();
     let total: u64 = per_consumer.iter().sum();
     if completed != u64::from(cli.jobs) || total != u64::from(cli.jobs) {
@@ -122,22 +134,95 @@ fn main() -> Result<()> {
     Ok(())
 }
 
-fn consume(q: &Queue, mode: Mode) -> Result<()> {
+/// Starts the consumers, lets them go together, and times them until the last one found
+/// the queue empty. Returns the seconds and the jobs each consumed.
+fn race(cli: &Cli, target: &[std::ffi::OsString]) -> Result<(f64, Vec<u64>)> {
+    let exe = std::env::current_exe()?;
+    let mut children = Vec::new();
+    for _ in 0..cli.consumers {
+        let mode = match cli.mode {
+            Mode::OneCommit => "one-commit",
+            Mode::TwoCommit => "two-commit",
+        };
+        let mut child = Command::new(&exe)
+            .args(target)
+            .args(["--consume", "--mode", mode])
+            .args(cli.no_gate.then_some("--no-gate"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let mut out = BufReader::new(child.stdout.take().context("stdout")?);
+        let mut line = String::new();
+        out.read_line(&mut line)?;
+        ensure!(line.trim() == "ready", "consumer said {line:?}");
+        children.push((child, out));
+    }
+    let start = Instant::now();
+    for (child, _) in &mut children {
+        child.stdin.take().context("stdin")?.write_all(b"go\n")?;
+    }
+    let mut per_consumer = Vec::new();
+    for (mut child, mut out) in children {
+        let mut line = String::new();
+        out.read_line(&mut line)?;
+        let st = child.wait()?;
+        ensure!(st.success(), "consumer failed: {st}");
+        per_consumer.push(line.trim().parse::<u64>()?);
+    }
+    Ok((start.elapsed().as_secs_f64(), per_consumer))
+}
+
+/// Enqueues, races and reports on PostgreSQL.
+fn run_pg(cli: &Cli, q: &PgQueue, url: &str) -> Result<()> {
+    let m = q.create_meeting(Some("bench"), None)?;
+    q.tx(|tx| {
+        for i in 0..cli.jobs {
+            PgQueue::enqueue_in(tx, &NewJob::new(m, TaskType::Audio, i64::from(i)).payload(json!({ "n": i })))?;
+        }
+        Ok(())
+    })?;
+    let sync: String = q.tx(|tx| Ok(tx.query_one("SHOW synchronous_commit", &[])?.get(0)))?;
+    let fsync: String = q.tx(|tx| Ok(tx.query_one("SHOW fsync", &[])?.get(0)))?;
+    let (secs, per_consumer) = race(cli, &["--database-url".into(), url.into()])?;
+    let completed: i64 =
+        q.tx(|tx| Ok(tx.query_one("SELECT count(*) FROM jobs WHERE status = 'COMPLETED'", &[])?.get(0)))?;
+    let total: u64 = per_consumer.iter().sum();
+    if completed != i64::from(cli.jobs) || total != u64::from(cli.jobs) {
+        bail!("{completed} COMPLETED and {total} consumed, expected {}", cli.jobs);
+    }
+    println!(
+        "{}",
+        json!({
+            "system": "debrief-pg",
+            "mode": format!("{:?}", cli.mode),
+            "consumers": cli.consumers,
+            "jobs": cli.jobs,
+            "seconds": secs,
+            "jobs_per_s": f64::from(cli.jobs) / secs,
+            "per_consumer": per_consumer,
+            "synchronous_commit": sync,
+            "fsync": fsync,
+        })
+    );
+    Ok(())
+}
+
+fn consume(q: &Backend, mode: Mode) -> Result<()> {
     let who = WorkerIdent::current("bench");
     println!("ready");
     std::io::stdout().flush()?;
     let mut go = String::new();
     std::io::stdin().read_line(&mut go)?;
     let mut n = 0u64;
-    let mut next = q.claim(&who, TaskType::Audio)?;
+    let mut next = q.claim(&who)?;
     while let Some(c) = next {
         let result = json!({ "n": c.payload["n"] });
         n += 1;
         next = match mode {
-            Mode::OneCommit => q.complete_and_claim(&c, &result, |_| Ok(()), &who, TaskType::Audio)?,
+            Mode::OneCommit => q.complete_and_claim(&c, &result, &who)?,
             Mode::TwoCommit => {
                 q.complete(&c, &result)?;
-                q.claim(&who, TaskType::Audio)?
+                q.claim(&who)?
             }
         };
     }

@@ -1,0 +1,1 @@
+DELETE FROM device_leases WHERE lease_id = $1;

@@ -1,0 +1,1 @@
+SELECT to_regclass('debrief_schema') IS NOT NULL;

@@ -1,0 +1,1 @@
+DELETE FROM worker_deaths WHERE at < $1;

@@ -1,0 +1,1 @@
+INSERT INTO debrief_schema (version) VALUES ($1);

@@ -1,0 +1,2 @@
+-- A clean exit.
+DELETE FROM workers WHERE worker_id = $1;

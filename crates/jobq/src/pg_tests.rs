@@ -1,0 +1,410 @@
+//! The queue's semantics on a real PostgreSQL server: Debian's `postgresql` package
+//! (scripts/setup installs it), a fresh cluster per test in a temp dir (`initdb`, run as
+//! the `postgres` user when the tests run as root, as initdb refuses root), on a free
+//! loopback port, stopped when the test ends.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::*;
+
+/// A PostgreSQL server of its own for one test.
+struct PgServer {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    root: bool,
+    url: String,
+}
+
+fn server_bin() -> PathBuf {
+    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("bin"))
+        .filter(|b| b.join("initdb").is_file())
+        .collect();
+    found.sort_by_key(|p| p.parent().and_then(|v| v.file_name()?.to_str()?.parse::<u32>().ok()));
+    found.pop().unwrap_or_else(|| {
+        panic!("PostgreSQL's server is not installed (no /usr/lib/postgresql/*/bin/initdb): run scripts/setup")
+    })
+}
+
+impl PgServer {
+    fn start() -> Self {
+        let bin = server_bin();
+        let dir = tempfile::tempdir().unwrap();
+        // initdb refuses root: as root (CI), the server runs as the `postgres` user.
+        let root = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").unwrap()) == 0;
+        if root {
+            let ok = Command::new("chown").arg("postgres:postgres").arg(dir.path()).status().unwrap();
+            assert!(ok.success(), "chown postgres {}", dir.path().display());
+        }
+        let data = dir.path().join("data");
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let s = Self { dir, bin, root, url: format!("postgres://debrief@127.0.0.1:{port}/postgres") };
+        s.run("initdb", &["-D", p(&data), "-U", "debrief", "-A", "trust", "-E", "UTF8", "--no-sync"]);
+        let opts = format!("-p {port} -c listen_addresses=127.0.0.1 -k {} -c synchronous_commit=on", p(s.dir.path()));
+        let log = s.dir.path().join("server.log");
+        s.run("pg_ctl", &["-D", p(&data), "-o", &opts, "-l", p(&log), "-w", "-t", "60", "start"]);
+        s
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) {
+        let exe = self.bin.join(tool);
+        let out = if self.root {
+            Command::new("runuser").args(["-u", "postgres", "--"]).arg(&exe).args(args).output()
+        } else {
+            Command::new(&exe).args(args).output()
+        }
+        .unwrap_or_else(|e| panic!("{}: {e}", exe.display()));
+        let log = std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default();
+        assert!(
+            out.status.success(),
+            "{tool} {args:?}: {}\n{}\nserver log:\n{log}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn queue(&self, cfg: QueueConfig) -> PgQueue {
+        PgQueue::connect(&self.url, cfg).unwrap()
+    }
+}
+
+impl Drop for PgServer {
+    fn drop(&mut self) {
+        let data = self.dir.path().join("data");
+        let exe = self.bin.join("pg_ctl");
+        let args = ["-D", p(&data), "-m", "immediate", "-w", "stop"];
+        let _ = if self.root {
+            Command::new("runuser").args(["-u", "postgres", "--"]).arg(&exe).args(args).output()
+        } else {
+            Command::new(&exe).args(args).output()
+        };
+    }
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+fn fast_cfg() -> QueueConfig {
+    QueueConfig {
+        lease: Duration::from_millis(300),
+        backoff_base: Duration::from_millis(1),
+        backoff_max: Duration::from_millis(4),
+        poison_streak: 3,
+        pool_size: 2,
+        ..QueueConfig::default()
+    }
+}
+
+fn me() -> WorkerIdent {
+    WorkerIdent::current("test")
+}
+
+/// An identity on this host whose process has exited.
+fn ghost() -> WorkerIdent {
+    let mut child = Command::new("true").spawn().unwrap();
+    child.wait().unwrap();
+    WorkerIdent { pid: child.id(), ..WorkerIdent::current("ghost") }
+}
+
+fn status_of(q: &PgQueue, id: JobId) -> Status {
+    q.job(id).unwrap().unwrap().status
+}
+
+#[test]
+fn pg_concurrent_claimers_take_each_job_once_in_priority_order() {
+    let pg = PgServer::start();
+    let q = pg.queue(QueueConfig { pool_size: 8, ..fast_cfg() });
+    let m = q.create_meeting(Some("race"), None).unwrap();
+    let mut ids = Vec::new();
+    for seq in 0..200 {
+        let (id, created) = q.enqueue(&NewJob::new(m, TaskType::Audio, seq).payload(json!({"n": seq}))).unwrap();
+        assert!(created);
+        ids.push(id);
+    }
+    // Idempotent per (meeting, type, seq).
+    assert_eq!(q.enqueue(&NewJob::new(m, TaskType::Audio, 7)).unwrap(), (ids[7], false));
+    let urgent = q.enqueue(&NewJob::new(m, TaskType::Audio, 999).priority(5)).unwrap().0;
+    let first = q.claim(&me(), TaskType::Audio).unwrap().unwrap();
+    assert_eq!(first.job_id, urgent, "the highest priority first");
+    q.complete(&first, &json!({})).unwrap();
+    let done = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for k in 0..8 {
+            let (q, done) = (q.clone(), &done);
+            s.spawn(move || {
+                let who = WorkerIdent::current(&format!("racer-{k}"));
+                // Half the racers complete and claim in one transaction.
+                let mut next = q.claim(&who, TaskType::Audio).unwrap();
+                while let Some(c) = next {
+                    done.lock().unwrap().push(c.job_id);
+                    next = if k % 2 == 0 {
+                        q.complete(&c, &json!({"by": k})).unwrap();
+                        q.claim(&who, TaskType::Audio).unwrap()
+                    } else {
+                        q.complete_and_claim(&c, &json!({"by": k}), |_| Ok(()), &who, TaskType::Audio).unwrap()
+                    };
+                }
+            });
+        }
+    });
+    let mut done = done.into_inner().unwrap();
+    done.sort();
+    assert_eq!(done, ids, "every job completed exactly once");
+    let r = q.job(ids[3]).unwrap().unwrap();
+    assert_eq!((r.status, r.attempts), (Status::Completed, 1));
+    assert!(r.result.unwrap()["by"].is_number());
+}
+
+#[test]
+fn pg_claims_are_fenced_and_the_reaper_judges_by_host() {
+    let pg = PgServer::start();
+    // Crashed jobs wait out a long backoff here, so that the next claims are predictable.
+    let q = pg.queue(QueueConfig {
+        backoff_base: Duration::from_secs(10),
+        backoff_max: Duration::from_secs(60),
+        ..fast_cfg()
+    });
+    let m = q.create_meeting(None, None).unwrap();
+    let job = |seq| q.enqueue(&NewJob::new(m, TaskType::Audio, seq)).unwrap().0;
+    let (a, b, c, d) = (job(0), job(1), job(2), job(3));
+
+    // A worker of this host that died: a crash, taken back at once (no lease wait).
+    let dead = q.claim(&ghost(), TaskType::Audio).unwrap().unwrap();
+    assert_eq!(dead.job_id, a);
+    // A worker of another host whose lease runs: its pid means nothing here.
+    let remote = WorkerIdent { host: "elsewhere".into(), pid: 1, ..WorkerIdent::current("remote") };
+    let live = q.claim(&remote, TaskType::Audio).unwrap().unwrap();
+    assert_eq!(live.job_id, b);
+    let r = q.recover().unwrap();
+    assert_eq!(r.requeued, vec![a], "only the dead local worker's job");
+    let rec = q.job(a).unwrap().unwrap();
+    assert_eq!((rec.status, rec.attempts, rec.crashes), (Status::Pending, 0, 1), "a crash, not an attempt");
+    assert!(rec.last_error.unwrap().contains("died while running this job"));
+    assert!(rec.run_after > q.now_ms().unwrap() - 1_000);
+    assert_eq!(q.complete(&dead, &json!({})).unwrap_err().to_string(), QueueError::LostClaim { job_id: a }.to_string());
+    assert_eq!(status_of(&q, b), Status::Processing);
+
+    // The remote worker stops renewing: after its lease the lease alone decides.
+    let alive = q.claim(&me(), TaskType::Audio).unwrap().unwrap();
+    assert_eq!(alive.job_id, c);
+    std::thread::sleep(Duration::from_millis(400));
+    let r = q.recover().unwrap();
+    assert!(r.requeued.contains(&b) && r.requeued.contains(&c), "{r:?}");
+    let rb = q.job(b).unwrap().unwrap();
+    assert_eq!(rb.crashes, 1);
+    assert!(rb.last_error.unwrap().contains("stopped renewing its lease"));
+    // This host's worker is alive: suspended or stopped, neither an attempt nor a crash.
+    let rc = q.job(c).unwrap().unwrap();
+    assert_eq!((rc.status, rc.attempts, rc.crashes), (Status::Pending, 0, 0));
+    assert!(rc.last_error.unwrap().contains("still alive"));
+    assert!(matches!(q.heartbeat(&live.fence), Err(QueueError::LostClaim { .. })));
+    assert!(matches!(q.fail(&live, "late", Retry::Yes), Err(QueueError::LostClaim { .. })));
+
+    // A heartbeat keeps a claim past its lease; progress is stored.
+    let kept = q.claim(&me(), TaskType::Audio).unwrap().unwrap();
+    for _ in 0..4 {
+        std::thread::sleep(Duration::from_millis(100));
+        q.heartbeat(&kept.fence).unwrap();
+    }
+    q.progress(&kept.fence, 42).unwrap();
+    assert!(q.recover().unwrap().is_empty());
+    assert_eq!(q.job(kept.job_id).unwrap().unwrap().progress, Some(42));
+    q.hand_back(&kept).unwrap();
+    let back = q.job(kept.job_id).unwrap().unwrap();
+    assert_eq!((back.status, back.attempts), (Status::Pending, 0), "a hand-back is no attempt");
+    let _ = d;
+}
+
+#[test]
+fn pg_dependencies_failures_and_closed_meetings() {
+    let pg = PgServer::start();
+    let q = pg.queue(fast_cfg());
+    let m = q.create_meeting(Some("deps"), None).unwrap();
+    let chunk = q.enqueue(&NewJob::new(m, TaskType::Audio, 0).max_attempts(2)).unwrap().0;
+    let other = q.enqueue(&NewJob::new(m, TaskType::Audio, 1).max_attempts(1)).unwrap().0;
+    let bad = q.enqueue(&NewJob::new(m, TaskType::Transcript, 5).depends_on([JobId(9_999)])).unwrap_err();
+    assert!(bad.to_string().contains("cannot depend on job 9999"), "{bad}");
+    assert!(q.close_meeting(m, Some(60_000)).unwrap());
+    let refused = q.enqueue(&NewJob::new(m, TaskType::Audio, 2)).unwrap_err();
+    assert!(matches!(refused, QueueError::MeetingNotOpen { .. }), "{refused}");
+    let transcript = q.enqueue(&NewJob::new(m, TaskType::Transcript, 0).after_settled([chunk, other])).unwrap().0;
+    let summary = q.enqueue(&NewJob::new(m, TaskType::Summary, 0).depends_on([transcript])).unwrap().0;
+    assert!(q.claim(&me(), TaskType::Transcript).unwrap().is_none(), "its chunks are not settled");
+
+    // A retryable failure comes back after its backoff; the last attempt fails for good.
+    let c = q.claim(&me(), TaskType::Audio).unwrap().unwrap();
+    assert_eq!(c.job_id, chunk);
+    let out = q.fail(&c, "decoder hiccup", Retry::Yes).unwrap();
+    assert!(matches!(out, FailOutcome::Retrying { attempts: 1, max_attempts: 2, .. }), "{out:?}");
+    std::thread::sleep(Duration::from_millis(20));
+    let c = q.claim(&me(), TaskType::Audio).unwrap().unwrap();
+    assert_eq!((c.job_id, c.attempt), (chunk, 2));
+    assert_eq!(q.fail(&c, "decoder hiccup again", Retry::Yes).unwrap(), FailOutcome::Failed);
+    let rec = q.job(chunk).unwrap().unwrap();
+    assert_eq!((rec.status, rec.last_error.as_deref()), (Status::Failed, Some("decoder hiccup again")));
+    // A permanent error fails at once; the other chunk completes.
+    let c = q.claim(&me(), TaskType::Audio).unwrap().unwrap();
+    q.complete(&c, &json!({"segments": 3})).unwrap();
+    assert_eq!(c.job_id, other);
+
+    // SETTLED: the transcript runs with a failed chunk (a gap); COMPLETED: the summary
+    // waits for the transcript.
+    assert!(q.claim(&me(), TaskType::Summary).unwrap().is_none());
+    let t = q.claim(&me(), TaskType::Transcript).unwrap().unwrap();
+    assert_eq!(t.job_id, transcript);
+    assert!(q.claim(&me(), TaskType::Summary).unwrap().is_none());
+    q.complete_with(&t, &json!({}), |tx| {
+        tx.execute("CREATE TEMP TABLE stored AS SELECT 1 AS x", &[])?;
+        Ok(())
+    })
+    .unwrap();
+    let s = q.claim(&me(), TaskType::Summary).unwrap().unwrap();
+    assert_eq!(s.job_id, summary);
+    // A failing store rolls the completion back: the claim is still held.
+    let err = q.complete_with(&s, &json!({}), |_| Err("disk full".into())).unwrap_err();
+    assert!(err.to_string().contains("disk full"), "{err}");
+    assert_eq!(status_of(&q, summary), Status::Processing);
+    assert_eq!(q.fail(&s, "bad transcript", Retry::No).unwrap(), FailOutcome::Failed);
+}
+
+#[test]
+fn pg_a_job_that_kills_its_worker_at_one_point_is_set_aside() {
+    let pg = PgServer::start();
+    let q = pg.queue(QueueConfig { backoff_base: Duration::ZERO, backoff_max: Duration::ZERO, ..fast_cfg() });
+    let m = q.create_meeting(None, None).unwrap();
+    let poison = q.enqueue(&NewJob::new(m, TaskType::Audio, 0).priority(1)).unwrap().0;
+    for seq in 1..10 {
+        q.enqueue(&NewJob::new(m, TaskType::Audio, seq)).unwrap();
+    }
+    let mut quarantined = false;
+    for round in 0..3 {
+        // The poison job dies at step 7 every time; an innocent job completes between.
+        let c = q.claim(&ghost(), TaskType::Audio).unwrap().unwrap();
+        assert_eq!(c.job_id, poison, "round {round}");
+        q.progress(&c.fence, 7).unwrap();
+        let ok = q.claim(&me(), TaskType::Audio).unwrap().unwrap();
+        q.complete(&ok, &json!({})).unwrap();
+        let r = q.recover().unwrap();
+        quarantined = r.quarantined == vec![poison];
+    }
+    assert!(quarantined, "set aside after its third crash at one point");
+    let rec = q.job(poison).unwrap().unwrap();
+    assert_eq!(rec.status, Status::Failed);
+    assert!(rec.quarantined_at.is_some());
+    assert_eq!(rec.crash_log.iter().map(|k| k.point).collect::<Vec<_>>(), vec![Some(7); 3]);
+    assert!(rec.last_error.unwrap().contains("set aside as poison"));
+    // The innocent jobs go on.
+    assert!(q.claim(&me(), TaskType::Audio).unwrap().is_some());
+}
+
+#[test]
+fn pg_device_leases_are_per_host_and_device_within_the_budget() {
+    let pg = PgServer::start();
+    let q = pg.queue(fast_cfg());
+    let here = me();
+    let there = WorkerIdent { host: "gpu-box-2".into(), pid: 1, ..WorkerIdent::current("remote") };
+    let llm = q.acquire_device(&here, DeviceRequest::exclusive(Device::Gpu)).unwrap().unwrap();
+    assert!(q.acquire_device(&here, DeviceRequest::shared(Device::Gpu, 100)).unwrap().is_none(), "one GPU here");
+    assert!(q.acquire_device(&here, DeviceRequest::exclusive(Device::Npu)).unwrap().is_some(), "the NPU is apart");
+    let remote = q.acquire_device(&there, DeviceRequest::exclusive(Device::Gpu)).unwrap();
+    assert!(remote.is_some(), "another host's GPU is its own");
+    q.release_device(&llm).unwrap();
+    let a = q.acquire_device(&here, DeviceRequest::shared(Device::Gpu, 4000)).unwrap().unwrap();
+    let b = q.acquire_device(&here, DeviceRequest::shared(Device::Gpu, 2000)).unwrap().unwrap();
+    assert!(q.acquire_device(&here, DeviceRequest::shared(Device::Gpu, 1000)).unwrap().is_none(), "over 6144 MB");
+    q.heartbeat_device(&a).unwrap();
+    // A holder that died on this host frees its share at once.
+    let dead = q.acquire_device(&ghost(), DeviceRequest::shared(Device::IntelGpu, 6144)).unwrap().unwrap();
+    assert!(q.acquire_device(&here, DeviceRequest::shared(Device::IntelGpu, 10)).unwrap().is_some());
+    assert!(matches!(q.heartbeat_device(&dead), Err(QueueError::LostLease { .. })));
+    // Expired leases go too (this host's four; the other host reaps its own).
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(q.recover().unwrap().leases_reaped, 4);
+    assert!(matches!(q.heartbeat_device(&b), Err(QueueError::LostLease { .. })));
+    assert!(q.acquire_device(&here, DeviceRequest::exclusive(Device::Gpu)).unwrap().is_some());
+}
+
+#[test]
+fn pg_input_files_travel_with_their_sha256_and_damage_is_named() {
+    let pg = PgServer::start();
+    let q = pg.queue(fast_cfg());
+    let m = q.create_meeting(None, None).unwrap();
+    let bytes: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    let sha = q.put_blob(m, "meetings/1/audio/chunk-00000.wav", &bytes).unwrap();
+    assert_eq!(sha.len(), 64);
+    assert_eq!(q.get_blob(m, "meetings/1/audio/chunk-00000.wav").unwrap().unwrap(), bytes);
+    assert!(q.get_blob(m, "meetings/1/audio/chunk-00001.wav").unwrap().is_none());
+    q.tx(|tx| {
+        tx.execute("UPDATE blobs SET bytes = overlay(bytes placing '\\x00'::bytea from 10 for 1)", &[])?;
+        Ok(())
+    })
+    .unwrap();
+    let err = q.get_blob(m, "meetings/1/audio/chunk-00000.wav").unwrap_err().to_string();
+    assert!(err.contains("chunk-00000.wav") && err.contains("damaged"), "{err}");
+}
+
+#[test]
+fn pg_schema_matches_the_sqlite_queue_tables_and_every_statement_prepares() {
+    let pg = PgServer::start();
+    let q = pg.queue(fast_cfg());
+    // A second process connecting finds the schema and leaves it.
+    let again = pg.queue(fast_cfg());
+    let dir = tempfile::tempdir().unwrap();
+    let lite = Queue::open(&dir.path().join("debrief.db"), QueueConfig::default()).unwrap();
+    let tables = again
+        .tx(|tx| {
+            let rows = tx.query(
+                "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public' \
+                 ORDER BY table_name, ordinal_position",
+                &[],
+            )?;
+            Ok(rows.iter().map(|r| (r.get::<_, String>(0), r.get::<_, String>(1))).collect::<Vec<_>>())
+        })
+        .unwrap();
+    let mut names: Vec<String> = tables.iter().map(|(t, _)| t.clone()).collect();
+    names.dedup();
+    assert_eq!(
+        names,
+        ["blobs", "debrief_schema", "device_leases", "job_deps", "jobs", "meetings", "worker_deaths", "workers"]
+    );
+    for t in names.iter().filter(|t| !matches!(t.as_str(), "blobs" | "debrief_schema")) {
+        let pg_cols: Vec<&str> = tables.iter().filter(|(n, _)| n == t).map(|(_, c)| c.as_str()).collect();
+        let mut lite_cols: Vec<String> = lite
+            .read(|c| {
+                let mut st = c.prepare(&format!("SELECT name FROM pragma_table_info('{t}')"))?;
+                let rows = st.query_map([], |r| r.get(0))?;
+                Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
+            })
+            .unwrap();
+        let mut pg_sorted: Vec<&str> = pg_cols.clone();
+        pg_sorted.sort_unstable();
+        lite_cols.sort();
+        assert_eq!(pg_sorted, lite_cols, "table {t}: PostgreSQL and SQLite columns differ");
+    }
+    // Every statement parses and plans against the schema.
+    q.tx(|tx| {
+        for (file, text) in crate::pg::ALL {
+            if let Err(e) = tx.prepare(text) {
+                panic!("sql/pg/{file}: {e}");
+            }
+        }
+        Ok(())
+    })
+    .unwrap();
+    // A database written by a newer Debrief is refused, naming it without its password.
+    q.tx(|tx| Ok(tx.execute("UPDATE debrief_schema SET version = version + 1", &[]).map(drop)?)).unwrap();
+    let url = pg.url.replace("debrief@", "debrief:secret@");
+    let err = PgQueue::connect(&url, fast_cfg()).unwrap_err().to_string();
+    assert!(err.contains("newer than this build") && err.contains("***") && !err.contains("secret"), "{err}");
+}
