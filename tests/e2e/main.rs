@@ -9,6 +9,7 @@ mod fixtures;
 mod lost;
 mod pipeline;
 mod queue;
+mod queue_pg;
 mod record;
 mod report;
 mod slides;

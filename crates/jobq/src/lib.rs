@@ -22,11 +22,13 @@
 //! `schema.sql`.
 #![deny(missing_docs)]
 
+mod backend;
 mod crumbs;
 mod device;
 mod jobs;
 mod meetings;
 mod pg;
+mod pg_server;
 mod process;
 mod recover;
 mod schema;
@@ -41,11 +43,13 @@ use r2d2::PooledConnection;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Transaction, TransactionBehavior};
 
+pub use backend::{connect, is_postgres_url, JobQueue};
 pub use crumbs::Crumb;
 pub use device::{DeviceLease, DeviceRequest, LeaseRecord};
 pub use jobs::{Blocked, Claim, Crash, FailOutcome, Fence, JobRecord, MalformedPayload, NewJob, Retry};
 pub use meetings::{MeetingRecord, NewMeeting, Reconciled, Retried, SUMMARY_PRIORITY, TRANSCRIPT_PRIORITY};
 pub use pg::{redact_url, PgQueue, PG_SCHEMA_SQL};
+pub use pg_server::PgServer;
 pub use process::{format_utc_ms, hostname, log, now_ms, pid_alive, utc_now, WorkerIdent};
 pub use recover::Recovered;
 

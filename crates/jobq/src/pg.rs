@@ -87,6 +87,7 @@ pg_statements! {
     DEVICE_RELEASE = "device_release.sql";
     PUT_BLOB = "put_blob.sql";
     GET_BLOB = "get_blob.sql";
+    OUTSTANDING = "outstanding.sql";
 }
 
 /// The PostgreSQL schema (queue tables and blobs).
@@ -347,6 +348,13 @@ impl PgQueue {
     /// One job as stored.
     pub fn job(&self, job_id: JobId) -> Result<Option<JobRecord>> {
         self.tx(|tx| tx.query_opt(JOB, &[&job_id.0])?.map(|r| record_from(&r)).transpose())
+    }
+
+    /// Jobs of type `task` running or able to become ready without anyone's help
+    /// (PENDING and not blocked behind a FAILED job): zero means nothing left to wait for.
+    pub fn outstanding(&self, task: TaskType) -> Result<u64> {
+        let n: i64 = self.tx(|tx| Ok(tx.query_one(OUTSTANDING, &[&task.as_str()])?.get(0)))?;
+        Ok(n.max(0).unsigned_abs())
     }
 
     /// The database's clock (ms since the epoch).

@@ -1,99 +1,12 @@
-//! The queue's semantics on a real PostgreSQL server: Debian's `postgresql` package
-//! (scripts/setup installs it), a fresh cluster per test in a temp dir (`initdb`, run as
-//! the `postgres` user when the tests run as root, as initdb refuses root), on a free
-//! loopback port, stopped when the test ends.
+//! The queue's semantics on a real PostgreSQL server: a fresh one per test
+//! ([`PgServer`]), stopped when the test ends.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
 use serde_json::json;
 
 use super::*;
-
-/// A PostgreSQL server of its own for one test.
-struct PgServer {
-    dir: tempfile::TempDir,
-    bin: PathBuf,
-    root: bool,
-    url: String,
-}
-
-fn server_bin() -> PathBuf {
-    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path().join("bin"))
-        .filter(|b| b.join("initdb").is_file())
-        .collect();
-    found.sort_by_key(|p| p.parent().and_then(|v| v.file_name()?.to_str()?.parse::<u32>().ok()));
-    found.pop().unwrap_or_else(|| {
-        panic!("PostgreSQL's server is not installed (no /usr/lib/postgresql/*/bin/initdb): run scripts/setup")
-    })
-}
-
-impl PgServer {
-    fn start() -> Self {
-        let bin = server_bin();
-        let dir = tempfile::tempdir().unwrap();
-        // initdb refuses root: as root (CI), the server runs as the `postgres` user.
-        let root = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").unwrap()) == 0;
-        if root {
-            let ok = Command::new("chown").arg("postgres:postgres").arg(dir.path()).status().unwrap();
-            assert!(ok.success(), "chown postgres {}", dir.path().display());
-        }
-        let data = dir.path().join("data");
-        let port = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap().port()
-        };
-        let s = Self { dir, bin, root, url: format!("postgres://debrief@127.0.0.1:{port}/postgres") };
-        s.run("initdb", &["-D", p(&data), "-U", "debrief", "-A", "trust", "-E", "UTF8", "--no-sync"]);
-        let opts = format!("-p {port} -c listen_addresses=127.0.0.1 -k {} -c synchronous_commit=on", p(s.dir.path()));
-        let log = s.dir.path().join("server.log");
-        s.run("pg_ctl", &["-D", p(&data), "-o", &opts, "-l", p(&log), "-w", "-t", "60", "start"]);
-        s
-    }
-
-    fn run(&self, tool: &str, args: &[&str]) {
-        let exe = self.bin.join(tool);
-        let out = if self.root {
-            Command::new("runuser").args(["-u", "postgres", "--"]).arg(&exe).args(args).output()
-        } else {
-            Command::new(&exe).args(args).output()
-        }
-        .unwrap_or_else(|e| panic!("{}: {e}", exe.display()));
-        let log = std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default();
-        assert!(
-            out.status.success(),
-            "{tool} {args:?}: {}\n{}\nserver log:\n{log}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    fn queue(&self, cfg: QueueConfig) -> PgQueue {
-        PgQueue::connect(&self.url, cfg).unwrap()
-    }
-}
-
-impl Drop for PgServer {
-    fn drop(&mut self) {
-        let data = self.dir.path().join("data");
-        let exe = self.bin.join("pg_ctl");
-        let args = ["-D", p(&data), "-m", "immediate", "-w", "stop"];
-        let _ = if self.root {
-            Command::new("runuser").args(["-u", "postgres", "--"]).arg(&exe).args(args).output()
-        } else {
-            Command::new(&exe).args(args).output()
-        };
-    }
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
 
 fn fast_cfg() -> QueueConfig {
     QueueConfig {
@@ -123,8 +36,8 @@ fn status_of(q: &PgQueue, id: JobId) -> Status {
 
 #[test]
 fn pg_concurrent_claimers_take_each_job_once_in_priority_order() {
-    let pg = PgServer::start();
-    let q = pg.queue(QueueConfig { pool_size: 8, ..fast_cfg() });
+    let pg = PgServer::start().unwrap();
+    let q = pg.queue_with(QueueConfig { pool_size: 8, ..fast_cfg() }).unwrap();
     let m = q.create_meeting(Some("race"), None).unwrap();
     let mut ids = Vec::new();
     for seq in 0..200 {
@@ -168,13 +81,15 @@ fn pg_concurrent_claimers_take_each_job_once_in_priority_order() {
 
 #[test]
 fn pg_claims_are_fenced_and_the_reaper_judges_by_host() {
-    let pg = PgServer::start();
+    let pg = PgServer::start().unwrap();
     // Crashed jobs wait out a long backoff here, so that the next claims are predictable.
-    let q = pg.queue(QueueConfig {
-        backoff_base: Duration::from_secs(10),
-        backoff_max: Duration::from_secs(60),
-        ..fast_cfg()
-    });
+    let q = pg
+        .queue_with(QueueConfig {
+            backoff_base: Duration::from_secs(10),
+            backoff_max: Duration::from_secs(60),
+            ..fast_cfg()
+        })
+        .unwrap();
     let m = q.create_meeting(None, None).unwrap();
     let job = |seq| q.enqueue(&NewJob::new(m, TaskType::Audio, seq)).unwrap().0;
     let (a, b, c, d) = (job(0), job(1), job(2), job(3));
@@ -228,8 +143,8 @@ fn pg_claims_are_fenced_and_the_reaper_judges_by_host() {
 
 #[test]
 fn pg_dependencies_failures_and_closed_meetings() {
-    let pg = PgServer::start();
-    let q = pg.queue(fast_cfg());
+    let pg = PgServer::start().unwrap();
+    let q = pg.queue_with(fast_cfg()).unwrap();
     let m = q.create_meeting(Some("deps"), None).unwrap();
     let chunk = q.enqueue(&NewJob::new(m, TaskType::Audio, 0).max_attempts(2)).unwrap().0;
     let other = q.enqueue(&NewJob::new(m, TaskType::Audio, 1).max_attempts(1)).unwrap().0;
@@ -280,8 +195,9 @@ fn pg_dependencies_failures_and_closed_meetings() {
 
 #[test]
 fn pg_a_job_that_kills_its_worker_at_one_point_is_set_aside() {
-    let pg = PgServer::start();
-    let q = pg.queue(QueueConfig { backoff_base: Duration::ZERO, backoff_max: Duration::ZERO, ..fast_cfg() });
+    let pg = PgServer::start().unwrap();
+    let q =
+        pg.queue_with(QueueConfig { backoff_base: Duration::ZERO, backoff_max: Duration::ZERO, ..fast_cfg() }).unwrap();
     let m = q.create_meeting(None, None).unwrap();
     let poison = q.enqueue(&NewJob::new(m, TaskType::Audio, 0).priority(1)).unwrap().0;
     for seq in 1..10 {
@@ -310,8 +226,8 @@ fn pg_a_job_that_kills_its_worker_at_one_point_is_set_aside() {
 
 #[test]
 fn pg_device_leases_are_per_host_and_device_within_the_budget() {
-    let pg = PgServer::start();
-    let q = pg.queue(fast_cfg());
+    let pg = PgServer::start().unwrap();
+    let q = pg.queue_with(fast_cfg()).unwrap();
     let here = me();
     let there = WorkerIdent { host: "gpu-box-2".into(), pid: 1, ..WorkerIdent::current("remote") };
     let llm = q.acquire_device(&here, DeviceRequest::exclusive(Device::Gpu)).unwrap().unwrap();
@@ -337,8 +253,8 @@ fn pg_device_leases_are_per_host_and_device_within_the_budget() {
 
 #[test]
 fn pg_input_files_travel_with_their_sha256_and_damage_is_named() {
-    let pg = PgServer::start();
-    let q = pg.queue(fast_cfg());
+    let pg = PgServer::start().unwrap();
+    let q = pg.queue_with(fast_cfg()).unwrap();
     let m = q.create_meeting(None, None).unwrap();
     let bytes: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
     let sha = q.put_blob(m, "meetings/1/audio/chunk-00000.wav", &bytes).unwrap();
@@ -356,10 +272,10 @@ fn pg_input_files_travel_with_their_sha256_and_damage_is_named() {
 
 #[test]
 fn pg_schema_matches_the_sqlite_queue_tables_and_every_statement_prepares() {
-    let pg = PgServer::start();
-    let q = pg.queue(fast_cfg());
+    let pg = PgServer::start().unwrap();
+    let q = pg.queue_with(fast_cfg()).unwrap();
     // A second process connecting finds the schema and leaves it.
-    let again = pg.queue(fast_cfg());
+    let again = pg.queue_with(fast_cfg()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let lite = Queue::open(&dir.path().join("debrief.db"), QueueConfig::default()).unwrap();
     let tables = again
@@ -404,7 +320,7 @@ fn pg_schema_matches_the_sqlite_queue_tables_and_every_statement_prepares() {
     .unwrap();
     // A database written by a newer Debrief is refused, naming it without its password.
     q.tx(|tx| Ok(tx.execute("UPDATE debrief_schema SET version = version + 1", &[]).map(drop)?)).unwrap();
-    let url = pg.url.replace("debrief@", "debrief:secret@");
+    let url = pg.url().replace("debrief@", "debrief:secret@");
     let err = PgQueue::connect(&url, fast_cfg()).unwrap_err().to_string();
     assert!(err.contains("newer than this build") && err.contains("***") && !err.contains("secret"), "{err}");
 }

@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use anyhow::{bail, ensure, Context, Result};
 use clap::{Parser, ValueEnum};
-use debrief_jobq::{Claim, NewJob, PgQueue, Queue, QueueConfig, Status, TaskType, WorkerIdent};
+use debrief_jobq::{JobQueue, NewJob, PgQueue, Queue, QueueConfig, Status, TaskType, WorkerIdent};
 use serde_json::json;
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
@@ -50,36 +50,6 @@ struct Cli {
     consume: bool,
 }
 
-/// The queue under test.
-enum Backend {
-    Lite(Queue),
-    Pg(PgQueue),
-}
-
-impl Backend {
-    fn claim(&self, who: &WorkerIdent) -> Result<Option<Claim>> {
-        Ok(match self {
-            Backend::Lite(q) => q.claim(who, TaskType::Audio)?,
-            Backend::Pg(q) => q.claim(who, TaskType::Audio)?,
-        })
-    }
-
-    fn complete(&self, c: &Claim, result: &serde_json::Value) -> Result<()> {
-        match self {
-            Backend::Lite(q) => q.complete(c, result)?,
-            Backend::Pg(q) => q.complete(c, result)?,
-        }
-        Ok(())
-    }
-
-    fn complete_and_claim(&self, c: &Claim, result: &serde_json::Value, who: &WorkerIdent) -> Result<Option<Claim>> {
-        Ok(match self {
-            Backend::Lite(q) => q.complete_and_claim(c, result, |_| Ok(()), who, TaskType::Audio)?,
-            Backend::Pg(q) => q.complete_and_claim(c, result, |_| Ok(()), who, TaskType::Audio)?,
-        })
-    }
-}
-
 fn main() -> Result<()> {
     let cli = Cli::parse();
     let cfg = QueueConfig { writer_gate: !cli.no_gate, ..QueueConfig::default() };
@@ -87,13 +57,13 @@ fn main() -> Result<()> {
         let q =
             PgQueue::connect(url, cfg).with_context(|| format!("connecting to {}", debrief_jobq::redact_url(url)))?;
         if cli.consume {
-            return consume(&Backend::Pg(q), cli.mode);
+            return consume(&q, cli.mode);
         }
         return run_pg(&cli, &q, url);
     }
     let q = Queue::open(&cli.db, cfg).with_context(|| format!("opening {}", cli.db.display()))?;
     if cli.consume {
-        return consume(&Backend::Lite(q), cli.mode);
+        return consume(&q, cli.mode);
     }
     let m = q.create_meeting(Some("bench"), None)?;
     q.write(|tx| {
@@ -207,22 +177,22 @@ fn run_pg(cli: &Cli, q: &PgQueue, url: &str) -> Result<()> {
     Ok(())
 }
 
-fn consume(q: &Backend, mode: Mode) -> Result<()> {
+fn consume(q: &dyn JobQueue, mode: Mode) -> Result<()> {
     let who = WorkerIdent::current("bench");
     println!("ready");
     std::io::stdout().flush()?;
     let mut go = String::new();
     std::io::stdin().read_line(&mut go)?;
     let mut n = 0u64;
-    let mut next = q.claim(&who)?;
+    let mut next = q.claim(&who, TaskType::Audio)?;
     while let Some(c) = next {
         let result = json!({ "n": c.payload["n"] });
         n += 1;
         next = match mode {
-            Mode::OneCommit => q.complete_and_claim(&c, &result, &who)?,
+            Mode::OneCommit => q.complete_then_claim(&c, &result, &who, TaskType::Audio)?,
             Mode::TwoCommit => {
                 q.complete(&c, &result)?;
-                q.claim(&who)?
+                q.claim(&who, TaskType::Audio)?
             }
         };
     }

@@ -4,6 +4,9 @@
 //! from many processes never interleave) and in the `test_done` table, written in the
 //! completing transaction.
 //!
+//! `--database-url postgres://...` runs it on PostgreSQL instead of the SQLite file
+//! (`PgQueue`), where the test creates `test_done` itself.
+//!
 //! `drain`: claim, heartbeat, complete jobs of one type until none can become ready.
 //! `gpu`: contend for the GPU lease and record each critical section's interval.
 
@@ -16,14 +19,19 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use debrief_jobq::{Claim, Device, DeviceRequest, Queue, QueueConfig, QueueError, Retry, TaskType, WorkerIdent};
+use debrief_jobq::{
+    Claim, Device, DeviceRequest, JobQueue, PgQueue, Queue, QueueConfig, QueueError, Retry, TaskType, WorkerIdent,
+};
 use serde_json::json;
 
 #[derive(Parser)]
 struct Cli {
     /// The database file.
+    #[arg(long, required_unless_present = "database_url")]
+    db: Option<PathBuf>,
+    /// A PostgreSQL database to use instead of the file.
     #[arg(long)]
-    db: PathBuf,
+    database_url: Option<String>,
     /// Append-only log of what this process did.
     #[arg(long)]
     log: PathBuf,
@@ -49,6 +57,9 @@ enum Cmd {
         /// Heartbeat period in ms.
         #[arg(long, default_value_t = 500)]
         heartbeat_ms: u64,
+        /// Pretend to run on another host (see `gpu --host`).
+        #[arg(long)]
+        host: Option<String>,
     },
     /// Contend for the GPU with full-budget leases.
     Gpu {
@@ -103,31 +114,96 @@ fn main() -> Result<()> {
         backoff_max: Duration::from_millis(cli.backoff_ms * 8),
         ..QueueConfig::default()
     };
-    let q = Queue::open(&cli.db, cfg).with_context(|| format!("opening {}", cli.db.display()))?;
+    let db = match (&cli.database_url, &cli.db) {
+        (Some(url), _) => Db::Pg(PgQueue::connect(url, cfg).context("connecting to PostgreSQL")?),
+        (None, Some(path)) => Db::Lite(Queue::open(path, cfg).with_context(|| format!("opening {}", path.display()))?),
+        (None, None) => anyhow::bail!("--db or --database-url is required"),
+    };
     let mut log = Log::open(&cli.log)?;
+    let ident = |name: &str, host: Option<String>| {
+        let mut who = WorkerIdent::current(name);
+        if let Some(h) = host {
+            who.host = h;
+        }
+        who
+    };
     match cli.cmd {
-        Cmd::Drain { task, pipeline, heartbeat_ms } => {
-            drain(&q, &mut log, task, pipeline, Duration::from_millis(heartbeat_ms))
+        Cmd::Drain { task, pipeline, heartbeat_ms, host } => {
+            drain(&db, &mut log, &ident("test-worker", host), task, pipeline, Duration::from_millis(heartbeat_ms))
         }
         Cmd::Gpu { rounds, hold_us, marker, hog, host } => {
-            let mut who = WorkerIdent::current("gpu-test");
-            if let Some(h) = host {
-                who.host = h;
+            gpu(db.q(), &mut log, &ident("gpu-test", host), rounds, hold_us, &marker, hog)
+        }
+    }
+}
+
+/// The queue, SQLite or PostgreSQL: the shared operations through [`JobQueue`], the
+/// completion that writes `test_done` in the job's own transaction per backend.
+#[derive(Clone)]
+enum Db {
+    Lite(Queue),
+    Pg(PgQueue),
+}
+
+type StoreResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+impl Db {
+    fn q(&self) -> &dyn JobQueue {
+        match self {
+            Db::Lite(q) => q,
+            Db::Pg(q) => q,
+        }
+    }
+
+    /// Completes `claim`, recording it in `test_done` in the same transaction; with
+    /// `pipeline`, claims the next job of that type in it too.
+    fn finish(
+        &self,
+        claim: &Claim,
+        result: &serde_json::Value,
+        pipeline: Option<(&WorkerIdent, TaskType)>,
+    ) -> Result<Option<Claim>, QueueError> {
+        let (job, pid, attempt) = (claim.job_id.0, i64::from(std::process::id()), i64::from(claim.attempt));
+        match self {
+            Db::Lite(q) => {
+                let store = |tx: &rusqlite::Transaction<'_>| -> StoreResult {
+                    tx.execute(
+                        "INSERT INTO test_done (job_id, pid, attempt) VALUES (?1, ?2, ?3)",
+                        (job, pid, attempt),
+                    )?;
+                    Ok(())
+                };
+                match pipeline {
+                    Some((who, task)) => q.complete_and_claim(claim, result, store, who, task),
+                    None => q.complete_with(claim, result, store).map(|()| None),
+                }
             }
-            gpu(&q, &mut log, &who, rounds, hold_us, &marker, hog)
+            Db::Pg(q) => {
+                let store = |tx: &mut postgres::Transaction<'_>| -> StoreResult {
+                    tx.execute(
+                        "INSERT INTO test_done (job_id, pid, attempt) VALUES ($1, $2, $3)",
+                        &[&job, &pid, &attempt],
+                    )?;
+                    Ok(())
+                };
+                match pipeline {
+                    Some((who, task)) => q.complete_and_claim(claim, result, store, who, task),
+                    None => q.complete_with(claim, result, store).map(|()| None),
+                }
+            }
         }
     }
 }
 
 /// Runs a heartbeat thread for `claim` until the returned guard is dropped. The flag
 /// turns true if the claim was lost.
-fn heartbeat(q: &Queue, claim: &Claim, every: Duration) -> (mpsc::Sender<()>, Arc<AtomicBool>) {
+fn heartbeat(db: &Db, claim: &Claim, every: Duration) -> (mpsc::Sender<()>, Arc<AtomicBool>) {
     let (stop, stopped) = mpsc::channel::<()>();
     let lost = Arc::new(AtomicBool::new(false));
-    let (q, fence, flag) = (q.clone(), claim.fence.clone(), lost.clone());
+    let (db, fence, flag) = (db.clone(), claim.fence.clone(), lost.clone());
     std::thread::spawn(move || {
         while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
-            if let Err(QueueError::LostClaim { .. }) = q.heartbeat(&fence) {
+            if let Err(QueueError::LostClaim { .. }) = db.q().heartbeat(&fence) {
                 flag.store(true, Ordering::SeqCst);
                 return;
             }
@@ -136,13 +212,13 @@ fn heartbeat(q: &Queue, claim: &Claim, every: Duration) -> (mpsc::Sender<()>, Ar
     (stop, lost)
 }
 
-fn drain(q: &Queue, log: &mut Log, task: TaskType, pipeline: bool, hb: Duration) -> Result<()> {
-    let who = WorkerIdent::current("test-worker");
+fn drain(db: &Db, log: &mut Log, who: &WorkerIdent, task: TaskType, pipeline: bool, hb: Duration) -> Result<()> {
+    let q = db.q();
     let mut next: Option<Claim> = None;
     loop {
         let claim = match next.take() {
             Some(c) => c,
-            None => match q.claim(&who, task)? {
+            None => match q.claim(who, task)? {
                 Some(c) => c,
                 None => {
                     // Take back the work of crashed workers, then see whether anything
@@ -167,7 +243,7 @@ fn drain(q: &Queue, log: &mut Log, task: TaskType, pipeline: bool, hb: Duration)
             log.line(&format!("FAIL {} {out:?}", claim.job_id))?;
             continue;
         }
-        let (stop, lost) = heartbeat(q, &claim, hb);
+        let (stop, lost) = heartbeat(db, &claim, hb);
         if let Some(ms) = p["work_ms"].as_u64() {
             std::thread::sleep(Duration::from_millis(ms));
         }
@@ -176,19 +252,8 @@ fn drain(q: &Queue, log: &mut Log, task: TaskType, pipeline: bool, hb: Duration)
             log.line(&format!("LOST {}", claim.job_id))?;
             continue;
         }
-        let store = |tx: &rusqlite::Transaction<'_>| -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-            tx.execute(
-                "INSERT INTO test_done (job_id, pid, attempt) VALUES (?1, ?2, ?3)",
-                (claim.job_id, std::process::id(), claim.attempt),
-            )?;
-            Ok(())
-        };
         let result = json!({ "pid": std::process::id() });
-        let done = if pipeline {
-            q.complete_and_claim(&claim, &result, store, &who, task).map(|n| next = n)
-        } else {
-            q.complete_with(&claim, &result, store)
-        };
+        let done = db.finish(&claim, &result, pipeline.then_some((who, task))).map(|n| next = n);
         match done {
             Ok(()) => log.line(&format!("DONE {} {}", claim.job_id, std::process::id()))?,
             Err(QueueError::LostClaim { job_id }) => log.line(&format!("LOST {job_id}"))?,
@@ -197,7 +262,15 @@ fn drain(q: &Queue, log: &mut Log, task: TaskType, pipeline: bool, hb: Duration)
     }
 }
 
-fn gpu(q: &Queue, log: &mut Log, who: &WorkerIdent, rounds: u32, hold_us: u64, marker: &Path, hog: bool) -> Result<()> {
+fn gpu(
+    q: &dyn JobQueue,
+    log: &mut Log,
+    who: &WorkerIdent,
+    rounds: u32,
+    hold_us: u64,
+    marker: &Path,
+    hog: bool,
+) -> Result<()> {
     let me = std::process::id();
     let req = DeviceRequest::exclusive(Device::Gpu);
     for _ in 0..rounds {
