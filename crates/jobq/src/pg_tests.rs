@@ -292,9 +292,19 @@ fn pg_schema_matches_the_sqlite_queue_tables_and_every_statement_prepares() {
     names.dedup();
     assert_eq!(
         names,
-        ["blobs", "debrief_schema", "device_leases", "job_deps", "jobs", "meetings", "worker_deaths", "workers"]
+        [
+            "blobs",
+            "debrief_schema",
+            "device_leases",
+            "job_deps",
+            "jobs",
+            "meetings",
+            "migrations",
+            "worker_deaths",
+            "workers"
+        ]
     );
-    for t in names.iter().filter(|t| !matches!(t.as_str(), "blobs" | "debrief_schema")) {
+    for t in names.iter().filter(|t| !matches!(t.as_str(), "blobs" | "debrief_schema" | "migrations")) {
         let pg_cols: Vec<&str> = tables.iter().filter(|(n, _)| n == t).map(|(_, c)| c.as_str()).collect();
         let mut lite_cols: Vec<String> = lite
             .read(|c| {
@@ -323,4 +333,61 @@ fn pg_schema_matches_the_sqlite_queue_tables_and_every_statement_prepares() {
     let url = pg.url().replace("debrief@", "debrief:secret@");
     let err = PgQueue::connect(&url, fast_cfg()).unwrap_err().to_string();
     assert!(err.contains("newer than this build") && err.contains("***") && !err.contains("secret"), "{err}");
+}
+
+#[test]
+fn pg_migrate_to_copies_a_sqlite_queue_and_its_files_verified_and_resumable() {
+    let pg = PgServer::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let lite = Queue::open(&dir.path().join("debrief.db"), fast_cfg()).unwrap();
+    let m = lite.create_meeting(Some("weekly"), Some("import:/x.flac")).unwrap();
+    std::fs::create_dir_all(dir.path().join("meetings/1/audio")).unwrap();
+    let mut chunks = Vec::new();
+    for seq in 0..3 {
+        let rel = format!("meetings/1/audio/chunk-{seq:05}.wav");
+        std::fs::write(dir.path().join(&rel), vec![seq as u8; 1000 + seq as usize]).unwrap();
+        chunks.push(lite.enqueue(&NewJob::new(m, TaskType::Audio, seq).payload(json!({"path": rel}))).unwrap().0);
+    }
+    // One chunk done, with its result; the transcript waits on all of them.
+    let c = lite.claim(&me(), TaskType::Audio).unwrap().unwrap();
+    lite.complete(&c, &json!({"segments": 4})).unwrap();
+    lite.close_meeting(m, Some(180_000)).unwrap();
+    let t = lite.enqueue(&NewJob::new(m, TaskType::Transcript, 0).after_settled(chunks.clone())).unwrap().0;
+    std::fs::remove_file(dir.path().join("meetings/1/audio/chunk-00002.wav")).unwrap();
+
+    let url = pg.create_database("moved").unwrap();
+    let q = PgQueue::connect(&url, fast_cfg()).unwrap();
+    let first = migrate_to(&lite, dir.path(), &q).unwrap();
+    assert_eq!(
+        first.tables,
+        [("meetings".to_owned(), 1), ("jobs".to_owned(), 4), ("job_deps".to_owned(), 3)],
+        "{first:?}"
+    );
+    assert_eq!((first.files_copied, first.files_present, first.file_bytes), (2, 0, 2001));
+    assert_eq!(first.files_missing, ["meetings/1/audio/chunk-00002.wav"]);
+    // Resumed (or run twice): nothing copied again, everything verified again.
+    let again = migrate_to(&lite, dir.path(), &q).unwrap();
+    assert_eq!((again.files_copied, again.files_present), (0, 2));
+    assert_eq!(again.tables, first.tables);
+    // The copied queue works: the result and dependencies came along, ids go on.
+    let done = q.job(c.job_id).unwrap().unwrap();
+    assert_eq!((done.status, done.result), (Status::Completed, Some(json!({"segments": 4}))));
+    assert_eq!(q.get_blob(m, "meetings/1/audio/chunk-00001.wav").unwrap().unwrap(), vec![1u8; 1001]);
+    assert!(q.claim(&me(), TaskType::Transcript).unwrap().is_none(), "its chunks are not settled");
+    let next = q.claim(&me(), TaskType::Audio).unwrap().unwrap();
+    assert_eq!(next.job_id, chunks[1]);
+    // Once verified, a rerun only verifies: the copy in use is never overwritten.
+    let m2 = q.create_meeting(Some("new"), None).unwrap();
+    assert_eq!(m2, MeetingId(m.0 + 1), "ids go on after the copied ones");
+    let err = migrate_to(&lite, dir.path(), &q).unwrap_err().to_string();
+    assert!(err.contains("table jobs differs") || err.contains("table meetings differs"), "{err}");
+    assert_eq!(q.job(next.job_id).unwrap().unwrap().status, Status::Processing, "left as it was");
+    let _ = t;
+    // A database that already holds another queue is refused.
+    let err = migrate_to(&lite, dir.path(), &pg.queue_with(fast_cfg()).unwrap());
+    assert!(err.is_ok(), "an empty database takes the copy: {err:?}");
+    let other = tempfile::tempdir().unwrap();
+    let lite2 = Queue::open(&other.path().join("debrief.db"), fast_cfg()).unwrap();
+    let err = migrate_to(&lite2, other.path(), &q).unwrap_err().to_string();
+    assert!(err.contains("already holds a queue (2 meetings)") && err.contains("empty database"), "{err}");
 }

@@ -110,4 +110,12 @@ CREATE TABLE blobs (
     PRIMARY KEY (meeting_id, path)
 );
 
+-- `foreman migrate-to` runs into this database: one row per SQLite source; finished_at
+-- is set once its copy was verified (a later run only verifies).
+CREATE TABLE migrations (
+    source       TEXT PRIMARY KEY,
+    started_at   BIGINT NOT NULL,
+    finished_at  BIGINT
+);
+
 CREATE TABLE debrief_schema (version INTEGER NOT NULL);

@@ -1,0 +1,257 @@
+//! Copying a SQLite data directory's queue into PostgreSQL (`foreman migrate-to`).
+//!
+//! What is copied: the queue tables PostgreSQL holds (meetings, jobs with their results,
+//! job dependencies), with their ids, and every input file a job names (chunk audio,
+//! screenshots: the `path` of AUDIO and VISUAL payloads) into `blobs` with its sha256.
+//! Device leases, registered workers and their deaths are live state of this machine
+//! and stay behind.
+//!
+//! Into an empty database only: the run is recorded in `migrations` (by the source
+//! file's path), and a database that holds meetings not copied by an unfinished run
+//! from the same source is refused, so a queue already in use is never overwritten.
+//! Resumable: rows go in batches, each batch in one transaction, as upserts keyed by
+//! the table's primary key, and files already stored with the same sha256 are skipped,
+//! so a run interrupted anywhere is finished by running it again. Once a run has been
+//! verified, running it again only verifies. Verified: after the copy, each
+//! table's row count and a sha256 over all its rows (every column as text, in key
+//! order) must be equal on both sides, and every file's stored hash must match both the
+//! file and the bytes stored; otherwise it is an error that says what differs.
+
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use crate::{MeetingId, PgQueue, Queue, QueueError, Result};
+
+/// The tables copied, with their key columns, parents first.
+const TABLES: &[(&str, &[&str])] =
+    &[("meetings", &["meeting_id"]), ("jobs", &["job_id"]), ("job_deps", &["job_id", "depends_on"])];
+
+/// Rows per transaction.
+const BATCH: usize = 500;
+
+/// What [`migrate_to`] copied and checked.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Migrated {
+    /// (table, rows) as verified on both sides.
+    pub tables: Vec<(String, u64)>,
+    /// Input files stored now.
+    pub files_copied: u64,
+    /// Input files found already stored with the same sha256 (a resumed run).
+    pub files_present: u64,
+    /// Input files a job names that are missing from the data directory (their jobs
+    /// cannot run anywhere; listed, not fatal).
+    pub files_missing: Vec<String>,
+    /// Bytes of input files verified in PostgreSQL.
+    pub file_bytes: u64,
+    /// The copy was finished by an earlier run: this one only verified it.
+    pub verified_only: bool,
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn invalid(msg: String) -> QueueError {
+    QueueError::Invalid(msg)
+}
+
+/// The columns of `table` in PostgreSQL (the drift test keeps them equal to SQLite's),
+/// with their types.
+fn columns(pg: &PgQueue, table: &str) -> Result<Vec<(String, String)>> {
+    pg.tx(|tx| {
+        let rows = tx.query(
+            "SELECT column_name, data_type FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position",
+            &[&table],
+        )?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    })
+}
+
+/// Every row of `table` in SQLite, each column as text (NULL as `None`), in key order.
+fn lite_rows(lite: &Queue, table: &str, cols: &[String], key: &[&str]) -> Result<Vec<Vec<Option<String>>>> {
+    let select = cols.iter().map(|c| format!("CAST({c} AS TEXT)")).collect::<Vec<_>>().join(", ");
+    let sql = format!("SELECT {select} FROM {table} ORDER BY {}", key.join(", "));
+    lite.read(|c| {
+        let mut st = c.prepare(&sql)?;
+        let rows = st.query_map([], |r| (0..cols.len()).map(|i| r.get::<_, Option<String>>(i)).collect())?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    })
+}
+
+/// The same from PostgreSQL.
+fn pg_rows(pg: &PgQueue, table: &str, cols: &[String], key: &[&str]) -> Result<Vec<Vec<Option<String>>>> {
+    let select = cols.iter().map(|c| format!("{c}::TEXT")).collect::<Vec<_>>().join(", ");
+    let sql = format!("SELECT {select} FROM {table} ORDER BY {}", key.join(", "));
+    pg.tx(|tx| Ok(tx.query(&sql, &[])?.iter().map(|r| (0..cols.len()).map(|i| r.get(i)).collect()).collect()))
+}
+
+/// Row count and a sha256 over the rows (fields and rows separated by control bytes,
+/// NULL distinct from any text).
+fn digest(rows: &[Vec<Option<String>>]) -> (u64, String) {
+    let mut h = Sha256::new();
+    for row in rows {
+        for f in row {
+            match f {
+                Some(s) => {
+                    h.update(b"\x02");
+                    h.update(s.as_bytes());
+                }
+                None => h.update(b"\x00"),
+            }
+            h.update(b"\x1f");
+        }
+        h.update(b"\x1e");
+    }
+    (rows.len() as u64, hex(&h.finalize()))
+}
+
+fn copy_table(lite: &Queue, pg: &PgQueue, table: &str, key: &[&str]) -> Result<u64> {
+    let typed = columns(pg, table)?;
+    if typed.is_empty() {
+        return Err(invalid(format!("{}: table {table} is missing", pg.database())));
+    }
+    let cols: Vec<String> = typed.iter().map(|(c, _)| c.clone()).collect();
+    let rows = lite_rows(lite, table, &cols, key)?;
+    let values =
+        typed.iter().enumerate().map(|(i, (_, t))| format!("CAST(${}::TEXT AS {t})", i + 1)).collect::<Vec<_>>();
+    let updates: Vec<String> =
+        cols.iter().filter(|c| !key.contains(&c.as_str())).map(|c| format!("{c} = EXCLUDED.{c}")).collect();
+    let sql = format!(
+        "INSERT INTO {table} ({}) VALUES ({}) ON CONFLICT ({}) DO {}",
+        cols.join(", "),
+        values.join(", "),
+        key.join(", "),
+        if updates.is_empty() { "NOTHING".to_owned() } else { format!("UPDATE SET {}", updates.join(", ")) }
+    );
+    for batch in rows.chunks(BATCH) {
+        pg.tx(|tx| {
+            let st = tx.prepare(&sql)?;
+            for row in batch {
+                let params: Vec<&(dyn postgres::types::ToSql + Sync)> =
+                    row.iter().map(|v| v as &(dyn postgres::types::ToSql + Sync)).collect();
+                tx.execute(&st, &params)?;
+            }
+            Ok(())
+        })?;
+    }
+    // The next id a PostgreSQL producer takes follows the copied ones.
+    if let [id] = key {
+        pg.tx(|tx| {
+            let sql = format!(
+                "SELECT setval(pg_get_serial_sequence('{table}', '{id}'), GREATEST((SELECT MAX({id}) FROM {table}), 1))"
+            );
+            tx.execute(sql.as_str(), &[])?;
+            Ok(())
+        })?;
+    }
+    Ok(rows.len() as u64)
+}
+
+fn verify_table(lite: &Queue, pg: &PgQueue, table: &str, key: &[&str]) -> Result<u64> {
+    let cols: Vec<String> = columns(pg, table)?.into_iter().map(|(c, _)| c).collect();
+    let (n_lite, h_lite) = digest(&lite_rows(lite, table, &cols, key)?);
+    let (n_pg, h_pg) = digest(&pg_rows(pg, table, &cols, key)?);
+    if (n_lite, &h_lite) != (n_pg, &h_pg) {
+        return Err(invalid(format!(
+            "table {table} differs: {n_lite} rows (sha256 {h_lite}) in {} against {n_pg} rows (sha256 {h_pg}) in \
+             {} (were workers or producers running during the copy, or has the copy been used since?)",
+            lite.path().display(),
+            pg.database()
+        )));
+    }
+    Ok(n_pg)
+}
+
+/// The input files jobs name: (meeting, path relative to the data directory).
+fn input_files(lite: &Queue) -> Result<Vec<(MeetingId, String)>> {
+    lite.read(|c| {
+        let mut st = c.prepare(
+            "SELECT DISTINCT meeting_id, json_extract(payload, '$.path') FROM jobs \
+             WHERE task_type IN ('AUDIO', 'VISUAL') AND json_extract(payload, '$.path') IS NOT NULL \
+             ORDER BY 1, 2",
+        )?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    })
+}
+
+/// Copies the queue of `lite` (whose data directory is `data_dir`) into `pg` and
+/// verifies it (see the module documentation).
+pub fn migrate_to(lite: &Queue, data_dir: &Path, pg: &PgQueue) -> Result<Migrated> {
+    let source = std::fs::canonicalize(lite.path()).unwrap_or_else(|_| lite.path().to_path_buf());
+    let source = source.to_string_lossy().into_owned();
+    let (meetings, run): (i64, Option<Option<i64>>) = pg.tx(|tx| {
+        let n: i64 = tx.query_one("SELECT COUNT(*) FROM meetings", &[])?.get(0);
+        let run = tx.query_opt("SELECT finished_at FROM migrations WHERE source = $1", &[&source])?.map(|r| r.get(0));
+        Ok((n, run))
+    })?;
+    let mut out = Migrated { verified_only: matches!(run, Some(Some(_))), ..Migrated::default() };
+    if run.is_none() && meetings > 0 {
+        return Err(invalid(format!(
+            "{} already holds a queue ({meetings} meetings) that was not copied from {source}: migrate-to copies \
+             into an empty database",
+            pg.database()
+        )));
+    }
+    if !out.verified_only {
+        pg.tx(|tx| {
+            tx.execute(
+                "INSERT INTO migrations (source, started_at) VALUES ($1, debrief_now_ms()) ON CONFLICT DO NOTHING",
+                &[&source],
+            )?;
+            Ok(())
+        })?;
+        for (table, key) in TABLES {
+            copy_table(lite, pg, table, key)?;
+        }
+    }
+    for (meeting, rel) in input_files(lite)? {
+        let file = data_dir.join(&rel);
+        let bytes = match std::fs::read(&file) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                out.files_missing.push(rel);
+                continue;
+            }
+            Err(source) => return Err(QueueError::Io { path: file, source }),
+        };
+        let want = hex(&Sha256::digest(&bytes));
+        let stored: Option<String> = pg.tx(|tx| {
+            Ok(tx
+                .query_opt("SELECT sha256 FROM blobs WHERE meeting_id = $1 AND path = $2", &[&meeting.0, &rel])?
+                .map(|r| r.get(0)))
+        })?;
+        if stored.as_deref() == Some(want.as_str()) {
+            out.files_present += 1;
+        } else if out.verified_only {
+            return Err(invalid(format!(
+                "{}: differs from the copy in {} (sha256 {want}, stored {})",
+                file.display(),
+                pg.database(),
+                stored.as_deref().unwrap_or("nothing")
+            )));
+        } else {
+            pg.put_blob(meeting, &rel, &bytes)?;
+            out.files_copied += 1;
+        }
+        // Read back and checked against the file's own hash.
+        let back = pg.get_blob(meeting, &rel)?.ok_or_else(|| invalid(format!("{rel}: not stored")))?;
+        if hex(&Sha256::digest(&back)) != want {
+            return Err(invalid(format!("{}: stored bytes differ from the file", file.display())));
+        }
+        out.file_bytes += back.len() as u64;
+    }
+    for (table, key) in TABLES {
+        let n = verify_table(lite, pg, table, key)?;
+        out.tables.push(((*table).to_owned(), n));
+    }
+    if !out.verified_only {
+        pg.tx(|tx| {
+            tx.execute("UPDATE migrations SET finished_at = debrief_now_ms() WHERE source = $1", &[&source])?;
+            Ok(())
+        })?;
+    }
+    Ok(out)
+}
