@@ -11,13 +11,11 @@ pub(crate) fn sample() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/standup.flac")
 }
 
-#[test]
-fn issue4_sample_meeting_is_transcribed_through_import_foreman_worker_and_export() {
-    let s = Scratch::new();
-    let data = s.path("data");
-    // Short chunks, so the meeting has several chunk boundaries to resolve.
+/// Imports the sample meeting into `data` in short chunks (20-30 s), so that it has
+/// several chunk boundaries; returns the meeting.
+pub(crate) fn import_sample_in_short_chunks(data: &Path) -> MeetingId {
     let (st, out, err) = run_out(
-        debrief("ingest", &data).arg("import").arg(sample()).args([
+        debrief("ingest", data).arg("import").arg(sample()).args([
             "--chunk-target",
             "25",
             "--chunk-min",
@@ -28,7 +26,14 @@ fn issue4_sample_meeting_is_transcribed_through_import_foreman_worker_and_export
         Duration::from_secs(120),
     );
     assert!(st.success(), "{err}");
-    let meeting: MeetingId = out.lines().last().unwrap().trim().parse().unwrap();
+    out.lines().last().unwrap().trim().parse().unwrap()
+}
+
+#[test]
+fn issue4_sample_meeting_is_transcribed_through_import_foreman_worker_and_export() {
+    let s = Scratch::new();
+    let data = s.path("data");
+    let meeting = import_sample_in_short_chunks(&data);
     let q = Queue::open(&data.join("debrief.db"), QueueConfig::default()).unwrap();
     let chunks = q.meeting_jobs(meeting).unwrap().len();
     assert!(chunks >= 3, "{chunks} chunks");

@@ -103,19 +103,7 @@ fn issue17_foreman_migrate_to_copies_an_imported_meeting_into_postgres_verified_
     let pg = PgServer::start().expect("PostgreSQL server");
     let s = Scratch::new();
     let data = s.path("data");
-    let (st, out, err) = run_out(
-        debrief("ingest", &data).arg("import").arg(crate::asr::sample()).args([
-            "--chunk-target",
-            "25",
-            "--chunk-min",
-            "20",
-            "--chunk-max",
-            "30",
-        ]),
-        Duration::from_secs(120),
-    );
-    assert!(st.success(), "{err}");
-    let meeting: i64 = out.lines().last().unwrap().trim().parse().unwrap();
+    let meeting = crate::asr::import_sample_in_short_chunks(&data).0;
     let (st, _, err) = run_out(debrief("foreman", &data).args(["run", "--once"]), Duration::from_secs(60));
     assert!(st.success(), "{err}");
     let lite = debrief_jobq::Queue::open(&data.join("debrief.db"), QueueConfig::default()).unwrap();

@@ -34,7 +34,7 @@ use sha2::{Digest, Sha256};
 use crate::device::{DeviceLease, DeviceRequest};
 use crate::jobs::{Claim, Crash, FailOutcome, Fence, JobRecord, NewJob, Retry};
 use crate::process::{hostname, pid_alive, WorkerIdent};
-use crate::recover::{triage, Evidence, Fate, LiveClaim, Recovered};
+use crate::recover::{batch_beside, triage, Evidence, Fate, LiveClaim, Recovered};
 use crate::types::{Device, JobId, MeetingId, MeetingStatus, Status, TaskType};
 use crate::{QueueConfig, QueueError, Result, SCHEMA_VERSION};
 
@@ -419,14 +419,9 @@ impl PgQueue {
                 }
             }
             for (c, what) in &crashed {
-                let batch: Vec<(JobId, &[Crash])> = crashed
-                    .iter()
-                    .filter(|(o, _)| o.job_id != c.job_id && o.task_type == c.task_type)
-                    .map(|(o, _)| (o.job_id, o.crash_log.as_slice()))
-                    .collect();
                 let v = {
                     let ev = PgEvidence(RefCell::new(&mut *tx));
-                    self.cfg.judge(&ev, c, what, &batch)?
+                    self.cfg.judge(&ev, c, what, &batch_beside(&crashed, c))?
                 };
                 let log = serde_json::to_string(&c.crash_log).map_err(|e| QueueError::Invalid(e.to_string()))?;
                 let backoff = self.cfg.crash_backoff_ms(c.crashes + 1);

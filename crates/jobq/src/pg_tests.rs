@@ -1,33 +1,16 @@
 //! The queue's semantics on a real PostgreSQL server: a fresh one per test
 //! ([`PgServer`]), stopped when the test ends.
 
-use std::process::Command;
 use std::time::Duration;
 
 use serde_json::json;
 
 use super::*;
+use crate::tests::{ghost, me};
 
+/// The SQLite tests' settings, with a small pool.
 fn fast_cfg() -> QueueConfig {
-    QueueConfig {
-        lease: Duration::from_millis(300),
-        backoff_base: Duration::from_millis(1),
-        backoff_max: Duration::from_millis(4),
-        poison_streak: 3,
-        pool_size: 2,
-        ..QueueConfig::default()
-    }
-}
-
-fn me() -> WorkerIdent {
-    WorkerIdent::current("test")
-}
-
-/// An identity on this host whose process has exited.
-fn ghost() -> WorkerIdent {
-    let mut child = Command::new("true").spawn().unwrap();
-    child.wait().unwrap();
-    WorkerIdent { pid: child.id(), ..WorkerIdent::current("ghost") }
+    QueueConfig { pool_size: 2, ..crate::tests::fast_cfg() }
 }
 
 fn status_of(q: &PgQueue, id: JobId) -> Status {

@@ -95,6 +95,17 @@ pub(crate) fn triage(c: &LiveClaim, here: &str, now: i64) -> Fate {
     Fate::Crashed { what, dead }
 }
 
+/// The crash logs of the other jobs of `c`'s type found dead in the same reaper pass:
+/// workers that died at the same moment (a power cut, the foreman killed with its
+/// children) are evidence about each other.
+pub(crate) fn batch_beside<'a>(crashed: &'a [(LiveClaim, String)], c: &LiveClaim) -> Vec<(JobId, &'a [Crash])> {
+    crashed
+        .iter()
+        .filter(|(o, _)| o.job_id != c.job_id && o.task_type == c.task_type)
+        .map(|(o, _)| (o.job_id, o.crash_log.as_slice()))
+        .collect()
+}
+
 impl LiveClaim {
     /// Appends this death to the crash log (keeping the last [`CRASH_LOG_LEN`]).
     pub(crate) fn log_crash(&mut self, now: i64) {
@@ -202,12 +213,7 @@ impl Queue {
             // Judged together: workers that died at the same moment (a power cut, the
             // foreman killed with its children) are evidence about each other.
             for (c, what) in &crashed {
-                let batch: Vec<(JobId, &[Crash])> = crashed
-                    .iter()
-                    .filter(|(o, _)| o.job_id != c.job_id && o.task_type == c.task_type)
-                    .map(|(o, _)| (o.job_id, o.crash_log.as_slice()))
-                    .collect();
-                let v = self.cfg.judge(tx, c, what, &batch)?;
+                let v = self.cfg.judge(tx, c, what, &batch_beside(&crashed, c))?;
                 let log = serde_json::to_string(&c.crash_log).map_err(|e| QueueError::Invalid(e.to_string()))?;
                 let status: Option<Status> = tx
                     .prepare_cached(sql::REAPER_CRASHED)?

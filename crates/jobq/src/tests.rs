@@ -9,7 +9,7 @@ use serde_json::json;
 use super::*;
 use crate::jobs::Crash;
 
-fn fast_cfg() -> QueueConfig {
+pub(crate) fn fast_cfg() -> QueueConfig {
     QueueConfig {
         lease: Duration::from_millis(300),
         backoff_base: Duration::from_millis(1),
@@ -26,7 +26,7 @@ fn fresh(cfg: QueueConfig) -> (tempfile::TempDir, Queue) {
     (dir, q)
 }
 
-fn me() -> WorkerIdent {
+pub(crate) fn me() -> WorkerIdent {
     WorkerIdent::current("test")
 }
 
@@ -393,7 +393,7 @@ fn dependencies_gate_claims_and_failed_ones_show_as_blocked() {
 }
 
 /// A worker identity whose pid is a dead child of ours.
-fn ghost() -> WorkerIdent {
+pub(crate) fn ghost() -> WorkerIdent {
     let mut child = std::process::Command::new("true").spawn().unwrap();
     child.wait().unwrap();
     WorkerIdent { pid: child.id(), ..WorkerIdent::current("ghost") }
