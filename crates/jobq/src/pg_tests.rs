@@ -301,7 +301,18 @@ fn pg_schema_matches_the_sqlite_queue_tables_and_every_statement_prepares() {
         lite_cols.sort();
         assert_eq!(pg_sorted, lite_cols, "table {t}: PostgreSQL and SQLite columns differ");
     }
-    // Every statement parses and plans against the schema.
+    // Every file in sql/pg/ is a statement the backend uses (or the schema), and every
+    // statement parses and plans against the schema.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sql/pg");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|f| f != "schema.sql")
+        .collect();
+    files.sort();
+    let mut listed: Vec<String> = crate::pg::ALL.iter().map(|(f, _)| (*f).to_owned()).collect();
+    listed.sort();
+    assert_eq!(files, listed, "sql/pg/ and pg.rs's statement list differ");
     q.tx(|tx| {
         for (file, text) in crate::pg::ALL {
             if let Err(e) = tx.prepare(text) {
