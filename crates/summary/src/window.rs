@@ -50,9 +50,7 @@ impl Line {
     pub fn unsure_text(&self, text: &str) -> bool {
         let Some(at) = self.said.find(text) else { return self.unsure };
         let end = at + text.len();
-        let p: Vec<u32> =
-            self.word_p.iter().filter(|(s, e, _)| *s < end && *e > at).map(|(_, _, p)| u32::from(*p)).collect();
-        !p.is_empty() && (p.iter().sum::<u32>() as f32 / p.len() as f32) < MIN_LINE_CONFIDENCE * 100.0
+        unsure(self.word_p.iter().filter(|(s, e, _)| *s < end && *e > at))
     }
 }
 
@@ -81,12 +79,13 @@ fn word_spans(said: &str, words: &[debrief_transcript::Word]) -> Vec<(usize, usi
 /// the meetings' facts were at 0.7 or more.
 pub const MIN_LINE_CONFIDENCE: f32 = 0.6;
 
-/// Whether Whisper's word probabilities say the words of `s` are likely misheard (a
+/// Whether Whisper's probabilities for these located words (see [`Line::word_p`]) say
+/// they are likely misheard: their mean is under [`MIN_LINE_CONFIDENCE`]. No words (a
 /// segment without probabilities, such as one written by a test or an older database,
-/// is not).
-fn unsure(s: &Segment) -> bool {
-    let p: Vec<f32> = s.words.iter().map(|w| w.p).filter(|p| *p > 0.0).collect();
-    !p.is_empty() && p.iter().sum::<f32>() / (p.len() as f32) < MIN_LINE_CONFIDENCE
+/// or a slide) is not unsure.
+fn unsure<'a>(spans: impl Iterator<Item = &'a (usize, usize, u8)>) -> bool {
+    let p: Vec<u32> = spans.map(|(_, _, p)| u32::from(*p)).collect();
+    !p.is_empty() && (p.iter().sum::<u32>() as f32 / p.len() as f32) < MIN_LINE_CONFIDENCE * 100.0
 }
 
 /// A run of consecutive lines that fits the model's context with its prompt and answer.
@@ -132,17 +131,18 @@ pub fn lines(segments: &[Segment]) -> Vec<Line> {
                 return None;
             }
             let speaker = s.speaker.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+            let word_p = word_spans(&said, &s.words);
             Some(Line {
                 n: 0,
                 start_ms: s.start_ms,
                 end_ms: s.end_ms.max(s.start_ms),
                 text: String::new(),
-                word_p: word_spans(&said, &s.words),
+                unsure: unsure(word_p.iter()),
+                word_p,
                 said,
                 speaker,
                 segment: Some(i),
                 slide: None,
-                unsure: unsure(s),
             })
         })
         .collect();
