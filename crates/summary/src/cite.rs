@@ -322,7 +322,7 @@ const FIGURE_WORDS: &[&str] = &[
 /// Whether a sentence states a measured figure: a number (in digits, or a number word)
 /// followed within two words by a unit, or an amount of money ("$4,000"). A meeting's
 /// figures (a latency goal, a price, a deadline in weeks) are what a reader looks up.
-fn states_figure(sentence: &str) -> bool {
+pub(crate) fn states_figure(sentence: &str) -> bool {
     if sentence.contains(['$', '€', '£', '%']) && sentence.chars().any(|c| c.is_ascii_digit()) {
         return true;
     }

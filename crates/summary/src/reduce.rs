@@ -16,7 +16,8 @@ use crate::{mmss, parse, Item, Notes, Summary};
 
 /// Most items per list in a summary, per started ten minutes of meeting.
 pub const CAP: usize = 10;
-/// Most key points in a summary, per started ten minutes of meeting.
+/// Most key points in a summary, per started ten minutes of meeting; lines stating a
+/// measured figure may add more, up to [`CAP`].
 pub const KEY_POINTS: usize = 5;
 /// The span [`CAP`] and [`KEY_POINTS`] are for: a longer meeting says more.
 const CAP_SPAN_MS: i64 = 10 * 60_000;
@@ -74,8 +75,10 @@ pub fn informativeness(text: &str) -> i32 {
         - if text.trim_end().ends_with('?') { 3 } else { 0 }
 }
 
-/// The `cap` most informative key points (ties: the earlier), in time order.
-fn most_informative(items: Vec<Item>, cap: usize) -> Vec<Item> {
+/// The `cap` most informative key points (ties: the earlier), and past them the lines
+/// that state a measured figure ("under 200 milliseconds", "$30,000 this year": what a
+/// reader looks up) up to `figures_cap` in all, in time order.
+fn most_informative(items: Vec<Item>, cap: usize, figures_cap: usize) -> Vec<Item> {
     let items = dedup(items);
     if items.len() <= cap {
         return items;
@@ -83,6 +86,14 @@ fn most_informative(items: Vec<Item>, cap: usize) -> Vec<Item> {
     let mut ranked: Vec<(i32, usize)> = items.iter().enumerate().map(|(k, i)| (-informativeness(&i.text), k)).collect();
     ranked.sort();
     let mut keep: Vec<usize> = ranked.into_iter().take(cap).map(|(_, k)| k).collect();
+    for (k, it) in items.iter().enumerate() {
+        if keep.len() >= figures_cap.max(cap) {
+            break;
+        }
+        if !keep.contains(&k) && crate::cite::states_figure(&it.text) {
+            keep.push(k);
+        }
+    }
     keep.sort_unstable();
     keep.into_iter().map(|k| items[k].clone()).collect()
 }
@@ -94,7 +105,7 @@ pub fn merge(notes: &[Notes]) -> Summary {
     let per = usize::try_from((end.max(1) + CAP_SPAN_MS - 1) / CAP_SPAN_MS).unwrap_or(1);
     Summary {
         overview: String::new(),
-        key_points: most_informative(all(|n| &n.key_points), KEY_POINTS * per),
+        key_points: most_informative(all(|n| &n.key_points), KEY_POINTS * per, CAP * per),
         decisions: spread(all(|n| &n.decisions), CAP * per),
         action_items: spread(all(|n| &n.action_items), CAP * per),
         open_questions: spread(all(|n| &n.open_questions), CAP * per),

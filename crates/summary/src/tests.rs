@@ -353,6 +353,30 @@ fn explicit_lines_are_listed_without_labels_and_longer_meetings_keep_more() {
 }
 
 #[test]
+fn measured_figures_are_kept_past_the_key_point_cap() {
+    // Eight plain points and three figures in five minutes: the five most informative,
+    // and the figures the ranking left out, up to the list cap.
+    let mut said: Vec<String> =
+        (0..8).map(|i| format!("The team discussed the onboarding checklist item number {i} at length.")).collect();
+    said.insert(2, "Our goal is under 200 milliseconds.".into());
+    said.insert(5, "The budget is about $30,000 this year.".into());
+    said.push("The first customers move in six weeks.".into());
+    let segs: Vec<Segment> = said.iter().enumerate().map(|(i, t)| seg(i as i64 * 20, Some("Ana"), t)).collect();
+    let answer = format!(
+        r#"{{"lines": [{}]}}"#,
+        (1..=said.len()).map(|n| format!(r#"{{"line": {n}, "type": "point"}}"#)).collect::<Vec<_>>().join(", ")
+    );
+    let s = reduce::merge(&[cite::notes(&answer, &lines(&segs), false, None).unwrap()]);
+    let kept: Vec<&str> = s.key_points.iter().map(|i| i.text.as_str()).collect();
+    for figure in ["200 milliseconds", "$30,000", "six weeks"] {
+        assert!(kept.iter().any(|k| k.contains(figure)), "{figure} missing from {kept:?}");
+    }
+    assert!(kept.len() > reduce::KEY_POINTS && kept.len() <= reduce::CAP, "{kept:?}");
+    let at: Vec<i64> = s.key_points.iter().map(|i| i.start_ms).collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "in time order: {at:?}");
+}
+
+#[test]
 fn a_measured_figure_is_a_key_point_without_a_label() {
     let segs = vec![
         seg(0, Some("Victor"), "Our goal is under 200 milliseconds."),
