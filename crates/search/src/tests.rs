@@ -136,6 +136,7 @@ fn summary_items_and_slides_are_found_once() {
         lines: vec![0],
         slides: Vec::new(),
         speaker: Some("S1".into()),
+        heard: None,
     };
     let mut s = debrief_summary::Summary {
         overview: "Two speakers talked about the launch.".into(),
@@ -219,6 +220,7 @@ fn upgrading_a_version_5_database_indexes_what_it_already_holds() {
                 lines: vec![1],
                 slides: Vec::new(),
                 speaker: Some("S2".into()),
+                heard: None,
             }],
             ..Default::default()
         };

@@ -557,6 +557,7 @@ pub fn item(line: &Line, kind: Kind, prose: Option<&str>, meeting: Option<Day>) 
         lines: line.segment.into_iter().collect(),
         slides: line.slide.into_iter().collect(),
         speaker: line.speaker.clone(),
+        heard: line.heard(&sentence),
     }
 }
 

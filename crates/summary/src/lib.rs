@@ -66,6 +66,10 @@ pub struct Item {
     /// Who said the cited line, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub speaker: Option<String>,
+    /// How clearly Whisper heard the item's own sentence: its words' mean probability,
+    /// in percent (absent for slides and for text without word probabilities).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heard: Option<u8>,
 }
 
 /// The notes of one window (map output), or of a group of windows (an intermediate

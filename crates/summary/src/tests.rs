@@ -352,16 +352,30 @@ fn explicit_lines_are_listed_without_labels_and_longer_meetings_keep_more() {
     assert_eq!(at, (0..10).map(|j| j * 3 * 5000).collect::<Vec<_>>());
 }
 
+/// A transcript segment with Whisper's word probabilities, all `p`.
+fn heard_at(start_s: i64, text: &str, p: f32) -> Segment {
+    Segment {
+        words: text
+            .split_whitespace()
+            .map(|w| debrief_transcript::Word { text: format!(" {w}"), start_ms: 0, end_ms: 0, p, speaker: None })
+            .collect(),
+        ..seg(start_s, Some("Ana"), text)
+    }
+}
+
 #[test]
-fn measured_figures_are_kept_past_the_key_point_cap() {
-    // Eight plain points and three figures in five minutes: the five most informative,
-    // and the figures the ranking left out, up to the list cap.
-    let mut said: Vec<String> =
-        (0..8).map(|i| format!("The team discussed the onboarding checklist item number {i} at length.")).collect();
-    said.insert(2, "Our goal is under 200 milliseconds.".into());
-    said.insert(5, "The budget is about $30,000 this year.".into());
-    said.push("The first customers move in six weeks.".into());
-    let segs: Vec<Segment> = said.iter().enumerate().map(|(i, t)| seg(i as i64 * 20, Some("Ana"), t)).collect();
+fn measured_figures_heard_clearly_are_kept_past_the_key_point_cap() {
+    // Eight plain points and four figures in five minutes: the five most informative,
+    // and the clearly heard figures the ranking left out, up to the list cap; a figure
+    // heard at 0.7 (citable, but likely misheard) is not added.
+    let mut said: Vec<(String, f32)> = (0..8)
+        .map(|i| (format!("The team discussed the onboarding checklist item number {i} at length."), 0.9))
+        .collect();
+    said.insert(2, ("Our goal is under 200 milliseconds.".into(), 0.9));
+    said.insert(4, ("The largest $1,440 million per customer.".into(), 0.7));
+    said.insert(6, ("The budget is about $30,000 this year.".into(), 0.9));
+    said.push(("The first customers move in six weeks.".into(), 0.9));
+    let segs: Vec<Segment> = said.iter().enumerate().map(|(i, (t, p))| heard_at(i as i64 * 20, t, *p)).collect();
     let answer = format!(
         r#"{{"lines": [{}]}}"#,
         (1..=said.len()).map(|n| format!(r#"{{"line": {n}, "type": "point"}}"#)).collect::<Vec<_>>().join(", ")
@@ -371,7 +385,9 @@ fn measured_figures_are_kept_past_the_key_point_cap() {
     for figure in ["200 milliseconds", "$30,000", "six weeks"] {
         assert!(kept.iter().any(|k| k.contains(figure)), "{figure} missing from {kept:?}");
     }
+    assert!(!kept.iter().any(|k| k.contains("$1,440")), "{kept:?}");
     assert!(kept.len() > reduce::KEY_POINTS && kept.len() <= reduce::CAP, "{kept:?}");
+    assert_eq!(s.key_points[0].heard, Some(90));
     let at: Vec<i64> = s.key_points.iter().map(|i| i.start_ms).collect();
     assert!(at.windows(2).all(|w| w[0] < w[1]), "in time order: {at:?}");
 }
@@ -442,6 +458,7 @@ fn statements_run_on_a_fresh_schema_and_rows_round_trip() {
                 lines: vec![0],
                 slides: Vec::new(),
                 speaker: None,
+                heard: None,
             }],
             ..Notes::default()
         };

@@ -52,6 +52,15 @@ impl Line {
         let end = at + text.len();
         unsure(self.word_p.iter().filter(|(s, e, _)| *s < end && *e > at))
     }
+
+    /// The mean probability (percent) of the words of `text` (a part of
+    /// [`Line::said`], else the whole line); `None` without word probabilities.
+    pub fn heard(&self, text: &str) -> Option<u8> {
+        let (at, end) = self.said.find(text).map_or((0, self.said.len()), |at| (at, at + text.len()));
+        let p: Vec<u32> =
+            self.word_p.iter().filter(|(s, e, _)| *s < end && *e > at).map(|(_, _, p)| u32::from(*p)).collect();
+        (!p.is_empty()).then(|| u8::try_from(p.iter().sum::<u32>() / p.len() as u32).unwrap_or(100))
+    }
 }
 
 /// Where each of `words` (with a probability) is in `said`, in order.

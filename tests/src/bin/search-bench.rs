@@ -114,6 +114,7 @@ fn main() -> Result<()> {
                     lines: vec![i],
                     slides: Vec::new(),
                     speaker: s.speaker.clone(),
+                    heard: None,
                 }
             })
             .collect();
