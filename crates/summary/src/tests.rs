@@ -512,13 +512,7 @@ fn statements_run_on_a_fresh_schema_and_rows_round_trip() {
 /// words state a decision plainly; the same line heard clearly is listed.
 #[test]
 fn a_line_whisper_was_unsure_of_is_never_cited() {
-    let heard = |text: &str, p: f32| Segment {
-        words: text
-            .split_whitespace()
-            .map(|w| debrief_transcript::Word { text: format!(" {w}"), start_ms: 0, end_ms: 0, p, speaker: None })
-            .collect(),
-        ..seg(0, Some("Ben"), text)
-    };
+    let heard = |text: &str, p: f32| heard_at(0, text, p);
     let said = "We decided to ship version two on May 3rd.";
     let unsure = lines(&[heard(said, 0.3), heard("Thanks everyone.", 0.9)]);
     assert!(unsure[0].unsure && !unsure[1].unsure);
