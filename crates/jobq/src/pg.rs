@@ -520,7 +520,8 @@ impl PgQueue {
     }
 }
 
-fn hex(b: &[u8]) -> String {
+/// Lower-case hex of `b` (a sha256 as stored in `blobs`).
+pub(crate) fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 

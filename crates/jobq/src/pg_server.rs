@@ -15,6 +15,7 @@ pub struct PgServer {
     dir: PathBuf,
     bin: PathBuf,
     root: bool,
+    port: u16,
     url: String,
 }
 
@@ -49,7 +50,7 @@ impl PgServer {
             .and_then(|l| l.local_addr())
             .map_err(|e| format!("a free port: {e}"))?
             .port();
-        let s = Self { dir, bin, root, url: format!("postgres://debrief@127.0.0.1:{port}/postgres") };
+        let s = Self { dir, bin, root, port, url: format!("postgres://debrief@127.0.0.1:{port}/postgres") };
         if root {
             let ok = Command::new("chown").arg("postgres:postgres").arg(&s.dir).status().map_err(|e| e.to_string())?;
             if !ok.success() {
@@ -79,7 +80,7 @@ impl PgServer {
 
     /// Creates an empty database and returns its URL.
     pub fn create_database(&self, name: &str) -> std::result::Result<String, String> {
-        let port = self.url.rsplit(':').next().and_then(|s| s.split('/').next()).unwrap_or_default().to_owned();
+        let port = self.port.to_string();
         let out = Command::new(self.bin.join("createdb"))
             .args(["-h", "127.0.0.1", "-p", &port, "-U", "debrief", name])
             .output()
