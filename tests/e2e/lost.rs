@@ -43,6 +43,33 @@ fn signal(child: &Child, sig: nix::sys::signal::Signal) {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), sig).unwrap();
 }
 
+/// SIGSTOPs `child` between two of its write transactions. A process stopped inside
+/// one holds SQLite's write lock, and no other process can write until it runs again
+/// (a whole-machine suspend stops every writer at once; this test stops one process).
+/// Every write of the queue crate holds the writer gate (`DB-gate`, flock) from before
+/// `BEGIN` to after `COMMIT`, so the child is stopped outside a transaction exactly
+/// when the gate can be taken while it is stopped; otherwise it is let go on and
+/// stopped again a moment later.
+fn stop_between_writes(child: &Child, db: &Path) {
+    use nix::sys::signal::Signal;
+    let gate = std::fs::OpenOptions::new().read(true).write(true).open(format!("{}-gate", db.display())).unwrap();
+    for _ in 0..200 {
+        signal(child, Signal::SIGSTOP);
+        std::thread::sleep(Duration::from_millis(20));
+        match gate.try_lock() {
+            Ok(()) => {
+                gate.unlock().unwrap();
+                return;
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {}
+            Err(std::fs::TryLockError::Error(e)) => panic!("flock on the writer gate: {e}"),
+        }
+        signal(child, Signal::SIGCONT);
+        std::thread::sleep(Duration::from_millis(fastrand::u64(1..15)));
+    }
+    panic!("the worker was inside a write transaction at every one of 200 stops");
+}
+
 /// The GPU lease of a worker busy with a job that cannot be interrupted is revoked
 /// (its row deleted) mid-job. The finished result must not be stored under the lost
 /// lease, and the job must not sit PROCESSING until reaped: it is handed back at once,
@@ -89,7 +116,7 @@ fn issue15_a_worker_stopped_past_its_lease_costs_no_attempt_and_its_late_result_
     eventually(Duration::from_secs(20), "the job running", || {
         q.job(job).unwrap().unwrap().status == Status::Processing
     });
-    signal(&sleeper, nix::sys::signal::Signal::SIGSTOP);
+    stop_between_writes(&sleeper, &data.join("debrief.db"));
     std::thread::sleep(Duration::from_millis(LEASE_MS * 2));
     let r = q.recover().unwrap();
     assert_eq!(r.requeued, vec![job]);
