@@ -45,7 +45,7 @@ pub(crate) fn gather(q: &Queue, meeting: MeetingId) -> Result<Gathered> {
     if !transcript_done {
         bail!("meeting {meeting} has no transcript yet (status {}); see `foreman status`", m.status);
     }
-    let mut segments = q.read(|c| Ok(debrief_transcript::load_transcript(c, meeting)?))?;
+    let mut segments = q.read(|c| debrief_transcript::load_transcript(&mut debrief_jobq::Db::Sqlite(c), meeting))?;
     // Speakers are stored as labels; names and merges (`foreman speakers`) apply here.
     let speakers = q.read(|c| Ok(debrief_speakers::load_speakers(c, meeting)?))?;
     let mut turns = q.read(|c| Ok(debrief_speakers::load_turns(c, meeting)?))?;
@@ -59,7 +59,7 @@ pub(crate) fn gather(q: &Queue, meeting: MeetingId) -> Result<Gathered> {
     for t in turns.iter_mut() {
         t.speaker = name(&t.speaker);
     }
-    let gaps = q.read(|c| Ok(debrief_transcript::load_gaps(c, meeting)?))?;
+    let gaps = q.read(|c| debrief_transcript::load_gaps(&mut debrief_jobq::Db::Sqlite(c), meeting))?;
     let mut summary = q.read(|c| Ok(debrief_summary::store::summary(c, meeting)?))?;
     // Summary items name their speaker and owner by label (or by the name known when the
     // summary was written): show a later rename too.

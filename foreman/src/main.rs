@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Result};
 use clap::{Parser, Subcommand};
-use debrief_jobq::{JobId, MeetingId, MeetingStatus, Queue, TaskType};
+use debrief_jobq::{AnyQueue, JobId, MeetingId, MeetingStatus, TaskType};
 use debrief_runtime::{log, retry_busy, signals};
 
 #[derive(Parser)]
@@ -33,6 +33,12 @@ struct Cli {
     /// Worker configuration (default: DIR/foreman.toml, else the built-in workers).
     #[arg(long, global = true)]
     config: Option<PathBuf>,
+    /// A PostgreSQL queue shared by several machines (`postgres://user:password@host/db`):
+    /// `run` recovers and plans there (workers it spawns get the same URL), and
+    /// `migrate-to` copies this data directory into it. Other commands read the data
+    /// directory's SQLite queue only so far.
+    #[arg(long, global = true, env = "DEBRIEF_DATABASE_URL")]
+    database: Option<String>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -209,9 +215,25 @@ fn real_main(cli: &Cli) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
+    let pg = cli.database.as_deref().filter(|d| debrief_jobq::is_postgres_url(d));
+    if let (Some(url), false) = (pg, matches!(cli.cmd, Cmd::Run { .. } | Cmd::MigrateTo { .. })) {
+        bail!(
+            "--database {} (or DEBRIEF_DATABASE_URL): on PostgreSQL the foreman runs `run` and `migrate-to` only so far; \
+             this command reads the data directory's SQLite queue (unset the variable to use it)",
+            debrief_jobq::redact_url(url)
+        );
+    }
     let (dd, q) = debrief_runtime::open(cli.data_dir.as_deref())?;
     match cli.cmd {
         Cmd::Run { spawn, until_idle, once, interval, grace } => {
+            let q = match pg {
+                Some(url) => {
+                    // Spawned workers take the same queue.
+                    std::env::set_var("DEBRIEF_DATABASE_URL", url);
+                    debrief_jobq::AnyQueue::connect(url, debrief_jobq::QueueConfig::default())?
+                }
+                None => debrief_jobq::AnyQueue::Sqlite(q),
+            };
             let workers = config::load(cli.config.as_deref(), dd.root())?;
             let opts = RunOpts {
                 spawn,
@@ -291,7 +313,7 @@ fn real_main(cli: &Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::MigrateTo { ref url, json } => {
-            let url = match url.clone().or_else(|| std::env::var("DEBRIEF_DATABASE_URL").ok()) {
+            let url = match url.clone().or_else(|| cli.database.clone()) {
                 Some(u) if debrief_jobq::is_postgres_url(&u) => u,
                 Some(u) => bail!("migrate-to: {u} is not a postgres:// URL"),
                 None => bail!("migrate-to: give the PostgreSQL URL (or set DEBRIEF_DATABASE_URL)"),
@@ -340,7 +362,7 @@ struct RunOpts {
     grace: Duration,
 }
 
-fn run(q: &Queue, data_dir: &std::path::Path, workers: &[config::WorkerSpec], opts: &RunOpts) -> Result<ExitCode> {
+fn run(q: &AnyQueue, data_dir: &std::path::Path, workers: &[config::WorkerSpec], opts: &RunOpts) -> Result<ExitCode> {
     signals::install();
     let mut sup = opts.spawn.then(|| supervise::Supervisor::new(workers, data_dir));
     // Which task types some configured (and installed) worker takes.
@@ -348,7 +370,7 @@ fn run(q: &Queue, data_dir: &std::path::Path, workers: &[config::WorkerSpec], op
         log("foreman", &format!("worker {:?}: {:?} not found next to foreman or on PATH", w.name, w.command[0]));
     }
     let served = config::served(workers)?;
-    log("foreman", &format!("reconciling {}", q.path().display()));
+    log("foreman", &format!("reconciling {}", q.describe()));
     let code = loop {
         // Another process holding the database's lock past the busy timeout (a backup, a
         // long transaction) is waited out with backoff, never a reason to exit.
@@ -393,7 +415,7 @@ fn run(q: &Queue, data_dir: &std::path::Path, workers: &[config::WorkerSpec], op
 }
 
 /// One reconcile pass.
-fn pass(q: &Queue) -> Result<()> {
+fn pass(q: &AnyQueue) -> Result<()> {
     let r = q.recover()?;
     for id in &r.requeued {
         log("foreman", &format!("job {id}: its worker is gone; queued again"));
@@ -412,8 +434,8 @@ fn pass(q: &Queue) -> Result<()> {
         log("foreman", &format!("meeting {id}: all input is in; transcript and summary planned"));
     }
     for id in &m.done {
-        match q.meeting(*id)?.and_then(|r| r.partial) {
-            Some(p) => log("foreman", &format!("meeting {id}: DONE, partial: {p}")),
+        match m.partial.iter().find(|(p, _)| p == id) {
+            Some((_, p)) => log("foreman", &format!("meeting {id}: DONE, partial: {p}")),
             None => log("foreman", &format!("meeting {id}: DONE")),
         }
     }
@@ -427,7 +449,7 @@ fn pass(q: &Queue) -> Result<()> {
 }
 
 /// `Some(exit code)` once `--until-idle` should stop.
-fn idle_verdict(q: &Queue, served: &BTreeMap<TaskType, Vec<String>>) -> Result<Option<ExitCode>> {
+fn idle_verdict(q: &AnyQueue, served: &BTreeMap<TaskType, Vec<String>>) -> Result<Option<ExitCode>> {
     let mut unserved = Vec::new();
     let mut busy = false;
     for &t in TaskType::ALL {
@@ -450,6 +472,9 @@ fn idle_verdict(q: &Queue, served: &BTreeMap<TaskType, Vec<String>>) -> Result<O
     if busy {
         return Ok(None);
     }
+    // On PostgreSQL a pass plans every CLOSED meeting; OPEN ones are a recorder's or an
+    // importer's on some machine.
+    let Some(q) = q.sqlite() else { return Ok(Some(ExitCode::SUCCESS)) };
     let meetings = q.meetings(None)?;
     for m in meetings.iter().filter(|m| m.status == MeetingStatus::Open) {
         log(
@@ -469,7 +494,7 @@ fn idle_verdict(q: &Queue, served: &BTreeMap<TaskType, Vec<String>>) -> Result<O
 #[cfg(test)]
 mod tests {
     use super::*;
-    use debrief_jobq::QueueConfig;
+    use debrief_jobq::{Queue, QueueConfig};
 
     /// An outside transaction holds the write lock (BEGIN EXCLUSIVE) for longer than the
     /// busy timeout while `foreman run --once` runs: it waits and retries, and the pass
@@ -500,7 +525,7 @@ mod tests {
             grace: Duration::from_secs(1),
         };
         let t0 = std::time::Instant::now();
-        let code = run(&q, dir.path(), &[], &opts).unwrap();
+        let code = run(&AnyQueue::Sqlite(q.clone()), dir.path(), &[], &opts).unwrap();
         assert_eq!(code, ExitCode::SUCCESS);
         assert!(t0.elapsed() >= Duration::from_millis(900), "it waited: {:?}", t0.elapsed());
         holder.join().unwrap();
@@ -538,7 +563,9 @@ mod tests {
         };
         let (done_tx, done_rx) = std::sync::mpsc::channel();
         let (q2, root) = (q.clone(), dir.path().to_path_buf());
-        std::thread::spawn(move || done_tx.send(run(&q2, &root, &[], &opts).map_err(|e| e.to_string())));
+        std::thread::spawn(move || {
+            done_tx.send(run(&AnyQueue::Sqlite(q2), &root, &[], &opts).map_err(|e| e.to_string()))
+        });
         let got = done_rx.recv_timeout(Duration::from_secs(10));
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
         let _ = child.wait();

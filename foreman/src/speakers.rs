@@ -67,7 +67,7 @@ pub(crate) fn speakers(q: &Queue, meeting: MeetingId, ch: &Changes) -> Result<()
         );
     }
     let rows = q.read(|c| Ok(debrief_speakers::load_speakers(c, meeting)?))?;
-    let segments = q.read(|c| Ok(debrief_transcript::load_transcript(c, meeting)?))?;
+    let segments = q.read(|c| debrief_transcript::load_transcript(&mut debrief_jobq::Db::Sqlite(c), meeting))?;
     if ch.json {
         let v: Vec<_> = rows
             .iter()

@@ -46,8 +46,10 @@ pub(crate) fn meeting_with_transcript(data: &Path, script: &[(i64, &str, &str)])
         .collect();
     let claim =
         q.claim(&WorkerIdent::current("test-transcript"), TaskType::Transcript).unwrap().expect("the TRANSCRIPT job");
-    q.complete_with(&claim, &serde_json::json!({}), |tx| Ok(debrief_transcript::store_transcript(tx, m, &segments)?))
-        .unwrap();
+    q.complete_with(&claim, &serde_json::json!({}), |tx| {
+        Ok(debrief_transcript::store_transcript(&mut debrief_jobq::Tx::Sqlite(tx), m, &segments)?)
+    })
+    .unwrap();
     m
 }
 

@@ -2,9 +2,10 @@
 //! the same on SQLite ([`Queue`], one machine) and PostgreSQL ([`PgQueue`], many), and
 //! [`connect`], which picks the backend from one setting.
 //!
-//! Writing a job's own result rows in its completing transaction needs the backend's
-//! transaction type, so that stays on the concrete types ([`Queue::complete_with`],
-//! [`PgQueue::complete_with`]).
+//! A program that runs on either backend holds an [`AnyQueue`]. A job's own result rows
+//! are written in its completing transaction through [`Tx`] (and read through [`Db`]):
+//! each store of the workspace (transcript, speakers, ...) matches on the backend and
+//! runs its own SQL for it, one statement per file per backend.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -16,7 +17,7 @@ use crate::jobs::{Claim, FailOutcome, Fence, JobRecord, NewJob, Retry};
 use crate::process::WorkerIdent;
 use crate::recover::Recovered;
 use crate::types::{JobId, MeetingId, TaskType};
-use crate::{PgQueue, Queue, QueueConfig, Result};
+use crate::{Crumb, PgQueue, Queue, QueueConfig, QueueError, Result};
 
 /// The queue operations every backend offers, with the same guarantees (see the crate
 /// documentation).
@@ -129,6 +130,212 @@ macro_rules! delegate {
 
 delegate!(Queue);
 delegate!(PgQueue);
+
+/// A write transaction of either backend, for a store that writes its rows in the
+/// transaction that completes a job (or in one of its own, see [`AnyQueue::write`]).
+pub enum Tx<'a, 'c> {
+    /// SQLite (`BEGIN IMMEDIATE`).
+    Sqlite(&'a rusqlite::Transaction<'c>),
+    /// PostgreSQL.
+    Postgres(&'a mut postgres::Transaction<'c>),
+}
+
+/// A connection of either backend for reading a store.
+pub enum Db<'a> {
+    /// SQLite.
+    Sqlite(&'a rusqlite::Connection),
+    /// PostgreSQL.
+    Postgres(&'a mut postgres::Client),
+}
+
+impl<'c> Tx<'_, 'c> {
+    /// The SQLite transaction, for a store that exists only there so far; on PostgreSQL
+    /// an error saying that `what` is not stored there.
+    pub fn sqlite(&self, what: &str) -> Result<&rusqlite::Transaction<'c>> {
+        match self {
+            Self::Sqlite(tx) => Ok(tx),
+            Self::Postgres(_) => Err(QueueError::Invalid(format!("{what} is stored only in SQLite so far"))),
+        }
+    }
+}
+
+impl Db<'_> {
+    /// The SQLite connection, for a store that exists only there so far; on PostgreSQL
+    /// an error saying that `what` is not stored there.
+    pub fn sqlite(&self, what: &str) -> Result<&rusqlite::Connection> {
+        match self {
+            Self::Sqlite(c) => Ok(c),
+            Self::Postgres(_) => Err(QueueError::Invalid(format!("{what} is stored only in SQLite so far"))),
+        }
+    }
+}
+
+impl std::fmt::Debug for Tx<'_, '_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Sqlite(_) => "Tx::Sqlite",
+            Self::Postgres(_) => "Tx::Postgres",
+        })
+    }
+}
+
+impl std::fmt::Debug for Db<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Sqlite(_) => "Db::Sqlite",
+            Self::Postgres(_) => "Db::Postgres",
+        })
+    }
+}
+
+/// The queue of either backend, chosen by one setting ([`AnyQueue::connect`]): what the
+/// worker runtime and the foreman hold. Cheap to clone.
+#[derive(Clone, Debug)]
+pub enum AnyQueue {
+    /// One machine: the SQLite file in the data directory.
+    Sqlite(Queue),
+    /// Many machines: a PostgreSQL database.
+    Postgres(PgQueue),
+}
+
+/// The operations every backend offers ([`JobQueue`]) are called on an `AnyQueue`
+/// directly.
+impl std::ops::Deref for AnyQueue {
+    type Target = dyn JobQueue;
+
+    fn deref(&self) -> &Self::Target {
+        match self {
+            Self::Sqlite(q) => q,
+            Self::Postgres(q) => q,
+        }
+    }
+}
+
+macro_rules! both {
+    ($self:ident, $q:ident => $e:expr) => {
+        match $self {
+            AnyQueue::Sqlite($q) => $e,
+            AnyQueue::Postgres($q) => $e,
+        }
+    };
+}
+
+impl AnyQueue {
+    /// Opens the queue `database` names: a PostgreSQL URL, or the path of a SQLite file.
+    pub fn connect(database: &str, cfg: QueueConfig) -> Result<Self> {
+        if is_postgres_url(database) {
+            Ok(Self::Postgres(PgQueue::connect(database, cfg)?))
+        } else {
+            Ok(Self::Sqlite(Queue::open(Path::new(database), cfg)?))
+        }
+    }
+
+    /// The tunables this handle was opened with.
+    pub fn config(&self) -> &QueueConfig {
+        both!(self, q => q.config())
+    }
+
+    /// The database, for messages (a PostgreSQL URL without its password).
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Sqlite(q) => q.path().display().to_string(),
+            Self::Postgres(q) => q.database().to_owned(),
+        }
+    }
+
+    /// The SQLite queue, if this is one (tools that exist only there: the breadcrumb
+    /// files, the admin views).
+    pub fn sqlite(&self) -> Option<&Queue> {
+        match self {
+            Self::Sqlite(q) => Some(q),
+            Self::Postgres(_) => None,
+        }
+    }
+
+    /// Marks the job COMPLETED and runs `store` in the same transaction (see
+    /// [`Queue::complete_with`]).
+    pub fn complete_with<F>(&self, claim: &Claim, result: &Value, store: F) -> Result<()>
+    where
+        F: FnOnce(&mut Tx<'_, '_>) -> Result<(), Box<dyn std::error::Error + Send + Sync>>,
+    {
+        match self {
+            Self::Sqlite(q) => q.complete_with(claim, result, |tx| store(&mut Tx::Sqlite(tx))),
+            Self::Postgres(q) => q.complete_with(claim, result, |tx| store(&mut Tx::Postgres(tx))),
+        }
+    }
+
+    /// Runs `f` in one write transaction and commits it if `f` succeeds.
+    pub fn write<T, E>(&self, f: impl FnOnce(&mut Tx<'_, '_>) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<QueueError>,
+    {
+        match self {
+            Self::Sqlite(q) => q.write(|tx| f(&mut Tx::Sqlite(tx))),
+            Self::Postgres(q) => q.write(|tx| f(&mut Tx::Postgres(tx))),
+        }
+    }
+
+    /// Runs a read-only closure on a connection.
+    pub fn read<T>(&self, f: impl FnOnce(&mut Db<'_>) -> Result<T>) -> Result<T> {
+        match self {
+            Self::Sqlite(q) => q.read(|c| f(&mut Db::Sqlite(c))),
+            Self::Postgres(q) => q.read(|c| f(&mut Db::Postgres(c))),
+        }
+    }
+
+    /// The foreman's bookkeeping pass (see [`Queue::reconcile_meetings`]).
+    pub fn reconcile_meetings(&self) -> Result<crate::Reconciled> {
+        both!(self, q => q.reconcile_meetings())
+    }
+
+    /// Claims a job and a lease on its device, both or neither.
+    pub fn claim_with_device(
+        &self,
+        who: &WorkerIdent,
+        task: TaskType,
+        req: DeviceRequest,
+    ) -> Result<Option<(Claim, DeviceLease)>> {
+        both!(self, q => q.claim_with_device(who, task, req))
+    }
+
+    /// Claims a job while holding `lease` (checked and extended in the same transaction).
+    pub fn claim_under(&self, who: &WorkerIdent, task: TaskType, lease: &DeviceLease) -> Result<Option<Claim>> {
+        both!(self, q => q.claim_under(who, task, lease))
+    }
+
+    /// A worker announces itself.
+    pub fn register_worker(&self, who: &WorkerIdent, tasks: &[TaskType]) -> Result<()> {
+        both!(self, q => q.register_worker(who, tasks))
+    }
+
+    /// A clean exit.
+    pub fn unregister_worker(&self, who: &WorkerIdent) -> Result<()> {
+        both!(self, q => q.unregister_worker(who))
+    }
+
+    /// The breadcrumb file of a claim (SQLite only: a reaper on another host could not
+    /// read it; on PostgreSQL progress goes to the database).
+    pub fn crumb(&self, fence: &Fence) -> std::io::Result<Option<Crumb>> {
+        match self {
+            Self::Sqlite(q) => q.crumb(fence).map(Some),
+            Self::Postgres(_) => Ok(None),
+        }
+    }
+
+    /// The bytes of a meeting's input file (a chunk, a screenshot) stored in the
+    /// database under `rel`, its path in the data directory, checked against its sha256:
+    /// how a worker on another machine reads its input. `None` on SQLite (the file is
+    /// on this machine) and when PostgreSQL holds no copy (the file is read instead).
+    pub fn stored_input(&self, meeting_id: MeetingId, rel: &Path) -> Result<Option<Vec<u8>>> {
+        match self {
+            Self::Sqlite(_) => Ok(None),
+            Self::Postgres(q) => {
+                let key = rel.to_str().ok_or_else(|| QueueError::Invalid(format!("{}: not UTF-8", rel.display())))?;
+                q.get_blob(meeting_id, key)
+            }
+        }
+    }
+}
 
 /// Whether `database` names a PostgreSQL database (`postgres://` or `postgresql://`).
 pub fn is_postgres_url(database: &str) -> bool {

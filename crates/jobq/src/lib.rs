@@ -44,13 +44,13 @@ use r2d2::PooledConnection;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Transaction, TransactionBehavior};
 
-pub use backend::{connect, is_postgres_url, JobQueue};
+pub use backend::{connect, is_postgres_url, AnyQueue, Db, JobQueue, Tx};
 pub use crumbs::Crumb;
 pub use device::{DeviceLease, DeviceRequest, LeaseRecord};
 pub use jobs::{Blocked, Claim, Crash, FailOutcome, Fence, JobRecord, MalformedPayload, NewJob, Retry};
 pub use meetings::{MeetingRecord, NewMeeting, Reconciled, Retried, SUMMARY_PRIORITY, TRANSCRIPT_PRIORITY};
 pub use migrate_to::{migrate_to, Migrated};
-pub use pg::{redact_url, PgQueue, PG_SCHEMA_SQL};
+pub use pg::{redact_url, PgQueue, PG_RESULTS_SQL, PG_SCHEMA_SQL};
 pub use pg_server::PgServer;
 pub use process::{format_utc_ms, hostname, log, now_ms, pid_alive, utc_now, WorkerIdent};
 pub use recover::Recovered;
@@ -261,7 +261,10 @@ pub struct Queue {
 /// everyone else. A writer polls for the gate for at most the busy timeout, then goes on
 /// without it to SQLite's own busy handling; after such a timeout, writers of this
 /// process only try the gate once (no waiting) until a busy timeout has passed. A stop
-/// request (see [`set_interrupt`]) ends the wait at once the same way.
+/// request (see [`set_interrupt`]) ends the wait at once the same way. A process stopped
+/// *inside* a write transaction also holds SQLite's own write lock, which nothing can
+/// take from it: other writers get `SQLITE_BUSY` after the busy timeout (the worker
+/// loops retry with backoff) until it runs again or dies.
 struct Gate {
     file: Mutex<std::fs::File>,
     /// Until when (ms since the epoch) writers do not wait for the gate: it was found

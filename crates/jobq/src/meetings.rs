@@ -78,6 +78,8 @@ pub struct Reconciled {
     pub failed: Vec<MeetingId>,
     /// Meetings that went back to PROCESSING after a retry.
     pub resumed: Vec<MeetingId>,
+    /// What each of the meetings that became DONE lacks, if anything (its `partial`).
+    pub partial: Vec<(MeetingId, String)>,
 }
 
 impl Reconciled {
@@ -256,6 +258,9 @@ impl Queue {
                 let partial = partial_note(tx, m)?;
                 tx.prepare_cached(sql::FOREMAN_SET_PARTIAL)?
                     .execute(named_params! { ":meeting_id": m, ":partial": partial })?;
+                if let Some(p) = partial {
+                    out.partial.push((m, p));
+                }
             }
             out.failed = ids(tx, sql::FOREMAN_FAILED, now)?;
             out.resumed = ids(tx, sql::FOREMAN_RESUMED, now)?;
@@ -362,7 +367,7 @@ fn partial_note(tx: &Transaction<'_>, meeting_id: MeetingId) -> Result<Option<St
     let rows = stmt.query_map(named_params! { ":meeting_id": meeting_id }, |r| {
         Ok((r.get::<_, TaskType>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?, r.get::<_, Option<JobId>>(3)?))
     })?;
-    let mut parts = Vec::new();
+    let mut found = Vec::new();
     for row in rows {
         let (task, failed, all, first) = row?;
         let Some(first) = first.filter(|_| failed > 0) else { continue };
@@ -371,15 +376,38 @@ fn partial_note(tx: &Transaction<'_>, meeting_id: MeetingId) -> Result<Option<St
             .query_row(named_params! { ":job_id": first }, |r| r.get(15))
             .optional()?
             .flatten();
-        let what = match task {
-            TaskType::Audio => "audio chunks not transcribed",
-            TaskType::Visual => "screenshots not read",
-            _ => "jobs failed",
-        };
-        parts.push(format!(
-            "{failed} of {all} {what} (job {first}: {})",
-            error.as_deref().unwrap_or("no error recorded")
-        ));
+        found.push(InputFailures { task, failed, all, first, error });
     }
-    Ok((!parts.is_empty()).then(|| parts.join("; ")))
+    Ok(describe_partial(&found))
+}
+
+/// The input jobs of one type of a meeting, some of which FAILED for good.
+pub(crate) struct InputFailures {
+    pub(crate) task: TaskType,
+    pub(crate) failed: i64,
+    pub(crate) all: i64,
+    pub(crate) first: JobId,
+    pub(crate) error: Option<String>,
+}
+
+/// The `partial` note of a DONE meeting (the same words on both backends).
+pub(crate) fn describe_partial(found: &[InputFailures]) -> Option<String> {
+    let parts: Vec<String> = found
+        .iter()
+        .map(|f| {
+            let what = match f.task {
+                TaskType::Audio => "audio chunks not transcribed",
+                TaskType::Visual => "screenshots not read",
+                _ => "jobs failed",
+            };
+            format!(
+                "{} of {} {what} (job {}: {})",
+                f.failed,
+                f.all,
+                f.first,
+                f.error.as_deref().unwrap_or("no error recorded")
+            )
+        })
+        .collect();
+    (!parts.is_empty()).then(|| parts.join("; "))
 }

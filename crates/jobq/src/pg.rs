@@ -88,10 +88,21 @@ pg_statements! {
     PUT_BLOB = "put_blob.sql";
     GET_BLOB = "get_blob.sql";
     OUTSTANDING = "outstanding.sql";
+    FOREMAN_CLOSED = "closed_meetings.sql";
+    FOREMAN_JOB_IDS = "job_ids_of_type.sql";
+    FOREMAN_MARK_PROCESSING = "mark_processing.sql";
+    FOREMAN_DONE = "meetings_done.sql";
+    FOREMAN_FAILED = "meetings_failed.sql";
+    FOREMAN_RESUMED = "meetings_resumed.sql";
+    FOREMAN_SET_PARTIAL = "set_partial.sql";
+    FOREMAN_INPUT_FAILURES = "input_failures.sql";
 }
 
 /// The PostgreSQL schema (queue tables and blobs).
 pub const PG_SCHEMA_SQL: &str = include_str!("../sql/pg/schema.sql");
+
+/// The result tables of the stores that run on PostgreSQL (created if missing).
+pub const PG_RESULTS_SQL: &str = include_str!("../sql/pg/results.sql");
 
 /// A handle on a queue in PostgreSQL; cheap to clone, usable from many threads.
 #[derive(Clone)]
@@ -181,6 +192,7 @@ impl PgQueue {
             let has: bool = tx.query_one(HAS_SCHEMA, &[])?.get(0);
             if !has {
                 tx.batch_execute(PG_SCHEMA_SQL)?;
+                tx.batch_execute(PG_RESULTS_SQL)?;
                 tx.execute(SET_SCHEMA_VERSION, &[&SCHEMA_VERSION])?;
                 return Ok(());
             }
@@ -192,6 +204,7 @@ impl PgQueue {
                     supported: SCHEMA_VERSION,
                 });
             }
+            tx.batch_execute(PG_RESULTS_SQL)?;
             Ok(())
         })
     }
@@ -203,6 +216,25 @@ impl PgQueue {
         let out = f(&mut tx)?;
         tx.commit().map_err(pg_err)?;
         Ok(out)
+    }
+
+    /// Runs `f` in one transaction and commits it if `f` succeeds, with the caller's
+    /// error type (a store's).
+    pub fn write<T, E>(&self, f: impl FnOnce(&mut Transaction<'_>) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<QueueError>,
+    {
+        let mut conn = self.pool.get().map_err(QueueError::from)?;
+        let mut tx = conn.transaction().map_err(QueueError::from)?;
+        let out = f(&mut tx)?;
+        tx.commit().map_err(QueueError::from)?;
+        Ok(out)
+    }
+
+    /// Runs a read-only closure on a pooled connection.
+    pub fn read<T>(&self, f: impl FnOnce(&mut postgres::Client) -> Result<T>) -> Result<T> {
+        let mut conn = self.pool.get()?;
+        f(&mut conn)
     }
 
     /// Creates an OPEN meeting.
@@ -444,37 +476,73 @@ impl PgQueue {
     /// Takes a lease on this host's `req.device` if the declared VRAM fits beside the
     /// live leases of that device on this host; `None` if it does not now.
     pub fn acquire_device(&self, who: &WorkerIdent, req: DeviceRequest) -> Result<Option<DeviceLease>> {
+        self.tx(|tx| self.acquire_in(tx, who, req, None))
+    }
+
+    fn acquire_in(
+        &self,
+        tx: &mut Transaction<'_>,
+        who: &WorkerIdent,
+        req: DeviceRequest,
+        job: Option<JobId>,
+    ) -> Result<Option<DeviceLease>> {
         let budget = self.cfg.device_budget_mb.max(1);
         let vram_mb = req.vram_mb.unwrap_or(budget).clamp(1, budget);
         let token = fastrand::i64(1..);
+        tx.execute(DEVICE_LOCK, &[&who.host, &req.device.as_str()])?;
+        let now: i64 = tx.query_one(NOW, &[])?.get(0);
+        if who.host == hostname() {
+            reap_in(tx, &who.host, req.device, now)?;
+        }
+        let vram = i32::try_from(vram_mb).unwrap_or(i32::MAX);
+        let row = tx.query_opt(
+            DEVICE_ACQUIRE,
+            &[
+                &req.device.as_str(),
+                &who.id,
+                &i(who.pid),
+                &who.host,
+                &vram,
+                &token,
+                &job.map(|j| j.0),
+                &self.cfg.lease_ms(),
+                &i64::from(budget),
+            ],
+        )?;
+        Ok(row.map(|r| DeviceLease { lease_id: r.get(0), device: req.device, holder: who.id.clone(), token, vram_mb }))
+    }
+
+    /// Claims a job of type `task` and a lease on its device in one transaction: both or
+    /// neither (as [`Queue::claim_with_device`](crate::Queue::claim_with_device)).
+    pub fn claim_with_device(
+        &self,
+        who: &WorkerIdent,
+        task: TaskType,
+        req: DeviceRequest,
+    ) -> Result<Option<(Claim, DeviceLease)>> {
+        let mut conn = self.pool.get()?;
+        let mut tx = conn.transaction().map_err(pg_err)?;
+        let Some(claim) = self.claim_in(&mut tx, who, task)? else {
+            return Ok(None);
+        };
+        let Some(lease) = self.acquire_in(&mut tx, who, req, Some(claim.job_id))? else {
+            // Dropping the transaction rolls the claim back.
+            return Ok(None);
+        };
+        tx.commit().map_err(pg_err)?;
+        Ok(Some((claim, lease)))
+    }
+
+    /// Claims a job while holding `lease`, which is checked and extended in the same
+    /// transaction, so no device job starts under a lease that was lost.
+    pub fn claim_under(&self, who: &WorkerIdent, task: TaskType, lease: &DeviceLease) -> Result<Option<Claim>> {
         self.tx(|tx| {
-            tx.execute(DEVICE_LOCK, &[&who.host, &req.device.as_str()])?;
-            let now: i64 = tx.query_one(NOW, &[])?.get(0);
-            if who.host == hostname() {
-                reap_in(tx, &who.host, req.device, now)?;
+            let n =
+                tx.execute(DEVICE_HEARTBEAT, &[&lease.lease_id, &lease.holder, &lease.token, &self.cfg.lease_ms()])?;
+            if n != 1 {
+                return Err(QueueError::LostLease { device: lease.device, lease_id: lease.lease_id });
             }
-            let vram = i32::try_from(vram_mb).unwrap_or(i32::MAX);
-            let row = tx.query_opt(
-                DEVICE_ACQUIRE,
-                &[
-                    &req.device.as_str(),
-                    &who.id,
-                    &i(who.pid),
-                    &who.host,
-                    &vram,
-                    &token,
-                    &None::<i64>,
-                    &self.cfg.lease_ms(),
-                    &i64::from(budget),
-                ],
-            )?;
-            Ok(row.map(|r| DeviceLease {
-                lease_id: r.get(0),
-                device: req.device,
-                holder: who.id.clone(),
-                token,
-                vram_mb,
-            }))
+            self.claim_in(tx, who, task)
         })
     }
 
@@ -493,6 +561,64 @@ impl PgQueue {
     /// Releases a device lease (after the model is unloaded).
     pub fn release_device(&self, lease: &DeviceLease) -> Result<()> {
         self.tx(|tx| Ok(tx.execute(DEVICE_RELEASE, &[&lease.lease_id, &lease.holder, &lease.token]).map(drop)?))
+    }
+
+    /// The foreman's bookkeeping in one transaction, as [`Queue::reconcile_meetings`]
+    /// (crate::Queue::reconcile_meetings): plan each CLOSED meeting's TRANSCRIPT and
+    /// SUMMARY jobs, then move meetings to DONE (noting what is partial), FAILED or back
+    /// to PROCESSING. Safe from several foremen at once: the CLOSED rows are locked, and
+    /// planning is idempotent.
+    pub fn reconcile_meetings(&self) -> Result<crate::Reconciled> {
+        use crate::meetings::{describe_partial, InputFailures};
+        self.tx(|tx| {
+            let mut out = crate::Reconciled::default();
+            let closed: Vec<i64> = tx.query(FOREMAN_CLOSED, &[])?.iter().map(|r| r.get(0)).collect();
+            for m in closed.into_iter().map(MeetingId) {
+                let of = |tx: &mut Transaction<'_>, t: TaskType| -> Result<Vec<JobId>> {
+                    Ok(tx.query(FOREMAN_JOB_IDS, &[&m.0, &t.as_str()])?.iter().map(|r| JobId(r.get(0))).collect())
+                };
+                let audio = of(tx, TaskType::Audio)?;
+                let transcript =
+                    NewJob::new(m, TaskType::Transcript, 0).priority(crate::TRANSCRIPT_PRIORITY).after_settled(audio);
+                let (transcript, _) = enqueue_in(tx, &transcript)?;
+                let visual = of(tx, TaskType::Visual)?;
+                let summary = NewJob::new(m, TaskType::Summary, 0)
+                    .priority(crate::SUMMARY_PRIORITY)
+                    .depends_on([transcript])
+                    .after_settled(visual);
+                enqueue_in(tx, &summary)?;
+                tx.execute(FOREMAN_MARK_PROCESSING, &[&m.0])?;
+                out.planned.push(m);
+            }
+            let ids = |tx: &mut Transaction<'_>, sql: &str| -> Result<Vec<MeetingId>> {
+                Ok(tx.query(sql, &[])?.iter().map(|r| MeetingId(r.get(0))).collect())
+            };
+            out.done = ids(tx, FOREMAN_DONE)?;
+            for &m in &out.done {
+                let found: Vec<InputFailures> = tx
+                    .query(FOREMAN_INPUT_FAILURES, &[&m.0])?
+                    .iter()
+                    .filter(|r| r.get::<_, i64>(1) > 0)
+                    .map(|r| {
+                        Ok(InputFailures {
+                            task: parsed(r.get(0))?,
+                            failed: r.get(1),
+                            all: r.get(2),
+                            first: JobId(r.get(3)),
+                            error: r.get(4),
+                        })
+                    })
+                    .collect::<Result<_>>()?;
+                let partial = describe_partial(&found);
+                tx.execute(FOREMAN_SET_PARTIAL, &[&m.0, &partial])?;
+                if let Some(p) = partial {
+                    out.partial.push((m, p));
+                }
+            }
+            out.failed = ids(tx, FOREMAN_FAILED)?;
+            out.resumed = ids(tx, FOREMAN_RESUMED)?;
+            Ok(out)
+        })
     }
 
     /// Stores an input file of a meeting under its data-directory path; returns its

@@ -254,7 +254,7 @@ fn pg_input_files_travel_with_their_sha256_and_damage_is_named() {
 }
 
 #[test]
-fn pg_schema_matches_the_sqlite_queue_tables_and_every_statement_prepares() {
+fn pg_schema_matches_the_sqlite_tables_and_every_statement_prepares() {
     let pg = PgServer::start().unwrap();
     let q = pg.queue_with(fast_cfg()).unwrap();
     // A second process connecting finds the schema and leaves it.
@@ -276,13 +276,19 @@ fn pg_schema_matches_the_sqlite_queue_tables_and_every_statement_prepares() {
     assert_eq!(
         names,
         [
+            "asr_segments",
             "blobs",
+            "chunk_speakers",
             "debrief_schema",
             "device_leases",
             "job_deps",
             "jobs",
             "meetings",
             "migrations",
+            "speaker_turns",
+            "speakers",
+            "transcript_gaps",
+            "transcript_segments",
             "worker_deaths",
             "workers"
         ]
@@ -307,7 +313,7 @@ fn pg_schema_matches_the_sqlite_queue_tables_and_every_statement_prepares() {
     let mut files: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|f| f != "schema.sql")
+        .filter(|f| f != "schema.sql" && f != "results.sql")
         .collect();
     files.sort();
     let mut listed: Vec<String> = crate::pg::ALL.iter().map(|(f, _)| (*f).to_owned()).collect();
@@ -384,4 +390,60 @@ fn pg_migrate_to_copies_a_sqlite_queue_and_its_files_verified_and_resumable() {
     let lite2 = Queue::open(&other.path().join("debrief.db"), fast_cfg()).unwrap();
     let err = migrate_to(&lite2, other.path(), &q).unwrap_err().to_string();
     assert!(err.contains("already holds a queue (2 meetings)") && err.contains("empty database"), "{err}");
+}
+
+/// The foreman's planning on PostgreSQL, side by side with SQLite's on the same story: a
+/// closed meeting gets its TRANSCRIPT and SUMMARY jobs once, a chunk that failed for good
+/// leaves the meeting DONE but partial with the same note, and a failed summary fails it.
+#[test]
+fn pg_reconcile_plans_and_finishes_meetings_as_sqlite_does() {
+    let pg = PgServer::start().unwrap();
+    let pgq = crate::AnyQueue::Postgres(pg.queue_with(fast_cfg()).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let lite = crate::AnyQueue::Sqlite(Queue::open(&dir.path().join("debrief.db"), fast_cfg()).unwrap());
+    let reconcile = |q: &crate::AnyQueue| match q {
+        crate::AnyQueue::Sqlite(q) => q.reconcile_meetings().unwrap(),
+        crate::AnyQueue::Postgres(q) => q.reconcile_meetings().unwrap(),
+    };
+    let mut notes = Vec::new();
+    for q in [&lite, &pgq] {
+        let m = q.create_meeting(Some("plan"), None).unwrap();
+        let failed = q.create_meeting(Some("fails"), None).unwrap();
+        for meeting in [m, failed] {
+            for seq in 0..2 {
+                q.enqueue(&NewJob::new(meeting, TaskType::Audio, seq).max_attempts(1)).unwrap();
+            }
+        }
+        assert!(reconcile(q).is_empty(), "OPEN meetings are not planned");
+        q.close_meeting(m, Some(50_000)).unwrap();
+        q.close_meeting(failed, Some(50_000)).unwrap();
+        let r = reconcile(q);
+        assert_eq!(r.planned, [m, failed]);
+        assert!(reconcile(q).planned.is_empty(), "planned once");
+        // Meeting m: one chunk fails for good, the other completes, then its transcript
+        // and summary; the other meeting's summary fails.
+        let step = |task: TaskType, ok: bool| {
+            let c = q.claim(&me(), task).unwrap().expect("a ready job");
+            if ok {
+                q.complete(&c, &json!({})).unwrap();
+            } else {
+                q.fail(&c, &format!("{task} #{} broke", c.seq), Retry::No).unwrap();
+            }
+            c.meeting_id
+        };
+        assert_eq!(step(TaskType::Audio, false), m);
+        for _ in 0..3 {
+            step(TaskType::Audio, true);
+        }
+        assert_eq!(step(TaskType::Transcript, true), m);
+        assert_eq!(step(TaskType::Transcript, true), failed);
+        assert_eq!(step(TaskType::Summary, true), m);
+        assert_eq!(step(TaskType::Summary, false), failed);
+        let r = reconcile(q);
+        assert_eq!((r.done.as_slice(), r.failed.as_slice()), ([m].as_slice(), [failed].as_slice()), "{r:?}");
+        assert_eq!(r.partial.len(), 1);
+        assert!(r.partial[0].1.starts_with("1 of 2 audio chunks not transcribed (job "), "{:?}", r.partial);
+        notes.push(r.partial[0].1.split_once(": ").unwrap().1.to_owned());
+    }
+    assert_eq!(notes[0], notes[1], "the same partial note on both backends");
 }

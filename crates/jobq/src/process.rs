@@ -25,8 +25,14 @@ impl WorkerIdent {
     }
 }
 
-/// This machine's host name ("localhost" when it cannot be read).
+/// The name this machine's workers, claims and device leases are recorded under:
+/// `DEBRIEF_HOST` when set (for machines that share one queue under the same host name,
+/// such as containers), else the host name ("localhost" when it cannot be read). A
+/// process checks pids only of claims recorded under its own name.
 pub fn hostname() -> String {
+    if let Some(h) = std::env::var("DEBRIEF_HOST").ok().filter(|h| !h.trim().is_empty()) {
+        return h.trim().to_owned();
+    }
     nix::unistd::gethostname()
         .ok()
         .and_then(|h| h.into_string().ok())

@@ -119,7 +119,7 @@ pub(crate) fn describe_unknown_file(path: &Path) -> String {
     describe_bytes(&head)
 }
 
-fn describe_bytes(head: &[u8]) -> String {
+pub(crate) fn describe_bytes(head: &[u8]) -> String {
     const MAGIC: &[(&[u8], &str)] = &[
         (b"\x89PNG", "a PNG image"),
         (b"\xff\xd8\xff", "a JPEG image"),

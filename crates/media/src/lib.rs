@@ -49,7 +49,9 @@ pub use chunk::{Chunk, ChunkPlan, Chunker, InvalidPlan};
 pub use decode::{AudioSource, SourceInfo, SOURCE_CHANNELS, SOURCE_RATES};
 pub use error::MediaError;
 pub use resample::MonoResampler;
-pub use wav::{mix_channels, read_wav, read_wav_channels, write_wav_atomic, write_wav_i16_atomic};
+pub use wav::{
+    mix_channels, read_wav, read_wav_channels, read_wav_channels_from_bytes, write_wav_atomic, write_wav_i16_atomic,
+};
 
 /// The sample rate of everything this crate produces, in Hz.
 pub const SAMPLE_RATE: u32 = 16_000;

@@ -82,9 +82,7 @@ pub fn read_wav(path: &Path) -> Result<Vec<f32>, MediaError> {
 /// in file order (a recorded chunk: microphone, then system audio).
 pub fn read_wav_channels(path: &Path) -> Result<Vec<Vec<f32>>, MediaError> {
     let (samples, channels) = read_wav_interleaved(path)?;
-    let channels = channels.max(1);
-    let frames = samples.len() / channels;
-    Ok((0..channels).map(|c| (0..frames).map(|f| samples[f * channels + c]).collect()).collect())
+    Ok(split_channels(&samples, channels))
 }
 
 /// The mono mix of separate channels (what [`read_wav`] returns for the same file: the
@@ -100,10 +98,39 @@ pub fn mix_channels(channels: &[Vec<f32>]) -> Vec<f32> {
     }
 }
 
+/// [`read_wav_channels`] of a WAV file's bytes read elsewhere (from the queue database,
+/// say); `path` names the file in errors.
+pub fn read_wav_channels_from_bytes(path: &Path, bytes: &[u8]) -> Result<Vec<Vec<f32>>, MediaError> {
+    if bytes.is_empty() {
+        return Err(MediaError::Empty { path: path.to_owned(), what: "0 bytes".into() });
+    }
+    let (samples, channels) = read_wav_from(path, bytes, bytes.len() as u64, || {
+        crate::error::describe_bytes(&bytes[..bytes.len().min(512)])
+    })?;
+    Ok(split_channels(&samples, channels))
+}
+
+fn split_channels(samples: &[f32], channels: usize) -> Vec<Vec<f32>> {
+    let channels = channels.max(1);
+    let frames = samples.len() / channels;
+    (0..channels).map(|c| (0..frames).map(|f| samples[f * channels + c]).collect()).collect()
+}
+
 fn read_wav_interleaved(path: &Path) -> Result<(Vec<f32>, usize), MediaError> {
     let file_len = check_input_file(path)?;
     let file = File::open(path).map_err(|e| MediaError::io(path, e))?;
-    let mut reader = hound::WavReader::new(BufReader::new(file)).map_err(|e| match e {
+    read_wav_from(path, BufReader::new(file), file_len, || crate::error::describe_unknown_file(path))
+}
+
+/// Reads interleaved samples from `input` (`file_len` bytes long), named `path` in errors;
+/// `describe` says what the input looks like when it is not a WAV file.
+fn read_wav_from<R: io::Read>(
+    path: &Path,
+    input: R,
+    file_len: u64,
+    describe: impl Fn() -> String,
+) -> Result<(Vec<f32>, usize), MediaError> {
+    let mut reader = hound::WavReader::new(input).map_err(|e| match e {
         hound::Error::IoError(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
             MediaError::Truncated { path: path.to_owned(), detail: "the file ends inside its WAV header".into() }
         }
@@ -111,10 +138,7 @@ fn read_wav_interleaved(path: &Path) -> Result<(Vec<f32>, usize), MediaError> {
         hound::Error::Unsupported => {
             MediaError::Unsupported { path: path.to_owned(), what: "a WAV sample format hound cannot read".into() }
         }
-        other => MediaError::NotAudio {
-            path: path.to_owned(),
-            found: format!("{} ({other})", crate::error::describe_unknown_file(path)),
-        },
+        other => MediaError::NotAudio { path: path.to_owned(), found: format!("{} ({other})", describe()) },
     })?;
     let spec = reader.spec();
     if spec.sample_rate != SAMPLE_RATE || spec.channels == 0 {

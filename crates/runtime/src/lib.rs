@@ -69,6 +69,11 @@ pub struct WorkerArgs {
     /// Data directory (default: $DEBRIEF_HOME, else the XDG data directory).
     #[arg(long, global = true)]
     pub data_dir: Option<PathBuf>,
+    /// The queue: a `postgres://user:password@host/db` URL, to take jobs from a queue
+    /// that several machines share (input files then come from the database), or the
+    /// path of a SQLite file (default: debrief.db in the data directory).
+    #[arg(long, env = "DEBRIEF_DATABASE_URL")]
+    pub database: Option<String>,
     /// Exit once no job this worker takes can become ready.
     #[arg(long)]
     pub until_idle: bool,
@@ -122,6 +127,46 @@ pub use debrief_jobq::{format_utc_ms, log, utc_now};
 /// Opens the data directory and the queue the way every binary does.
 pub fn open(data_dir: Option<&std::path::Path>) -> Result<(DataDir, Queue)> {
     Ok(Queue::open_data_dir(data_dir)?)
+}
+
+/// Opens the data directory and the SQLite queue for a worker whose results are stored
+/// only in SQLite so far: a PostgreSQL `database` is refused, naming what is missing.
+pub fn open_sqlite_only(
+    name: &str,
+    stores: &str,
+    data_dir: Option<&std::path::Path>,
+    database: Option<&str>,
+) -> Result<(DataDir, Queue)> {
+    match database {
+        Some(db) if debrief_jobq::is_postgres_url(db) => anyhow::bail!(
+            "{name} runs on the SQLite queue only so far: {stores} are not stored in PostgreSQL yet \
+             (of the workers, audio-worker takes --database {})",
+            debrief_jobq::redact_url(db)
+        ),
+        Some(db) => {
+            let dd = DataDir::open(data_dir)?;
+            let q = Queue::open(std::path::Path::new(db), debrief_jobq::QueueConfig::default())?;
+            Ok((dd, q))
+        }
+        None => open(data_dir),
+    }
+}
+
+/// Opens the data directory and the queue a worker was pointed at: the PostgreSQL
+/// database of `--database`/`DEBRIEF_DATABASE_URL` when that is a `postgres://` URL
+/// (machines sharing one queue; input files come from the database), else the SQLite
+/// file it names, else the data directory's own `debrief.db`.
+pub fn open_queue(
+    data_dir: Option<&std::path::Path>,
+    database: Option<&str>,
+) -> Result<(DataDir, debrief_jobq::AnyQueue)> {
+    let dd = DataDir::open(data_dir)?;
+    let cfg = debrief_jobq::QueueConfig::default();
+    let q = match database {
+        Some(db) => debrief_jobq::AnyQueue::connect(db, cfg)?,
+        None => debrief_jobq::AnyQueue::Sqlite(Queue::open_in(&dd, cfg)?),
+    };
+    Ok((dd, q))
 }
 
 /// Default idle polling: start at 100 ms, back off to 2 s.
@@ -216,7 +261,7 @@ mod busy_tests {
             idle_min: Duration::from_millis(10),
             idle_max: Duration::from_millis(50),
         };
-        let summary = crate::worker::run(&q, &dd, &cfg, &mut Echo).unwrap();
+        let summary = crate::worker::run(&debrief_jobq::AnyQueue::Sqlite(q.clone()), &dd, &cfg, &mut Echo).unwrap();
         holder.join().unwrap();
         assert_eq!(summary.completed, 1);
         assert_eq!(q.job(job).unwrap().unwrap().status, debrief_jobq::Status::Completed);

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Result;
 use debrief_config::DataDir;
 use debrief_jobq::{
-    Claim, DeviceLease, DeviceRequest, FailOutcome, Fence, Queue, QueueError, Retry, TaskType, WorkerIdent,
+    AnyQueue, Claim, DeviceLease, DeviceRequest, FailOutcome, Fence, QueueError, Retry, TaskType, Tx, WorkerIdent,
 };
 use serde_json::Value;
 
@@ -27,8 +27,9 @@ fn boottime() -> Duration {
 /// Boxed error a result-storing closure may return.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Writes a job's output rows inside the transaction that completes it.
-pub type Store = Box<dyn FnOnce(&rusqlite::Transaction<'_>) -> Result<(), BoxError> + Send>;
+/// Writes a job's output rows inside the transaction that completes it (on either
+/// backend: see [`Tx`]).
+pub type Store = Box<dyn FnOnce(&mut Tx<'_, '_>) -> Result<(), BoxError> + Send>;
 
 /// What a handler returns for a finished job.
 pub struct Output {
@@ -68,7 +69,7 @@ pub enum JobError {
 #[derive(Debug)]
 pub struct JobContext<'a> {
     /// The queue (for reading other jobs' results, e.g. a TRANSCRIPT job's chunks).
-    pub queue: &'a Queue,
+    pub queue: &'a AnyQueue,
     /// The data directory (chunk files are relative to it).
     pub data_dir: &'a DataDir,
     /// Inference threads to use (performance cores).
@@ -97,9 +98,9 @@ struct Steps {
 const DB_STEP_EVERY_MS: i64 = 1_000;
 
 impl Steps {
-    fn new(q: &Queue, fence: &Fence) -> Steps {
+    fn new(q: &AnyQueue, fence: &Fence) -> Steps {
         let crumb = match q.crumb(fence) {
-            Ok(c) => Some(c),
+            Ok(c) => c,
             Err(e) => {
                 log(
                     "worker",
@@ -216,7 +217,7 @@ pub struct Summary {
 /// Runs the claim-run-complete loop until stopped (SIGTERM/SIGINT), idle (with
 /// `until_idle`) or done (`max_jobs`). The model is loaded lazily, kept for consecutive
 /// jobs, and unloaded when idle and at exit, always before the device lease is released.
-pub fn run(q: &Queue, dd: &DataDir, cfg: &WorkerConfig, handler: &mut dyn Handler) -> Result<Summary> {
+pub fn run(q: &AnyQueue, dd: &DataDir, cfg: &WorkerConfig, handler: &mut dyn Handler) -> Result<Summary> {
     signals::install();
     let who = WorkerIdent::current(&cfg.name);
     log(&cfg.name, &format!("started as {} taking {:?}", who.id, cfg.tasks));
@@ -237,7 +238,7 @@ pub fn run(q: &Queue, dd: &DataDir, cfg: &WorkerConfig, handler: &mut dyn Handle
 }
 
 struct State<'a> {
-    q: &'a Queue,
+    q: &'a AnyQueue,
     dd: &'a DataDir,
     cfg: &'a WorkerConfig,
     who: WorkerIdent,

@@ -17,7 +17,7 @@ fn seg(start_ms: i64, speaker: &str, text: &str) -> Segment {
 }
 
 fn store(q: &Queue, m: MeetingId, segments: &[Segment]) {
-    q.write(|tx| Ok::<_, QueueError>(debrief_transcript::store_transcript(tx, m, segments)?)).unwrap();
+    q.write(|tx| debrief_transcript::store_transcript(&mut debrief_jobq::Tx::Sqlite(tx), m, segments)).unwrap();
 }
 
 fn find(q: &Queue, text: &str, f: impl FnOnce(&mut Query)) -> Vec<Hit> {
@@ -108,7 +108,7 @@ fn speakers_are_searched_by_label_name_and_merge() {
         turns: Vec::new(),
         embeddings: 0,
     };
-    q.write(|tx| Ok::<_, QueueError>(debrief_speakers::store_diarization(tx, m, &d2)?)).unwrap();
+    q.write(|tx| debrief_speakers::store_diarization(&mut debrief_jobq::Tx::Sqlite(tx), m, &d2)).unwrap();
     q.write(|tx| Ok::<_, QueueError>(debrief_speakers::rename_speaker(tx, m, "S2", Some("Carol"))?)).unwrap();
     // Renamed: found by the name, shown by the name, and the index was not rewritten.
     assert_eq!(who(find(&q, "budget", |x| x.speaker = Some("carol".into()))), vec![(4_000, Some("Carol".into()))]);

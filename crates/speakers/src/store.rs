@@ -1,7 +1,41 @@
 //! Storage of analyses, turns, speakers and hints (tables of schema version 5).
+//!
+//! What the audio-worker writes and reads (analyses, hints, a diarization) runs on
+//! either queue backend (SQL in `sql/` and `sql/pg/`); names, merges and hints set by
+//! the foreman are on SQLite.
 
-use debrief_jobq::{JobId, MeetingId};
+use debrief_jobq::{Db, JobId, MeetingId, QueueError, Tx};
 use rusqlite::{named_params, Connection, OptionalExtension, Transaction};
+
+mod pg {
+    pub(super) const STORE_ANALYSIS: &str = include_str!("../sql/pg/store_analysis.sql");
+    pub(super) const LOAD_ANALYSES: &str = include_str!("../sql/pg/load_analyses.sql");
+    pub(super) const LOAD_HINTS: &str = include_str!("../sql/pg/load_hints.sql");
+    pub(super) const DELETE_TURNS: &str = include_str!("../sql/pg/delete_turns.sql");
+    pub(super) const INSERT_TURN: &str = include_str!("../sql/pg/insert_turn.sql");
+    pub(super) const UPSERT_SPEAKER: &str = include_str!("../sql/pg/upsert_speaker.sql");
+    pub(super) const DELETE_OTHER_SPEAKERS: &str = include_str!("../sql/pg/delete_other_speakers.sql");
+}
+
+/// (file, SQLite text, PostgreSQL text) of the statements on both backends.
+#[cfg(test)]
+pub(crate) const BOTH: &[(&str, &str, &str)] = &[
+    ("store_analysis.sql", STORE_ANALYSIS, pg::STORE_ANALYSIS),
+    ("load_analyses.sql", LOAD_ANALYSES, pg::LOAD_ANALYSES),
+    ("load_hints.sql", LOAD_HINTS, pg::LOAD_HINTS),
+    ("delete_turns.sql", DELETE_TURNS, pg::DELETE_TURNS),
+    ("insert_turn.sql", INSERT_TURN, pg::INSERT_TURN),
+    ("upsert_speaker.sql", UPSERT_SPEAKER, pg::UPSERT_SPEAKER),
+    ("delete_other_speakers.sql", DELETE_OTHER_SPEAKERS, pg::DELETE_OTHER_SPEAKERS),
+];
+
+fn json_text<T: serde::Serialize>(v: &T) -> debrief_jobq::Result<String> {
+    serde_json::to_string(v).map_err(|e| QueueError::Invalid(format!("speakers: {e}")))
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(s: &str, what: &str) -> debrief_jobq::Result<T> {
+    serde_json::from_str(s).map_err(|e| QueueError::Invalid(format!("stored {what}: {e}")))
+}
 
 use crate::{ChunkAnalysis, Diarization, Hints, Turn};
 
@@ -22,45 +56,54 @@ fn to_json<T: serde::Serialize>(v: &T) -> rusqlite::Result<String> {
     serde_json::to_string(v).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
 }
 
-fn from_json<T: serde::de::DeserializeOwned>(i: usize, s: &str) -> rusqlite::Result<T> {
-    serde_json::from_str(s)
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
-}
-
 /// Replaces the analysis of one AUDIO job (inside the transaction that completes it).
 pub fn store_analysis(
-    tx: &Transaction<'_>,
+    tx: &mut Tx<'_, '_>,
     job_id: JobId,
     meeting_id: MeetingId,
     a: &ChunkAnalysis,
-) -> rusqlite::Result<()> {
-    tx.prepare_cached(STORE_ANALYSIS)?.execute(named_params! {
-        ":job_id": job_id,
-        ":meeting_id": meeting_id,
-        ":model": a.model,
-        ":analysis": to_json(a)?,
-    })?;
+) -> debrief_jobq::Result<()> {
+    let analysis = json_text(a)?;
+    match tx {
+        Tx::Sqlite(tx) => {
+            tx.prepare_cached(STORE_ANALYSIS)?.execute(named_params! {
+                ":job_id": job_id,
+                ":meeting_id": meeting_id,
+                ":model": a.model,
+                ":analysis": analysis,
+            })?;
+        }
+        Tx::Postgres(tx) => {
+            tx.execute(pg::STORE_ANALYSIS, &[&job_id.0, &meeting_id.0, &a.model, &analysis])?;
+        }
+    }
     Ok(())
 }
 
 /// The analyses of a meeting's completed AUDIO jobs, in chunk order.
-pub fn load_analyses(conn: &Connection, meeting_id: MeetingId) -> rusqlite::Result<Vec<ChunkAnalysis>> {
-    let mut stmt = conn.prepare_cached(LOAD_ANALYSES)?;
-    let rows = stmt.query_map(named_params! { ":meeting_id": meeting_id }, |r| {
-        let s: String = r.get(0)?;
-        from_json(0, &s)
-    })?;
-    rows.collect()
+pub fn load_analyses(db: &mut Db<'_>, meeting_id: MeetingId) -> debrief_jobq::Result<Vec<ChunkAnalysis>> {
+    let texts: Vec<String> = match db {
+        Db::Sqlite(c) => c
+            .prepare_cached(LOAD_ANALYSES)?
+            .query_map(named_params! { ":meeting_id": meeting_id }, |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?,
+        Db::Postgres(c) => c.query(pg::LOAD_ANALYSES, &[&meeting_id.0])?.iter().map(|r| r.get(0)).collect(),
+    };
+    texts.iter().map(|s| parse_json(s, "speaker analysis")).collect()
 }
 
 /// The meeting's speaker-count hints (empty when none were given).
-pub fn load_hints(conn: &Connection, meeting_id: MeetingId) -> rusqlite::Result<Hints> {
-    let s: Option<Option<String>> = conn
-        .prepare_cached(LOAD_HINTS)?
-        .query_row(named_params! { ":meeting_id": meeting_id }, |r| r.get(0))
-        .optional()?;
-    match s.flatten() {
-        Some(s) => from_json(0, &s),
+pub fn load_hints(db: &mut Db<'_>, meeting_id: MeetingId) -> debrief_jobq::Result<Hints> {
+    let s: Option<String> = match db {
+        Db::Sqlite(c) => c
+            .prepare_cached(LOAD_HINTS)?
+            .query_row(named_params! { ":meeting_id": meeting_id }, |r| r.get::<_, Option<String>>(0))
+            .optional()?
+            .flatten(),
+        Db::Postgres(c) => c.query_opt(pg::LOAD_HINTS, &[&meeting_id.0])?.and_then(|r| r.get(0)),
+    };
+    match s {
+        Some(s) => parse_json(&s, "speaker hints"),
         None => Ok(Hints::default()),
     }
 }
@@ -74,28 +117,44 @@ pub fn set_hints(tx: &Transaction<'_>, meeting_id: MeetingId, hints: &Hints) -> 
 
 /// Replaces the meeting's turns and speaker list with a new clustering's (names and merges
 /// of labels that still exist are kept).
-pub fn store_diarization(tx: &Transaction<'_>, meeting_id: MeetingId, d: &Diarization) -> rusqlite::Result<()> {
-    tx.prepare_cached(DELETE_TURNS)?.execute(named_params! { ":meeting_id": meeting_id })?;
-    let mut ins = tx.prepare_cached(INSERT_TURN)?;
-    for t in &d.turns {
-        ins.execute(named_params! {
-            ":meeting_id": meeting_id,
-            ":start_ms": t.start_ms,
-            ":end_ms": t.end_ms,
-            ":speaker": t.speaker,
-        })?;
-    }
+pub fn store_diarization(tx: &mut Tx<'_, '_>, meeting_id: MeetingId, d: &Diarization) -> debrief_jobq::Result<()> {
     let labels: Vec<&str> = d.speakers.iter().map(|s| s.label.as_str()).collect();
-    tx.prepare_cached(DELETE_OTHER_SPEAKERS)?
-        .execute(named_params! { ":meeting_id": meeting_id, ":labels": to_json(&labels)? })?;
-    let mut up = tx.prepare_cached(UPSERT_SPEAKER)?;
-    for s in &d.speakers {
-        up.execute(named_params! {
-            ":meeting_id": meeting_id,
-            ":label": s.label,
-            ":talk_ms": s.talk_ms,
-            ":local": s.local,
-        })?;
+    match tx {
+        Tx::Sqlite(tx) => {
+            tx.prepare_cached(DELETE_TURNS)?.execute(named_params! { ":meeting_id": meeting_id })?;
+            let mut ins = tx.prepare_cached(INSERT_TURN)?;
+            for t in &d.turns {
+                ins.execute(named_params! {
+                    ":meeting_id": meeting_id,
+                    ":start_ms": t.start_ms,
+                    ":end_ms": t.end_ms,
+                    ":speaker": t.speaker,
+                })?;
+            }
+            tx.prepare_cached(DELETE_OTHER_SPEAKERS)?
+                .execute(named_params! { ":meeting_id": meeting_id, ":labels": json_text(&labels)? })?;
+            let mut up = tx.prepare_cached(UPSERT_SPEAKER)?;
+            for s in &d.speakers {
+                up.execute(named_params! {
+                    ":meeting_id": meeting_id,
+                    ":label": s.label,
+                    ":talk_ms": s.talk_ms,
+                    ":local": s.local,
+                })?;
+            }
+        }
+        Tx::Postgres(tx) => {
+            tx.execute(pg::DELETE_TURNS, &[&meeting_id.0])?;
+            let ins = tx.prepare(pg::INSERT_TURN)?;
+            for t in &d.turns {
+                tx.execute(&ins, &[&meeting_id.0, &t.start_ms, &t.end_ms, &t.speaker])?;
+            }
+            tx.execute(pg::DELETE_OTHER_SPEAKERS, &[&meeting_id.0, &labels])?;
+            let up = tx.prepare(pg::UPSERT_SPEAKER)?;
+            for s in &d.speakers {
+                tx.execute(&up, &[&meeting_id.0, &s.label, &s.talk_ms, &s.local])?;
+            }
+        }
     }
     Ok(())
 }

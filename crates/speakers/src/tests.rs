@@ -172,3 +172,76 @@ fn embeddings_of_another_encoder_are_not_clustered_with_the_meetings_own() {
     assert_ne!(Params::for_model("seg+wespeaker-resnet34:abc").threshold, Params::for_model("seg+ge2e:abc").threshold);
     assert_eq!(Params::for_model("seg+ge2e:abc"), Params::default());
 }
+
+/// What the audio-worker stores (analyses replaced per job, only completed jobs' read;
+/// a diarization replacing turns and labels while keeping names) on `q`.
+fn store_round_trip(q: &debrief_jobq::AnyQueue) {
+    use debrief_jobq::{NewJob, TaskType, WorkerIdent};
+    let m = q.create_meeting(None, None).unwrap();
+    let chunks = meeting(180, |t| ((t / 20) % 3) as usize);
+    let who = WorkerIdent::current("t");
+    for (seq, a) in chunks.iter().enumerate() {
+        q.enqueue(&NewJob::new(m, TaskType::Audio, seq as i64)).unwrap();
+        let c = q.claim(&who, TaskType::Audio).unwrap().unwrap();
+        let mut first = a.clone();
+        first.model = "replaced".into();
+        q.write(|tx| store_analysis(tx, c.job_id, m, &first)).unwrap();
+        if seq < 2 {
+            q.complete_with(&c, &serde_json::json!({}), |tx| Ok(store_analysis(tx, c.job_id, m, a)?)).unwrap();
+        }
+    }
+    let loaded = q.read(|db| load_analyses(db, m)).unwrap();
+    assert_eq!(loaded, chunks[..2], "the completed chunks' analyses, replaced, in order");
+    assert_eq!(q.read(|db| load_hints(db, m)).unwrap(), Hints::default());
+    let d = diarize(&loaded, &Hints::default(), &Params::default());
+    assert_eq!(d.speakers.len(), 3);
+    q.write(|tx| store_diarization(tx, m, &d)).unwrap();
+    let mut fewer = diarize(&loaded, &Hints { num: Some(2), ..Hints::default() }, &Params::default());
+    fewer.speakers.truncate(2);
+    q.write(|tx| store_diarization(tx, m, &fewer)).unwrap();
+    let (labels, turns): (Vec<String>, i64) = match q {
+        debrief_jobq::AnyQueue::Sqlite(q) => q
+            .read(|c| {
+                let rows = load_speakers(c, m)?;
+                Ok((rows.into_iter().map(|r| r.label).collect(), load_turns(c, m)?.len() as i64))
+            })
+            .unwrap(),
+        debrief_jobq::AnyQueue::Postgres(q) => q
+            .read(|c| {
+                let rows = c.query("SELECT label FROM speakers WHERE meeting_id = $1 ORDER BY label", &[&m.0])?;
+                let n: i64 = c.query_one("SELECT COUNT(*) FROM speaker_turns WHERE meeting_id = $1", &[&m.0])?.get(0);
+                Ok((rows.iter().map(|r| r.get(0)).collect(), n))
+            })
+            .unwrap(),
+    };
+    assert_eq!(labels, ["S1", "S2"], "the labels of the new clustering only");
+    assert_eq!(turns, fewer.turns.len() as i64, "turns replaced");
+}
+
+#[test]
+fn analyses_and_diarizations_are_stored_and_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = debrief_jobq::Queue::open(&dir.path().join("d.db"), debrief_jobq::QueueConfig::default()).unwrap();
+    q.read(|c| {
+        for (file, sql, _) in crate::store::BOTH {
+            c.prepare(sql).unwrap_or_else(|e| panic!("sql/{file}: {e}"));
+        }
+        Ok(())
+    })
+    .unwrap();
+    store_round_trip(&debrief_jobq::AnyQueue::Sqlite(q));
+}
+
+#[test]
+fn pg_analyses_and_diarizations_are_stored_and_replaced() {
+    let pg = debrief_jobq::PgServer::start().expect("PostgreSQL server");
+    let q = pg.queue_with(debrief_jobq::QueueConfig::default()).unwrap();
+    q.read(|c| {
+        for (file, _, sql) in crate::store::BOTH {
+            c.prepare(sql).unwrap_or_else(|e| panic!("sql/pg/{file}: {e}"));
+        }
+        Ok(())
+    })
+    .unwrap();
+    store_round_trip(&debrief_jobq::AnyQueue::Postgres(q));
+}

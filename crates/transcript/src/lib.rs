@@ -11,22 +11,12 @@
 
 pub mod export;
 mod splice;
+mod store;
 
-use debrief_contracts::AudioChunk;
-use debrief_jobq::{JobId, MeetingId};
-use rusqlite::{named_params, Connection, Transaction};
+pub use store::{load_chunks, load_gaps, load_transcript, store_chunk, store_gaps, store_transcript};
+
+use debrief_jobq::JobId;
 use serde::{Deserialize, Serialize};
-
-const DELETE_CHUNK: &str = include_str!("../sql/delete_chunk.sql");
-const INSERT_CHUNK_SEGMENT: &str = include_str!("../sql/insert_chunk_segment.sql");
-const CHUNKS_OF_MEETING: &str = include_str!("../sql/chunks_of_meeting.sql");
-const SEGMENTS_OF_CHUNK: &str = include_str!("../sql/segments_of_chunk.sql");
-const DELETE_TRANSCRIPT: &str = include_str!("../sql/delete_transcript.sql");
-const INSERT_TRANSCRIPT_SEGMENT: &str = include_str!("../sql/insert_transcript_segment.sql");
-const TRANSCRIPT: &str = include_str!("../sql/transcript.sql");
-const DELETE_GAPS: &str = include_str!("../sql/delete_gaps.sql");
-const INSERT_GAP: &str = include_str!("../sql/insert_gap.sql");
-const GAPS: &str = include_str!("../sql/gaps.sql");
 
 /// Samples per second of chunk geometry.
 const RATE: i64 = 16_000;
@@ -103,15 +93,6 @@ impl Chunk {
     pub fn cut_ms(&self) -> i64 {
         (self.start_sample + self.overlap_samples) * 1000 / RATE
     }
-}
-
-fn words_json(words: &[Word]) -> rusqlite::Result<String> {
-    serde_json::to_string(words).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
-}
-
-fn parse_words(i: usize, s: &str) -> rusqlite::Result<Vec<Word>> {
-    serde_json::from_str(s)
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
 }
 
 /// Gives every word the speaker of the meeting's turns at its time, and splits segments
@@ -197,75 +178,6 @@ pub fn assign_speakers(segments: Vec<Segment>, turns: &[debrief_speakers::Turn])
         }
     }
     out
-}
-
-/// Replaces the stored segments of one AUDIO job (call inside the completing
-/// transaction, so a re-run replaces rather than appends).
-pub fn store_chunk(
-    tx: &Transaction<'_>,
-    job_id: JobId,
-    meeting_id: MeetingId,
-    segments: &[(Segment, f32)],
-) -> rusqlite::Result<()> {
-    tx.prepare_cached(DELETE_CHUNK)?.execute(named_params! { ":job_id": job_id })?;
-    let mut ins = tx.prepare_cached(INSERT_CHUNK_SEGMENT)?;
-    for (idx, (s, no_speech)) in segments.iter().enumerate() {
-        ins.execute(named_params! {
-            ":job_id": job_id,
-            ":idx": idx as i64,
-            ":meeting_id": meeting_id,
-            ":start_ms": s.start_ms,
-            ":end_ms": s.end_ms.max(s.start_ms),
-            ":text": s.text,
-            ":words": words_json(&s.words)?,
-            ":no_speech_prob": f64::from(*no_speech),
-        })?;
-    }
-    Ok(())
-}
-
-/// Every chunk of a meeting with its stored segments, in order.
-pub fn load_chunks(conn: &Connection, meeting_id: MeetingId) -> rusqlite::Result<Vec<Chunk>> {
-    let mut chunks: Vec<Chunk> = {
-        let mut stmt = conn.prepare_cached(CHUNKS_OF_MEETING)?;
-        let rows = stmt.query_map(named_params! { ":meeting_id": meeting_id }, |r| {
-            let job_id: JobId = r.get(0)?;
-            let text: String = r.get(2)?;
-            let bad = |e: String| rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, e.into());
-            let p: AudioChunk = serde_json::from_str(&text)
-                .map_err(|e| bad(format!("job {job_id} (AUDIO): malformed payload: {e}")))?;
-            let int =
-                |v: u64| i64::try_from(v).map_err(|_| bad(format!("job {job_id} (AUDIO): position {v} too large")));
-            let failed = (r.get::<_, String>(3)? == "FAILED")
-                .then(|| r.get::<_, Option<String>>(4))
-                .transpose()?
-                .map(|e| e.unwrap_or_else(|| "no error recorded".to_owned()));
-            Ok(Chunk {
-                job_id,
-                seq: r.get(1)?,
-                start_sample: int(p.start_sample)?,
-                overlap_samples: int(p.overlap_samples)?,
-                samples: int(p.samples)?,
-                segments: Vec::new(),
-                failed,
-            })
-        })?;
-        rows.collect::<rusqlite::Result<_>>()?
-    };
-    let mut stmt = conn.prepare_cached(SEGMENTS_OF_CHUNK)?;
-    for c in &mut chunks {
-        let rows = stmt.query_map(named_params! { ":job_id": c.job_id }, |r| {
-            Ok(Segment {
-                start_ms: r.get(0)?,
-                end_ms: r.get(1)?,
-                speaker: None,
-                text: r.get(2)?,
-                words: parse_words(3, &r.get::<_, String>(3)?)?,
-            })
-        })?;
-        c.segments = rows.collect::<rusqlite::Result<_>>()?;
-    }
-    Ok(chunks)
 }
 
 /// Joins chunks into one transcript, each word once: where neighbours overlap, the
@@ -382,64 +294,6 @@ pub fn gaps(chunks: &[Chunk]) -> Vec<Gap> {
         }
     }
     out
-}
-
-/// Replaces a meeting's record of untranscribed spans (with its transcript).
-pub fn store_gaps(tx: &Transaction<'_>, meeting_id: MeetingId, gaps: &[Gap]) -> rusqlite::Result<()> {
-    tx.prepare_cached(DELETE_GAPS)?.execute(named_params! { ":meeting_id": meeting_id })?;
-    let mut ins = tx.prepare_cached(INSERT_GAP)?;
-    for g in gaps {
-        ins.execute(named_params! {
-            ":meeting_id": meeting_id,
-            ":start_ms": g.start_ms,
-            ":end_ms": g.end_ms.max(g.start_ms),
-            ":job_id": g.job_id,
-            ":reason": g.reason,
-        })?;
-    }
-    Ok(())
-}
-
-/// A meeting's stored gaps, in time order.
-pub fn load_gaps(conn: &Connection, meeting_id: MeetingId) -> rusqlite::Result<Vec<Gap>> {
-    let mut stmt = conn.prepare_cached(GAPS)?;
-    let rows = stmt.query_map(named_params! { ":meeting_id": meeting_id }, |r| {
-        Ok(Gap { start_ms: r.get(0)?, end_ms: r.get(1)?, job_id: r.get(2)?, reason: r.get(3)? })
-    })?;
-    rows.collect()
-}
-
-/// Replaces a meeting's transcript (inside the TRANSCRIPT job's completing transaction).
-pub fn store_transcript(tx: &Transaction<'_>, meeting_id: MeetingId, segments: &[Segment]) -> rusqlite::Result<()> {
-    tx.prepare_cached(DELETE_TRANSCRIPT)?.execute(named_params! { ":meeting_id": meeting_id })?;
-    let mut ins = tx.prepare_cached(INSERT_TRANSCRIPT_SEGMENT)?;
-    for (idx, s) in segments.iter().enumerate() {
-        ins.execute(named_params! {
-            ":meeting_id": meeting_id,
-            ":idx": idx as i64,
-            ":start_ms": s.start_ms,
-            ":end_ms": s.end_ms.max(s.start_ms),
-            ":speaker": s.speaker,
-            ":text": s.text,
-            ":words": words_json(&s.words)?,
-        })?;
-    }
-    Ok(())
-}
-
-/// A meeting's stored transcript.
-pub fn load_transcript(conn: &Connection, meeting_id: MeetingId) -> rusqlite::Result<Vec<Segment>> {
-    let mut stmt = conn.prepare_cached(TRANSCRIPT)?;
-    let rows = stmt.query_map(named_params! { ":meeting_id": meeting_id }, |r| {
-        Ok(Segment {
-            start_ms: r.get(0)?,
-            end_ms: r.get(1)?,
-            speaker: r.get(2)?,
-            text: r.get(3)?,
-            words: parse_words(4, &r.get::<_, String>(4)?)?,
-        })
-    })?;
-    rows.collect()
 }
 
 #[cfg(test)]

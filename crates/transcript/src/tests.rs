@@ -1,3 +1,5 @@
+use debrief_jobq::AnyQueue;
+
 use super::export::{render, Format, Meta};
 use super::*;
 
@@ -49,24 +51,67 @@ fn overlaps_keep_each_word_once_whatever_the_order() {
     assert_eq!(t.last().unwrap().text, "so budget");
 }
 
+/// Chunk results replace a re-run's, and transcripts and gaps round-trip, on `q`.
+fn stores_round_trip(q: &AnyQueue) {
+    let m = q.create_meeting(None, None).unwrap();
+    let mut ids = Vec::new();
+    for seq in 0..3 {
+        let c = geometry(seq, None);
+        let payload = serde_json::json!({"path": format!("meetings/1/audio/chunk-{seq:05}.wav"), "start_sample": c.start_sample, "overlap_samples": c.overlap_samples, "samples": c.samples});
+        ids.push(
+            q.enqueue(&debrief_jobq::NewJob::new(m, debrief_jobq::TaskType::Audio, seq).payload(payload)).unwrap().0,
+        );
+    }
+    let w0 = debrief_jobq::WorkerIdent::current("t");
+    for seq in 0..3 {
+        let c = q.claim(&w0, debrief_jobq::TaskType::Audio).unwrap().unwrap();
+        if seq == 1 {
+            q.fail(&c, "chunk-00001.wav: not a WAV file", debrief_jobq::Retry::No).unwrap();
+            continue;
+        }
+        let s = geometry(seq, None).segments[0].clone();
+        // A re-run's rows replace the first run's.
+        q.write(|tx| store_chunk(tx, c.job_id, m, &[(s.clone(), 0.1), (s.clone(), 0.2)])).unwrap();
+        q.complete_with(&c, &serde_json::json!({}), |tx| Ok(store_chunk(tx, c.job_id, m, &[(s, 0.1)])?)).unwrap();
+    }
+    let chunks = q.read(|c| load_chunks(c, m)).unwrap();
+    assert_eq!(chunks.iter().map(|c| c.segments.len()).collect::<Vec<_>>(), [1, 0, 1], "replaced, not appended");
+    assert_eq!(chunks[0].segments, geometry(0, None).segments);
+    assert_eq!(chunks[1].failed.as_deref(), Some("chunk-00001.wav: not a WAV file"));
+    let (t, g) = (assemble(&chunks), gaps(&chunks));
+    assert_eq!(g.len(), 1);
+    assert_eq!(g[0].job_id, Some(ids[1]));
+    for _ in 0..2 {
+        q.write(|tx| {
+            store_transcript(tx, m, &t)?;
+            store_gaps(tx, m, &g)
+        })
+        .unwrap();
+    }
+    assert_eq!(q.read(|c| load_transcript(c, m)).unwrap(), t);
+    assert_eq!(q.read(|c| load_gaps(c, m)).unwrap(), g, "replaced, not appended");
+}
+
 #[test]
 fn stored_chunks_replace_and_transcripts_round_trip() {
     let dir = tempfile::tempdir().unwrap();
     let q = debrief_jobq::Queue::open(&dir.path().join("d.db"), debrief_jobq::QueueConfig::default()).unwrap();
-    let m = q.create_meeting(None, None).unwrap();
-    let payload = serde_json::json!({"path": "meetings/1/audio/chunk-00000.wav", "start_sample": 0, "overlap_samples": 0, "samples": 16000});
-    let (job, _) = q.enqueue(&debrief_jobq::NewJob::new(m, debrief_jobq::TaskType::Audio, 0).payload(payload)).unwrap();
-    let s = seg(vec![w(" hello", 100, 400), w(" world", 450, 800)]);
-    for _ in 0..2 {
-        q.write(|tx| Ok::<_, debrief_jobq::QueueError>(store_chunk(tx, job, m, &[(s.clone(), 0.1)])?)).unwrap();
-    }
-    let chunks = q.read(|c| Ok(load_chunks(c, m)?)).unwrap();
-    assert_eq!(chunks.len(), 1);
-    assert_eq!(chunks[0].segments, vec![s.clone()], "a re-run replaced, not appended");
-    let t = assemble(&chunks);
-    q.write(|tx| Ok::<_, debrief_jobq::QueueError>(store_transcript(tx, m, &t)?)).unwrap();
-    q.write(|tx| Ok::<_, debrief_jobq::QueueError>(store_transcript(tx, m, &t)?)).unwrap();
-    assert_eq!(q.read(|c| Ok(load_transcript(c, m)?)).unwrap(), t);
+    stores_round_trip(&AnyQueue::Sqlite(q));
+}
+
+#[test]
+fn pg_stored_chunks_replace_and_transcripts_round_trip() {
+    let pg = debrief_jobq::PgServer::start().expect("PostgreSQL server");
+    let q = pg.queue_with(debrief_jobq::QueueConfig::default()).unwrap();
+    stores_round_trip(&AnyQueue::Postgres(q.clone()));
+    // Every statement prepares against the PostgreSQL schema.
+    q.read(|c| {
+        for (file, _, sql) in crate::store::ALL {
+            c.prepare(sql).unwrap_or_else(|e| panic!("sql/pg/{file}: {e}"));
+        }
+        Ok(())
+    })
+    .unwrap();
 }
 
 #[test]
@@ -107,18 +152,10 @@ fn subtitle_formats_have_correct_timing_and_escaping() {
 
 #[test]
 fn every_statement_matches_the_schema() {
-    let conn = Connection::open_in_memory().unwrap();
+    let conn = rusqlite::Connection::open_in_memory().unwrap();
     conn.execute_batch(debrief_jobq::SCHEMA_SQL).unwrap();
-    for sql in [
-        DELETE_CHUNK,
-        INSERT_CHUNK_SEGMENT,
-        CHUNKS_OF_MEETING,
-        SEGMENTS_OF_CHUNK,
-        DELETE_TRANSCRIPT,
-        INSERT_TRANSCRIPT_SEGMENT,
-        TRANSCRIPT,
-    ] {
-        conn.prepare(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    for (file, sql, _) in crate::store::ALL {
+        conn.prepare(sql).unwrap_or_else(|e| panic!("sql/{file}: {e}"));
     }
 }
 
@@ -185,10 +222,13 @@ fn gaps_are_stored_with_the_transcript_and_marked_in_exports() {
             q.fail(&c, "chunk-00001.wav: not a WAV file", debrief_jobq::Retry::No).unwrap();
         } else {
             let s = geometry(seq, None).segments[0].clone();
-            q.complete_with(&c, &serde_json::json!({}), |tx| Ok(store_chunk(tx, c.job_id, m, &[(s, 0.1)])?)).unwrap();
+            q.complete_with(&c, &serde_json::json!({}), |tx| {
+                Ok(store_chunk(&mut debrief_jobq::Tx::Sqlite(tx), c.job_id, m, &[(s, 0.1)])?)
+            })
+            .unwrap();
         }
     }
-    let chunks = q.read(|c| Ok(load_chunks(c, m)?)).unwrap();
+    let chunks = q.read(|c| load_chunks(&mut debrief_jobq::Db::Sqlite(c), m)).unwrap();
     assert_eq!(chunks[1].failed.as_deref(), Some("chunk-00001.wav: not a WAV file"));
     let (t, g) = (assemble(&chunks), gaps(&chunks));
     assert_eq!(
@@ -202,12 +242,13 @@ fn gaps_are_stored_with_the_transcript_and_marked_in_exports() {
     );
     for _ in 0..2 {
         q.write(|tx| {
+            let tx = &mut debrief_jobq::Tx::Sqlite(tx);
             store_transcript(tx, m, &t)?;
-            Ok::<_, debrief_jobq::QueueError>(store_gaps(tx, m, &g)?)
+            store_gaps(tx, m, &g)
         })
         .unwrap();
     }
-    assert_eq!(q.read(|c| Ok(load_gaps(c, m)?)).unwrap(), g, "replaced, not appended");
+    assert_eq!(q.read(|c| load_gaps(&mut debrief_jobq::Db::Sqlite(c), m)).unwrap(), g, "replaced, not appended");
 
     let meta = Meta { meeting_id: m, gaps: g, ..Meta::default() };
     let marked = Meta {

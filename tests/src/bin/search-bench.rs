@@ -124,8 +124,8 @@ fn main() -> Result<()> {
             ..Default::default()
         };
         q.write(|tx| {
-            debrief_transcript::store_transcript(tx, m, &segments)?;
-            debrief_speakers::store_diarization(tx, m, &d)?;
+            debrief_transcript::store_transcript(&mut debrief_jobq::Tx::Sqlite(tx), m, &segments)?;
+            debrief_speakers::store_diarization(&mut debrief_jobq::Tx::Sqlite(tx), m, &d)?;
             debrief_speakers::rename_speaker(tx, m, "S1", Some(names[k % names.len()]))?;
             debrief_summary::store::put_summary(tx, m, &summary, "bench", 1)?;
             tx.execute(

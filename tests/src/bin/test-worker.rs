@@ -89,8 +89,8 @@ impl Handler for Fake {
             TaskType::Audio => audio(job, ctx).map_err(JobError::Permanent),
             TaskType::Transcript => {
                 let meeting = job.meeting_id;
-                let chunks: Vec<_> = ctx
-                    .queue
+                let q = ctx.queue.sqlite().expect("test-worker runs on SQLite");
+                let chunks: Vec<_> = q
                     .meeting_jobs(meeting)
                     .map_err(|e| JobError::Retry(e.into()))?
                     .into_iter()
@@ -162,6 +162,6 @@ fn main() -> Result<()> {
         abort_seq: std::env::var("DEBRIEF_TEST_ABORT_SEQ").ok().and_then(|v| v.parse().ok()),
         loaded: false,
     };
-    worker::run(&q, &dd, &cfg, &mut h)?;
+    worker::run(&debrief_jobq::AnyQueue::Sqlite(q), &dd, &cfg, &mut h)?;
     Ok(())
 }

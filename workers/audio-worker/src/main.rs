@@ -183,12 +183,26 @@ impl Asr {
         // A malformed payload, or a missing or unreadable chunk, will not get better by
         // retrying.
         let chunk: AudioChunk = job.payload_as().map_err(|e| JobError::Permanent(e.into()))?;
-        let path = chunk.path.under(ctx.data_dir.root());
         // Progress steps (kept by the queue, so a worker's death says where it was): 1
         // reading the file, then the engine's (voice detection, each decode).
         ctx.progress(1);
         // Read once: Whisper takes the mix, the speaker analysis each recorded channel.
-        let channels = debrief_media::read_wav_channels(&path).map_err(|e| JobError::Permanent(e.into()))?;
+        // On a shared PostgreSQL queue the chunk comes from the database (its sha256
+        // checked), else from the data directory. A database that cannot be read now is
+        // worth a retry; damaged bytes are not.
+        let path = chunk.path.under(ctx.data_dir.root());
+        let stored = ctx.queue.stored_input(job.meeting_id, chunk.path.as_path()).map_err(|e| {
+            if matches!(e, debrief_jobq::QueueError::Postgres(_) | debrief_jobq::QueueError::Pool(_)) {
+                JobError::Retry(e.into())
+            } else {
+                JobError::Permanent(e.into())
+            }
+        })?;
+        let channels = match stored {
+            Some(bytes) => debrief_media::read_wav_channels_from_bytes(&path, &bytes),
+            None => debrief_media::read_wav_channels(&path),
+        }
+        .map_err(|e| JobError::Permanent(e.into()))?;
         let samples = debrief_media::mix_channels(&channels);
         let start_ms = chunk.start_ms();
         let started = std::time::Instant::now();
@@ -278,7 +292,7 @@ impl Asr {
 fn transcript(job: &Claim, ctx: &JobContext<'_>) -> Result<Output, JobError> {
     let meeting = job.meeting_id;
     let chunks =
-        ctx.queue.read(|c| Ok(debrief_transcript::load_chunks(c, meeting)?)).map_err(|e| JobError::Retry(e.into()))?;
+        ctx.queue.read(|c| debrief_transcript::load_chunks(c, meeting)).map_err(|e| JobError::Retry(e.into()))?;
     // Chunks that failed for good leave gaps; with none transcribed there is nothing to
     // assemble, and the meeting fails with the first chunk's error rather than showing
     // an empty transcript as if nothing had been said.
@@ -387,7 +401,7 @@ fn to_result(r: &impl serde::Serialize) -> Result<serde_json::Value, JobError> {
 fn main() -> Result<()> {
     let Cmd::Run { args, asr } = Cli::parse().cmd;
     let threads = debrief_runtime::tune_process("audio-worker", &args);
-    let (dd, q) = debrief_runtime::open(args.data_dir.as_deref())?;
+    let (dd, q) = debrief_runtime::open_queue(args.data_dir.as_deref(), args.database.as_deref())?;
     if args.device == ComputeDevice::Cuda && !cfg!(feature = "cuda") {
         bail!("--device cuda needs a build with the `cuda` feature (cargo build --release -p audio-worker --features cuda)");
     }

@@ -182,7 +182,10 @@ impl Reader {
             }
         }
         let meeting = job.meeting_id;
-        Ok(Output { result, store: Some(Box::new(move |tx| Ok(debrief_slides::store_frame(tx, meeting, &frame)?))) })
+        Ok(Output {
+            result,
+            store: Some(Box::new(move |tx| Ok(debrief_slides::store_frame(tx.sqlite("slides")?, meeting, &frame)?))),
+        })
     }
 }
 
@@ -197,7 +200,7 @@ fn describe(
     path: &std::path::Path,
     frame: &Frame,
 ) -> Result<(Option<String>, Value)> {
-    let frames = ctx.queue.read(|c| Ok(debrief_slides::load_frames(c, job.meeting_id)?))?;
+    let frames = ctx.queue.read(|c| Ok(debrief_slides::load_frames(c.sqlite("slides")?, job.meeting_id)?))?;
     let before = frames.iter().rfind(|f| f.t_ms < frame.t_ms && f.job_id != frame.job_id);
     if let Some(prev) = before.filter(|p| p.description.is_some() && debrief_slides::same_slide(p, frame)) {
         return Ok((prev.description.clone(), json!({"reused_from_job": prev.job_id})));
@@ -230,7 +233,8 @@ fn describe(
 fn main() -> Result<()> {
     let Cmd::Run { args, ocr, vlm } = Cli::parse().cmd;
     let threads = debrief_runtime::tune_process(NAME, &args);
-    let (dd, q) = debrief_runtime::open(args.data_dir.as_deref())?;
+    let (dd, q) =
+        debrief_runtime::open_sqlite_only(NAME, "slides", args.data_dir.as_deref(), args.database.as_deref())?;
     let client = match &vlm.vlm_url {
         Some(url) => {
             let cfg = ServerConfig {
@@ -265,6 +269,6 @@ fn main() -> Result<()> {
         idle_max: debrief_runtime::IDLE_MAX,
     };
     let mut h = Reader { args: ocr, ocr: None, vlm: client, vlm_max_tokens: vlm.vlm_max_tokens };
-    worker::run(&q, &dd, &cfg, &mut h)?;
+    worker::run(&debrief_jobq::AnyQueue::Sqlite(q), &dd, &cfg, &mut h)?;
     Ok(())
 }

@@ -1,0 +1,1 @@
+UPDATE meetings SET partial = $2 WHERE meeting_id = $1;

@@ -1,0 +1,1 @@
+DELETE FROM speaker_turns WHERE meeting_id = $1;

@@ -1,0 +1,1 @@
+SELECT speaker_hints FROM meetings WHERE meeting_id = $1;

@@ -1,0 +1,1 @@
+DELETE FROM asr_segments WHERE job_id = $1;

@@ -1,0 +1,1 @@
+DELETE FROM transcript_gaps WHERE meeting_id = $1;

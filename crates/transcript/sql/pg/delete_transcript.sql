@@ -1,0 +1,1 @@
+DELETE FROM transcript_segments WHERE meeting_id = $1;
