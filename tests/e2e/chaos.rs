@@ -334,6 +334,20 @@ fn assert_same(calm: &Run, shaken: &Run) {
     assert_eq!(shaken.summary, calm.summary, "after {k:?} the summary differs");
 }
 
+/// The undisturbed run of the suite's two short harnesses (the same meeting, the same
+/// workers: two audio-workers and the test worker), made once for both; the other
+/// test waits for it.
+fn calm_with_test_worker() -> &'static Run {
+    static CALM: std::sync::OnceLock<Run> = std::sync::OnceLock::new();
+    CALM.get_or_init(|| {
+        let s = Scratch::new();
+        let wav = s.path("twenty.wav");
+        twenty_minutes(&wav);
+        let cfg = config(&s, Rest::TestWorker);
+        run(&s.path("calm"), &wav, &cfg, None)
+    })
+}
+
 #[test]
 fn issue4_chaos_sigkill_of_audio_workers_leaves_the_transcript_unchanged() {
     // The short variant of scripts/chaos: ten kills of audio-workers, one of them the
@@ -342,12 +356,12 @@ fn issue4_chaos_sigkill_of_audio_workers_leaves_the_transcript_unchanged() {
     let wav = s.path("twenty.wav");
     twenty_minutes(&wav);
     let cfg = config(&s, Rest::TestWorker);
-    let calm = run(&s.path("calm"), &wav, &cfg, None);
+    let calm = calm_with_test_worker();
     let chaos = Chaos { every_ms: (3_000, 7_000), max_kills: 10, foreman_every: 7, ..Chaos::default() };
     let shaken = run(&s.path("chaos"), &wav, &cfg, Some(&chaos));
     assert!(shaken.kills.workers >= 3, "only {:?}", shaken.kills);
     assert!(calm.segments.len() > 10_000, "a 20-minute transcript");
-    assert_same(&calm, &shaken);
+    assert_same(calm, &shaken);
     eprintln!("identical transcripts after {:?}", shaken.kills);
 }
 
@@ -360,7 +374,7 @@ fn issue15_fault_harness_short_kills_every_process_type_and_stops_one() {
     let wav = s.path("twenty.wav");
     twenty_minutes(&wav);
     let cfg = config(&s, Rest::TestWorker);
-    let calm = run(&s.path("calm"), &wav, &cfg, None);
+    let calm = calm_with_test_worker();
     let chaos = Chaos {
         every_ms: (2_000, 6_000),
         max_kills: 8,
@@ -373,7 +387,7 @@ fn issue15_fault_harness_short_kills_every_process_type_and_stops_one() {
     let shaken = run(&s.path("chaos"), &wav, &cfg, Some(&chaos));
     let k = &shaken.kills;
     assert!(k.importers >= 1 && k.stops == 1 && k.foremen >= 1 && k.workers >= 3, "only {k:?}");
-    assert_same(&calm, &shaken);
+    assert_same(calm, &shaken);
     eprintln!("identical results after {{{}}}", k.json());
 }
 

@@ -271,10 +271,9 @@ fn issue17_two_hosts_transcribe_a_meeting_from_postgres_exactly_as_one_machine_d
         ("visual-worker", &["run", "--until-idle"][..], "slides are not stored in PostgreSQL yet"),
         ("foreman", &["status"][..], "the foreman runs `run` and `migrate-to` only so far"),
     ] {
-        let (st, _, err) = run_out(
-            debrief(bin, &s.path("elsewhere")).args(args).env("DEBRIEF_DATABASE_URL", pg.url()),
-            Duration::from_secs(60),
-        );
+        let mut cmd = std::process::Command::new(workspace_bin(bin));
+        cmd.args(args).arg("--data-dir").arg(s.path("elsewhere")).env("DEBRIEF_DATABASE_URL", pg.url());
+        let (st, _, err) = run_out(&mut cmd, Duration::from_secs(60));
         assert!(!st.success() && err.contains(says), "{bin}: {err}");
     }
     assert_eq!(count("SELECT COUNT(*) FROM jobs WHERE task_type = 'SUMMARY' AND status = 'PENDING'"), 1);
