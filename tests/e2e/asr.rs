@@ -102,6 +102,16 @@ fn issue4_sample_meeting_is_transcribed_through_import_foreman_worker_and_export
 
 /// A 20-minute recording: the sample meeting 16 times, with pauses between.
 pub(crate) fn twenty_minutes(path: &Path) {
+    sample_repeated(path, 16);
+}
+
+/// A 10-minute recording: the sample meeting 8 times, with pauses between.
+pub(crate) fn ten_minutes(path: &Path) {
+    sample_repeated(path, 8);
+}
+
+/// The sample meeting `times` times, with pauses of 1-3 s between.
+fn sample_repeated(path: &Path, times: usize) {
     let mut src = debrief_media::AudioSource::open(&sample()).unwrap();
     let mut once = Vec::new();
     while let Some(b) = src.next_block().unwrap() {
@@ -114,7 +124,7 @@ pub(crate) fn twenty_minutes(path: &Path) {
         sample_format: hound::SampleFormat::Int,
     };
     let mut w = hound::WavWriter::create(path, spec).unwrap();
-    for i in 0..16 {
+    for i in 0..times {
         for s in &once {
             w.write_sample((s * 32767.0).round() as i16).unwrap();
         }

@@ -79,7 +79,14 @@ fn issue17_two_hosts_on_one_postgres_complete_every_job_once_when_one_host_is_ki
             }
         }
     }
-    assert_eq!(by_log.len() as i64, JOBS);
+    // A worker of host A killed between its commit and its log line completed a job
+    // whose DONE line is missing: at most one per killed worker, and done by host A.
+    let host_a_pids: Vec<i64> = host_a.iter().map(|c| i64::from(c.id())).collect();
+    let unlogged: Vec<(&i64, &i64)> = done.iter().filter(|(id, _)| !by_log.contains_key(id)).collect();
+    assert!(
+        unlogged.len() <= 3 && unlogged.iter().all(|(_, pid)| host_a_pids.contains(pid)),
+        "completed without a DONE line: {unlogged:?} (host A: {host_a_pids:?})"
+    );
     let twice: Vec<_> = by_log.iter().filter(|(_, v)| v.len() > 1).collect();
     assert!(twice.is_empty(), "jobs completed twice: {twice:?}");
     let mut crashed = 0;

@@ -1,6 +1,6 @@
 //! The queue backend boundary: the operations a worker, a producer and a reaper use,
 //! the same on SQLite ([`Queue`], one machine) and PostgreSQL ([`PgQueue`], many), and
-//! [`connect`], which picks the backend from one setting.
+//! [`AnyQueue::connect`], which picks the backend from one setting.
 //!
 //! A program that runs on either backend holds an [`AnyQueue`]. A job's own result rows
 //! are written in its completing transaction through [`Tx`] (and read through [`Db`]):
@@ -8,7 +8,6 @@
 //! runs its own SQL for it, one statement per file per backend.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -340,14 +339,4 @@ impl AnyQueue {
 /// Whether `database` names a PostgreSQL database (`postgres://` or `postgresql://`).
 pub fn is_postgres_url(database: &str) -> bool {
     database.starts_with("postgres://") || database.starts_with("postgresql://")
-}
-
-/// Opens the queue `database` names: a PostgreSQL URL, or the path of a SQLite file.
-/// The one setting that chooses the backend (`--database`, `DEBRIEF_DATABASE_URL`).
-pub fn connect(database: &str, cfg: QueueConfig) -> Result<Arc<dyn JobQueue>> {
-    if is_postgres_url(database) {
-        Ok(Arc::new(PgQueue::connect(database, cfg)?))
-    } else {
-        Ok(Arc::new(Queue::open(Path::new(database), cfg)?))
-    }
 }

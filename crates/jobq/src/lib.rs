@@ -44,7 +44,7 @@ use r2d2::PooledConnection;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Transaction, TransactionBehavior};
 
-pub use backend::{connect, is_postgres_url, AnyQueue, Db, JobQueue, Tx};
+pub use backend::{is_postgres_url, AnyQueue, Db, JobQueue, Tx};
 pub use crumbs::Crumb;
 pub use device::{DeviceLease, DeviceRequest, LeaseRecord};
 pub use jobs::{Blocked, Claim, Crash, FailOutcome, Fence, JobRecord, MalformedPayload, NewJob, Retry};
