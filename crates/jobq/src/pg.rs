@@ -211,11 +211,7 @@ impl PgQueue {
 
     /// Runs `f` in one transaction and commits it if `f` succeeds.
     pub fn tx<T>(&self, f: impl FnOnce(&mut Transaction<'_>) -> Result<T>) -> Result<T> {
-        let mut conn = self.pool.get()?;
-        let mut tx = conn.transaction().map_err(pg_err)?;
-        let out = f(&mut tx)?;
-        tx.commit().map_err(pg_err)?;
-        Ok(out)
+        self.write(f)
     }
 
     /// Runs `f` in one transaction and commits it if `f` succeeds, with the caller's

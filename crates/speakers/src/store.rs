@@ -52,10 +52,6 @@ const LOAD_TURNS: &str = include_str!("../sql/load_turns.sql");
 const RENAME_SPEAKER: &str = include_str!("../sql/rename_speaker.sql");
 const MERGE_SPEAKER: &str = include_str!("../sql/merge_speaker.sql");
 
-fn to_json<T: serde::Serialize>(v: &T) -> rusqlite::Result<String> {
-    serde_json::to_string(v).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
-}
-
 /// Replaces the analysis of one AUDIO job (inside the transaction that completes it).
 pub fn store_analysis(
     tx: &mut Tx<'_, '_>,
@@ -109,8 +105,8 @@ pub fn load_hints(db: &mut Db<'_>, meeting_id: MeetingId) -> debrief_jobq::Resul
 }
 
 /// Sets the meeting's hints. Returns false if there is no such meeting.
-pub fn set_hints(tx: &Transaction<'_>, meeting_id: MeetingId, hints: &Hints) -> rusqlite::Result<bool> {
-    let v = if hints.is_empty() { None } else { Some(to_json(hints)?) };
+pub fn set_hints(tx: &Transaction<'_>, meeting_id: MeetingId, hints: &Hints) -> debrief_jobq::Result<bool> {
+    let v = if hints.is_empty() { None } else { Some(json_text(hints)?) };
     let n = tx.prepare_cached(SET_HINTS)?.execute(named_params! { ":meeting_id": meeting_id, ":hints": v })?;
     Ok(n == 1)
 }
