@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use debrief_jobq::{MeetingId, MeetingRecord, Queue, Status, TaskType};
+use debrief_jobq::{AnyQueue, MeetingId, MeetingRecord, Status, TaskType};
 use debrief_speakers::{SpeakerRow, Turn};
 use debrief_summary::store::StoredSummary;
 use debrief_transcript::export::{render, Format, Mark, Meta};
@@ -36,7 +36,7 @@ impl Gathered {
 
 /// Reads meeting `meeting` for showing; an error if it does not exist or has no
 /// transcript yet.
-pub(crate) fn gather(q: &Queue, meeting: MeetingId) -> Result<Gathered> {
+pub(crate) fn gather(q: &AnyQueue, meeting: MeetingId) -> Result<Gathered> {
     let Some(m) = q.meeting(meeting)? else {
         bail!("meeting {meeting} does not exist (see `foreman status`)");
     };
@@ -45,10 +45,10 @@ pub(crate) fn gather(q: &Queue, meeting: MeetingId) -> Result<Gathered> {
     if !transcript_done {
         bail!("meeting {meeting} has no transcript yet (status {}); see `foreman status`", m.status);
     }
-    let mut segments = q.read(|c| debrief_transcript::load_transcript(&mut debrief_jobq::Db::Sqlite(c), meeting))?;
+    let mut segments = q.read(|db| debrief_transcript::load_transcript(db, meeting))?;
     // Speakers are stored as labels; names and merges (`foreman speakers`) apply here.
-    let speakers = q.read(|c| Ok(debrief_speakers::load_speakers(c, meeting)?))?;
-    let mut turns = q.read(|c| Ok(debrief_speakers::load_turns(c, meeting)?))?;
+    let speakers = q.read(|db| debrief_speakers::load_speakers(db, meeting))?;
+    let mut turns = q.read(|db| debrief_speakers::load_turns(db, meeting))?;
     let name = |l: &str| SpeakerRow::display(&speakers, l);
     for s in segments.iter_mut() {
         s.speaker = s.speaker.as_deref().map(name);
@@ -59,8 +59,8 @@ pub(crate) fn gather(q: &Queue, meeting: MeetingId) -> Result<Gathered> {
     for t in turns.iter_mut() {
         t.speaker = name(&t.speaker);
     }
-    let gaps = q.read(|c| debrief_transcript::load_gaps(&mut debrief_jobq::Db::Sqlite(c), meeting))?;
-    let mut summary = q.read(|c| Ok(debrief_summary::store::summary(c, meeting)?))?;
+    let gaps = q.read(|db| debrief_transcript::load_gaps(db, meeting))?;
+    let mut summary = q.read(|db| debrief_summary::store::summary(db, meeting))?;
     // Summary items name their speaker and owner by label (or by the name known when the
     // summary was written): show a later rename too.
     if let Some(s) = summary.as_mut().map(|s| &mut s.summary) {
@@ -80,7 +80,7 @@ pub(crate) fn gather(q: &Queue, meeting: MeetingId) -> Result<Gathered> {
     if let Some(s) = summary.as_mut() {
         s.summary.overview = rename_labels(&s.summary.overview, &speakers);
     }
-    let slides = q.read(|c| Ok(debrief_slides::slides(c, meeting)?))?;
+    let slides = q.read(|db| debrief_slides::slides(db, meeting))?;
     Ok(Gathered { meeting: m, segments, speakers, turns, gaps, summary, slides })
 }
 
@@ -108,7 +108,7 @@ fn rename_labels(text: &str, speakers: &[SpeakerRow]) -> String {
     out
 }
 
-pub(crate) fn export(q: &Queue, meeting: MeetingId, format: Format, out: Option<&Path>) -> Result<()> {
+pub(crate) fn export(q: &AnyQueue, meeting: MeetingId, format: Format, out: Option<&Path>) -> Result<()> {
     let g = gather(q, meeting)?;
     let m = &g.meeting;
     let meta = Meta {

@@ -216,24 +216,38 @@ fn real_main(cli: &Cli) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let pg = cli.database.as_deref().filter(|d| debrief_jobq::is_postgres_url(d));
-    if let (Some(url), false) = (pg, matches!(cli.cmd, Cmd::Run { .. } | Cmd::MigrateTo { .. })) {
+    let on_pg = matches!(
+        cli.cmd,
+        Cmd::Run { .. }
+            | Cmd::MigrateTo { .. }
+            | Cmd::Status { .. }
+            | Cmd::Export { .. }
+            | Cmd::Report { .. }
+            | Cmd::Speakers { .. }
+    );
+    if let (Some(url), false) = (pg, on_pg) {
         bail!(
-            "--database {} (or DEBRIEF_DATABASE_URL): on PostgreSQL the foreman runs `run` and `migrate-to` only so far; \
-             this command reads the data directory's SQLite queue (unset the variable to use it)",
+            "--database {} (or DEBRIEF_DATABASE_URL): on PostgreSQL the foreman runs `run`, `status`, `export`, \
+             `report`, `speakers` and `migrate-to` so far; this command reads the data directory's SQLite queue \
+             (unset the variable to use it)",
             debrief_jobq::redact_url(url)
         );
     }
     let (dd, q) = debrief_runtime::open(cli.data_dir.as_deref())?;
+    // The queue the command works on: PostgreSQL when one is named (`migrate-to` copies
+    // into it from `q`), else the data directory's SQLite file.
+    let any = match pg {
+        Some(url) if !matches!(cli.cmd, Cmd::MigrateTo { .. }) => {
+            debrief_jobq::AnyQueue::connect(url, debrief_jobq::QueueConfig::default())?
+        }
+        _ => debrief_jobq::AnyQueue::Sqlite(q.clone()),
+    };
     match cli.cmd {
         Cmd::Run { spawn, until_idle, once, interval, grace } => {
-            let q = match pg {
-                Some(url) => {
-                    // Spawned workers take the same queue.
-                    std::env::set_var("DEBRIEF_DATABASE_URL", url);
-                    debrief_jobq::AnyQueue::connect(url, debrief_jobq::QueueConfig::default())?
-                }
-                None => debrief_jobq::AnyQueue::Sqlite(q),
-            };
+            if let Some(url) = pg {
+                // Spawned workers take the same queue.
+                std::env::set_var("DEBRIEF_DATABASE_URL", url);
+            }
             let workers = config::load(cli.config.as_deref(), dd.root())?;
             let opts = RunOpts {
                 spawn,
@@ -242,11 +256,11 @@ fn real_main(cli: &Cli) -> Result<ExitCode> {
                 interval: secs(interval, "--interval")?,
                 grace: secs(grace, "--grace")?,
             };
-            run(&q, dd.root(), &workers, &opts)
+            run(&any, dd.root(), &workers, &opts)
         }
         Cmd::Status { json } => {
             let workers = config::load(cli.config.as_deref(), dd.root())?;
-            status::print(&q, &workers, json)?;
+            status::print(&any, &workers, json)?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Retry { job, failed } => {
@@ -271,7 +285,7 @@ fn real_main(cli: &Cli) -> Result<ExitCode> {
             None => bail!("meeting {meeting} does not exist or is already cancelled"),
         },
         Cmd::Export { meeting, format, ref out } => {
-            export::export(&q, meeting, format, out.as_deref())?;
+            export::export(&any, meeting, format, out.as_deref())?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Delete { meeting } => {
@@ -294,7 +308,7 @@ fn real_main(cli: &Cli) -> Result<ExitCode> {
         }
         Cmd::Report { meeting, ref out, audio } => {
             let out = out.clone().unwrap_or_else(|| PathBuf::from(format!("meeting-{meeting}.html")));
-            report::report(&q, &dd, meeting, &out, audio)?;
+            report::report(&any, &dd, meeting, &out, audio)?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Search { ref query, meeting, ref speaker, ref since, limit, json } => {
@@ -309,7 +323,7 @@ fn real_main(cli: &Cli) -> Result<ExitCode> {
                 max: max.filter(|&n| n > 0),
             });
             let ch = speakers::Changes { rename: rename.clone(), merge: merge.clone(), hints, json };
-            speakers::speakers(&q, meeting, &ch)?;
+            speakers::speakers(&any, meeting, &ch)?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::MigrateTo { ref url, json } => {
@@ -472,9 +486,6 @@ fn idle_verdict(q: &AnyQueue, served: &BTreeMap<TaskType, Vec<String>>) -> Resul
     if busy {
         return Ok(None);
     }
-    // On PostgreSQL a pass plans every CLOSED meeting; OPEN ones are a recorder's or an
-    // importer's on some machine.
-    let Some(q) = q.sqlite() else { return Ok(Some(ExitCode::SUCCESS)) };
     let meetings = q.meetings(None)?;
     for m in meetings.iter().filter(|m| m.status == MeetingStatus::Open) {
         log(

@@ -17,7 +17,7 @@ use anyhow::{bail, Context, Result};
 use askama::Template;
 use debrief_config::{AtomicFile, DataDir};
 use debrief_contracts::AudioChunk;
-use debrief_jobq::{MeetingId, Queue, TaskType};
+use debrief_jobq::{AnyQueue, MeetingId, TaskType};
 use debrief_transcript::export::clock;
 
 use crate::export::{gather, Gathered};
@@ -156,8 +156,39 @@ fn secs(ms: i64) -> String {
     format!("{:.2}", ms.max(0) as f64 / 1000.0)
 }
 
-pub(crate) fn report(q: &Queue, dd: &DataDir, meeting: MeetingId, out: &Path, audio: AudioMode) -> Result<()> {
+/// A meeting's input files (chunk audio, screenshots) by their data-directory path: the
+/// copy the database holds (PostgreSQL: recorded on another machine), else the file in
+/// this machine's data directory.
+struct Inputs<'a> {
+    q: &'a AnyQueue,
+    root: &'a Path,
+    meeting: MeetingId,
+}
+
+impl Inputs<'_> {
+    /// The bytes of `rel`, or what went wrong, naming the file.
+    fn read(&self, rel: &str) -> Result<Vec<u8>, String> {
+        match self.q.stored_input(self.meeting, Path::new(rel)) {
+            Ok(Some(bytes)) => return Ok(bytes),
+            Ok(None) => {}
+            Err(e) => return Err(format!("{rel} in {}: {e}", self.q.describe())),
+        }
+        let path = self.root.join(rel);
+        std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// A chunk's samples (mono).
+    fn samples(&self, rel: &str) -> Result<Vec<f32>, String> {
+        let bytes = self.read(rel)?;
+        let channels =
+            debrief_media::read_wav_channels_from_bytes(Path::new(rel), &bytes).map_err(|e| e.to_string())?;
+        Ok(debrief_media::mix_channels(&channels))
+    }
+}
+
+pub(crate) fn report(q: &AnyQueue, dd: &DataDir, meeting: MeetingId, out: &Path, audio: AudioMode) -> Result<()> {
     let g = gather(q, meeting)?;
+    let inputs = Inputs { q, root: dd.root(), meeting };
     let files = files_dir(out)?;
     let chunks: Vec<AudioChunk> = q
         .meeting_jobs(meeting)?
@@ -184,20 +215,20 @@ pub(crate) fn report(q: &Queue, dd: &DataDir, meeting: MeetingId, out: &Path, au
             AudioMode::Link => {
                 let wav = files.join("audio.wav");
                 let mut f = AtomicFile::create(&wav).with_context(|| format!("creating {}", wav.display()))?;
-                let skipped = join_audio(dd.root(), &chunks, f.file())?;
+                let skipped = join_audio(&|rel| inputs.samples(rel), &chunks, f.file())?;
                 f.commit().with_context(|| format!("writing {}", wav.display()))?;
                 warn_skipped(&skipped);
                 Some(format!("{}/audio.wav", url_path(&file_name(&files))))
             }
             AudioMode::Embed => {
                 let mut buf = std::io::Cursor::new(Vec::new());
-                let skipped = join_audio(dd.root(), &chunks, &mut buf)?;
+                let skipped = join_audio(&|rel| inputs.samples(rel), &chunks, &mut buf)?;
                 warn_skipped(&skipped);
                 Some(data_url("audio/wav", buf.get_ref()))
             }
         }
     };
-    let slides = slide_views(&g, dd.root(), embed, &files)?;
+    let slides = slide_views(&g, &inputs, embed, &files)?;
     let page = page(&g, audio_src, slides, duration_ms);
     let html = page.render().context("rendering the report")?;
     debrief_config::write_file_atomic(out, html.as_bytes()).with_context(|| format!("writing {}", out.display()))?;
@@ -255,7 +286,9 @@ fn meeting_length(g: &Gathered, chunks: &[AudioChunk]) -> i64 {
 /// from where the previous one ended (an overlap is kept once), silence where no chunk
 /// is. One chunk is in memory at a time. Returns what could not be read (those spans
 /// stay silent: partial results beat none).
-fn join_audio<W: Write + Seek>(root: &Path, chunks: &[AudioChunk], out: &mut W) -> Result<Vec<String>> {
+type ReadSamples<'a> = dyn Fn(&str) -> Result<Vec<f32>, String> + 'a;
+
+fn join_audio<W: Write + Seek>(read: &ReadSamples<'_>, chunks: &[AudioChunk], out: &mut W) -> Result<Vec<String>> {
     let mut chunks: Vec<&AudioChunk> = chunks.iter().collect();
     chunks.sort_by_key(|c| c.start_sample);
     out.write_all(&wav_header(0))?;
@@ -277,11 +310,10 @@ fn join_audio<W: Write + Seek>(root: &Path, chunks: &[AudioChunk], out: &mut W) 
         if end <= written {
             continue;
         }
-        let path = c.path.under(root);
-        let samples = match debrief_media::read_wav(&path) {
+        let samples = match read(&c.path.to_string()) {
             Ok(s) => s,
             Err(e) => {
-                skipped.push(format!("{}: {e}", path.display()));
+                skipped.push(e);
                 continue;
             }
         };
@@ -327,14 +359,13 @@ fn wav_header(data: u64) -> Vec<u8> {
 }
 
 /// Slides with their images embedded or copied beside the page.
-fn slide_views(g: &Gathered, root: &Path, embed: bool, files: &Path) -> Result<Vec<SlideView>> {
+fn slide_views(g: &Gathered, inputs: &Inputs<'_>, embed: bool, files: &Path) -> Result<Vec<SlideView>> {
     let mut out = Vec::new();
     for s in &g.slides {
         let n = s.idx + 1;
-        let src = root.join(&s.path);
-        let img = match std::fs::read(&src) {
+        let img = match inputs.read(&s.path) {
             Err(e) => {
-                eprintln!("foreman: warning: slide {n}: {}: {e} (shown without its picture)", src.display());
+                eprintln!("foreman: warning: slide {n}: {e} (shown without its picture)");
                 None
             }
             Ok(bytes) if embed => Some(data_url("image/png", &bytes)),
@@ -589,7 +620,8 @@ mod tests {
         chunks.push(gone);
         chunks.push(chunk("three.wav", 300, -0.5, 50, 0));
         let mut buf = std::io::Cursor::new(Vec::new());
-        let skipped = join_audio(root, &chunks, &mut buf).unwrap();
+        let read = |rel: &str| debrief_media::read_wav(&root.join(rel)).map_err(|e| e.to_string());
+        let skipped = join_audio(&read, &chunks, &mut buf).unwrap();
         assert_eq!(skipped.len(), 1, "{skipped:?}");
         assert!(skipped[0].contains("missing.wav"));
         let path = root.join("joined.wav");

@@ -5,7 +5,7 @@
 //! runs), then its summary.
 
 use anyhow::{bail, Result};
-use debrief_jobq::{MeetingId, Queue};
+use debrief_jobq::{AnyQueue, MeetingId};
 use debrief_speakers::{Hints, SpeakerRow};
 
 /// What to change.
@@ -17,11 +17,11 @@ pub(crate) struct Changes {
     pub(crate) json: bool,
 }
 
-pub(crate) fn speakers(q: &Queue, meeting: MeetingId, ch: &Changes) -> Result<()> {
+pub(crate) fn speakers(q: &AnyQueue, meeting: MeetingId, ch: &Changes) -> Result<()> {
     if q.meeting(meeting)?.is_none() {
         bail!("meeting {meeting} does not exist (see `foreman status`)");
     }
-    let rows = q.read(|c| Ok(debrief_speakers::load_speakers(c, meeting)?))?;
+    let rows = q.read(|db| debrief_speakers::load_speakers(db, meeting))?;
     for r in &ch.rename {
         let Some((label, name)) = r.split_once('=') else {
             bail!("--rename wants LABEL=NAME (for example S2=\"Dana Lee\"), got {r:?}");
@@ -30,14 +30,7 @@ pub(crate) fn speakers(q: &Queue, meeting: MeetingId, ch: &Changes) -> Result<()
         if !rows.iter().any(|s| s.label == label) {
             bail!("meeting {meeting} has no speaker {label:?} (it has {})", labels(&rows));
         }
-        q.write(|tx| {
-            Ok::<_, debrief_jobq::QueueError>(debrief_speakers::rename_speaker(
-                tx,
-                meeting,
-                label,
-                (!name.is_empty()).then_some(name),
-            )?)
-        })?;
+        q.write(|tx| debrief_speakers::rename_speaker(tx, meeting, label, (!name.is_empty()).then_some(name)))?;
         println!("{label} is now shown as {name:?}");
     }
     if let Some(m) = &ch.merge {
@@ -51,13 +44,19 @@ pub(crate) fn speakers(q: &Queue, meeting: MeetingId, ch: &Changes) -> Result<()
             }
         }
         for l in rest {
-            q.write(|tx| Ok::<_, debrief_jobq::QueueError>(debrief_speakers::merge_speakers(tx, meeting, l, into)?))?;
+            q.write(|tx| debrief_speakers::merge_speakers(tx, meeting, l, into))?;
             println!("{l} is now shown as {into}");
         }
     }
     if let Some(h) = &ch.hints {
-        let redo = q.redo_transcript(meeting, |tx| {
-            debrief_speakers::set_hints(tx, meeting, h)?;
+        let Some(lite) = q.sqlite() else {
+            bail!(
+                "--num/--min/--max re-run the meeting's transcript, which the foreman does only on SQLite so far; \
+                 --rename and --merge work on PostgreSQL"
+            );
+        };
+        let redo = lite.redo_transcript(meeting, |tx| {
+            debrief_speakers::set_hints(&mut debrief_jobq::Tx::Sqlite(tx), meeting, h)?;
             Ok(())
         })?;
         println!(
@@ -66,8 +65,8 @@ pub(crate) fn speakers(q: &Queue, meeting: MeetingId, ch: &Changes) -> Result<()
             redo.len()
         );
     }
-    let rows = q.read(|c| Ok(debrief_speakers::load_speakers(c, meeting)?))?;
-    let segments = q.read(|c| debrief_transcript::load_transcript(&mut debrief_jobq::Db::Sqlite(c), meeting))?;
+    let rows = q.read(|db| debrief_speakers::load_speakers(db, meeting))?;
+    let segments = q.read(|db| debrief_transcript::load_transcript(db, meeting))?;
     if ch.json {
         let v: Vec<_> = rows
             .iter()

@@ -2,10 +2,9 @@
 //! Both are rendered from one [`Report`].
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use anyhow::Result;
-use debrief_jobq::{format_utc_ms, Blocked, JobId, LeaseRecord, MeetingId, MeetingRecord, Queue, Status, TaskType};
+use debrief_jobq::{format_utc_ms, AnyQueue, Blocked, JobId, LeaseRecord, MeetingId, MeetingRecord, Status, TaskType};
 use serde::Serialize;
 
 use crate::config::WorkerSpec;
@@ -13,7 +12,8 @@ use crate::config::WorkerSpec;
 /// Everything `status` shows; `--json` prints it as it is.
 #[derive(Debug, Serialize)]
 pub(crate) struct Report {
-    database: PathBuf,
+    /// The queue: the SQLite file, or the PostgreSQL URL without its password.
+    database: String,
     meetings: Vec<MeetingRecord>,
     /// Job counts by type, then status (every pair present, zeros included).
     jobs: BTreeMap<TaskType, BTreeMap<Status, u64>>,
@@ -46,7 +46,7 @@ struct Waiting {
 }
 
 /// Gathers the report.
-pub(crate) fn collect(q: &Queue, workers: &[WorkerSpec]) -> Result<Report> {
+pub(crate) fn collect(q: &AnyQueue, workers: &[WorkerSpec]) -> Result<Report> {
     let mut jobs: BTreeMap<TaskType, BTreeMap<Status, u64>> =
         TaskType::ALL.iter().map(|t| (*t, Status::ALL.iter().map(|s| (*s, 0)).collect())).collect();
     for (t, s, n) in q.counts()? {
@@ -75,7 +75,7 @@ pub(crate) fn collect(q: &Queue, workers: &[WorkerSpec]) -> Result<Report> {
         })
         .collect();
     Ok(Report {
-        database: q.path().to_path_buf(),
+        database: q.describe(),
         meetings: q.meetings(None)?,
         jobs,
         leases: q.device_leases()?,
@@ -100,7 +100,7 @@ pub(crate) fn for_terminal(s: &str) -> String {
     out
 }
 
-pub(crate) fn print(q: &Queue, workers: &[WorkerSpec], as_json: bool) -> Result<()> {
+pub(crate) fn print(q: &AnyQueue, workers: &[WorkerSpec], as_json: bool) -> Result<()> {
     let r = collect(q, workers)?;
     if as_json {
         println!("{}", serde_json::to_string_pretty(&r)?);

@@ -67,7 +67,7 @@ impl SpeakerHints {
             max: self.max_speakers.filter(|&n| n > 0),
         };
         if !h.is_empty() {
-            q.write(|tx| debrief_speakers::set_hints(tx, meeting, &h))?;
+            q.write(|tx| debrief_speakers::set_hints(&mut debrief_jobq::Tx::Sqlite(tx), meeting, &h))?;
         }
         Ok(())
     }

@@ -110,7 +110,7 @@ fn issue13_a_recording_with_screens_ends_with_its_slides_read_and_summarised() {
     eprintln!("OCR per frame (ms): {ocr_ms:?}");
 
     // Three slides, at the times they were shown.
-    let slides = q.read(|c| Ok(debrief_slides::slides(c, m)?)).unwrap();
+    let slides = q.read(|c| debrief_slides::slides(&mut debrief_jobq::Db::Sqlite(c), m)).unwrap();
     assert_eq!(slides.len(), 3, "{slides:#?}");
     for (sl, (start, title)) in slides.iter().zip([(0, SLIDES[0].0), (4_000, SLIDES[1].0), (7_000, SLIDES[2].0)]) {
         assert!((start..start + 1_200).contains(&sl.start_ms), "slide {} at {} ms", sl.idx, sl.start_ms);
@@ -221,7 +221,7 @@ fn issue13_an_imported_screen_recording_gives_its_slides_at_their_times_and_a_su
     assert_eq!((rec.status.as_str(), rec.partial.as_deref(), rec.error.as_deref()), ("DONE", None, None));
 
     // Exactly four slides, each within 1 s of when it came on screen, read by OCR.
-    let slides = q.read(|c| Ok(debrief_slides::slides(c, m)?)).unwrap();
+    let slides = q.read(|c| debrief_slides::slides(&mut debrief_jobq::Db::Sqlite(c), m)).unwrap();
     assert_eq!(slides.len(), 4, "{slides:#?}");
     for (sl, (start, (title, _))) in slides.iter().zip(VIDEO_STARTS.iter().zip(VIDEO_SLIDES)) {
         assert!((sl.start_ms - start).abs() <= 1_000, "slide {} at {} ms, shown at {start}", sl.idx, sl.start_ms);

@@ -179,12 +179,15 @@ fn issue5_sigkill_in_the_map_phase_resumes_from_the_finished_windows() {
         (0..2).flat_map(|k| SCRIPT.iter().map(move |(t, w, x)| (t + 36 * k, *w, *x))).collect();
     let m = meeting_with_transcript(&data, &long);
     let q = Queue::open(&data.join("debrief.db"), QueueConfig::default()).unwrap();
-    let rows = || q.read(|c| Ok(debrief_summary::store::windows(c, m)?)).unwrap();
+    let rows = || q.read(|c| debrief_summary::store::windows(&mut debrief_jobq::Db::Sqlite(c), m)).unwrap();
     let (mut child, _err) = spawn_drained(summary_worker(&data).args(["--window-tokens", "60"]));
     eventually(Duration::from_secs(300), "the first window's notes", || !rows().is_empty());
     kill9(&mut child);
     let before = rows();
-    assert!(q.read(|c| Ok(debrief_summary::store::summary(c, m)?)).unwrap().is_none(), "killed before the summary");
+    assert!(
+        q.read(|c| debrief_summary::store::summary(&mut debrief_jobq::Db::Sqlite(c), m)).unwrap().is_none(),
+        "killed before the summary"
+    );
 
     let (st, _, err) = run_out(summary_worker(&data).args(["--window-tokens", "60"]), Duration::from_secs(600));
     assert!(st.success(), "{err}");
@@ -265,7 +268,8 @@ fn issue5_openai_backend_summarises_through_a_real_llama_cpp_server() {
     assert!(err.contains("counted by the server (/tokenize)"), "{err}");
     let sum = checked_summary(&data, m, SCRIPT, false, true);
     let q = Queue::open(&data.join("debrief.db"), QueueConfig::default()).unwrap();
-    let model = q.read(|c| Ok(debrief_summary::store::summary(c, m)?)).unwrap().unwrap().model;
+    let model =
+        q.read(|c| debrief_summary::store::summary(&mut debrief_jobq::Db::Sqlite(c), m)).unwrap().unwrap().model;
     assert!(model.contains(&url), "{model}");
     // Stop the server: closing its stdin ends it.
     drop(server.0.stdin.take());

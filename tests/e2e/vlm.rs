@@ -189,7 +189,8 @@ fn issue13_a_vlm_describes_new_slides_under_the_gpu_lease_and_the_llm_waits_for_
     assert_eq!(slides_json.len(), 2, "{json}");
     assert!(slides_json.iter().all(|s| s["description"].as_str().is_some_and(|d| d.starts_with("A picture of"))));
     // The other meeting was summarised through the same server.
-    let model = q.read(|c| Ok(debrief_summary::store::summary(c, talk)?)).unwrap().unwrap().model;
+    let model =
+        q.read(|c| debrief_summary::store::summary(&mut debrief_jobq::Db::Sqlite(c), talk)).unwrap().unwrap().model;
     assert!(model.contains(&api), "{model}");
 }
 

@@ -11,12 +11,12 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::device::{DeviceLease, DeviceRequest};
-use crate::jobs::{Claim, FailOutcome, Fence, JobRecord, NewJob, Retry};
+use crate::device::{DeviceLease, DeviceRequest, LeaseRecord};
+use crate::jobs::{Blocked, Claim, FailOutcome, Fence, JobRecord, NewJob, Retry};
 use crate::process::WorkerIdent;
 use crate::recover::Recovered;
-use crate::types::{JobId, MeetingId, TaskType};
-use crate::{Crumb, PgQueue, Queue, QueueConfig, QueueError, Result};
+use crate::types::{JobId, MeetingId, Status, TaskType};
+use crate::{Crumb, MeetingRecord, PgQueue, Queue, QueueConfig, QueueError, Result};
 
 /// The queue operations every backend offers, with the same guarantees (see the crate
 /// documentation).
@@ -280,6 +280,53 @@ impl AnyQueue {
             Self::Sqlite(q) => q.read(|c| f(&mut Db::Sqlite(c))),
             Self::Postgres(q) => q.read(|c| f(&mut Db::Postgres(c))),
         }
+    }
+
+    /// Runs `f` in one write transaction only while `fence`'s claim is still held (see
+    /// [`Queue::write_fenced`]).
+    pub fn write_fenced<T, E>(&self, fence: &Fence, f: impl FnOnce(&mut Tx<'_, '_>) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<QueueError>,
+    {
+        match self {
+            Self::Sqlite(q) => q.write_fenced(fence, |tx| f(&mut Tx::Sqlite(tx))),
+            Self::Postgres(q) => q.write_fenced(fence, |tx| f(&mut Tx::Postgres(tx))),
+        }
+    }
+
+    /// Meetings with their job counts: all of them, or one.
+    pub fn meetings(&self, only: Option<MeetingId>) -> Result<Vec<MeetingRecord>> {
+        both!(self, q => q.meetings(only))
+    }
+
+    /// One meeting, if it exists.
+    pub fn meeting(&self, meeting_id: MeetingId) -> Result<Option<MeetingRecord>> {
+        Ok(self.meetings(Some(meeting_id))?.into_iter().next())
+    }
+
+    /// Every job of a meeting, by type and seq.
+    pub fn meeting_jobs(&self, meeting_id: MeetingId) -> Result<Vec<JobRecord>> {
+        both!(self, q => q.meeting_jobs(meeting_id))
+    }
+
+    /// Every FAILED job, with its error.
+    pub fn failed_jobs(&self) -> Result<Vec<JobRecord>> {
+        both!(self, q => q.failed_jobs())
+    }
+
+    /// Job counts by type and status (only non-zero ones).
+    pub fn counts(&self) -> Result<Vec<(TaskType, Status, u64)>> {
+        both!(self, q => q.counts())
+    }
+
+    /// PENDING jobs that wait on a FAILED job, with that job and its error.
+    pub fn blocked(&self) -> Result<Vec<Blocked>> {
+        both!(self, q => q.blocked())
+    }
+
+    /// Every device lease, for status displays.
+    pub fn device_leases(&self) -> Result<Vec<LeaseRecord>> {
+        both!(self, q => q.device_leases())
     }
 
     /// The foreman's bookkeeping pass (see [`Queue::reconcile_meetings`]).

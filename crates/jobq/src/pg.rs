@@ -31,12 +31,12 @@ use r2d2_postgres::PostgresConnectionManager;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::device::{DeviceLease, DeviceRequest};
-use crate::jobs::{Claim, Crash, FailOutcome, Fence, JobRecord, NewJob, Retry};
+use crate::device::{DeviceLease, DeviceRequest, LeaseRecord};
+use crate::jobs::{Blocked, Claim, Crash, FailOutcome, Fence, JobRecord, NewJob, Retry};
 use crate::process::{hostname, pid_alive, WorkerIdent};
 use crate::recover::{batch_beside, triage, Evidence, Fate, LiveClaim, Recovered};
 use crate::types::{Device, JobId, MeetingId, MeetingStatus, Status, TaskType};
-use crate::{QueueConfig, QueueError, Result, SCHEMA_VERSION};
+use crate::{MeetingRecord, QueueConfig, QueueError, Result, SCHEMA_VERSION};
 
 macro_rules! pg_statements {
     ($($name:ident = $path:literal;)*) => {
@@ -96,6 +96,12 @@ pg_statements! {
     FOREMAN_RESUMED = "meetings_resumed.sql";
     FOREMAN_SET_PARTIAL = "set_partial.sql";
     FOREMAN_INPUT_FAILURES = "input_failures.sql";
+    ADMIN_MEETINGS = "admin_meetings.sql";
+    ADMIN_MEETING_JOBS = "admin_meeting_jobs.sql";
+    ADMIN_FAILED_JOBS = "admin_failed_jobs.sql";
+    ADMIN_COUNTS = "admin_counts.sql";
+    ADMIN_BLOCKED = "admin_blocked.sql";
+    ADMIN_DEVICE_LEASES = "admin_device_leases.sql";
 }
 
 /// The PostgreSQL schema (queue tables and blobs).
@@ -614,6 +620,112 @@ impl PgQueue {
             out.failed = ids(tx, FOREMAN_FAILED)?;
             out.resumed = ids(tx, FOREMAN_RESUMED)?;
             Ok(out)
+        })
+    }
+
+    /// Runs `f` in one transaction only while `fence`'s claim is still held (the lease
+    /// is extended in the same transaction), as [`Queue::write_fenced`](crate::Queue::write_fenced).
+    pub fn write_fenced<T, E>(
+        &self,
+        fence: &Fence,
+        f: impl FnOnce(&mut Transaction<'_>) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<QueueError>,
+    {
+        self.write(|tx| {
+            let n = tx
+                .execute(HEARTBEAT, &[&fence.job_id.0, &fence.worker_id, &fence.token, &self.cfg.lease_ms()])
+                .map_err(QueueError::from)?;
+            one_row(n, fence.job_id)?;
+            f(tx)
+        })
+    }
+
+    /// Meetings with their job counts: all of them, or one.
+    pub fn meetings(&self, only: Option<MeetingId>) -> Result<Vec<MeetingRecord>> {
+        self.read(|c| {
+            c.query(ADMIN_MEETINGS, &[&only.map(|m| m.0)])?
+                .iter()
+                .map(|r| {
+                    Ok(MeetingRecord {
+                        meeting_id: MeetingId(r.get(0)),
+                        title: r.get(1),
+                        source: r.get(2),
+                        status: parsed(r.get(3))?,
+                        error: r.get(4),
+                        duration_ms: r.get(5),
+                        created_at: r.get(6),
+                        closed_at: r.get(7),
+                        updated_at: r.get(8),
+                        partial: r.get(9),
+                        jobs: r.get(10),
+                        completed: r.get(11),
+                        failed: r.get(12),
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// Every job of a meeting, by type and seq.
+    pub fn meeting_jobs(&self, meeting_id: MeetingId) -> Result<Vec<JobRecord>> {
+        self.read(|c| c.query(ADMIN_MEETING_JOBS, &[&meeting_id.0])?.iter().map(record_from).collect())
+    }
+
+    /// Every FAILED job, with its error.
+    pub fn failed_jobs(&self) -> Result<Vec<JobRecord>> {
+        self.read(|c| c.query(ADMIN_FAILED_JOBS, &[])?.iter().map(record_from).collect())
+    }
+
+    /// Job counts by type and status (only non-zero ones).
+    pub fn counts(&self) -> Result<Vec<(TaskType, Status, u64)>> {
+        self.read(|c| {
+            c.query(ADMIN_COUNTS, &[])?
+                .iter()
+                .map(|r| Ok((parsed(r.get(0))?, parsed(r.get(1))?, r.get::<_, i64>(2).max(0).unsigned_abs())))
+                .collect()
+        })
+    }
+
+    /// PENDING jobs that wait on a FAILED job, with that job and its error.
+    pub fn blocked(&self) -> Result<Vec<Blocked>> {
+        self.read(|c| {
+            c.query(ADMIN_BLOCKED, &[])?
+                .iter()
+                .map(|r| {
+                    Ok(Blocked {
+                        job_id: JobId(r.get(0)),
+                        meeting_id: MeetingId(r.get(1)),
+                        task_type: parsed(r.get(2))?,
+                        failed_dependency: JobId(r.get(3)),
+                        failed_task_type: parsed(r.get(4))?,
+                        failed_error: r.get(5),
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// Every device lease of every host, for status displays.
+    pub fn device_leases(&self) -> Result<Vec<LeaseRecord>> {
+        self.read(|c| {
+            c.query(ADMIN_DEVICE_LEASES, &[])?
+                .iter()
+                .map(|r| {
+                    Ok(LeaseRecord {
+                        lease_id: r.get(0),
+                        device: parsed(r.get(1))?,
+                        holder: r.get(2),
+                        pid: u(r.get(3)),
+                        host: r.get(4),
+                        vram_mb: u(i64::from(r.get::<_, i32>(5))),
+                        job_id: r.get::<_, Option<i64>>(6).map(JobId),
+                        acquired_at: r.get(7),
+                        expires_at: r.get(8),
+                    })
+                })
+                .collect()
         })
     }
 

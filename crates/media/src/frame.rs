@@ -101,9 +101,19 @@ pub const MAX_PIXELS: u64 = 8192 * 8192;
 
 /// Reads a PNG as 8-bit RGB (grey, palette, alpha and 16-bit images are converted).
 pub fn read_png(path: &Path) -> Result<RgbImage, ImageError> {
+    let file = File::open(path).map_err(|e| ImageError { path: path.display().to_string(), reason: e.to_string() })?;
+    decode_png(path, BufReader::new(file))
+}
+
+/// Reads a PNG held in memory (a screenshot stored in the database), as [`read_png`];
+/// `path` names it in errors.
+pub fn read_png_bytes(path: &Path, bytes: &[u8]) -> Result<RgbImage, ImageError> {
+    decode_png(path, std::io::Cursor::new(bytes))
+}
+
+fn decode_png(path: &Path, input: impl std::io::BufRead + std::io::Seek) -> Result<RgbImage, ImageError> {
     let err = |reason: String| ImageError { path: path.display().to_string(), reason };
-    let file = File::open(path).map_err(|e| err(e.to_string()))?;
-    let mut dec = png::Decoder::new(BufReader::new(file));
+    let mut dec = png::Decoder::new(input);
     dec.set_transformations(png::Transformations::normalize_to_color8());
     let mut reader = dec.read_info().map_err(|e| err(format!("not a readable PNG: {e}")))?;
     let (w, h) = {

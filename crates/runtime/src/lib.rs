@@ -129,29 +129,6 @@ pub fn open(data_dir: Option<&std::path::Path>) -> Result<(DataDir, Queue)> {
     Ok(Queue::open_data_dir(data_dir)?)
 }
 
-/// Opens the data directory and the SQLite queue for a worker whose results are stored
-/// only in SQLite so far: a PostgreSQL `database` is refused, naming what is missing.
-pub fn open_sqlite_only(
-    name: &str,
-    stores: &str,
-    data_dir: Option<&std::path::Path>,
-    database: Option<&str>,
-) -> Result<(DataDir, Queue)> {
-    match database {
-        Some(db) if debrief_jobq::is_postgres_url(db) => anyhow::bail!(
-            "{name} runs on the SQLite queue only so far: {stores} are not stored in PostgreSQL yet \
-             (of the workers, audio-worker takes --database {})",
-            debrief_jobq::redact_url(db)
-        ),
-        Some(db) => {
-            let dd = DataDir::open(data_dir)?;
-            let q = Queue::open(std::path::Path::new(db), debrief_jobq::QueueConfig::default())?;
-            Ok((dd, q))
-        }
-        None => open(data_dir),
-    }
-}
-
 /// Opens the data directory and the queue a worker was pointed at: the PostgreSQL
 /// database of `--database`/`DEBRIEF_DATABASE_URL` when that is a `postgres://` URL
 /// (machines sharing one queue; input files come from the database), else the SQLite

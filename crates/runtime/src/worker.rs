@@ -9,7 +9,8 @@ use std::time::Duration;
 use anyhow::Result;
 use debrief_config::DataDir;
 use debrief_jobq::{
-    AnyQueue, Claim, DeviceLease, DeviceRequest, FailOutcome, Fence, QueueError, Retry, TaskType, Tx, WorkerIdent,
+    AnyQueue, Claim, DeviceLease, DeviceRequest, FailOutcome, Fence, MeetingId, QueueError, Retry, TaskType, Tx,
+    WorkerIdent,
 };
 use serde_json::Value;
 
@@ -152,6 +153,22 @@ impl JobContext<'_> {
             Err(QueueError::LostClaim { .. }) => self.lost.store(true, Ordering::SeqCst),
             Err(e) => log("worker", &format!("job {}: recording progress {step}: {e}", self.fence.job_id)),
         }
+    }
+
+    /// The stored copy of the job's input file `rel` (a chunk, a screenshot; its path in
+    /// the data directory): on a shared PostgreSQL queue the bytes come from the database,
+    /// checked against their sha256, so a worker on another machine needs no shared
+    /// files. `None` on SQLite, or when the database holds no copy: read the file in the
+    /// data directory then. A database that cannot be read now is a retry; bytes that
+    /// fail their hash are not (the job fails for good and the meeting keeps a gap).
+    pub fn stored_input(&self, meeting: MeetingId, rel: &std::path::Path) -> Result<Option<Vec<u8>>, JobError> {
+        self.queue.stored_input(meeting, rel).map_err(|e| {
+            if matches!(e, QueueError::Postgres(_) | QueueError::Pool(_)) {
+                JobError::Retry(e.into())
+            } else {
+                JobError::Permanent(e.into())
+            }
+        })
     }
 
     /// [`JobContext::progress`] as a function that owns what it needs, for an engine's

@@ -30,6 +30,9 @@ pub enum SearchError {
     /// The database said no.
     #[error(transparent)]
     Sql(#[from] rusqlite::Error),
+    /// A store read while resolving hits (slides, speaker names) failed.
+    #[error(transparent)]
+    Store(#[from] debrief_jobq::QueueError),
 }
 
 /// What to look for.
@@ -162,7 +165,9 @@ pub fn search(conn: &Connection, q: &Query) -> Result<Vec<Hit>, SearchError> {
         if hit.kind == "slide" {
             let list = match slides.entry(hit.meeting_id) {
                 std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::hash_map::Entry::Vacant(e) => e.insert(debrief_slides::slides(conn, hit.meeting_id)?),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(debrief_slides::slides(&mut debrief_jobq::Db::Sqlite(conn), hit.meeting_id)?)
+                }
             };
             // The slide on screen at the frame's time.
             let Some(slide) = list.iter().rev().find(|s| s.start_ms <= hit.t_ms) else {
@@ -178,7 +183,7 @@ pub fn search(conn: &Connection, q: &Query) -> Result<Vec<Hit>, SearchError> {
             let rows = match names.entry(hit.meeting_id) {
                 std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                 std::collections::hash_map::Entry::Vacant(e) => {
-                    e.insert(debrief_speakers::load_speakers(conn, hit.meeting_id)?)
+                    e.insert(debrief_speakers::load_speakers(&mut debrief_jobq::Db::Sqlite(conn), hit.meeting_id)?)
                 }
             };
             hit.speaker = Some(debrief_speakers::SpeakerRow::display(rows, &label));

@@ -109,11 +109,11 @@ fn speakers_are_searched_by_label_name_and_merge() {
         embeddings: 0,
     };
     q.write(|tx| debrief_speakers::store_diarization(&mut debrief_jobq::Tx::Sqlite(tx), m, &d2)).unwrap();
-    q.write(|tx| Ok::<_, QueueError>(debrief_speakers::rename_speaker(tx, m, "S2", Some("Carol"))?)).unwrap();
+    q.write(|tx| debrief_speakers::rename_speaker(&mut debrief_jobq::Tx::Sqlite(tx), m, "S2", Some("Carol"))).unwrap();
     // Renamed: found by the name, shown by the name, and the index was not rewritten.
     assert_eq!(who(find(&q, "budget", |x| x.speaker = Some("carol".into()))), vec![(4_000, Some("Carol".into()))]);
     // S3 merged into Carol: her lines too.
-    q.write(|tx| Ok::<_, QueueError>(debrief_speakers::merge_speakers(tx, m, "S3", "S2")?)).unwrap();
+    q.write(|tx| debrief_speakers::merge_speakers(&mut debrief_jobq::Tx::Sqlite(tx), m, "S3", "S2")).unwrap();
     assert_eq!(
         who(find(&q, "budget", |x| x.speaker = Some("Carol".into()))),
         vec![(4_000, Some("Carol".into())), (8_000, Some("Carol".into()))]
@@ -144,14 +144,14 @@ fn summary_items_and_slides_are_found_once() {
         action_items: vec![item("Ben will book the venue.", 90_000)],
         ..Default::default()
     };
-    q.write(|tx| Ok::<_, QueueError>(debrief_summary::store::put_summary(tx, m, &s, "test", 1)?)).unwrap();
+    q.write(|tx| debrief_summary::store::put_summary(&mut debrief_jobq::Tx::Sqlite(tx), m, &s, "test", 1)).unwrap();
     let hits = find(&q, "launch", |_| {});
     let kinds: Vec<&str> = hits.iter().map(|h| h.kind.as_str()).collect();
     assert!(kinds.contains(&"decision") && kinds.contains(&"overview"), "{kinds:?}");
     assert_eq!(find(&q, "venue", |_| {})[0].t_ms, 90_000);
     // A re-written summary replaces its items.
     s.action_items.clear();
-    q.write(|tx| Ok::<_, QueueError>(debrief_summary::store::put_summary(tx, m, &s, "test", 1)?)).unwrap();
+    q.write(|tx| debrief_summary::store::put_summary(&mut debrief_jobq::Tx::Sqlite(tx), m, &s, "test", 1)).unwrap();
     assert!(find(&q, "venue", |_| {}).is_empty());
     assert_eq!(q.read(|c| Ok(entries(c, m)?)).unwrap(), 2);
 
@@ -192,7 +192,10 @@ fn summary_items_and_slides_are_found_once() {
             ocr_ms: 1,
             description: None,
         };
-        q.complete_with(&c, &serde_json::json!({}), move |tx| Ok(debrief_slides::store_frame(tx, m, &f)?)).unwrap();
+        q.complete_with(&c, &serde_json::json!({}), move |tx| {
+            Ok(debrief_slides::store_frame(&mut debrief_jobq::Tx::Sqlite(tx), m, &f)?)
+        })
+        .unwrap();
     }
     let hits = find(&q, "harbour hall", |_| {});
     assert_eq!(hits.len(), 1, "two frames of one slide are one hit: {hits:?}");
@@ -224,7 +227,7 @@ fn upgrading_a_version_5_database_indexes_what_it_already_holds() {
             }],
             ..Default::default()
         };
-        q.write(|tx| Ok::<_, QueueError>(debrief_summary::store::put_summary(tx, m, &s, "test", 1)?)).unwrap();
+        q.write(|tx| debrief_summary::store::put_summary(&mut debrief_jobq::Tx::Sqlite(tx), m, &s, "test", 1)).unwrap();
         m
     };
     // Make it what version 5 left: no index, no triggers.

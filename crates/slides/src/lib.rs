@@ -16,18 +16,27 @@
 //! [`load_frames`], [`slides`], [`render`].
 #![deny(missing_docs)]
 
-use debrief_jobq::{JobId, MeetingId};
+use debrief_jobq::{Db, JobId, MeetingId, QueueError, Result, Tx};
 use debrief_media::frame::LumaGrid;
-use rusqlite::{named_params, Connection, Transaction};
+use rusqlite::named_params;
 use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "ocr")]
 pub mod ocr;
 pub mod render;
 
-const DELETE_FRAME: &str = include_str!("../sql/delete_frame.sql");
-const INSERT_FRAME: &str = include_str!("../sql/insert_frame.sql");
-const FRAMES: &str = include_str!("../sql/frames.sql");
+/// The store's statements: `sql/` for SQLite, `sql/pg/` for PostgreSQL.
+mod sql {
+    pub(crate) const DELETE_FRAME: (&str, &str) =
+        (include_str!("../sql/delete_frame.sql"), include_str!("../sql/pg/delete_frame.sql"));
+    pub(crate) const INSERT_FRAME: (&str, &str) =
+        (include_str!("../sql/insert_frame.sql"), include_str!("../sql/pg/insert_frame.sql"));
+    pub(crate) const FRAMES: (&str, &str) = (include_str!("../sql/frames.sql"), include_str!("../sql/pg/frames.sql"));
+    /// Every statement, for the tests that prepare them.
+    #[cfg(test)]
+    pub(crate) const ALL: &[(&str, (&str, &str))] =
+        &[("delete_frame.sql", DELETE_FRAME), ("insert_frame.sql", INSERT_FRAME), ("frames.sql", FRAMES)];
+}
 
 /// One line of text OCR found, with its box in image pixels.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -208,49 +217,87 @@ fn title(lines: &[OcrLine]) -> Option<String> {
 }
 
 /// Replaces the frame of VISUAL job `job_id` (inside the job's completing transaction).
-pub fn store_frame(tx: &Transaction<'_>, meeting_id: MeetingId, f: &Frame) -> rusqlite::Result<()> {
-    tx.prepare_cached(DELETE_FRAME)?.execute(named_params! { ":job_id": f.job_id })?;
-    let lines = serde_json::to_string(&f.lines).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-    tx.prepare_cached(INSERT_FRAME)?.execute(named_params! {
-        ":job_id": f.job_id,
-        ":meeting_id": meeting_id,
-        ":t_ms": f.t_ms,
-        ":path": f.path,
-        ":width": f.width,
-        ":height": f.height,
-        ":grid": f.grid.to_bytes(),
-        ":text": f.text(),
-        ":lines": lines,
-        ":ocr_ms": f.ocr_ms,
-        ":description": f.description,
-    })?;
+pub fn store_frame(tx: &mut Tx<'_, '_>, meeting_id: MeetingId, f: &Frame) -> Result<()> {
+    let lines = serde_json::to_string(&f.lines).map_err(|e| QueueError::Invalid(format!("OCR lines: {e}")))?;
+    let (grid, text) = (f.grid.to_bytes(), f.text());
+    match tx {
+        Tx::Sqlite(tx) => {
+            tx.prepare_cached(sql::DELETE_FRAME.0)?.execute(named_params! { ":job_id": f.job_id })?;
+            tx.prepare_cached(sql::INSERT_FRAME.0)?.execute(named_params! {
+                ":job_id": f.job_id,
+                ":meeting_id": meeting_id,
+                ":t_ms": f.t_ms,
+                ":path": f.path,
+                ":width": f.width,
+                ":height": f.height,
+                ":grid": grid,
+                ":text": text,
+                ":lines": lines,
+                ":ocr_ms": f.ocr_ms,
+                ":description": f.description,
+            })?;
+        }
+        Tx::Postgres(tx) => {
+            tx.execute(sql::DELETE_FRAME.1, &[&f.job_id.0])?;
+            tx.execute(
+                sql::INSERT_FRAME.1,
+                &[
+                    &f.job_id.0,
+                    &meeting_id.0,
+                    &f.t_ms,
+                    &f.path,
+                    &i64::from(f.width),
+                    &i64::from(f.height),
+                    &grid,
+                    &text,
+                    &lines,
+                    &f.ocr_ms,
+                    &f.description,
+                ],
+            )?;
+        }
+    }
     Ok(())
 }
 
 /// A meeting's frames (of COMPLETED VISUAL jobs), in time order.
-pub fn load_frames(conn: &Connection, meeting_id: MeetingId) -> rusqlite::Result<Vec<Frame>> {
-    let mut stmt = conn.prepare_cached(FRAMES)?;
-    let rows = stmt.query_map(named_params! { ":meeting_id": meeting_id }, |r| {
-        let lines: String = r.get(7)?;
-        Ok(Frame {
-            job_id: r.get(0)?,
-            t_ms: r.get(1)?,
-            path: r.get(2)?,
-            width: r.get(3)?,
-            height: r.get(4)?,
-            grid: LumaGrid::from_bytes(&r.get::<_, Vec<u8>>(5)?),
-            lines: serde_json::from_str(&lines)
-                .map_err(|e| rusqlite::Error::FromSqlConversionFailure(7, rusqlite::types::Type::Text, Box::new(e)))?,
-            ocr_ms: r.get(8)?,
-            description: r.get(9)?,
+pub fn load_frames(db: &mut Db<'_>, meeting_id: MeetingId) -> Result<Vec<Frame>> {
+    type Row = (JobId, i64, String, i64, i64, Vec<u8>, String, i64, Option<String>);
+    let rows: Vec<Row> = match db {
+        Db::Sqlite(c) => c
+            .prepare_cached(sql::FRAMES.0)?
+            .query_map(named_params! { ":meeting_id": meeting_id }, |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(7)?, r.get(8)?, r.get(9)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?,
+        Db::Postgres(c) => c
+            .query(sql::FRAMES.1, &[&meeting_id.0])?
+            .iter()
+            .map(|r| (JobId(r.get(0)), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(7), r.get(8), r.get(9)))
+            .collect(),
+    };
+    let size = |v: i64| u32::try_from(v).unwrap_or(0);
+    rows.into_iter()
+        .map(|(job_id, t_ms, path, width, height, grid, lines, ocr_ms, description)| {
+            Ok(Frame {
+                job_id,
+                t_ms,
+                path,
+                width: size(width),
+                height: size(height),
+                grid: LumaGrid::from_bytes(&grid),
+                lines: serde_json::from_str(&lines)
+                    .map_err(|e| QueueError::Invalid(format!("job {job_id}: stored OCR lines: {e}")))?,
+                ocr_ms,
+                description,
+            })
         })
-    })?;
-    rows.collect()
+        .collect()
 }
 
 /// A meeting's slides, assembled from its frames.
-pub fn slides(conn: &Connection, meeting_id: MeetingId) -> rusqlite::Result<Vec<Slide>> {
-    Ok(assemble(&load_frames(conn, meeting_id)?))
+pub fn slides(db: &mut Db<'_>, meeting_id: MeetingId) -> Result<Vec<Slide>> {
+    Ok(assemble(&load_frames(db, meeting_id)?))
 }
 
 #[cfg(test)]

@@ -87,29 +87,55 @@ fn layout_keeps_blocks_and_bullet_levels() {
     assert_eq!(f.text(), "Plan\n\n  - first\n    - nested\n  - second");
 }
 
-#[test]
-fn frames_are_stored_replaced_and_read_back_for_completed_jobs() {
-    let d = tempfile::tempdir().unwrap();
-    let q = debrief_jobq::Queue::open(&d.path().join("debrief.db"), debrief_jobq::QueueConfig::default()).unwrap();
+/// A frame stored, replaced, hidden until its job completes and read back, on `q`.
+fn frames_round_trip(q: &debrief_jobq::AnyQueue) {
     let m = q.create_meeting(None, None).unwrap();
     let (job, _) = q.enqueue(&debrief_jobq::NewJob::new(m, debrief_jobq::TaskType::Visual, 0)).unwrap();
     let c = q.claim(&debrief_jobq::WorkerIdent::current("t"), debrief_jobq::TaskType::Visual).unwrap().unwrap();
     let f = frame(job.0, 1_500, 90, budget(true));
-    q.write(|tx| store_frame(tx, m, &frame(job.0, 1_500, 90, budget(false))).map_err(debrief_jobq::QueueError::from))
-        .unwrap();
+    q.write(|tx| store_frame(tx, m, &frame(job.0, 1_500, 90, budget(false)))).unwrap();
     // Not COMPLETED yet: not shown.
-    assert!(q.read(|c| Ok(slides(c, m)?)).unwrap().is_empty());
+    assert!(q.read(|db| slides(db, m)).unwrap().is_empty());
     let f2 = f.clone();
     q.complete_with(&c, &serde_json::json!({}), move |tx| Ok(store_frame(tx, m, &f2)?)).unwrap();
-    let back = q.read(|c| Ok(load_frames(c, m)?)).unwrap();
+    let back = q.read(|db| load_frames(db, m)).unwrap();
     assert_eq!(back.len(), 1, "replaced, not appended");
     assert_eq!(back[0].lines, f.lines);
-    assert!(!back[0].grid.differs(&f.grid));
-    let s = q.read(|c| Ok(slides(c, m)?)).unwrap();
+    assert_eq!((back[0].width, back[0].height), (f.width, f.height));
+    assert_eq!(back[0].grid.to_bytes(), f.grid.to_bytes());
+    let s = q.read(|db| slides(db, m)).unwrap();
     assert_eq!(s[0].title.as_deref(), Some("Quarterly budget review"));
     let md = render::markdown(&s);
     assert!(md.contains("### 1. Quarterly budget review (0:01-end)") && md.contains("Travel frozen"), "{md}");
     assert_eq!(render::json(&s)[0]["start_ms"], 1_500);
+}
+
+#[test]
+fn frames_are_stored_replaced_and_read_back_for_completed_jobs() {
+    let d = tempfile::tempdir().unwrap();
+    let q = debrief_jobq::Queue::open(&d.path().join("debrief.db"), debrief_jobq::QueueConfig::default()).unwrap();
+    q.read(|c| {
+        for (file, (sql, _)) in crate::sql::ALL {
+            c.prepare(sql).unwrap_or_else(|e| panic!("sql/{file}: {e}"));
+        }
+        Ok(())
+    })
+    .unwrap();
+    frames_round_trip(&debrief_jobq::AnyQueue::Sqlite(q));
+}
+
+#[test]
+fn pg_frames_are_stored_replaced_and_read_back_for_completed_jobs() {
+    let pg = debrief_jobq::PgServer::start().expect("PostgreSQL server");
+    let q = pg.queue_with(debrief_jobq::QueueConfig::default()).unwrap();
+    q.read(|c| {
+        for (file, (_, sql)) in crate::sql::ALL {
+            c.prepare(sql).unwrap_or_else(|e| panic!("sql/pg/{file}: {e}"));
+        }
+        Ok(())
+    })
+    .unwrap();
+    frames_round_trip(&debrief_jobq::AnyQueue::Postgres(q));
 }
 
 #[cfg(feature = "ocr")]

@@ -1,11 +1,10 @@
 //! Storage of analyses, turns, speakers and hints (tables of schema version 5).
 //!
-//! What the audio-worker writes and reads (analyses, hints, a diarization) runs on
-//! either queue backend (SQL in `sql/` and `sql/pg/`); names, merges and hints set by
-//! the foreman are on SQLite.
+//! Every function runs on either queue backend (SQL in `sql/` and `sql/pg/`, one
+//! statement per file).
 
 use debrief_jobq::{Db, JobId, MeetingId, QueueError, Tx};
-use rusqlite::{named_params, Connection, OptionalExtension, Transaction};
+use rusqlite::{named_params, OptionalExtension};
 
 mod pg {
     pub(super) const STORE_ANALYSIS: &str = include_str!("../sql/pg/store_analysis.sql");
@@ -15,6 +14,11 @@ mod pg {
     pub(super) const INSERT_TURN: &str = include_str!("../sql/pg/insert_turn.sql");
     pub(super) const UPSERT_SPEAKER: &str = include_str!("../sql/pg/upsert_speaker.sql");
     pub(super) const DELETE_OTHER_SPEAKERS: &str = include_str!("../sql/pg/delete_other_speakers.sql");
+    pub(super) const SET_HINTS: &str = include_str!("../sql/pg/set_hints.sql");
+    pub(super) const LOAD_SPEAKERS: &str = include_str!("../sql/pg/load_speakers.sql");
+    pub(super) const LOAD_TURNS: &str = include_str!("../sql/pg/load_turns.sql");
+    pub(super) const RENAME_SPEAKER: &str = include_str!("../sql/pg/rename_speaker.sql");
+    pub(super) const MERGE_SPEAKER: &str = include_str!("../sql/pg/merge_speaker.sql");
 }
 
 /// (file, SQLite text, PostgreSQL text) of the statements on both backends.
@@ -27,6 +31,11 @@ pub(crate) const BOTH: &[(&str, &str, &str)] = &[
     ("insert_turn.sql", INSERT_TURN, pg::INSERT_TURN),
     ("upsert_speaker.sql", UPSERT_SPEAKER, pg::UPSERT_SPEAKER),
     ("delete_other_speakers.sql", DELETE_OTHER_SPEAKERS, pg::DELETE_OTHER_SPEAKERS),
+    ("set_hints.sql", SET_HINTS, pg::SET_HINTS),
+    ("load_speakers.sql", LOAD_SPEAKERS, pg::LOAD_SPEAKERS),
+    ("load_turns.sql", LOAD_TURNS, pg::LOAD_TURNS),
+    ("rename_speaker.sql", RENAME_SPEAKER, pg::RENAME_SPEAKER),
+    ("merge_speaker.sql", MERGE_SPEAKER, pg::MERGE_SPEAKER),
 ];
 
 fn json_text<T: serde::Serialize>(v: &T) -> debrief_jobq::Result<String> {
@@ -105,9 +114,14 @@ pub fn load_hints(db: &mut Db<'_>, meeting_id: MeetingId) -> debrief_jobq::Resul
 }
 
 /// Sets the meeting's hints. Returns false if there is no such meeting.
-pub fn set_hints(tx: &Transaction<'_>, meeting_id: MeetingId, hints: &Hints) -> debrief_jobq::Result<bool> {
+pub fn set_hints(tx: &mut Tx<'_, '_>, meeting_id: MeetingId, hints: &Hints) -> debrief_jobq::Result<bool> {
     let v = if hints.is_empty() { None } else { Some(json_text(hints)?) };
-    let n = tx.prepare_cached(SET_HINTS)?.execute(named_params! { ":meeting_id": meeting_id, ":hints": v })?;
+    let n = match tx {
+        Tx::Sqlite(tx) => {
+            tx.prepare_cached(SET_HINTS)?.execute(named_params! { ":meeting_id": meeting_id, ":hints": v })? as u64
+        }
+        Tx::Postgres(tx) => tx.execute(pg::SET_HINTS, &[&meeting_id.0, &v])?,
+    };
     Ok(n == 1)
 }
 
@@ -171,52 +185,88 @@ pub struct SpeakerRow {
 }
 
 /// The meeting's speakers, in label order.
-pub fn load_speakers(conn: &Connection, meeting_id: MeetingId) -> rusqlite::Result<Vec<SpeakerRow>> {
-    let mut stmt = conn.prepare_cached(LOAD_SPEAKERS)?;
-    let rows = stmt.query_map(named_params! { ":meeting_id": meeting_id }, |r| {
-        Ok(SpeakerRow {
-            label: r.get(0)?,
-            name: r.get(1)?,
-            merged_into: r.get(2)?,
-            talk_ms: r.get(3)?,
-            local: r.get(4)?,
-        })
-    })?;
-    rows.collect()
+pub fn load_speakers(db: &mut Db<'_>, meeting_id: MeetingId) -> debrief_jobq::Result<Vec<SpeakerRow>> {
+    Ok(match db {
+        Db::Sqlite(c) => c
+            .prepare_cached(LOAD_SPEAKERS)?
+            .query_map(named_params! { ":meeting_id": meeting_id }, |r| {
+                Ok(SpeakerRow {
+                    label: r.get(0)?,
+                    name: r.get(1)?,
+                    merged_into: r.get(2)?,
+                    talk_ms: r.get(3)?,
+                    local: r.get(4)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?,
+        Db::Postgres(c) => c
+            .query(pg::LOAD_SPEAKERS, &[&meeting_id.0])?
+            .iter()
+            .map(|r| SpeakerRow {
+                label: r.get(0),
+                name: r.get(1),
+                merged_into: r.get(2),
+                talk_ms: r.get(3),
+                local: r.get(4),
+            })
+            .collect(),
+    })
 }
 
 /// The meeting's turns, by start.
-pub fn load_turns(conn: &Connection, meeting_id: MeetingId) -> rusqlite::Result<Vec<Turn>> {
-    let mut stmt = conn.prepare_cached(LOAD_TURNS)?;
-    let rows = stmt.query_map(named_params! { ":meeting_id": meeting_id }, |r| {
-        Ok(Turn { start_ms: r.get(0)?, end_ms: r.get(1)?, speaker: r.get(2)? })
-    })?;
-    rows.collect()
+pub fn load_turns(db: &mut Db<'_>, meeting_id: MeetingId) -> debrief_jobq::Result<Vec<Turn>> {
+    Ok(match db {
+        Db::Sqlite(c) => c
+            .prepare_cached(LOAD_TURNS)?
+            .query_map(named_params! { ":meeting_id": meeting_id }, |r| {
+                Ok(Turn { start_ms: r.get(0)?, end_ms: r.get(1)?, speaker: r.get(2)? })
+            })?
+            .collect::<rusqlite::Result<_>>()?,
+        Db::Postgres(c) => c
+            .query(pg::LOAD_TURNS, &[&meeting_id.0])?
+            .iter()
+            .map(|r| Turn { start_ms: r.get(0), end_ms: r.get(1), speaker: r.get(2) })
+            .collect(),
+    })
+}
+
+/// Runs one `UPDATE speakers` statement (`lite` with named parameters, `pg` with $1
+/// meeting, $2 label, $3 value) and says whether it changed the speaker's row.
+fn update_speaker(
+    tx: &mut Tx<'_, '_>,
+    (lite, pg): (&str, &str),
+    meeting_id: MeetingId,
+    label: &str,
+    (name, value): (&str, Option<&str>),
+) -> debrief_jobq::Result<bool> {
+    let n = match tx {
+        Tx::Sqlite(tx) => tx
+            .prepare_cached(lite)?
+            .execute(&[(":meeting_id", &meeting_id as &dyn rusqlite::ToSql), (":label", &label), (name, &value)][..])?
+            as u64,
+        Tx::Postgres(tx) => tx.execute(pg, &[&meeting_id.0, &label, &value])?,
+    };
+    Ok(n == 1)
 }
 
 /// Names a speaker (`None` clears the name). Returns false if the label does not exist.
 pub fn rename_speaker(
-    tx: &Transaction<'_>,
+    tx: &mut Tx<'_, '_>,
     meeting_id: MeetingId,
     label: &str,
     name: Option<&str>,
-) -> rusqlite::Result<bool> {
-    let n = tx.prepare_cached(RENAME_SPEAKER)?.execute(named_params! {
-        ":meeting_id": meeting_id,
-        ":label": label,
-        ":name": name,
-    })?;
-    Ok(n == 1)
+) -> debrief_jobq::Result<bool> {
+    update_speaker(tx, (RENAME_SPEAKER, pg::RENAME_SPEAKER), meeting_id, label, (":name", name))
 }
 
 /// Shows `label` as `into` from now on. Returns false if `label` does not exist.
-pub fn merge_speakers(tx: &Transaction<'_>, meeting_id: MeetingId, label: &str, into: &str) -> rusqlite::Result<bool> {
-    let n = tx.prepare_cached(MERGE_SPEAKER)?.execute(named_params! {
-        ":meeting_id": meeting_id,
-        ":label": label,
-        ":into": into,
-    })?;
-    Ok(n == 1)
+pub fn merge_speakers(
+    tx: &mut Tx<'_, '_>,
+    meeting_id: MeetingId,
+    label: &str,
+    into: &str,
+) -> debrief_jobq::Result<bool> {
+    update_speaker(tx, (MERGE_SPEAKER, pg::MERGE_SPEAKER), meeting_id, label, (":into", Some(into)))
 }
 
 impl SpeakerRow {

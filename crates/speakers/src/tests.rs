@@ -196,26 +196,29 @@ fn store_round_trip(q: &debrief_jobq::AnyQueue) {
     let d = diarize(&loaded, &Hints::default(), &Params::default());
     assert_eq!(d.speakers.len(), 3);
     q.write(|tx| store_diarization(tx, m, &d)).unwrap();
-    let mut fewer = diarize(&loaded, &Hints { num: Some(2), ..Hints::default() }, &Params::default());
+    // Names, merges and hints a person gives.
+    assert!(q.write(|tx| rename_speaker(tx, m, "S2", Some("Carol"))).unwrap());
+    assert!(q.write(|tx| merge_speakers(tx, m, "S3", "S2")).unwrap());
+    assert!(!q.write(|tx| rename_speaker(tx, m, "S9", Some("Nobody"))).unwrap(), "no such label");
+    let two = Hints { num: Some(2), ..Hints::default() };
+    assert!(q.write(|tx| set_hints(tx, m, &two)).unwrap());
+    assert_eq!(q.read(|db| load_hints(db, m)).unwrap(), two);
+    let rows = q.read(|db| load_speakers(db, m)).unwrap();
+    assert_eq!(SpeakerRow::display(&rows, "S3"), "Carol", "{rows:?}");
+    let mut fewer = diarize(&loaded, &two, &Params::default());
     fewer.speakers.truncate(2);
     q.write(|tx| store_diarization(tx, m, &fewer)).unwrap();
-    let (labels, turns): (Vec<String>, i64) = match q {
-        debrief_jobq::AnyQueue::Sqlite(q) => q
-            .read(|c| {
-                let rows = load_speakers(c, m)?;
-                Ok((rows.into_iter().map(|r| r.label).collect(), load_turns(c, m)?.len() as i64))
-            })
-            .unwrap(),
-        debrief_jobq::AnyQueue::Postgres(q) => q
-            .read(|c| {
-                let rows = c.query("SELECT label FROM speakers WHERE meeting_id = $1 ORDER BY label", &[&m.0])?;
-                let n: i64 = c.query_one("SELECT COUNT(*) FROM speaker_turns WHERE meeting_id = $1", &[&m.0])?.get(0);
-                Ok((rows.iter().map(|r| r.get(0)).collect(), n))
-            })
-            .unwrap(),
-    };
+    let rows = q.read(|db| load_speakers(db, m)).unwrap();
+    let labels: Vec<&str> = rows.iter().map(|r| r.label.as_str()).collect();
     assert_eq!(labels, ["S1", "S2"], "the labels of the new clustering only");
-    assert_eq!(turns, fewer.turns.len() as i64, "turns replaced");
+    assert_eq!(rows[1].name.as_deref(), Some("Carol"), "a kept label keeps its name");
+    assert_eq!(q.read(|db| load_turns(db, m)).unwrap(), fewer.turns, "turns replaced");
+    // Labels sort by number on both backends: S2 before S10.
+    let mut many = fewer.clone();
+    many.speakers[0].label = "S10".into();
+    q.write(|tx| store_diarization(tx, m, &many)).unwrap();
+    let labels: Vec<String> = q.read(|db| load_speakers(db, m)).unwrap().into_iter().map(|r| r.label).collect();
+    assert_eq!(labels, ["S2", "S10"]);
 }
 
 #[test]

@@ -2,20 +2,32 @@
 //! runs (the worker wraps [`put_window`] in a write fenced by its claim); the summary and
 //! the trimming of stale windows happen in the job's completing transaction.
 
-use debrief_jobq::MeetingId;
-use rusqlite::{named_params, Connection, OptionalExtension};
+use debrief_jobq::{Db, MeetingId, QueueError, Result, Tx};
+use rusqlite::{named_params, OptionalExtension};
 
 use crate::{Notes, Summary};
 
-const WINDOWS_OF_MEETING: &str = include_str!("../sql/windows_of_meeting.sql");
-const PUT_WINDOW: &str = include_str!("../sql/put_window.sql");
-const TRIM_WINDOWS: &str = include_str!("../sql/trim_windows.sql");
-const PUT_SUMMARY: &str = include_str!("../sql/put_summary.sql");
-const SUMMARY: &str = include_str!("../sql/summary.sql");
+macro_rules! statements {
+    ($($name:ident = $file:literal;)*) => {
+        mod lite {
+            $(pub(super) const $name: &str = include_str!(concat!("../sql/", $file));)*
+        }
+        mod pg {
+            $(pub(super) const $name: &str = include_str!(concat!("../sql/pg/", $file));)*
+        }
+        /// (file, SQLite text, PostgreSQL text) of every statement.
+        #[cfg(test)]
+        pub(crate) const ALL: &[(&str, &str, &str)] = &[$(($file, lite::$name, pg::$name)),*];
+    };
+}
 
-/// Every statement, for the test that runs them against a fresh schema.
-#[cfg(test)]
-pub(crate) const ALL: &[&str] = &[WINDOWS_OF_MEETING, PUT_WINDOW, TRIM_WINDOWS, PUT_SUMMARY, SUMMARY];
+statements! {
+    WINDOWS_OF_MEETING = "windows_of_meeting.sql";
+    PUT_WINDOW = "put_window.sql";
+    TRIM_WINDOWS = "trim_windows.sql";
+    PUT_SUMMARY = "put_summary.sql";
+    SUMMARY = "summary.sql";
+}
 
 /// A stored map checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,30 +59,43 @@ pub struct StoredSummary {
     pub created_at: i64,
 }
 
-fn to_json<T: serde::Serialize>(v: &T) -> rusqlite::Result<String> {
-    serde_json::to_string(v).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
+fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| QueueError::Invalid(format!("summary: {e}")))
 }
 
-fn from_json<T: serde::de::DeserializeOwned>(i: usize, s: &str) -> rusqlite::Result<T> {
-    serde_json::from_str(s)
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
+fn from_json<T: serde::de::DeserializeOwned>(s: &str, what: &str) -> Result<T> {
+    serde_json::from_str(s).map_err(|e| QueueError::Invalid(format!("stored {what}: {e}")))
 }
 
 /// A meeting's map checkpoints, in window order.
-pub fn windows(conn: &Connection, meeting_id: MeetingId) -> rusqlite::Result<Vec<StoredWindow>> {
-    let mut st = conn.prepare_cached(WINDOWS_OF_MEETING)?;
-    let rows = st.query_map(named_params! { ":meeting_id": meeting_id }, |r| {
-        Ok(StoredWindow {
-            window_id: r.get(0)?,
-            idx: usize::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
-            start_ms: r.get(2)?,
-            end_ms: r.get(3)?,
-            input_sha256: r.get(4)?,
-            notes: from_json(5, &r.get::<_, String>(5)?)?,
-            created_at: r.get(6)?,
+pub fn windows(db: &mut Db<'_>, meeting_id: MeetingId) -> Result<Vec<StoredWindow>> {
+    type Row = (i64, i64, i64, i64, String, String, i64);
+    let rows: Vec<Row> = match db {
+        Db::Sqlite(c) => c
+            .prepare_cached(lite::WINDOWS_OF_MEETING)?
+            .query_map(named_params! { ":meeting_id": meeting_id }, |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?,
+        Db::Postgres(c) => c
+            .query(pg::WINDOWS_OF_MEETING, &[&meeting_id.0])?
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6)))
+            .collect(),
+    };
+    rows.into_iter()
+        .map(|(window_id, idx, start_ms, end_ms, input_sha256, notes, created_at)| {
+            Ok(StoredWindow {
+                window_id,
+                idx: usize::try_from(idx).unwrap_or(0),
+                start_ms,
+                end_ms,
+                input_sha256,
+                notes: from_json(&notes, "window notes")?,
+                created_at,
+            })
         })
-    })?;
-    rows.collect()
+        .collect()
 }
 
 /// What [`put_window`] stores.
@@ -91,48 +116,66 @@ pub struct WindowRow<'a> {
 }
 
 /// Stores one window's notes, replacing an older row of the same window.
-pub fn put_window(conn: &Connection, w: &WindowRow<'_>) -> rusqlite::Result<()> {
-    conn.prepare_cached(PUT_WINDOW)?.execute(named_params! {
-        ":meeting_id": w.meeting_id,
-        ":idx": w.idx as i64,
-        ":start_ms": w.start_ms,
-        ":end_ms": w.end_ms.max(w.start_ms),
-        ":input_sha256": w.input_sha256,
-        ":notes": to_json(w.notes)?,
-        ":now": debrief_jobq::now_ms(),
-    })?;
+pub fn put_window(tx: &mut Tx<'_, '_>, w: &WindowRow<'_>) -> Result<()> {
+    let notes = to_json(w.notes)?;
+    let (idx, end_ms, now) = (w.idx as i64, w.end_ms.max(w.start_ms), debrief_jobq::now_ms());
+    match tx {
+        Tx::Sqlite(tx) => {
+            tx.prepare_cached(lite::PUT_WINDOW)?.execute(named_params! {
+                ":meeting_id": w.meeting_id,
+                ":idx": idx,
+                ":start_ms": w.start_ms,
+                ":end_ms": end_ms,
+                ":input_sha256": w.input_sha256,
+                ":notes": notes,
+                ":now": now,
+            })?;
+        }
+        Tx::Postgres(tx) => {
+            tx.execute(pg::PUT_WINDOW, &[&w.meeting_id.0, &idx, &w.start_ms, &end_ms, &w.input_sha256, &notes, &now])?;
+        }
+    }
     Ok(())
 }
 
 /// Stores the summary and drops window rows beyond the meeting's `windows` (call in the
 /// completing transaction).
 pub fn put_summary(
-    conn: &Connection,
+    tx: &mut Tx<'_, '_>,
     meeting_id: MeetingId,
     summary: &Summary,
     model: &str,
     windows: usize,
-) -> rusqlite::Result<()> {
-    conn.prepare_cached(TRIM_WINDOWS)?
-        .execute(named_params! { ":meeting_id": meeting_id, ":count": windows as i64 })?;
-    conn.prepare_cached(PUT_SUMMARY)?.execute(named_params! {
-        ":meeting_id": meeting_id,
-        ":summary": to_json(summary)?,
-        ":model": model,
-        ":now": debrief_jobq::now_ms(),
-    })?;
+) -> Result<()> {
+    let (text, count, now) = (to_json(summary)?, windows as i64, debrief_jobq::now_ms());
+    match tx {
+        Tx::Sqlite(tx) => {
+            tx.prepare_cached(lite::TRIM_WINDOWS)?
+                .execute(named_params! { ":meeting_id": meeting_id, ":count": count })?;
+            tx.prepare_cached(lite::PUT_SUMMARY)?.execute(named_params! {
+                ":meeting_id": meeting_id,
+                ":summary": text,
+                ":model": model,
+                ":now": now,
+            })?;
+        }
+        Tx::Postgres(tx) => {
+            tx.execute(pg::TRIM_WINDOWS, &[&meeting_id.0, &count])?;
+            tx.execute(pg::PUT_SUMMARY, &[&meeting_id.0, &text, &model, &now])?;
+        }
+    }
     Ok(())
 }
 
 /// A meeting's summary, if it has one.
-pub fn summary(conn: &Connection, meeting_id: MeetingId) -> rusqlite::Result<Option<StoredSummary>> {
-    conn.prepare_cached(SUMMARY)?
-        .query_row(named_params! { ":meeting_id": meeting_id }, |r| {
-            Ok(StoredSummary {
-                summary: from_json(0, &r.get::<_, String>(0)?)?,
-                model: r.get(1)?,
-                created_at: r.get(2)?,
-            })
-        })
-        .optional()
+pub fn summary(db: &mut Db<'_>, meeting_id: MeetingId) -> Result<Option<StoredSummary>> {
+    let row: Option<(String, String, i64)> = match db {
+        Db::Sqlite(c) => c
+            .prepare_cached(lite::SUMMARY)?
+            .query_row(named_params! { ":meeting_id": meeting_id }, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?,
+        Db::Postgres(c) => c.query_opt(pg::SUMMARY, &[&meeting_id.0])?.map(|r| (r.get(0), r.get(1), r.get(2))),
+    };
+    row.map(|(text, model, created_at)| Ok(StoredSummary { summary: from_json(&text, "summary")?, model, created_at }))
+        .transpose()
 }

@@ -438,73 +438,95 @@ fn prompt_overrides_replace_defaults_and_bad_files_are_named() {
     assert!(err.contains("reduce.user.txt") && err.contains("{{input}}"), "{err}");
 }
 
+/// Window checkpoints stored, replaced (keeping their row id) and trimmed by the summary,
+/// and the summary read back, on `q`.
+fn store_round_trip(q: &debrief_jobq::AnyQueue) -> debrief_jobq::MeetingId {
+    let m = q.create_meeting(Some("t"), None).unwrap();
+    let notes = Notes {
+        decisions: vec![Item {
+            text: "ship".into(),
+            owner: None,
+            due: None,
+            due_date: None,
+            start_ms: 1,
+            end_ms: 2,
+            lines: vec![0],
+            slides: Vec::new(),
+            speaker: None,
+            heard: None,
+        }],
+        ..Notes::default()
+    };
+    let row = |idx, input_sha256| store::WindowRow {
+        meeting_id: m,
+        idx,
+        start_ms: 0,
+        end_ms: 10,
+        input_sha256,
+        notes: &notes,
+    };
+    for idx in 0..3 {
+        q.write(|tx| store::put_window(tx, &row(idx, "h"))).unwrap();
+    }
+    let before = q.read(|db| store::windows(db, m)).unwrap();
+    assert_eq!(before.len(), 3);
+    assert_eq!(before[0].notes, notes);
+    q.write(|tx| store::put_window(tx, &row(0, "h2"))).unwrap();
+    let s = Summary { overview: "o".into(), ..Summary::default() };
+    q.write(|tx| store::put_summary(tx, m, &s, "smollm2", 1)).unwrap();
+    let after = q.read(|db| store::windows(db, m)).unwrap();
+    assert_eq!((after.len(), after[0].window_id, after[0].input_sha256.as_str()), (1, before[0].window_id, "h2"));
+    let got = q.read(|db| store::summary(db, m)).unwrap().unwrap();
+    assert_eq!((got.summary, got.model.as_str()), (s, "smollm2"));
+    assert!(q.read(|db| store::summary(db, debrief_jobq::MeetingId(m.0 + 1))).unwrap().is_none());
+    m
+}
+
 #[test]
 fn statements_run_on_a_fresh_schema_and_rows_round_trip() {
     let d = tempfile::tempdir().unwrap();
     let q = debrief_jobq::Queue::open(&d.path().join("debrief.db"), debrief_jobq::QueueConfig::default()).unwrap();
-    let m = q.create_meeting(Some("t"), None).unwrap();
     q.read(|c| {
-        for sql in store::ALL {
-            c.prepare(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        for (file, sql, _) in store::ALL {
+            c.prepare(sql).unwrap_or_else(|e| panic!("sql/{file}: {e}"));
         }
-        let notes = Notes {
-            decisions: vec![Item {
-                text: "ship".into(),
-                owner: None,
-                due: None,
-                due_date: None,
-                start_ms: 1,
-                end_ms: 2,
-                lines: vec![0],
-                slides: Vec::new(),
-                speaker: None,
-                heard: None,
-            }],
-            ..Notes::default()
-        };
-        for idx in 0..3 {
-            store::put_window(
-                c,
-                &store::WindowRow { meeting_id: m, idx, start_ms: 0, end_ms: 10, input_sha256: "h", notes: &notes },
-            )
-            .unwrap();
-        }
-        let before = store::windows(c, m).unwrap();
-        assert_eq!(before.len(), 3);
-        assert_eq!(before[0].notes, notes);
-        store::put_window(
-            c,
-            &store::WindowRow { meeting_id: m, idx: 0, start_ms: 0, end_ms: 10, input_sha256: "h2", notes: &notes },
-        )
-        .unwrap();
-        let s = Summary { overview: "o".into(), ..Summary::default() };
-        store::put_summary(c, m, &s, "smollm2", 1).unwrap();
-        let after = store::windows(c, m).unwrap();
-        assert_eq!((after.len(), after[0].window_id, after[0].input_sha256.as_str()), (1, before[0].window_id, "h2"));
-        let got = store::summary(c, m).unwrap().unwrap();
-        assert_eq!((got.summary, got.model.as_str()), (s, "smollm2"));
-        let md = render::markdown(&store::summary(c, m).unwrap().unwrap());
-        assert!(md.starts_with("## Summary\n\no\n\n### Decisions\n\n- none noted"), "{md}");
-        // Items show their citation time, owner and due date; the JSON has the cited lines.
-        let l = standup();
-        let n = cite::notes(r#"{"items": [{"line": 3, "type": "action"}]}"#, &l, false, Some(Day::from_ymd(2026, 12, 2)))
-            .unwrap();
-        let s = Summary { overview: "o".into(), action_items: n.action_items, ..Summary::default() };
-        store::put_summary(c, m, &s, "smollm2", 1).unwrap();
-        let got = store::summary(c, m).unwrap().unwrap();
-        let md = render::markdown(&got);
-        assert!(
-            md.contains("- [0:09] **Ben**: Ben will send the revised budget to the finance team by Friday. (due by Friday: 2026-12-04)"),
-            "{md}"
-        );
-        let j = render::json(&got);
-        assert_eq!(j["action_items"][0]["lines"], serde_json::json!([2]), "{j:#}");
-        assert_eq!(j["action_items"][0]["due_date"], "2026-12-04");
-        assert_eq!(j["model"], "smollm2");
-        assert!(store::summary(c, debrief_jobq::MeetingId(m.0 + 1)).unwrap().is_none());
         Ok(())
     })
     .unwrap();
+    let q = debrief_jobq::AnyQueue::Sqlite(q);
+    let m = store_round_trip(&q);
+    let md = render::markdown(&q.read(|db| store::summary(db, m)).unwrap().unwrap());
+    assert!(md.starts_with("## Summary\n\no\n\n### Decisions\n\n- none noted"), "{md}");
+    // Items show their citation time, owner and due date; the JSON has the cited lines.
+    let l = standup();
+    let n = cite::notes(r#"{"items": [{"line": 3, "type": "action"}]}"#, &l, false, Some(Day::from_ymd(2026, 12, 2)))
+        .unwrap();
+    let s = Summary { overview: "o".into(), action_items: n.action_items, ..Summary::default() };
+    q.write(|tx| store::put_summary(tx, m, &s, "smollm2", 1)).unwrap();
+    let got = q.read(|db| store::summary(db, m)).unwrap().unwrap();
+    let md = render::markdown(&got);
+    assert!(
+        md.contains("- [0:09] **Ben**: Ben will send the revised budget to the finance team by Friday. (due by Friday: 2026-12-04)"),
+        "{md}"
+    );
+    let j = render::json(&got);
+    assert_eq!(j["action_items"][0]["lines"], serde_json::json!([2]), "{j:#}");
+    assert_eq!(j["action_items"][0]["due_date"], "2026-12-04");
+    assert_eq!(j["model"], "smollm2");
+}
+
+#[test]
+fn pg_windows_and_summaries_round_trip() {
+    let pg = debrief_jobq::PgServer::start().expect("PostgreSQL server");
+    let q = pg.queue_with(debrief_jobq::QueueConfig::default()).unwrap();
+    q.read(|c| {
+        for (file, _, sql) in store::ALL {
+            c.prepare(sql).unwrap_or_else(|e| panic!("sql/pg/{file}: {e}"));
+        }
+        Ok(())
+    })
+    .unwrap();
+    store_round_trip(&debrief_jobq::AnyQueue::Postgres(q));
 }
 
 /// A line Whisper was unsure of (mean word probability under 0.6) is a likely mishearing:

@@ -126,8 +126,8 @@ fn main() -> Result<()> {
         q.write(|tx| {
             debrief_transcript::store_transcript(&mut debrief_jobq::Tx::Sqlite(tx), m, &segments)?;
             debrief_speakers::store_diarization(&mut debrief_jobq::Tx::Sqlite(tx), m, &d)?;
-            debrief_speakers::rename_speaker(tx, m, "S1", Some(names[k % names.len()]))?;
-            debrief_summary::store::put_summary(tx, m, &summary, "bench", 1)?;
+            debrief_speakers::rename_speaker(&mut debrief_jobq::Tx::Sqlite(tx), m, "S1", Some(names[k % names.len()]))?;
+            debrief_summary::store::put_summary(&mut debrief_jobq::Tx::Sqlite(tx), m, &summary, "bench", 1)?;
             tx.execute(
                 "UPDATE meetings SET created_at = ?2, status = 'DONE', duration_ms = ?3 WHERE meeting_id = ?1",
                 rusqlite::params![m, created, t],

@@ -191,13 +191,7 @@ impl Asr {
         // checked), else from the data directory. A database that cannot be read now is
         // worth a retry; damaged bytes are not.
         let path = chunk.path.under(ctx.data_dir.root());
-        let stored = ctx.queue.stored_input(job.meeting_id, chunk.path.as_path()).map_err(|e| {
-            if matches!(e, debrief_jobq::QueueError::Postgres(_) | debrief_jobq::QueueError::Pool(_)) {
-                JobError::Retry(e.into())
-            } else {
-                JobError::Permanent(e.into())
-            }
-        })?;
+        let stored = ctx.stored_input(job.meeting_id, chunk.path.as_path())?;
         let channels = match stored {
             Some(bytes) => debrief_media::read_wav_channels_from_bytes(&path, &bytes),
             None => debrief_media::read_wav_channels(&path),

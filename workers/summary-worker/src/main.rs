@@ -55,7 +55,7 @@ enum Cmd {
 
 struct Summarizer {
     /// The queue (SQLite: summaries, slides and speaker names are stored there).
-    q: debrief_jobq::Queue,
+    q: debrief_jobq::AnyQueue,
     settings: Settings,
     prompts: Prompts,
     use_gpu: bool,
@@ -158,17 +158,14 @@ impl Summarizer {
         let prose = self.prose;
         let llm = self.llm.as_deref_mut().ok_or_else(|| retry(anyhow!("model not loaded")))?;
         let p = &self.prompts;
-        let mut segments = self
-            .q
-            .read(|c| debrief_transcript::load_transcript(&mut debrief_jobq::Db::Sqlite(c), meeting))
-            .map_err(retry)?;
+        let mut segments = self.q.read(|db| debrief_transcript::load_transcript(db, meeting)).map_err(retry)?;
         // Speakers by the names people gave them (`foreman speakers --rename`), so owners
         // read "Dana Lee" rather than "S2"; the export maps labels renamed later.
-        let speakers = self.q.read(|c| Ok(debrief_speakers::load_speakers(c, meeting)?)).map_err(retry)?;
+        let speakers = self.q.read(|db| debrief_speakers::load_speakers(db, meeting)).map_err(retry)?;
         for seg in segments.iter_mut() {
             seg.speaker = seg.speaker.as_deref().map(|l| debrief_speakers::SpeakerRow::display(&speakers, l));
         }
-        let slides = self.q.read(|c| Ok(debrief_slides::slides(c, meeting)?)).map_err(retry)?;
+        let slides = self.q.read(|db| debrief_slides::slides(db, meeting)).map_err(retry)?;
         // Due dates are relative to the meeting's day (when it was recorded or imported).
         let day = self.q.meeting(meeting).map_err(retry)?.map(|m| Day::of_ms(m.created_at));
         let marks: Vec<(i64, String)> = slides.iter().map(|s| (s.start_ms, debrief_slides::render::mark(s))).collect();
@@ -186,7 +183,7 @@ impl Summarizer {
         let cap = self.settings.window_tokens.or((!prose).then_some(EXTRACT_WINDOW_TOKENS));
         let map_budget = cap.map_or(map_budget, |w| w.min(map_budget));
         let windows = window::windows(&lines, map_budget, &mut |t| llm.count(t) + per_line);
-        let stored = self.q.read(|c| Ok(store::windows(c, meeting)?)).map_err(retry)?;
+        let stored = self.q.read(|db| store::windows(db, meeting)).map_err(retry)?;
         let day_text = day.map(Day::iso).unwrap_or_default();
         let mut notes = Vec::with_capacity(windows.len());
         let mut reused = 0;
@@ -229,7 +226,7 @@ impl Summarizer {
                 input_sha256: &hash,
                 notes: &n,
             };
-            match self.q.write_fenced(&job.fence, |tx| store::put_window(tx, &row).map_err(QueueError::from)) {
+            match self.q.write_fenced(&job.fence, |tx| store::put_window(tx, &row)) {
                 Ok(()) => {}
                 Err(QueueError::LostClaim { .. }) => return Err(JobError::Interrupted),
                 Err(e) => return Err(retry(e)),
@@ -336,19 +333,13 @@ fn finish(
     windows: usize,
     result: serde_json::Value,
 ) -> Output {
-    Output {
-        result,
-        store: Some(Box::new(move |tx| {
-            Ok(store::put_summary(tx.sqlite("summaries")?, meeting, &summary, &model, windows)?)
-        })),
-    }
+    Output { result, store: Some(Box::new(move |tx| Ok(store::put_summary(tx, meeting, &summary, &model, windows)?))) }
 }
 
 fn main() -> Result<()> {
     let Cmd::Run { args, llm } = Cli::parse().cmd;
     let threads = debrief_runtime::tune_process(NAME, &args);
-    let (dd, q) =
-        debrief_runtime::open_sqlite_only(NAME, "summaries", args.data_dir.as_deref(), args.database.as_deref())?;
+    let (dd, q) = debrief_runtime::open_queue(args.data_dir.as_deref(), args.database.as_deref())?;
     let settings = Settings::resolve(&llm, dd.root())?;
     let prompts_dir = settings.prompts_dir.clone().or_else(|| Some(dd.root().join("prompts")).filter(|d| d.is_dir()));
     let (prompts, used) = Prompts::load(prompts_dir.as_deref())?;
@@ -371,6 +362,6 @@ fn main() -> Result<()> {
         idle_max: debrief_runtime::IDLE_MAX,
     };
     let mut h = Summarizer { q: q.clone(), settings, prompts, use_gpu: device.is_some(), llm: None, prose: false };
-    worker::run(&debrief_jobq::AnyQueue::Sqlite(q), &dd, &cfg, &mut h).context("summary-worker")?;
+    worker::run(&q, &dd, &cfg, &mut h).context("summary-worker")?;
     Ok(())
 }

@@ -29,7 +29,7 @@ use base64::Engine as _;
 use clap::{Parser, Subcommand};
 use debrief_contracts::Screenshot;
 use debrief_jobq::{Claim, TaskType};
-use debrief_media::frame::{read_png, LumaGrid};
+use debrief_media::frame::{read_png_bytes, LumaGrid};
 use debrief_openai::{Client, ServerConfig};
 use debrief_runtime::{log, worker, ComputeDevice, Handler, JobContext, JobError, Output, WorkerArgs, WorkerConfig};
 use debrief_slides::ocr::Ocr;
@@ -142,7 +142,14 @@ impl Reader {
         let shot: Screenshot = job.payload_as().map_err(|e| JobError::Permanent(e.into()))?;
         let path = shot.path.under(ctx.data_dir.root());
         ctx.progress(1);
-        let img = read_png(&path).map_err(|e| JobError::Permanent(e.into()))?;
+        // The screenshot's bytes: from the database on a shared PostgreSQL queue, else
+        // from the data directory.
+        let png = match ctx.stored_input(job.meeting_id, shot.path.as_path())? {
+            Some(bytes) => bytes,
+            None => std::fs::read(&path)
+                .map_err(|e| JobError::Permanent(anyhow!("cannot read screenshot {}: {e}", path.display())))?,
+        };
+        let img = read_png_bytes(&path, &png).map_err(|e| JobError::Permanent(e.into()))?;
         ctx.progress(2);
         let started = Instant::now();
         let lines = ocr.read(&img).map_err(|e| JobError::Retry(e.into()))?;
@@ -167,7 +174,7 @@ impl Reader {
         });
         if let Some(vlm) = &self.vlm {
             ctx.progress(3);
-            match describe(vlm, self.vlm_max_tokens, job, ctx, &path, &frame) {
+            match describe(vlm, self.vlm_max_tokens, job, ctx, &png, &frame) {
                 Ok((description, how)) => {
                     frame.description = description;
                     result["description"] = how;
@@ -182,14 +189,11 @@ impl Reader {
             }
         }
         let meeting = job.meeting_id;
-        Ok(Output {
-            result,
-            store: Some(Box::new(move |tx| Ok(debrief_slides::store_frame(tx.sqlite("slides")?, meeting, &frame)?))),
-        })
+        Ok(Output { result, store: Some(Box::new(move |tx| Ok(debrief_slides::store_frame(tx, meeting, &frame)?))) })
     }
 }
 
-/// The description of `frame` (the PNG at `path`) and how it was got: reused from the
+/// The description of `frame` (its image is `png`) and how it was got: reused from the
 /// meeting's frame just before it if that shows the same slide and was described,
 /// else asked of the model (`None` when it sees only text).
 fn describe(
@@ -197,22 +201,21 @@ fn describe(
     max_tokens: u32,
     job: &Claim,
     ctx: &JobContext<'_>,
-    path: &std::path::Path,
+    png: &[u8],
     frame: &Frame,
 ) -> Result<(Option<String>, Value)> {
-    let frames = ctx.queue.read(|c| Ok(debrief_slides::load_frames(c.sqlite("slides")?, job.meeting_id)?))?;
+    let frames = ctx.queue.read(|db| debrief_slides::load_frames(db, job.meeting_id))?;
     let before = frames.iter().rfind(|f| f.t_ms < frame.t_ms && f.job_id != frame.job_id);
     if let Some(prev) = before.filter(|p| p.description.is_some() && debrief_slides::same_slide(p, frame)) {
         return Ok((prev.description.clone(), json!({"reused_from_job": prev.job_id})));
     }
-    let png = std::fs::read(path).map_err(|e| anyhow!("cannot read screenshot {}: {e}", path.display()))?;
     let started = Instant::now();
     let text = frame.text();
     let prompt = VLM_PROMPT.replace("{text}", if text.trim().is_empty() { "(none)" } else { &text });
     let body = json!({
         "messages": [{"role": "user", "content": [
             {"type": "text", "text": prompt},
-            {"type": "image_url", "image_url": {"url": format!("data:image/png;base64,{}", BASE64.encode(&png))}},
+            {"type": "image_url", "image_url": {"url": format!("data:image/png;base64,{}", BASE64.encode(png))}},
         ]}],
         "temperature": 0,
         "max_tokens": max_tokens,
@@ -233,8 +236,7 @@ fn describe(
 fn main() -> Result<()> {
     let Cmd::Run { args, ocr, vlm } = Cli::parse().cmd;
     let threads = debrief_runtime::tune_process(NAME, &args);
-    let (dd, q) =
-        debrief_runtime::open_sqlite_only(NAME, "slides", args.data_dir.as_deref(), args.database.as_deref())?;
+    let (dd, q) = debrief_runtime::open_queue(args.data_dir.as_deref(), args.database.as_deref())?;
     let client = match &vlm.vlm_url {
         Some(url) => {
             let cfg = ServerConfig {
@@ -269,6 +271,6 @@ fn main() -> Result<()> {
         idle_max: debrief_runtime::IDLE_MAX,
     };
     let mut h = Reader { args: ocr, ocr: None, vlm: client, vlm_max_tokens: vlm.vlm_max_tokens };
-    worker::run(&debrief_jobq::AnyQueue::Sqlite(q), &dd, &cfg, &mut h)?;
+    worker::run(&q, &dd, &cfg, &mut h)?;
     Ok(())
 }
