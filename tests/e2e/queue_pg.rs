@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Child;
 use std::time::Duration;
 
-use debrief_jobq::{NewJob, PgServer, QueueConfig, Status, TaskType};
+use debrief_jobq::{MeetingId, NewJob, PgServer, QueueConfig, Status, TaskType};
 use serde_json::json;
 
 use crate::common::*;
@@ -171,24 +171,65 @@ type Rows = Vec<(i64, i64, Option<String>, String, String)>;
 /// Host A is SIGKILLed inside a chunk; host B cannot check a pid of host A, so the
 /// chunk comes back when its lease runs out, and B finishes the meeting. The transcript,
 /// speakers included, must equal the one a single machine makes on SQLite.
+/// `export --format json` without what differs between two runs of the same meeting:
+/// creation times, and job ids (an import interleaves audio and video jobs as they come).
+fn comparable(json: &str) -> serde_json::Value {
+    fn strip(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for k in ["created", "created_ms", "job_id"] {
+                    m.remove(k);
+                }
+                m.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    let mut v: serde_json::Value = serde_json::from_str(json).expect("export json");
+    strip(&mut v);
+    v
+}
+
+/// Every worker with the same arguments on both sides, so that only the queue differs.
+fn worker_cmd(bin: &str, data: &Path) -> std::process::Command {
+    let mut c = std::process::Command::new(workspace_bin(bin));
+    c.args(["run", "--until-idle", "--threads", "1", "--no-tune", "--data-dir"]).arg(data);
+    c
+}
+
 #[test]
-fn issue17_two_hosts_transcribe_a_meeting_from_postgres_exactly_as_one_machine_does() {
+fn issue17_two_hosts_process_a_meeting_from_postgres_exactly_as_one_machine_does() {
     let s = Scratch::new();
-    let audio_worker = |data: &Path| {
-        let mut c = std::process::Command::new(workspace_bin("audio-worker"));
-        c.args(["run", "--until-idle", "--threads", "1", "--no-tune", "--data-dir"]).arg(data);
-        c
+    let video = crate::slides::screen_recording(&s.path(""), "call.mp4");
+    let import = |data: &Path| -> MeetingId {
+        let (st, out, err) = run_out(
+            debrief("ingest", data).arg("import").arg(&video).args([
+                "--chunk-target",
+                "25",
+                "--chunk-min",
+                "20",
+                "--chunk-max",
+                "30",
+            ]),
+            Duration::from_secs(300),
+        );
+        assert!(st.success() && err.contains("changed frame(s) of video queued"), "{err}");
+        out.lines().last().unwrap().trim().parse().unwrap()
     };
-    let plan = |data: &Path| {
-        let (st, _, err) = run_out(debrief("foreman", data).args(["run", "--once"]), Duration::from_secs(60));
-        assert!(st.success(), "{err}");
+    let finish = |cmd: &mut std::process::Command, what: &str| {
+        let (st, _, err) = run_out(cmd, Duration::from_secs(600));
+        assert!(st.success(), "{what}: {err}");
+        err
     };
-    // One machine, SQLite.
+    // One machine, SQLite: speech, slides and summary.
     let one = s.path("one");
-    let m1 = crate::asr::import_sample_in_short_chunks(&one);
-    plan(&one);
-    let (st, _, err) = run_out(&mut audio_worker(&one), Duration::from_secs(600));
-    assert!(st.success(), "{err}");
+    let m1 = import(&one);
+    finish(debrief("foreman", &one).args(["run", "--once"]), "plan");
+    for bin in ["audio-worker", "visual-worker", "summary-worker"] {
+        finish(&mut worker_cmd(bin, &one), bin);
+    }
+    finish(debrief("foreman", &one).args(["run", "--once"]), "finish");
     let db = rusqlite::Connection::open(one.join("debrief.db")).unwrap();
     let alone: Rows = db
         .prepare(
@@ -200,34 +241,46 @@ fn issue17_two_hosts_transcribe_a_meeting_from_postgres_exactly_as_one_machine_d
         .map(Result::unwrap)
         .collect();
     assert!(alone.len() >= 5 && alone.iter().any(|r| r.2.is_some()), "a transcript with speakers: {alone:?}");
+    let alone_json = export_meeting(&one, m1, "json");
+    let reference = comparable(&alone_json);
+    assert_eq!(reference["slides"].as_array().map(Vec::len), Some(4), "{alone_json}");
+    assert!(reference["summary"]["overview"].is_string(), "{alone_json}");
 
-    // The same recording imported on another machine and moved to PostgreSQL, where a
-    // foreman on a third machine plans it.
+    // The same recording imported on another machine and moved to PostgreSQL (chunks
+    // and screenshots into blobs), where a foreman on a third machine plans it.
     let pg = PgServer::start().expect("PostgreSQL server");
     let src = s.path("src");
-    let m = crate::asr::import_sample_in_short_chunks(&src);
-    let (st, _, err) = run_out(debrief("foreman", &src).args(["migrate-to", pg.url()]), Duration::from_secs(120));
+    let m = import(&src);
+    let (st, out, err) = run_out(debrief("foreman", &src).args(["migrate-to", pg.url()]), Duration::from_secs(120));
     assert!(st.success(), "{err}");
     let q = pg.queue_with(QueueConfig::default()).unwrap();
     let count = |sql: &str| -> i64 { q.tx(|tx| Ok(tx.query_one(sql, &[])?.get(0))).unwrap() };
     let chunks = count("SELECT COUNT(*) FROM jobs WHERE task_type = 'AUDIO'");
-    assert!(chunks >= 3, "{chunks} chunks");
-    assert_eq!(count("SELECT COUNT(*) FROM jobs WHERE task_type <> 'AUDIO'"), 0, "not planned yet");
-    let (st, _, err) = run_out(
-        debrief("foreman", &s.path("planner")).args(["--database", pg.url(), "run", "--once"]),
-        Duration::from_secs(60),
-    );
-    assert!(st.success() && err.contains("all input is in; transcript and summary planned"), "{err}");
+    let frames = count("SELECT COUNT(*) FROM jobs WHERE task_type = 'VISUAL'");
+    assert!(chunks >= 3 && frames == 4, "{chunks} chunks, {frames} frames");
+    assert_eq!(count("SELECT COUNT(*) FROM blobs"), chunks + frames, "every input file in the database: {out}");
+    assert_eq!(count("SELECT COUNT(*) FROM jobs WHERE task_type IN ('TRANSCRIPT', 'SUMMARY')"), 0, "not planned yet");
+    let plan = || {
+        let (st, _, err) = run_out(
+            debrief("foreman", &s.path("planner")).args(["--database", pg.url(), "run", "--once"]),
+            Duration::from_secs(60),
+        );
+        assert!(st.success(), "{err}");
+        err
+    };
+    let err = plan();
+    assert!(err.contains("all input is in; transcript and summary planned"), "{err}");
     assert_eq!(count("SELECT COUNT(*) FROM jobs WHERE task_type IN ('TRANSCRIPT', 'SUMMARY')"), 2, "{err}");
 
-    let host = |name: &str| {
+    // Workers of three hosts with empty data directories and only the URL.
+    let host = |bin: &str, name: &str| {
         let data = s.path(name);
-        let mut c = audio_worker(&data);
+        let mut c = worker_cmd(bin, &data);
         c.env("DEBRIEF_DATABASE_URL", pg.url()).env("DEBRIEF_HOST", name);
         (data, c)
     };
-    let (a_dir, mut a_cmd) = host("host-a");
-    let (b_dir, mut b_cmd) = host("host-b");
+    let (a_dir, mut a_cmd) = host("audio-worker", "host-a");
+    let (b_dir, mut b_cmd) = host("audio-worker", "host-b");
     let (mut a, a_log) = spawn_drained(&mut a_cmd);
     // Host A is killed inside its second chunk; B starts then (so that both hosts do
     // some of the work).
@@ -240,22 +293,30 @@ fn issue17_two_hosts_transcribe_a_meeting_from_postgres_exactly_as_one_machine_d
     let _ = a.wait();
     let _ = a_log.join();
     let taken: i64 = count("SELECT job_id FROM jobs WHERE worker_host = 'host-a' AND status = 'PROCESSING'");
+    // Host C reads the slides meanwhile, then summarises once the transcript is in.
+    let (c_dir, mut c_cmd) = host("visual-worker", "host-c");
+    finish(&mut c_cmd, "host C's visual-worker");
     let st = wait_for(&mut b, Duration::from_secs(600), "host B's audio-worker");
     let b_err = b_log.join().unwrap();
     assert!(st.success(), "{b_err}");
+    finish(&mut host("summary-worker", "host-c").1, "host C's summary-worker");
+    let err = plan();
+    assert!(err.contains(&format!("meeting {m}: DONE")), "{err}");
 
-    // Every AUDIO and TRANSCRIPT job completed; the killed chunk was taken back by lease
-    // (a crash, not an attempt) and finished by host B.
-    let undone =
-        count("SELECT COUNT(*) FROM jobs WHERE task_type IN ('AUDIO', 'TRANSCRIPT') AND status <> 'COMPLETED'");
-    assert_eq!(undone, 0, "{b_err}");
+    // Every job completed; the killed chunk was taken back by lease (a crash, not an
+    // attempt) and finished by host B.
+    assert_eq!(count("SELECT COUNT(*) FROM jobs WHERE status <> 'COMPLETED'"), 0, "{b_err}");
     let rec = q.job(debrief_jobq::JobId(taken)).unwrap().unwrap();
     assert_eq!((rec.status, rec.attempts, rec.crashes), (Status::Completed, 1, 1), "{:?}", rec.last_error);
     assert_eq!(rec.worker_host.as_deref(), Some("host-b"));
     assert!(count("SELECT COUNT(*) FROM jobs WHERE worker_host = 'host-a' AND status = 'COMPLETED'") >= 1);
-    // No shared files: the hosts' data directories hold no chunk.
-    for d in [&a_dir, &b_dir] {
-        assert!(!d.join("meetings").exists(), "{} has chunk files", d.display());
+    assert_eq!(
+        count("SELECT COUNT(*) FROM jobs WHERE task_type IN ('VISUAL', 'SUMMARY') AND worker_host <> 'host-c'"),
+        0
+    );
+    // No shared files: the hosts' data directories hold no chunk or screenshot.
+    for d in [&a_dir, &b_dir, &c_dir] {
+        assert!(!d.join("meetings").exists(), "{} has input files", d.display());
     }
     let moved: Rows = q
         .tx(|tx| {
@@ -270,18 +331,40 @@ fn issue17_two_hosts_transcribe_a_meeting_from_postgres_exactly_as_one_machine_d
         })
         .unwrap();
     assert_eq!(moved, alone, "the transcript of two hosts on PostgreSQL equals one machine's on SQLite");
+    // The whole export (transcript, speakers, slides, summary) is the same, read by a
+    // foreman that has only the URL; and so are status and the HTML report's content.
+    let elsewhere = s.path("elsewhere");
+    let (st, pg_json, err) = run_out(
+        debrief("foreman", &elsewhere).args(["--database", pg.url(), "export", &m.to_string(), "--format", "json"]),
+        Duration::from_secs(60),
+    );
+    assert!(st.success(), "{err}");
+    assert_eq!(comparable(&pg_json), reference, "the export from PostgreSQL equals one machine's");
+    let (st, status, err) = run_out(
+        debrief("foreman", &elsewhere).args(["--database", pg.url(), "status", "--json"]),
+        Duration::from_secs(60),
+    );
+    assert!(st.success(), "{err}");
+    let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(status["meetings"][0]["status"], "DONE", "{status:#}");
+    assert_eq!(status["database"], pg.url(), "{status:#}");
+    let report = elsewhere.join("meeting.html");
+    let (st, _, err) = run_out(
+        debrief("foreman", &elsewhere)
+            .args(["--database", pg.url(), "report", &m.to_string(), "--audio", "embed", "--out"])
+            .arg(&report),
+        Duration::from_secs(60),
+    );
+    assert!(st.success() && !err.contains("warning"), "{err}");
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(
+        html.contains("data:audio/wav;base64,") && html.contains("data:image/png;base64,"),
+        "the audio and slide pictures come from the database"
+    );
 
-    // What does not run on PostgreSQL yet says so, naming what is missing, and touches
-    // nothing.
-    for (bin, args, says) in [
-        ("summary-worker", &["run", "--until-idle"][..], "summaries are not stored in PostgreSQL yet"),
-        ("visual-worker", &["run", "--until-idle"][..], "slides are not stored in PostgreSQL yet"),
-        ("foreman", &["status"][..], "the foreman runs `run` and `migrate-to` only so far"),
-    ] {
-        let mut cmd = std::process::Command::new(workspace_bin(bin));
-        cmd.args(args).arg("--data-dir").arg(s.path("elsewhere")).env("DEBRIEF_DATABASE_URL", pg.url());
-        let (st, _, err) = run_out(&mut cmd, Duration::from_secs(60));
-        assert!(!st.success() && err.contains(says), "{bin}: {err}");
-    }
-    assert_eq!(count("SELECT COUNT(*) FROM jobs WHERE task_type = 'SUMMARY' AND status = 'PENDING'"), 1);
+    // What does not run on PostgreSQL yet says so and touches nothing.
+    let mut cmd = std::process::Command::new(workspace_bin("foreman"));
+    cmd.args(["search", "budget", "--data-dir"]).arg(&elsewhere).env("DEBRIEF_DATABASE_URL", pg.url());
+    let (st, _, err) = run_out(&mut cmd, Duration::from_secs(60));
+    assert!(!st.success() && err.contains("this command reads the data directory's SQLite queue"), "{err}");
 }

@@ -179,7 +179,7 @@ const VIDEO_STARTS: [i64; 4] = [0, 15_000, 35_000, 55_000];
 
 /// A screen recording as Zoom or OBS writes one: H.264 video at 5 fps showing each
 /// slide from its start, AAC audio (the sample meeting), in `name` (MP4 or MKV).
-fn screen_recording(dir: &Path, name: &str) -> std::path::PathBuf {
+pub(crate) fn screen_recording(dir: &Path, name: &str) -> std::path::PathBuf {
     let mut cmd = std::process::Command::new("ffmpeg");
     cmd.args(["-hide_banner", "-loglevel", "error", "-y"]);
     let ends = [15.0, 20.0, 20.0, 21.0];

@@ -1,8 +1,11 @@
 //! Copying a SQLite data directory's queue into PostgreSQL (`foreman migrate-to`).
 //!
 //! What is copied: the queue tables PostgreSQL holds (meetings, jobs with their results,
-//! job dependencies), with their ids, and every input file a job names (chunk audio,
+//! job dependencies) and the result tables of the stores (chunk transcripts, transcripts,
+//! gaps, speaker analyses, turns and names, summary checkpoints and summaries, read
+//! screen frames), with their ids, and every input file a job names (chunk audio,
 //! screenshots: the `path` of AUDIO and VISUAL payloads) into `blobs` with its sha256.
+//! The search index is not copied (search runs on SQLite only so far).
 //! Device leases, registered workers and their deaths are live state of this machine
 //! and stay behind.
 //!
@@ -25,8 +28,20 @@ use crate::pg::hex;
 use crate::{MeetingId, PgQueue, Queue, QueueError, Result};
 
 /// The tables copied, with their key columns, parents first.
-const TABLES: &[(&str, &[&str])] =
-    &[("meetings", &["meeting_id"]), ("jobs", &["job_id"]), ("job_deps", &["job_id", "depends_on"])];
+const TABLES: &[(&str, &[&str])] = &[
+    ("meetings", &["meeting_id"]),
+    ("jobs", &["job_id"]),
+    ("job_deps", &["job_id", "depends_on"]),
+    ("asr_segments", &["job_id", "idx"]),
+    ("transcript_segments", &["meeting_id", "idx"]),
+    ("transcript_gaps", &["meeting_id", "start_ms"]),
+    ("chunk_speakers", &["job_id"]),
+    ("speaker_turns", &["meeting_id", "start_ms", "speaker"]),
+    ("speakers", &["meeting_id", "label"]),
+    ("summary_windows", &["window_id"]),
+    ("summaries", &["meeting_id"]),
+    ("screen_frames", &["job_id"]),
+];
 
 /// Rows per transaction.
 const BATCH: usize = 500;
@@ -66,22 +81,67 @@ fn columns(pg: &PgQueue, table: &str) -> Result<Vec<(String, String)>> {
     })
 }
 
+/// A column as both sides render it to text for copying and comparing: the same text
+/// for the same value whatever each engine's own text form (SQLite's 0/1 booleans,
+/// BLOBs, 15-digit REALs).
+fn as_text_sql(col: &str, pg_type: &str, lite: bool) -> String {
+    match (pg_type, lite) {
+        ("bytea", true) => format!("hex({col})"),
+        ("bytea", false) => format!("upper(encode({col}, 'hex'))"),
+        ("boolean", true) => format!("CASE WHEN {col} IS NULL THEN NULL WHEN {col} THEN 'true' ELSE 'false' END"),
+        // Floats are read as numbers and written by Rust (shortest exact form).
+        ("double precision" | "real", _) => col.to_owned(),
+        (_, true) => format!("CAST({col} AS TEXT)"),
+        (_, false) => format!("{col}::TEXT"),
+    }
+}
+
+fn is_float(pg_type: &str) -> bool {
+    matches!(pg_type, "double precision" | "real")
+}
+
 /// Every row of `table` in SQLite, each column as text (NULL as `None`), in key order.
-fn lite_rows(lite: &Queue, table: &str, cols: &[String], key: &[&str]) -> Result<Vec<Vec<Option<String>>>> {
-    let select = cols.iter().map(|c| format!("CAST({c} AS TEXT)")).collect::<Vec<_>>().join(", ");
+fn lite_rows(lite: &Queue, table: &str, cols: &[(String, String)], key: &[&str]) -> Result<Vec<Vec<Option<String>>>> {
+    let select = cols.iter().map(|(c, t)| as_text_sql(c, t, true)).collect::<Vec<_>>().join(", ");
     let sql = format!("SELECT {select} FROM {table} ORDER BY {}", key.join(", "));
     lite.read(|c| {
         let mut st = c.prepare(&sql)?;
-        let rows = st.query_map([], |r| (0..cols.len()).map(|i| r.get::<_, Option<String>>(i)).collect())?;
+        let rows = st.query_map([], |r| {
+            cols.iter()
+                .enumerate()
+                .map(|(i, (_, t))| {
+                    if is_float(t) {
+                        Ok(r.get::<_, Option<f64>>(i)?.map(|v| format!("{v:?}")))
+                    } else {
+                        r.get::<_, Option<String>>(i)
+                    }
+                })
+                .collect()
+        })?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     })
 }
 
 /// The same from PostgreSQL.
-fn pg_rows(pg: &PgQueue, table: &str, cols: &[String], key: &[&str]) -> Result<Vec<Vec<Option<String>>>> {
-    let select = cols.iter().map(|c| format!("{c}::TEXT")).collect::<Vec<_>>().join(", ");
+fn pg_rows(pg: &PgQueue, table: &str, cols: &[(String, String)], key: &[&str]) -> Result<Vec<Vec<Option<String>>>> {
+    let select = cols.iter().map(|(c, t)| as_text_sql(c, t, false)).collect::<Vec<_>>().join(", ");
     let sql = format!("SELECT {select} FROM {table} ORDER BY {}", key.join(", "));
-    pg.tx(|tx| Ok(tx.query(&sql, &[])?.iter().map(|r| (0..cols.len()).map(|i| r.get(i)).collect()).collect()))
+    pg.tx(|tx| {
+        Ok(tx
+            .query(&sql, &[])?
+            .iter()
+            .map(|r| {
+                cols.iter()
+                    .enumerate()
+                    .map(|(i, (_, t))| match t.as_str() {
+                        "double precision" => r.get::<_, Option<f64>>(i).map(|v| format!("{v:?}")),
+                        "real" => r.get::<_, Option<f32>>(i).map(|v| format!("{:?}", f64::from(v))),
+                        _ => r.get(i),
+                    })
+                    .collect()
+            })
+            .collect())
+    })
 }
 
 /// Row count and a sha256 over the rows (fields and rows separated by control bytes,
@@ -110,9 +170,15 @@ fn copy_table(lite: &Queue, pg: &PgQueue, table: &str, key: &[&str]) -> Result<u
         return Err(invalid(format!("{}: table {table} is missing", pg.database())));
     }
     let cols: Vec<String> = typed.iter().map(|(c, _)| c.clone()).collect();
-    let rows = lite_rows(lite, table, &cols, key)?;
-    let values =
-        typed.iter().enumerate().map(|(i, (_, t))| format!("CAST(${}::TEXT AS {t})", i + 1)).collect::<Vec<_>>();
+    let rows = lite_rows(lite, table, &typed, key)?;
+    let values = typed
+        .iter()
+        .enumerate()
+        .map(|(i, (_, t))| match t.as_str() {
+            "bytea" => format!("decode(${}::TEXT, 'hex')", i + 1),
+            _ => format!("CAST(${}::TEXT AS {t})", i + 1),
+        })
+        .collect::<Vec<_>>();
     let updates: Vec<String> =
         cols.iter().filter(|c| !key.contains(&c.as_str())).map(|c| format!("{c} = EXCLUDED.{c}")).collect();
     let sql = format!(
@@ -147,7 +213,7 @@ fn copy_table(lite: &Queue, pg: &PgQueue, table: &str, key: &[&str]) -> Result<u
 }
 
 fn verify_table(lite: &Queue, pg: &PgQueue, table: &str, key: &[&str]) -> Result<u64> {
-    let cols: Vec<String> = columns(pg, table)?.into_iter().map(|(c, _)| c).collect();
+    let cols = columns(pg, table)?;
     let (n_lite, h_lite) = digest(&lite_rows(lite, table, &cols, key)?);
     let (n_pg, h_pg) = digest(&pg_rows(pg, table, &cols, key)?);
     if (n_lite, &h_lite) != (n_pg, &h_pg) {

@@ -357,15 +357,67 @@ fn pg_migrate_to_copies_a_sqlite_queue_and_its_files_verified_and_resumable() {
     lite.close_meeting(m, Some(180_000)).unwrap();
     let t = lite.enqueue(&NewJob::new(m, TaskType::Transcript, 0).after_settled(chunks.clone())).unwrap().0;
     std::fs::remove_file(dir.path().join("meetings/1/audio/chunk-00002.wav")).unwrap();
+    // Result rows of the stores, with the values each engine writes as text its own way:
+    // a REAL with all its digits, a boolean, a BLOB with every kind of byte.
+    let prob = 0.123_456_789_012_345_68_f64;
+    let grid: Vec<u8> = (0..=255).collect();
+    lite.write(|tx| {
+        tx.execute(
+            "INSERT INTO asr_segments (job_id, idx, meeting_id, start_ms, end_ms, text, words, no_speech_prob) \
+             VALUES (?1, 0, ?2, 0, 1000, 'hello', '[]', ?3)",
+            rusqlite::params![c.job_id, m, prob],
+        )?;
+        tx.execute(
+            "INSERT INTO speakers (meeting_id, label, name, talk_ms, local) VALUES (?1, 'S1', 'Ann', 5000, 1), \
+             (?1, 'S2', NULL, 700, 0)",
+            [m],
+        )?;
+        tx.execute(
+            "INSERT INTO screen_frames (job_id, meeting_id, t_ms, path, width, height, grid, text, lines, ocr_ms) \
+             VALUES (?1, ?2, 1500, 'meetings/1/screens/a.png', 1280, 720, ?3, 'Budget', '[]', 12)",
+            rusqlite::params![c.job_id, m, grid],
+        )?;
+        tx.execute(
+            "INSERT INTO summary_windows (meeting_id, idx, start_ms, end_ms, input_sha256, notes, created_at) \
+             VALUES (?1, 0, 0, 1000, 'h', '{}', 1)",
+            [m],
+        )?;
+        tx.execute("INSERT INTO summaries (meeting_id, summary, model, created_at) VALUES (?1, '{}', 'x', 1)", [m])?;
+        Ok::<_, QueueError>(())
+    })
+    .unwrap();
 
     let url = pg.create_database("moved").unwrap();
     let q = PgQueue::connect(&url, fast_cfg()).unwrap();
     let first = migrate_to(&lite, dir.path(), &q).unwrap();
     assert_eq!(
         first.tables,
-        [("meetings".to_owned(), 1), ("jobs".to_owned(), 4), ("job_deps".to_owned(), 3)],
+        [
+            ("meetings", 1),
+            ("jobs", 4),
+            ("job_deps", 3),
+            ("asr_segments", 1),
+            ("transcript_segments", 0),
+            ("transcript_gaps", 0),
+            ("chunk_speakers", 0),
+            ("speaker_turns", 0),
+            ("speakers", 2),
+            ("summary_windows", 1),
+            ("summaries", 1),
+            ("screen_frames", 1)
+        ]
+        .map(|(t, n)| (t.to_owned(), n)),
         "{first:?}"
     );
+    let (p, local, g): (f64, bool, Vec<u8>) = q
+        .tx(|tx| {
+            let p = tx.query_one("SELECT no_speech_prob FROM asr_segments", &[])?.get(0);
+            let l = tx.query_one("SELECT local FROM speakers WHERE label = 'S1'", &[])?.get(0);
+            let g = tx.query_one("SELECT grid FROM screen_frames", &[])?.get(0);
+            Ok((p, l, g))
+        })
+        .unwrap();
+    assert_eq!((p.to_bits(), local, g), (prob.to_bits(), true, grid), "values copied exactly");
     assert_eq!((first.files_copied, first.files_present, first.file_bytes), (2, 0, 2001));
     assert_eq!(first.files_missing, ["meetings/1/audio/chunk-00002.wav"]);
     // Resumed (or run twice): nothing copied again, everything verified again.
