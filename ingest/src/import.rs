@@ -116,7 +116,8 @@ pub(crate) fn chunk_payload(rel: PathBuf, start_sample: u64, samples: u64, overl
     })
 }
 
-pub(crate) fn run(data_dir: Option<&Path>, args: &ImportArgs) -> Result<()> {
+/// Imports the files as one meeting; returns its id (the caller prints it).
+pub(crate) fn run(data_dir: Option<&Path>, args: &ImportArgs) -> Result<MeetingId> {
     let plan = args.chunks.plan()?;
     anyhow::ensure!(
         args.video_every.is_finite() && (0.05..=600.0).contains(&args.video_every),
@@ -136,8 +137,7 @@ pub(crate) fn run(data_dir: Option<&Path>, args: &ImportArgs) -> Result<()> {
             let rec = q.meeting(m)?.context("meeting vanished")?;
             if rec.status != MeetingStatus::Open {
                 eprintln!("ingest: these files were imported already as meeting {m} ({})", rec.status);
-                println!("{m}");
-                return Ok(());
+                return Ok(m);
             }
             let queued = queued_chunks(&q, m)?;
             eprintln!(
@@ -192,8 +192,7 @@ pub(crate) fn run(data_dir: Option<&Path>, args: &ImportArgs) -> Result<()> {
             let duration_ms = i64::try_from(total * 1000 / u64::from(SAMPLE_RATE)).unwrap_or(i64::MAX);
             q.close_meeting(meeting, Some(duration_ms))?;
             eprintln!("ingest: meeting {meeting}: {:.1} s of audio queued", duration_ms as f64 / 1000.0);
-            println!("{meeting}");
-            Ok(())
+            Ok(meeting)
         }
         Err(e) => {
             if created {

@@ -3,6 +3,12 @@
 //! microphone, the system audio and screenshots live, queueing chunks (AUDIO) and changed
 //! screenshots (VISUAL) while the meeting goes on; `recover` finishes recordings whose
 //! recorder died (every `import` and `record` does that first too).
+//!
+//! Capture always goes to the data directory's SQLite queue, which never waits on a
+//! network. With `--database postgres://…` (or `DEBRIEF_DATABASE_URL`) a meeting is
+//! pushed to that shared queue once it is closed (`import` and `record` do it at the
+//! end; `push` does it for meetings recorded before, or whose push failed), and the
+//! id printed is the meeting's id there.
 
 mod import;
 mod journal;
@@ -24,6 +30,10 @@ struct Cli {
     /// Data directory (default: $DEBRIEF_HOME, else the XDG data directory).
     #[arg(long, global = true)]
     data_dir: Option<PathBuf>,
+    /// A shared PostgreSQL queue (postgres://…) that closed meetings are pushed to, with
+    /// their chunks and screenshots, for workers on other machines.
+    #[arg(long, global = true, env = "DEBRIEF_DATABASE_URL")]
+    database: Option<String>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -44,6 +54,13 @@ enum Cmd {
     /// Finish recordings whose recorder died: queue the chunk in progress and the
     /// unqueued screenshots, and close the meeting. Prints the meetings recovered.
     Recover,
+    /// Push closed meetings to the --database queue (all that are closed when none is
+    /// named; one already pushed is reported, not copied again). Prints "LOCAL ID" per
+    /// meeting.
+    Push {
+        /// Local meeting ids.
+        meetings: Vec<debrief_jobq::MeetingId>,
+    },
 }
 
 /// A log line on stderr.
@@ -51,12 +68,64 @@ pub(crate) fn log(msg: &str) {
     debrief_jobq::log("ingest", msg);
 }
 
+/// The shared queue `--database` names, connected before anything is captured (a
+/// mistyped URL fails now, not after the recording).
+fn shared_queue(database: Option<&str>) -> anyhow::Result<Option<debrief_jobq::PgQueue>> {
+    match database {
+        None => Ok(None),
+        Some(url) if debrief_jobq::is_postgres_url(url) => {
+            Ok(Some(debrief_jobq::PgQueue::connect(url, debrief_jobq::QueueConfig::default())?))
+        }
+        Some(other) => anyhow::bail!(
+            "--database {other}: ingest pushes meetings to a postgres:// URL only (its own queue is the data directory's)"
+        ),
+    }
+}
+
+/// Pushes local meeting `m` when a shared queue is named, and prints the id it goes by.
+fn publish(
+    dir: Option<&std::path::Path>,
+    pg: Option<&debrief_jobq::PgQueue>,
+    m: debrief_jobq::MeetingId,
+) -> anyhow::Result<()> {
+    let Some(pg) = pg else {
+        println!("{m}");
+        return Ok(());
+    };
+    let (dd, q) = debrief_jobq::Queue::open_data_dir(dir)?;
+    let p = debrief_jobq::push_meeting(&q, dd.root(), pg, m).map_err(|e| {
+        anyhow::anyhow!(
+            "meeting {m} is in the data directory, but pushing it to {} failed: {e} (`ingest push {m}` tries again)",
+            pg.database()
+        )
+    })?;
+    if p.already {
+        log(&format!("meeting {m} was pushed to {} before, as meeting {}", pg.database(), p.meeting_id));
+    } else {
+        log(&format!(
+            "meeting {m} pushed to {} as meeting {} ({} file(s) stored, {} already there)",
+            pg.database(),
+            p.meeting_id,
+            p.files_copied,
+            p.files_present
+        ));
+    }
+    for f in &p.files_missing {
+        log(&format!("meeting {m}: {f} is missing here; its job will fail there and leave a gap"));
+    }
+    println!("{}", p.meeting_id);
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let dir = cli.data_dir.as_deref();
     let out = match cli.cmd {
-        Cmd::Import(args) => import::run(dir, &args),
-        Cmd::Record(args) => record::run(dir, &args),
+        Cmd::Import(args) => shared_queue(cli.database.as_deref())
+            .and_then(|pg| import::run(dir, &args).and_then(|m| publish(dir, pg.as_ref(), m))),
+        Cmd::Record(args) => shared_queue(cli.database.as_deref())
+            .and_then(|pg| record::run(dir, &args).and_then(|m| publish(dir, pg.as_ref(), m))),
+        Cmd::Push { meetings } => push(dir, cli.database.as_deref(), &meetings),
         Cmd::Devices => pulse::list(),
         Cmd::Recover => debrief_jobq::Queue::open_data_dir(dir).map_err(anyhow::Error::from).and_then(|(dd, q)| {
             let r = journal::recover_dead(&dd, &q)?;
@@ -74,4 +143,41 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// `ingest push`: the named meetings, or every closed one.
+fn push(
+    dir: Option<&std::path::Path>,
+    database: Option<&str>,
+    meetings: &[debrief_jobq::MeetingId],
+) -> anyhow::Result<()> {
+    let pg = shared_queue(database)?.ok_or_else(|| {
+        anyhow::anyhow!("push: give the shared queue with --database postgres://… (or DEBRIEF_DATABASE_URL)")
+    })?;
+    let (dd, q) = debrief_jobq::Queue::open_data_dir(dir)?;
+    let list: Vec<debrief_jobq::MeetingId> = if meetings.is_empty() {
+        q.meetings(None)?
+            .into_iter()
+            .filter(|m| m.status != debrief_jobq::MeetingStatus::Open)
+            .map(|m| m.meeting_id)
+            .collect()
+    } else {
+        meetings.to_vec()
+    };
+    let mut failed = Vec::new();
+    for m in list {
+        match debrief_jobq::push_meeting(&q, dd.root(), &pg, m) {
+            Ok(p) => {
+                let how = if p.already { "pushed before" } else { "pushed" };
+                log(&format!("meeting {m}: {how} as meeting {} of {}", p.meeting_id, pg.database()));
+                println!("{m} {}", p.meeting_id);
+            }
+            Err(e) => {
+                log(&format!("meeting {m}: {e}"));
+                failed.push(m);
+            }
+        }
+    }
+    anyhow::ensure!(failed.is_empty(), "meeting(s) {failed:?} were not pushed (see above)");
+    Ok(())
 }

@@ -124,7 +124,8 @@ enum Msg {
     },
 }
 
-pub(crate) fn run(data_dir: Option<&std::path::Path>, args: &RecordArgs) -> Result<()> {
+/// Records a meeting; returns its id once it is closed (the caller prints it).
+pub(crate) fn run(data_dir: Option<&std::path::Path>, args: &RecordArgs) -> Result<MeetingId> {
     let plan = args.chunks.plan()?;
     if !(args.every.is_finite() && args.every >= 0.2) {
         bail!("--every must be at least 0.2 seconds");
@@ -204,8 +205,7 @@ pub(crate) fn run(data_dir: Option<&std::path::Path>, args: &RecordArgs) -> Resu
         bail!("the recording stopped early: {err} (what was recorded is kept and queued)");
     }
     println!("{}", serde_json::to_string(&report)?);
-    println!("{meeting}");
-    Ok(())
+    Ok(meeting)
 }
 
 fn choose_sources(args: &RecordArgs) -> Result<Vec<(u16, Source)>> {

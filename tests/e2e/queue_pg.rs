@@ -172,12 +172,13 @@ type Rows = Vec<(i64, i64, Option<String>, String, String)>;
 /// chunk comes back when its lease runs out, and B finishes the meeting. The transcript,
 /// speakers included, must equal the one a single machine makes on SQLite.
 /// `export --format json` without what differs between two runs of the same meeting:
-/// creation times, and job ids (an import interleaves audio and video jobs as they come).
+/// creation times, and meeting and job ids (another machine's queue numbers its own;
+/// an import interleaves audio and video jobs as they come).
 fn comparable(json: &str) -> serde_json::Value {
     fn strip(v: &mut serde_json::Value) {
         match v {
             serde_json::Value::Object(m) => {
-                for k in ["created", "created_ms", "job_id"] {
+                for k in ["created", "created_ms", "meeting_id", "job_id"] {
                     m.remove(k);
                 }
                 m.values_mut().for_each(strip);
@@ -202,20 +203,17 @@ fn worker_cmd(bin: &str, data: &Path) -> std::process::Command {
 fn issue17_two_hosts_process_a_meeting_from_postgres_exactly_as_one_machine_does() {
     let s = Scratch::new();
     let video = crate::slides::screen_recording(&s.path(""), "call.mp4");
-    let import = |data: &Path| -> MeetingId {
+    let import = |data: &Path, extra: &[&str]| -> (MeetingId, String) {
         let (st, out, err) = run_out(
-            debrief("ingest", data).arg("import").arg(&video).args([
-                "--chunk-target",
-                "25",
-                "--chunk-min",
-                "20",
-                "--chunk-max",
-                "30",
-            ]),
+            debrief("ingest", data)
+                .arg("import")
+                .arg(&video)
+                .args(["--chunk-target", "25", "--chunk-min", "20", "--chunk-max", "30"])
+                .args(extra),
             Duration::from_secs(300),
         );
         assert!(st.success() && err.contains("changed frame(s) of video queued"), "{err}");
-        out.lines().last().unwrap().trim().parse().unwrap()
+        (out.lines().last().unwrap().trim().parse().unwrap(), err)
     };
     let finish = |cmd: &mut std::process::Command, what: &str| {
         let (st, _, err) = run_out(cmd, Duration::from_secs(600));
@@ -224,7 +222,7 @@ fn issue17_two_hosts_process_a_meeting_from_postgres_exactly_as_one_machine_does
     };
     // One machine, SQLite: speech, slides and summary.
     let one = s.path("one");
-    let m1 = import(&one);
+    let (m1, _) = import(&one, &[]);
     finish(debrief("foreman", &one).args(["run", "--once"]), "plan");
     for bin in ["audio-worker", "visual-worker", "summary-worker"] {
         finish(&mut worker_cmd(bin, &one), bin);
@@ -246,14 +244,20 @@ fn issue17_two_hosts_process_a_meeting_from_postgres_exactly_as_one_machine_does
     assert_eq!(reference["slides"].as_array().map(Vec::len), Some(4), "{alone_json}");
     assert!(reference["summary"]["overview"].is_string(), "{alone_json}");
 
-    // The same recording imported on another machine and moved to PostgreSQL (chunks
-    // and screenshots into blobs), where a foreman on a third machine plans it.
+    // The same recording imported on a laptop and pushed to the team's PostgreSQL
+    // (chunks and screenshots into blobs), which already holds a meeting, so the ids
+    // there differ from the laptop's; a foreman on a third machine plans it.
     let pg = PgServer::start().expect("PostgreSQL server");
-    let src = s.path("src");
-    let m = import(&src);
-    let (st, out, err) = run_out(debrief("foreman", &src).args(["migrate-to", pg.url()]), Duration::from_secs(120));
-    assert!(st.success(), "{err}");
     let q = pg.queue_with(QueueConfig::default()).unwrap();
+    q.create_meeting(Some("another team member's"), None).unwrap();
+    let src = s.path("src");
+    let (m, out) = import(&src, &["--database", pg.url()]);
+    assert_eq!(m, MeetingId(2), "the id it has in PostgreSQL: {out}");
+    assert!(out.contains("meeting 1 pushed to"), "{out}");
+    // Pushed once: `ingest push` (of every closed meeting) finds it there.
+    let (st, pushed, err) =
+        run_out(debrief("ingest", &src).args(["push", "--database", pg.url()]), Duration::from_secs(60));
+    assert!(st.success() && pushed.trim() == "1 2" && err.contains("pushed before"), "{pushed} {err}");
     let count = |sql: &str| -> i64 { q.tx(|tx| Ok(tx.query_one(sql, &[])?.get(0))).unwrap() };
     let chunks = count("SELECT COUNT(*) FROM jobs WHERE task_type = 'AUDIO'");
     let frames = count("SELECT COUNT(*) FROM jobs WHERE task_type = 'VISUAL'");
@@ -346,7 +350,8 @@ fn issue17_two_hosts_process_a_meeting_from_postgres_exactly_as_one_machine_does
     );
     assert!(st.success(), "{err}");
     let status: serde_json::Value = serde_json::from_str(&status).unwrap();
-    assert_eq!(status["meetings"][0]["status"], "DONE", "{status:#}");
+    assert_eq!(status["meetings"][1]["meeting_id"], m.0, "{status:#}");
+    assert_eq!(status["meetings"][1]["status"], "DONE", "{status:#}");
     assert_eq!(status["database"], pg.url(), "{status:#}");
     let report = elsewhere.join("meeting.html");
     let (st, _, err) = run_out(

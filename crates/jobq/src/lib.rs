@@ -31,6 +31,7 @@ mod migrate_to;
 mod pg;
 mod pg_server;
 mod process;
+mod push;
 mod recover;
 mod schema;
 mod sql;
@@ -53,6 +54,7 @@ pub use migrate_to::{migrate_to, Migrated};
 pub use pg::{redact_url, PgQueue, PG_RESULTS_SQL, PG_SCHEMA_SQL};
 pub use pg_server::PgServer;
 pub use process::{format_utc_ms, hostname, log, now_ms, pid_alive, utc_now, WorkerIdent};
+pub use push::{push_meeting, Pushed};
 pub use recover::Recovered;
 
 pub use schema::{SCHEMA_SQL, SCHEMA_VERSION};

@@ -28,7 +28,7 @@ use crate::pg::hex;
 use crate::{MeetingId, PgQueue, Queue, QueueError, Result};
 
 /// The tables copied, with their key columns, parents first.
-const TABLES: &[(&str, &[&str])] = &[
+pub(crate) const TABLES: &[(&str, &[&str])] = &[
     ("meetings", &["meeting_id"]),
     ("jobs", &["job_id"]),
     ("job_deps", &["job_id", "depends_on"]),
@@ -64,13 +64,13 @@ pub struct Migrated {
     pub verified_only: bool,
 }
 
-fn invalid(msg: String) -> QueueError {
+pub(crate) fn invalid(msg: String) -> QueueError {
     QueueError::Invalid(msg)
 }
 
 /// The columns of `table` in PostgreSQL (the drift test keeps them equal to SQLite's),
 /// with their types.
-fn columns(pg: &PgQueue, table: &str) -> Result<Vec<(String, String)>> {
+pub(crate) fn columns(pg: &PgQueue, table: &str) -> Result<Vec<(String, String)>> {
     pg.tx(|tx| {
         let rows = tx.query(
             "SELECT column_name, data_type FROM information_schema.columns \
@@ -84,7 +84,7 @@ fn columns(pg: &PgQueue, table: &str) -> Result<Vec<(String, String)>> {
 /// A column as both sides render it to text for copying and comparing: the same text
 /// for the same value whatever each engine's own text form (SQLite's 0/1 booleans,
 /// BLOBs, 15-digit REALs).
-fn as_text_sql(col: &str, pg_type: &str, lite: bool) -> String {
+pub(crate) fn as_text_sql(col: &str, pg_type: &str, lite: bool) -> String {
     match (pg_type, lite) {
         ("bytea", true) => format!("hex({col})"),
         ("bytea", false) => format!("upper(encode({col}, 'hex'))"),
@@ -102,11 +102,23 @@ fn is_float(pg_type: &str) -> bool {
 
 /// Every row of `table` in SQLite, each column as text (NULL as `None`), in key order.
 fn lite_rows(lite: &Queue, table: &str, cols: &[(String, String)], key: &[&str]) -> Result<Vec<Vec<Option<String>>>> {
+    lite_rows_where(lite, table, cols, key, "", &[])
+}
+
+/// [`lite_rows`] of the rows `filter` (a `WHERE` clause, or empty) selects.
+pub(crate) fn lite_rows_where(
+    lite: &Queue,
+    table: &str,
+    cols: &[(String, String)],
+    key: &[&str],
+    filter: &str,
+    params: &[&dyn rusqlite::ToSql],
+) -> Result<Vec<Vec<Option<String>>>> {
     let select = cols.iter().map(|(c, t)| as_text_sql(c, t, true)).collect::<Vec<_>>().join(", ");
-    let sql = format!("SELECT {select} FROM {table} ORDER BY {}", key.join(", "));
+    let sql = format!("SELECT {select} FROM {table} {filter} ORDER BY {}", key.join(", "));
     lite.read(|c| {
         let mut st = c.prepare(&sql)?;
-        let rows = st.query_map([], |r| {
+        let rows = st.query_map(params, |r| {
             cols.iter()
                 .enumerate()
                 .map(|(i, (_, t))| {

@@ -285,6 +285,7 @@ fn pg_schema_matches_the_sqlite_tables_and_every_statement_prepares() {
             "jobs",
             "meetings",
             "migrations",
+            "pushes",
             "screen_frames",
             "speaker_turns",
             "speakers",
@@ -296,7 +297,7 @@ fn pg_schema_matches_the_sqlite_tables_and_every_statement_prepares() {
             "workers"
         ]
     );
-    for t in names.iter().filter(|t| !matches!(t.as_str(), "blobs" | "debrief_schema" | "migrations")) {
+    for t in names.iter().filter(|t| !matches!(t.as_str(), "blobs" | "debrief_schema" | "migrations" | "pushes")) {
         let pg_cols: Vec<&str> = tables.iter().filter(|(n, _)| n == t).map(|(_, c)| c.as_str()).collect();
         let mut lite_cols: Vec<String> = lite
             .read(|c| {
@@ -501,4 +502,90 @@ fn pg_reconcile_plans_and_finishes_meetings_as_sqlite_does() {
         notes.push(r.partial[0].1.split_once(": ").unwrap().1.to_owned());
     }
     assert_eq!(notes[0], notes[1], "the same partial note on both backends");
+}
+
+/// `push_meeting`: a closed local meeting goes to PostgreSQL under new ids, with its jobs
+/// (a PROCESSING one as PENDING), dependencies, results and files; once, resumably; an
+/// OPEN meeting is refused.
+#[test]
+fn pg_push_copies_one_closed_meeting_under_new_ids_once() {
+    let pg = PgServer::start().unwrap();
+    let q = pg.queue_with(fast_cfg()).unwrap();
+    // PostgreSQL already holds a meeting, so the pushed one gets other ids than its own.
+    let there = q.create_meeting(Some("already there"), None).unwrap();
+    q.create_meeting(Some("and another"), None).unwrap();
+    q.enqueue(&NewJob::new(there, TaskType::Audio, 0)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let lite = Queue::open(&dir.path().join("debrief.db"), fast_cfg()).unwrap();
+    let open = lite.create_meeting(Some("recording"), None).unwrap();
+    let m = lite.create_meeting(Some("weekly"), Some("import:/x.flac")).unwrap();
+    std::fs::create_dir_all(dir.path().join("meetings/2/audio")).unwrap();
+    let mut chunks = Vec::new();
+    for seq in 0..3 {
+        let rel = format!("meetings/2/audio/chunk-{seq:05}.wav");
+        std::fs::write(dir.path().join(&rel), vec![seq as u8; 100]).unwrap();
+        chunks.push(lite.enqueue(&NewJob::new(m, TaskType::Audio, seq).payload(json!({"path": rel}))).unwrap().0);
+    }
+    let done = lite.claim(&me(), TaskType::Audio).unwrap().unwrap();
+    lite.complete(&done, &json!({"segments": 1})).unwrap();
+    let _held = lite.claim(&me(), TaskType::Audio).unwrap().unwrap();
+    lite.write(|tx| {
+        tx.execute(
+            "INSERT INTO asr_segments (job_id, idx, meeting_id, start_ms, end_ms, text, words, no_speech_prob) \
+             VALUES (?1, 0, ?2, 0, 1000, 'hello', '[]', 0.25)",
+            rusqlite::params![done.job_id, m],
+        )?;
+        Ok::<_, QueueError>(())
+    })
+    .unwrap();
+    lite.close_meeting(m, Some(75_000)).unwrap();
+    let t = lite.enqueue(&NewJob::new(m, TaskType::Transcript, 0).after_settled(chunks.clone())).unwrap().0;
+
+    let err = push_meeting(&lite, dir.path(), &q, open).unwrap_err().to_string();
+    assert!(err.contains("still being recorded or imported"), "{err}");
+    let p = push_meeting(&lite, dir.path(), &q, m).unwrap();
+    assert!(!p.already && p.meeting_id != m, "{p:?}");
+    assert_eq!((p.files_copied, p.files_present), (3, 0));
+    let n = |t: &str| p.tables.iter().find(|(name, _)| name == t).map(|(_, n)| *n);
+    assert_eq!((n("meetings"), n("jobs"), n("job_deps"), n("asr_segments")), (Some(1), Some(4), Some(3), Some(1)));
+    let rec = q.meetings(Some(p.meeting_id)).unwrap().remove(0);
+    assert_eq!(
+        (rec.title.as_deref(), rec.status, rec.duration_ms),
+        (Some("weekly"), MeetingStatus::Closed, Some(75_000))
+    );
+    let jobs = q.meeting_jobs(p.meeting_id).unwrap();
+    let statuses: Vec<(TaskType, Status)> = jobs.iter().map(|j| (j.task_type, j.status)).collect();
+    assert_eq!(
+        statuses,
+        [
+            (TaskType::Audio, Status::Completed),
+            (TaskType::Audio, Status::Pending),
+            (TaskType::Audio, Status::Pending),
+            (TaskType::Transcript, Status::Pending)
+        ],
+        "the job a local worker held goes as PENDING"
+    );
+    assert!(jobs.iter().all(|j| j.worker_id.is_none() || j.status == Status::Completed));
+    // Ids are PostgreSQL's (after its own job), and the dependencies follow them.
+    let ids: Vec<i64> = jobs.iter().map(|j| j.job_id.0).collect();
+    assert_eq!(ids, [2, 3, 4, 5], "local ids {chunks:?} and {t}");
+    let deps: Vec<(i64, i64)> = q
+        .tx(|tx| {
+            let rows = tx.query("SELECT job_id, depends_on FROM job_deps ORDER BY depends_on", &[])?;
+            Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        })
+        .unwrap();
+    assert_eq!(deps, [(5, 2), (5, 3), (5, 4)]);
+    let seg_job: i64 = q.tx(|tx| Ok(tx.query_one("SELECT job_id FROM asr_segments", &[])?.get(0))).unwrap();
+    assert_eq!(JobId(seg_job), jobs[0].job_id, "results point at the new ids");
+    let blob = q.get_blob(p.meeting_id, "meetings/2/audio/chunk-00001.wav").unwrap().unwrap();
+    assert_eq!(blob, vec![1u8; 100]);
+    // The transcript waits on the new chunk ids; a worker there takes a chunk.
+    assert!(q.claim(&me(), TaskType::Transcript).unwrap().is_none());
+    let c = q.claim(&me(), TaskType::Audio).unwrap().unwrap();
+    assert!(c.meeting_id == there || c.meeting_id == p.meeting_id);
+    // Pushed once: again, nothing is copied.
+    let again = push_meeting(&lite, dir.path(), &q, m).unwrap();
+    assert_eq!((again.already, again.meeting_id, again.files_copied), (true, p.meeting_id, 0));
+    assert_eq!(q.meetings(None).unwrap().len(), 3);
 }

@@ -105,3 +105,15 @@ CREATE TABLE IF NOT EXISTS screen_frames (
     description  TEXT
 );
 CREATE INDEX IF NOT EXISTS screen_frames_by_meeting ON screen_frames (meeting_id, t_ms);
+
+-- Meetings pushed from a machine's SQLite queue (`ingest import --database`, `ingest
+-- push`): which local meeting became which meeting here, and whether its copy finished
+-- (a push interrupted before that is resumed into the same meeting).
+CREATE TABLE IF NOT EXISTS pushes (
+    source       TEXT NOT NULL,
+    meeting_id   BIGINT NOT NULL,
+    pushed_as    BIGINT NOT NULL REFERENCES meetings (meeting_id) ON DELETE CASCADE,
+    started_at   BIGINT NOT NULL,
+    finished_at  BIGINT,
+    PRIMARY KEY (source, meeting_id)
+);
