@@ -216,20 +216,10 @@ fn real_main(cli: &Cli) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let pg = cli.database.as_deref().filter(|d| debrief_jobq::is_postgres_url(d));
-    let on_pg = matches!(
-        cli.cmd,
-        Cmd::Run { .. }
-            | Cmd::MigrateTo { .. }
-            | Cmd::Status { .. }
-            | Cmd::Export { .. }
-            | Cmd::Report { .. }
-            | Cmd::Speakers { .. }
-    );
-    if let (Some(url), false) = (pg, on_pg) {
+    if let (Some(url), Cmd::Search { .. }) = (pg, &cli.cmd) {
         bail!(
-            "--database {} (or DEBRIEF_DATABASE_URL): on PostgreSQL the foreman runs `run`, `status`, `export`, \
-             `report`, `speakers` and `migrate-to` so far; this command reads the data directory's SQLite queue \
-             (unset the variable to use it)",
+            "--database {} (or DEBRIEF_DATABASE_URL): search reads the data directory's SQLite index; it does not run \
+             on PostgreSQL yet (unset the variable to search this machine's meetings)",
             debrief_jobq::redact_url(url)
         );
     }
@@ -267,7 +257,7 @@ fn real_main(cli: &Cli) -> Result<ExitCode> {
             if job.is_none() && !failed {
                 bail!("say which job to retry, or --failed for all");
             }
-            let r = q.retry_failed(job)?;
+            let r = any.retry_failed(job)?;
             if let (Some(j), true) = (job, r.jobs.is_empty()) {
                 bail!("job {j} is not FAILED (or does not exist, or its meeting was cancelled)");
             }
@@ -277,7 +267,7 @@ fn real_main(cli: &Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Cancel { meeting } => match q.cancel_meeting(meeting)? {
+        Cmd::Cancel { meeting } => match any.cancel_meeting(meeting)? {
             Some(n) => {
                 println!("meeting {meeting} cancelled; {n} unfinished job(s) stopped");
                 Ok(ExitCode::SUCCESS)
@@ -286,6 +276,14 @@ fn real_main(cli: &Cli) -> Result<ExitCode> {
         },
         Cmd::Export { meeting, format, ref out } => {
             export::export(&any, meeting, format, out.as_deref())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Delete { meeting } if any.sqlite().is_none() => {
+            // On PostgreSQL the stored files go with the rows.
+            if !any.delete_meeting(meeting)? {
+                bail!("meeting {meeting} does not exist");
+            }
+            println!("meeting {meeting} deleted");
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Delete { meeting } => {

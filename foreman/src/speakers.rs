@@ -49,14 +49,8 @@ pub(crate) fn speakers(q: &AnyQueue, meeting: MeetingId, ch: &Changes) -> Result
         }
     }
     if let Some(h) = &ch.hints {
-        let Some(lite) = q.sqlite() else {
-            bail!(
-                "--num/--min/--max re-run the meeting's transcript, which the foreman does only on SQLite so far; \
-                 --rename and --merge work on PostgreSQL"
-            );
-        };
-        let redo = lite.redo_transcript(meeting, |tx| {
-            debrief_speakers::set_hints(&mut debrief_jobq::Tx::Sqlite(tx), meeting, h)?;
+        let redo = q.redo_transcript(meeting, |tx| {
+            debrief_speakers::set_hints(tx, meeting, h)?;
             Ok(())
         })?;
         println!(

@@ -367,9 +367,23 @@ fn issue17_two_hosts_process_a_meeting_from_postgres_exactly_as_one_machine_does
         "the audio and slide pictures come from the database"
     );
 
+    // Names given from any machine show in the export; a delete takes the stored files too.
+    let label = moved.iter().find_map(|r| r.2.clone()).unwrap();
+    let foreman_pg = |args: &[&str]| {
+        let (st, out, err) =
+            run_out(debrief("foreman", &elsewhere).args(["--database", pg.url()]).args(args), Duration::from_secs(60));
+        assert!(st.success(), "{args:?}: {err}");
+        out
+    };
+    foreman_pg(&["speakers", &m.to_string(), "--rename", &format!("{label}=Ann Example")]);
+    let named = foreman_pg(&["export", &m.to_string(), "--format", "txt"]);
+    assert!(named.contains("Ann Example"), "{named}");
+    foreman_pg(&["delete", &m.to_string()]);
+    assert_eq!(count("SELECT COUNT(*) FROM blobs") + count("SELECT COUNT(*) FROM jobs"), 0);
+
     // What does not run on PostgreSQL yet says so and touches nothing.
     let mut cmd = std::process::Command::new(workspace_bin("foreman"));
     cmd.args(["search", "budget", "--data-dir"]).arg(&elsewhere).env("DEBRIEF_DATABASE_URL", pg.url());
     let (st, _, err) = run_out(&mut cmd, Duration::from_secs(60));
-    assert!(!st.success() && err.contains("this command reads the data directory's SQLite queue"), "{err}");
+    assert!(!st.success() && err.contains("search reads the data directory's SQLite index"), "{err}");
 }

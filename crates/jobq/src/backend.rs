@@ -294,6 +294,33 @@ impl AnyQueue {
         }
     }
 
+    /// Cancels a meeting and stops its unfinished jobs (see [`Queue::cancel_meeting`]).
+    pub fn cancel_meeting(&self, meeting_id: MeetingId) -> Result<Option<usize>> {
+        both!(self, q => q.cancel_meeting(meeting_id))
+    }
+
+    /// Deletes a meeting that is not OPEN and its rows (see [`Queue::delete_meeting`]).
+    pub fn delete_meeting(&self, meeting_id: MeetingId) -> Result<bool> {
+        both!(self, q => q.delete_meeting(meeting_id))
+    }
+
+    /// Retries FAILED jobs and redoes what depends on them (see [`Queue::retry_failed`]).
+    pub fn retry_failed(&self, job_id: Option<JobId>) -> Result<crate::Retried> {
+        both!(self, q => q.retry_failed(job_id))
+    }
+
+    /// Runs a meeting's transcript again after `also` (see [`Queue::redo_transcript`]).
+    pub fn redo_transcript(
+        &self,
+        meeting_id: MeetingId,
+        also: impl FnOnce(&mut Tx<'_, '_>) -> Result<()>,
+    ) -> Result<Vec<JobId>> {
+        match self {
+            Self::Sqlite(q) => q.redo_transcript(meeting_id, |tx| also(&mut Tx::Sqlite(tx))),
+            Self::Postgres(q) => q.redo_transcript(meeting_id, |tx| also(&mut Tx::Postgres(tx))),
+        }
+    }
+
     /// Meetings with their job counts: all of them, or one.
     pub fn meetings(&self, only: Option<MeetingId>) -> Result<Vec<MeetingRecord>> {
         both!(self, q => q.meetings(only))

@@ -36,7 +36,7 @@ use crate::jobs::{Blocked, Claim, Crash, FailOutcome, Fence, JobRecord, NewJob, 
 use crate::process::{hostname, pid_alive, WorkerIdent};
 use crate::recover::{batch_beside, triage, Evidence, Fate, LiveClaim, Recovered};
 use crate::types::{Device, JobId, MeetingId, MeetingStatus, Status, TaskType};
-use crate::{MeetingRecord, QueueConfig, QueueError, Result, SCHEMA_VERSION};
+use crate::{MeetingRecord, QueueConfig, QueueError, Result, Retried, SCHEMA_VERSION};
 
 macro_rules! pg_statements {
     ($($name:ident = $path:literal;)*) => {
@@ -102,6 +102,13 @@ pg_statements! {
     ADMIN_COUNTS = "admin_counts.sql";
     ADMIN_BLOCKED = "admin_blocked.sql";
     ADMIN_DEVICE_LEASES = "admin_device_leases.sql";
+    FOREMAN_CANCEL_MEETING = "cancel_meeting.sql";
+    FOREMAN_CANCEL_JOBS = "cancel_jobs.sql";
+    FOREMAN_RETRY = "retry_failed.sql";
+    FOREMAN_REDO_DEPENDENTS = "redo_dependents.sql";
+    FOREMAN_REDO_TRANSCRIPT = "redo_transcript.sql";
+    FOREMAN_DELETE_MEETING = "delete_meeting.sql";
+    FOREMAN_MEETING_STATUS = "meeting_status_now.sql";
 }
 
 /// The PostgreSQL schema (queue tables and blobs).
@@ -639,6 +646,63 @@ impl PgQueue {
                 .map_err(QueueError::from)?;
             one_row(n, fence.job_id)?;
             f(tx)
+        })
+    }
+
+    /// Cancels a meeting: it is CANCELLED and its unfinished jobs FAILED (see
+    /// [`Queue::cancel_meeting`](crate::Queue::cancel_meeting)). `None` if there is no such
+    /// meeting or it was cancelled already; else how many jobs were stopped.
+    pub fn cancel_meeting(&self, meeting_id: MeetingId) -> Result<Option<usize>> {
+        self.tx(|tx| {
+            if tx.execute(FOREMAN_CANCEL_MEETING, &[&meeting_id.0])? == 0 {
+                return Ok(None);
+            }
+            let n = tx.execute(FOREMAN_CANCEL_JOBS, &[&meeting_id.0])?;
+            Ok(Some(usize::try_from(n).unwrap_or(usize::MAX)))
+        })
+    }
+
+    /// Deletes a meeting that is not OPEN and everything stored for it, its stored
+    /// files included. `Ok(false)` if there is no such meeting.
+    pub fn delete_meeting(&self, meeting_id: MeetingId) -> Result<bool> {
+        self.tx(|tx| {
+            let status: Option<String> = tx.query_opt(FOREMAN_MEETING_STATUS, &[&meeting_id.0])?.map(|r| r.get(0));
+            match status.as_deref() {
+                None => Ok(false),
+                Some("OPEN") => Err(QueueError::Invalid(format!(
+                    "meeting {meeting_id} is still OPEN (being recorded or imported): cancel it first"
+                ))),
+                Some(_) => Ok(tx.execute(FOREMAN_DELETE_MEETING, &[&meeting_id.0])? == 1),
+            }
+        })
+    }
+
+    /// Gives FAILED jobs (one, or all) fresh attempts, and runs the COMPLETED jobs that
+    /// depend on them again (see [`Queue::retry_failed`](crate::Queue::retry_failed)).
+    pub fn retry_failed(&self, job_id: Option<JobId>) -> Result<Retried> {
+        self.tx(|tx| {
+            let ids = |rows: Vec<Row>| rows.iter().map(|r| JobId(r.get(0))).collect::<Vec<_>>();
+            let jobs = ids(tx.query(FOREMAN_RETRY, &[&job_id.map(|j| j.0)])?);
+            let redo = if jobs.is_empty() { Vec::new() } else { ids(tx.query(FOREMAN_REDO_DEPENDENTS, &[])?) };
+            Ok(Retried { jobs, redo })
+        })
+    }
+
+    /// Runs a meeting's COMPLETED TRANSCRIPT job again and what depends on it, after
+    /// `also` in the same transaction (see [`Queue::redo_transcript`](crate::Queue::redo_transcript)).
+    pub fn redo_transcript(
+        &self,
+        meeting_id: MeetingId,
+        also: impl FnOnce(&mut Transaction<'_>) -> Result<()>,
+    ) -> Result<Vec<JobId>> {
+        self.tx(|tx| {
+            also(tx)?;
+            let mut jobs: Vec<JobId> =
+                tx.query(FOREMAN_REDO_TRANSCRIPT, &[&meeting_id.0])?.iter().map(|r| JobId(r.get(0))).collect();
+            if !jobs.is_empty() {
+                jobs.extend(tx.query(FOREMAN_REDO_DEPENDENTS, &[])?.iter().map(|r| JobId(r.get(0))));
+            }
+            Ok(jobs)
         })
     }
 

@@ -589,3 +589,45 @@ fn pg_push_copies_one_closed_meeting_under_new_ids_once() {
     assert_eq!((again.already, again.meeting_id, again.files_copied), (true, p.meeting_id, 0));
     assert_eq!(q.meetings(None).unwrap().len(), 3);
 }
+
+/// The foreman's commands on a queue: retry (and the dependent transcript redone),
+/// redo of a transcript, cancel, delete.
+fn operator_story(q: &AnyQueue) {
+    let m = q.create_meeting(Some("ops"), None).unwrap();
+    let a = q.enqueue(&NewJob::new(m, TaskType::Audio, 0)).unwrap().0;
+    let t = q.enqueue(&NewJob::new(m, TaskType::Transcript, 0).after_settled(vec![a])).unwrap().0;
+    q.close_meeting(m, Some(1000)).unwrap();
+    let c = q.claim(&me(), TaskType::Audio).unwrap().unwrap();
+    q.fail(&c, "damaged", Retry::No).unwrap();
+    let c = q.claim(&me(), TaskType::Transcript).unwrap().unwrap();
+    q.complete(&c, &json!({})).unwrap();
+    let r = q.retry_failed(None).unwrap();
+    assert_eq!((r.jobs, r.redo), (vec![a], vec![t]), "the chunk again, then its transcript");
+    assert!(q.claim(&me(), TaskType::Transcript).unwrap().is_none(), "waits for the chunk");
+    let c = q.claim(&me(), TaskType::Audio).unwrap().unwrap();
+    q.complete(&c, &json!({})).unwrap();
+    let c = q.claim(&me(), TaskType::Transcript).unwrap().unwrap();
+    q.complete(&c, &json!({})).unwrap();
+    assert!(q.retry_failed(Some(a)).unwrap().jobs.is_empty(), "not FAILED");
+    let redo = q.redo_transcript(m, |_| Ok(())).unwrap();
+    assert_eq!(redo, [t]);
+    assert_eq!(q.job(t).unwrap().unwrap().status, Status::Pending);
+    assert_eq!(q.cancel_meeting(m).unwrap(), Some(1), "the pending transcript stops");
+    assert_eq!(q.cancel_meeting(m).unwrap(), None);
+    assert_eq!(q.job(t).unwrap().unwrap().status, Status::Failed);
+    assert!(q.retry_failed(Some(t)).unwrap().jobs.is_empty(), "a cancelled meeting's jobs stay failed");
+    let open = q.create_meeting(None, None).unwrap();
+    assert!(q.delete_meeting(open).unwrap_err().to_string().contains("cancel it first"));
+    assert!(q.delete_meeting(m).unwrap());
+    assert!(!q.delete_meeting(m).unwrap());
+    assert!(q.job(a).unwrap().is_none() && q.meeting_jobs(m).unwrap().is_empty());
+    assert_eq!(q.meetings(None).unwrap().len(), 1);
+}
+
+#[test]
+fn operator_commands_do_the_same_on_both_backends() {
+    let dir = tempfile::tempdir().unwrap();
+    operator_story(&AnyQueue::Sqlite(Queue::open(&dir.path().join("debrief.db"), fast_cfg()).unwrap()));
+    let pg = PgServer::start().unwrap();
+    operator_story(&AnyQueue::Postgres(pg.queue_with(fast_cfg()).unwrap()));
+}
