@@ -216,13 +216,6 @@ fn real_main(cli: &Cli) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let pg = cli.database.as_deref().filter(|d| debrief_jobq::is_postgres_url(d));
-    if let (Some(url), Cmd::Search { .. }) = (pg, &cli.cmd) {
-        bail!(
-            "--database {} (or DEBRIEF_DATABASE_URL): search reads the data directory's SQLite index; it does not run \
-             on PostgreSQL yet (unset the variable to search this machine's meetings)",
-            debrief_jobq::redact_url(url)
-        );
-    }
     let (dd, q) = debrief_runtime::open(cli.data_dir.as_deref())?;
     // The queue the command works on: PostgreSQL when one is named (`migrate-to` copies
     // into it from `q`), else the data directory's SQLite file.
@@ -311,7 +304,7 @@ fn real_main(cli: &Cli) -> Result<ExitCode> {
         }
         Cmd::Search { ref query, meeting, ref speaker, ref since, limit, json } => {
             let a = search::Args { query, meeting, speaker: speaker.as_deref(), since: since.as_deref(), limit, json };
-            search::search(&q, &a)?;
+            search::search(&any, &a)?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Speakers { meeting, ref rename, ref merge, num, min, max, json } => {

@@ -1,10 +1,11 @@
 //! `foreman search`: ranked hits across every meeting (transcript lines, summary items,
-//! slide text), from the FTS5 index the schema's triggers keep (`crates/search`).
+//! slide text), from the FTS5 index the schema's triggers keep, or PostgreSQL's
+//! full-text search on a shared queue (`crates/search`).
 
 use std::io::IsTerminal;
 
 use anyhow::{bail, Result};
-use debrief_jobq::{MeetingId, Queue};
+use debrief_jobq::{AnyQueue, MeetingId};
 use debrief_search::{highlight, Hit, Query};
 use debrief_summary::dates::Day;
 
@@ -20,7 +21,7 @@ pub(crate) struct Args<'a> {
     pub json: bool,
 }
 
-pub(crate) fn search(q: &Queue, a: &Args<'_>) -> Result<()> {
+pub(crate) fn search(q: &AnyQueue, a: &Args<'_>) -> Result<()> {
     let since_ms = a.since.map(|s| since(s, debrief_jobq::now_ms())).transpose()?;
     let query = Query {
         text: a.query.to_string(),
@@ -31,7 +32,7 @@ pub(crate) fn search(q: &Queue, a: &Args<'_>) -> Result<()> {
     };
     let started = std::time::Instant::now();
     let hits =
-        q.read(|c| debrief_search::search(c, &query).map_err(|e| debrief_jobq::QueueError::Invalid(e.to_string())))?;
+        q.read(|db| debrief_search::search(db, &query).map_err(|e| debrief_jobq::QueueError::Invalid(e.to_string())))?;
     let took = started.elapsed();
     if a.json {
         let doc = serde_json::json!({

@@ -1,19 +1,27 @@
-//! Search across every meeting: SQLite FTS5 over transcript lines, summary items and
-//! screen text (`search_index`, kept by triggers in the schema, so the index is written
-//! in the same transaction as the text it indexes).
+//! Search across every meeting: transcript lines, summary items and screen text. On
+//! SQLite, FTS5 (`search_index`, kept by triggers in the schema, so the index is written
+//! in the same transaction as the text it indexes); on PostgreSQL, full-text search over
+//! the `search_entries` view of the same rows (`tsvector`, English stemming, GIN
+//! indexes on the large tables).
 //!
-//! What a user types is never handed to FTS5 as syntax: [`fts_query`] turns it into
-//! quoted terms (all must occur), keeping `"quoted phrases"` and `prefix*`, so a query
-//! such as `Q3-budget` or `can't` searches for its words instead of failing.
+//! What a user types is never handed to either engine as syntax: [`fts_query`] and
+//! [`ts_query`] turn it into terms (all must occur), keeping `"quoted phrases"` and
+//! `prefix*`, so a query such as `Q3-budget` or `can't` searches for its words instead of
+//! failing.
 
 use std::collections::{HashMap, HashSet};
 
-use debrief_jobq::MeetingId;
-use rusqlite::{named_params, Connection};
+use debrief_jobq::{Db, MeetingId};
+use rusqlite::named_params;
 use serde::Serialize;
 
 const SEARCH: &str = include_str!("../sql/search.sql");
 const COUNT: &str = include_str!("../sql/count.sql");
+const PG_SEARCH: &str = include_str!("../sql/pg/search.sql");
+const PG_COUNT: &str = include_str!("../sql/pg/count.sql");
+
+/// ts_headline's options: the match marks, and a fragment about as long as FTS5's.
+const PG_HEADLINE: &str = "StartSel=\u{2}, StopSel=\u{3}, MinWords=6, MaxWords=14, MaxFragments=1, FragmentDelimiter=…";
 
 /// Marks around matched words in [`Hit::snippet`] (ASCII STX and ETX: they never occur
 /// in stored text, so a caller can replace them with whatever highlighting it shows).
@@ -30,6 +38,9 @@ pub enum SearchError {
     /// The database said no.
     #[error(transparent)]
     Sql(#[from] rusqlite::Error),
+    /// PostgreSQL said no.
+    #[error(transparent)]
+    Postgres(#[from] postgres::Error),
     /// A store read while resolving hits (slides, speaker names) failed.
     #[error(transparent)]
     Store(#[from] debrief_jobq::QueueError),
@@ -77,14 +88,13 @@ pub struct Hit {
     pub snippet: String,
     /// The whole indexed text.
     pub text: String,
-    /// bm25 rank (lower is better).
+    /// Rank, lower is better: bm25 on SQLite, minus `ts_rank_cd` on PostgreSQL.
     pub score: f64,
 }
 
-/// The FTS5 query for what a user typed: each word quoted (so punctuation is never
-/// syntax), `"a phrase"` kept as a phrase, a trailing `*` kept as a prefix search.
-/// `None` when there is no word at all.
-pub fn fts_query(text: &str) -> Option<String> {
+/// What a user typed as terms that must all occur: the words of a term in order (a
+/// `"quoted phrase"` is one term), and whether its last word is a prefix (`pric*`).
+fn terms(text: &str) -> Vec<(Vec<&str>, bool)> {
     let mut terms = Vec::new();
     let mut rest = text;
     while let Some(start) = rest.find(|c: char| !c.is_whitespace()) {
@@ -99,18 +109,41 @@ pub fn fts_query(text: &str) -> Option<String> {
             (&rest[..end], &rest[end..])
         };
         rest = after;
-        let prefix = raw.ends_with('*');
         let words = words(raw);
-        if words.is_empty() {
-            continue;
+        if !words.is_empty() {
+            terms.push((words, raw.ends_with('*')));
         }
-        let mut term = format!("\"{}\"", words.join(" "));
-        if prefix {
-            term.push('*');
-        }
-        terms.push(term);
     }
+    terms
+}
+
+/// The FTS5 query for what a user typed: each word quoted (so punctuation is never
+/// syntax), `"a phrase"` kept as a phrase, a trailing `*` kept as a prefix search.
+/// `None` when there is no word at all.
+pub fn fts_query(text: &str) -> Option<String> {
+    let terms: Vec<String> = terms(text)
+        .into_iter()
+        .map(|(words, prefix)| format!("\"{}\"{}", words.join(" "), if prefix { "*" } else { "" }))
+        .collect();
     (!terms.is_empty()).then(|| terms.join(" "))
+}
+
+/// The same as a PostgreSQL `tsquery`: terms joined by `&`, a phrase's words by `<->`,
+/// a prefix as `:*`. Words are letters and digits only, so nothing is syntax.
+pub fn ts_query(text: &str) -> Option<String> {
+    let terms: Vec<String> = terms(text)
+        .into_iter()
+        .map(|(words, prefix)| {
+            let phrase = words.join(" <-> ");
+            let term = if prefix { format!("{phrase}:*") } else { phrase };
+            if words.len() > 1 {
+                format!("({term})")
+            } else {
+                term
+            }
+        })
+        .collect();
+    (!terms.is_empty()).then(|| terms.join(" & "))
 }
 
 /// The words of `s` as FTS5's unicode61 tokenizer sees them (letters and digits; every
@@ -121,42 +154,75 @@ fn words(s: &str) -> Vec<&str> {
 
 /// Runs `q`. Slide hits are frames; near-duplicate frames of one slide come back as one
 /// hit at the slide's first appearance.
-pub fn search(conn: &Connection, q: &Query) -> Result<Vec<Hit>, SearchError> {
-    let Some(fts) = fts_query(&q.text) else {
-        return Err(SearchError::Empty(q.text.clone()));
-    };
+pub fn search(db: &mut Db<'_>, q: &Query) -> Result<Vec<Hit>, SearchError> {
     let limit = q.limit.max(1);
     // Frames of one slide collapse into one hit, so ask for more than will be shown.
     let fetch = i64::try_from(limit.saturating_mul(4)).unwrap_or(i64::MAX);
-    let mut stmt = conn.prepare_cached(SEARCH)?;
-    let rows = stmt.query_map(
-        named_params! {
-            ":query": fts,
-            ":meeting_id": q.meeting,
-            ":since": q.since_ms,
-            ":speaker": q.speaker,
-            ":limit": fetch,
-        },
-        |r| {
-            let kind: String = r.get(1)?;
-            let reference: i64 = r.get(4)?;
-            let index = usize::try_from(reference).ok();
-            Ok(Hit {
-                meeting_id: r.get(0)?,
-                segment: if kind == "line" { index } else { None },
-                slide: None,
-                t_ms: r.get(2)?,
-                speaker: r.get(3)?,
-                text: r.get(5)?,
-                snippet: r.get(6)?,
-                score: r.get(7)?,
-                title: r.get(8)?,
-                created_at: r.get(9)?,
-                kind,
-            })
-        },
-    )?;
-    let raw: Vec<Hit> = rows.collect::<rusqlite::Result<_>>()?;
+    let hit = |meeting_id, kind: String, t_ms, speaker, reference: i64, text, snippet, score, title, created_at| Hit {
+        meeting_id,
+        segment: if kind == "line" { usize::try_from(reference).ok() } else { None },
+        slide: None,
+        t_ms,
+        speaker,
+        text,
+        snippet,
+        score,
+        title,
+        created_at,
+        kind,
+    };
+    let raw: Vec<Hit> = match db {
+        Db::Sqlite(conn) => {
+            let fts = fts_query(&q.text).ok_or_else(|| SearchError::Empty(q.text.clone()))?;
+            let mut stmt = conn.prepare_cached(SEARCH)?;
+            let rows = stmt.query_map(
+                named_params! {
+                    ":query": fts,
+                    ":meeting_id": q.meeting,
+                    ":since": q.since_ms,
+                    ":speaker": q.speaker,
+                    ":limit": fetch,
+                },
+                |r| {
+                    Ok(hit(
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                        r.get(7)?,
+                        r.get(8)?,
+                        r.get(9)?,
+                    ))
+                },
+            )?;
+            rows.collect::<rusqlite::Result<_>>()?
+        }
+        Db::Postgres(client) => {
+            let ts = ts_query(&q.text).ok_or_else(|| SearchError::Empty(q.text.clone()))?;
+            client
+                .query(PG_SEARCH, &[&ts, &q.meeting.map(|m| m.0), &q.since_ms, &q.speaker, &fetch, &PG_HEADLINE])?
+                .iter()
+                .map(|r| {
+                    hit(
+                        MeetingId(r.get(0)),
+                        r.get(1),
+                        r.get(2),
+                        r.get(3),
+                        r.get(4),
+                        r.get(5),
+                        r.get(6),
+                        r.get(7),
+                        r.get(8),
+                        r.get(9),
+                    )
+                })
+                .collect()
+        }
+    };
+
     let mut hits = Vec::with_capacity(limit);
     let mut slides: HashMap<MeetingId, Vec<debrief_slides::Slide>> = HashMap::new();
     let mut seen_slides: HashSet<(MeetingId, usize)> = HashSet::new();
@@ -165,9 +231,7 @@ pub fn search(conn: &Connection, q: &Query) -> Result<Vec<Hit>, SearchError> {
         if hit.kind == "slide" {
             let list = match slides.entry(hit.meeting_id) {
                 std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::hash_map::Entry::Vacant(e) => {
-                    e.insert(debrief_slides::slides(&mut debrief_jobq::Db::Sqlite(conn), hit.meeting_id)?)
-                }
+                std::collections::hash_map::Entry::Vacant(e) => e.insert(debrief_slides::slides(db, hit.meeting_id)?),
             };
             // The slide on screen at the frame's time.
             let Some(slide) = list.iter().rev().find(|s| s.start_ms <= hit.t_ms) else {
@@ -183,7 +247,7 @@ pub fn search(conn: &Connection, q: &Query) -> Result<Vec<Hit>, SearchError> {
             let rows = match names.entry(hit.meeting_id) {
                 std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                 std::collections::hash_map::Entry::Vacant(e) => {
-                    e.insert(debrief_speakers::load_speakers(&mut debrief_jobq::Db::Sqlite(conn), hit.meeting_id)?)
+                    e.insert(debrief_speakers::load_speakers(db, hit.meeting_id)?)
                 }
             };
             hit.speaker = Some(debrief_speakers::SpeakerRow::display(rows, &label));
@@ -197,8 +261,11 @@ pub fn search(conn: &Connection, q: &Query) -> Result<Vec<Hit>, SearchError> {
 }
 
 /// How many index entries meeting `m` has (a consistency check for tests and tools).
-pub fn entries(conn: &Connection, m: MeetingId) -> rusqlite::Result<i64> {
-    conn.prepare_cached(COUNT)?.query_row(named_params! { ":meeting_id": m }, |r| r.get(0))
+pub fn entries(db: &mut Db<'_>, m: MeetingId) -> Result<i64, SearchError> {
+    Ok(match db {
+        Db::Sqlite(c) => c.prepare_cached(COUNT)?.query_row(named_params! { ":meeting_id": m }, |r| r.get(0))?,
+        Db::Postgres(c) => c.query_one(PG_COUNT, &[&m.0])?.get(0),
+    })
 }
 
 /// `snippet` with its match marks replaced by `start` and `end`.

@@ -1,9 +1,21 @@
 use super::*;
-use debrief_jobq::{NewJob, Queue, QueueConfig, QueueError, TaskType, WorkerIdent};
+use debrief_jobq::{AnyQueue, NewJob, Queue, QueueConfig, QueueError, TaskType, WorkerIdent};
 use debrief_transcript::{Segment, Word};
 
-fn queue(d: &tempfile::TempDir) -> Queue {
-    Queue::open(&d.path().join("debrief.db"), QueueConfig::default()).unwrap()
+fn queue(d: &tempfile::TempDir) -> AnyQueue {
+    AnyQueue::Sqlite(Queue::open(&d.path().join("debrief.db"), QueueConfig::default()).unwrap())
+}
+
+/// Runs `story` on a fresh SQLite queue and a fresh PostgreSQL one.
+fn on_both(story: fn(&AnyQueue)) {
+    let d = tempfile::tempdir().unwrap();
+    story(&queue(&d));
+    let pg = debrief_jobq::PgServer::start().expect("PostgreSQL server");
+    story(&AnyQueue::Postgres(pg.queue_with(QueueConfig::default()).unwrap()));
+}
+
+fn count(q: &AnyQueue, m: MeetingId) -> i64 {
+    q.read(|db| entries(db, m).map_err(|e| QueueError::Invalid(e.to_string()))).unwrap()
 }
 
 fn seg(start_ms: i64, speaker: &str, text: &str) -> Segment {
@@ -16,14 +28,14 @@ fn seg(start_ms: i64, speaker: &str, text: &str) -> Segment {
     }
 }
 
-fn store(q: &Queue, m: MeetingId, segments: &[Segment]) {
-    q.write(|tx| debrief_transcript::store_transcript(&mut debrief_jobq::Tx::Sqlite(tx), m, segments)).unwrap();
+fn store(q: &AnyQueue, m: MeetingId, segments: &[Segment]) {
+    q.write(|tx| debrief_transcript::store_transcript(tx, m, segments)).unwrap();
 }
 
-fn find(q: &Queue, text: &str, f: impl FnOnce(&mut Query)) -> Vec<Hit> {
+fn find(q: &AnyQueue, text: &str, f: impl FnOnce(&mut Query)) -> Vec<Hit> {
     let mut query = Query { text: text.into(), limit: 20, ..Query::default() };
     f(&mut query);
-    q.read(|c| search(c, &query).map_err(|e| QueueError::Invalid(e.to_string()))).unwrap()
+    q.read(|db| search(db, &query).map_err(|e| QueueError::Invalid(e.to_string()))).unwrap()
 }
 
 #[test]
@@ -38,9 +50,21 @@ fn typed_words_are_quoted_never_syntax() {
 }
 
 #[test]
+fn typed_words_become_a_tsquery_never_syntax() {
+    assert_eq!(ts_query("pricing").as_deref(), Some("pricing"));
+    assert_eq!(ts_query("Q3-budget can't").as_deref(), Some("(Q3 <-> budget) & (can <-> t)"));
+    assert_eq!(ts_query("\"launch date\" ben pric*").as_deref(), Some("(launch <-> date) & ben & pric:*"));
+    assert_eq!(ts_query("!a | (b) <-> c:*").as_deref(), Some("a & b & c:*"), "a typed * is still a prefix");
+    assert_eq!(ts_query(" -- \"\" ' "), None);
+}
+
+#[test]
 fn lines_are_found_ranked_and_replaced_with_their_transcript() {
-    let d = tempfile::tempdir().unwrap();
-    let q = queue(&d);
+    on_both(lines_story);
+}
+
+fn lines_story(q: &AnyQueue) {
+    let q = q.clone();
     let a = q.create_meeting(Some("Pricing review"), None).unwrap();
     let b = q.create_meeting(Some("Standup"), None).unwrap();
     store(
@@ -64,26 +88,27 @@ fn lines_are_found_ranked_and_replaced_with_their_transcript() {
     assert_eq!(find(&q, "price", |_| {}).len(), 2);
     assert_eq!(find(&q, "pricing", |x| x.meeting = Some(b)).len(), 1);
     // A re-run replaces the transcript: no duplicate or stale hits.
-    let entries_before = q.read(|c| Ok(entries(c, a)?)).unwrap();
-    assert_eq!(entries_before, 3);
+    assert_eq!(count(&q, a), 3);
     store(&q, a, &[seg(0, "S1", "Welcome everyone."), seg(4_000, "S2", "The pricing page is done.")]);
-    assert_eq!(q.read(|c| Ok(entries(c, a)?)).unwrap(), 2);
+    assert_eq!(count(&q, a), 2);
     assert_eq!(find(&q, "pricing", |x| x.meeting = Some(a)).len(), 1);
     assert!(find(&q, "hiring", |_| {}).is_empty());
     // A cancelled meeting is not shown; a deleted one leaves nothing behind.
     q.cancel_meeting(b).unwrap();
     assert_eq!(find(&q, "pricing", |_| {}).iter().map(|h| h.meeting_id).collect::<Vec<_>>(), vec![a]);
-    q.write(|tx| Ok::<_, QueueError>(tx.execute("DELETE FROM meetings WHERE meeting_id = ?1", [b])?)).unwrap();
-    assert_eq!(q.read(|c| Ok(entries(c, b)?)).unwrap(), 0);
-    let total: i64 = q.read(|c| Ok(c.query_row("SELECT COUNT(*) FROM search_index", [], |r| r.get(0))?)).unwrap();
-    assert_eq!(total, 2);
-    assert!(matches!(q.read(|c| Ok(search(c, &Query { text: "--".into(), ..Query::default() }).is_err())), Ok(true)));
+    assert!(q.delete_meeting(b).unwrap());
+    assert_eq!(count(&q, b), 0);
+    assert_eq!(count(&q, a), 2);
+    assert!(matches!(q.read(|db| Ok(search(db, &Query { text: "--".into(), ..Query::default() }).is_err())), Ok(true)));
 }
 
 #[test]
 fn speakers_are_searched_by_label_name_and_merge() {
-    let d = tempfile::tempdir().unwrap();
-    let q = queue(&d);
+    on_both(speakers_story);
+}
+
+fn speakers_story(q: &AnyQueue) {
+    let q = q.clone();
     let m = q.create_meeting(Some("Budget"), None).unwrap();
     store(
         &q,
@@ -108,12 +133,12 @@ fn speakers_are_searched_by_label_name_and_merge() {
         turns: Vec::new(),
         embeddings: 0,
     };
-    q.write(|tx| debrief_speakers::store_diarization(&mut debrief_jobq::Tx::Sqlite(tx), m, &d2)).unwrap();
-    q.write(|tx| debrief_speakers::rename_speaker(&mut debrief_jobq::Tx::Sqlite(tx), m, "S2", Some("Carol"))).unwrap();
+    q.write(|tx| debrief_speakers::store_diarization(tx, m, &d2)).unwrap();
+    q.write(|tx| debrief_speakers::rename_speaker(tx, m, "S2", Some("Carol"))).unwrap();
     // Renamed: found by the name, shown by the name, and the index was not rewritten.
     assert_eq!(who(find(&q, "budget", |x| x.speaker = Some("carol".into()))), vec![(4_000, Some("Carol".into()))]);
     // S3 merged into Carol: her lines too.
-    q.write(|tx| debrief_speakers::merge_speakers(&mut debrief_jobq::Tx::Sqlite(tx), m, "S3", "S2")).unwrap();
+    q.write(|tx| debrief_speakers::merge_speakers(tx, m, "S3", "S2")).unwrap();
     assert_eq!(
         who(find(&q, "budget", |x| x.speaker = Some("Carol".into()))),
         vec![(4_000, Some("Carol".into())), (8_000, Some("Carol".into()))]
@@ -123,8 +148,11 @@ fn speakers_are_searched_by_label_name_and_merge() {
 
 #[test]
 fn summary_items_and_slides_are_found_once() {
-    let d = tempfile::tempdir().unwrap();
-    let q = queue(&d);
+    on_both(summary_story);
+}
+
+fn summary_story(q: &AnyQueue) {
+    let q = q.clone();
     let m = q.create_meeting(Some("Launch"), None).unwrap();
     let item = |text: &str, at: i64| debrief_summary::Item {
         text: text.into(),
@@ -144,16 +172,16 @@ fn summary_items_and_slides_are_found_once() {
         action_items: vec![item("Ben will book the venue.", 90_000)],
         ..Default::default()
     };
-    q.write(|tx| debrief_summary::store::put_summary(&mut debrief_jobq::Tx::Sqlite(tx), m, &s, "test", 1)).unwrap();
+    q.write(|tx| debrief_summary::store::put_summary(tx, m, &s, "test", 1)).unwrap();
     let hits = find(&q, "launch", |_| {});
     let kinds: Vec<&str> = hits.iter().map(|h| h.kind.as_str()).collect();
     assert!(kinds.contains(&"decision") && kinds.contains(&"overview"), "{kinds:?}");
     assert_eq!(find(&q, "venue", |_| {})[0].t_ms, 90_000);
     // A re-written summary replaces its items.
     s.action_items.clear();
-    q.write(|tx| debrief_summary::store::put_summary(&mut debrief_jobq::Tx::Sqlite(tx), m, &s, "test", 1)).unwrap();
+    q.write(|tx| debrief_summary::store::put_summary(tx, m, &s, "test", 1)).unwrap();
     assert!(find(&q, "venue", |_| {}).is_empty());
-    assert_eq!(q.read(|c| Ok(entries(c, m)?)).unwrap(), 2);
+    assert_eq!(count(&q, m), 2);
 
     // Three frames: the same slide twice (a bullet added), then another slide.
     let ocr = |t: &str| debrief_slides::OcrLine {
@@ -192,10 +220,7 @@ fn summary_items_and_slides_are_found_once() {
             ocr_ms: 1,
             description: None,
         };
-        q.complete_with(&c, &serde_json::json!({}), move |tx| {
-            Ok(debrief_slides::store_frame(&mut debrief_jobq::Tx::Sqlite(tx), m, &f)?)
-        })
-        .unwrap();
+        q.complete_with(&c, &serde_json::json!({}), move |tx| Ok(debrief_slides::store_frame(tx, m, &f)?)).unwrap();
     }
     let hits = find(&q, "harbour hall", |_| {});
     assert_eq!(hits.len(), 1, "two frames of one slide are one hit: {hits:?}");
@@ -208,7 +233,7 @@ fn upgrading_a_version_5_database_indexes_what_it_already_holds() {
     let d = tempfile::tempdir().unwrap();
     let path = d.path().join("debrief.db");
     let m = {
-        let q = Queue::open(&path, QueueConfig::default()).unwrap();
+        let q = AnyQueue::Sqlite(Queue::open(&path, QueueConfig::default()).unwrap());
         let m = q.create_meeting(Some("Before search existed"), None).unwrap();
         store(&q, m, &[seg(0, "S1", "The warehouse lease ends in June."), seg(4_000, "S2", "Renew the lease.")]);
         let s = debrief_summary::Summary {
@@ -227,7 +252,7 @@ fn upgrading_a_version_5_database_indexes_what_it_already_holds() {
             }],
             ..Default::default()
         };
-        q.write(|tx| debrief_summary::store::put_summary(&mut debrief_jobq::Tx::Sqlite(tx), m, &s, "test", 1)).unwrap();
+        q.write(|tx| debrief_summary::store::put_summary(tx, m, &s, "test", 1)).unwrap();
         m
     };
     // Make it what version 5 left: no index, no triggers.
@@ -246,8 +271,8 @@ fn upgrading_a_version_5_database_indexes_what_it_already_holds() {
         }
         c.execute_batch("DROP VIEW search_summary_entries; DROP TABLE search_index; PRAGMA user_version = 5;").unwrap();
     }
-    let q = Queue::open(&path, QueueConfig::default()).unwrap();
-    assert_eq!(q.read(|c| Ok(entries(c, m)?)).unwrap(), 4, "two lines, one decision, the overview");
+    let q = AnyQueue::Sqlite(Queue::open(&path, QueueConfig::default()).unwrap());
+    assert_eq!(count(&q, m), 4, "two lines, one decision, the overview");
     let kinds: Vec<String> = find(&q, "lease", |_| {}).into_iter().map(|h| h.kind).collect();
     assert_eq!(kinds.len(), 4, "{kinds:?}");
     assert!(kinds.contains(&"decision".to_string()) && kinds.contains(&"overview".to_string()));

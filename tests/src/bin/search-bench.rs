@@ -171,7 +171,7 @@ fn main() -> Result<()> {
         let mut hits = Vec::new();
         for _ in 0..cli.runs {
             let t = Instant::now();
-            hits = debrief_search::search(&conn, &query)?;
+            hits = debrief_search::search(&mut debrief_jobq::Db::Sqlite(&conn), &query)?;
             times.push(t.elapsed().as_secs_f64() * 1000.0);
         }
         if name == "rare" {

@@ -117,3 +117,25 @@ CREATE TABLE IF NOT EXISTS pushes (
     finished_at  BIGINT,
     PRIMARY KEY (source, meeting_id)
 );
+
+-- What `foreman search` searches (crates/search): transcript lines, summary items and
+-- overviews, and read frames, as one view computed from the stores' own rows (so it is
+-- never out of date and needs no triggers). SQLite keeps an FTS5 table by triggers
+-- instead. The GIN indexes serve the view's branches that hold most rows.
+CREATE OR REPLACE VIEW search_entries (meeting_id, kind, t_ms, speaker, ref, text) AS
+SELECT meeting_id, 'line', start_ms, speaker, idx, text FROM transcript_segments
+UNION ALL
+SELECT s.meeting_id, l.kind, (i.value ->> 'start_ms')::BIGINT, i.value ->> 'speaker', i.ord - 1, i.value ->> 'text'
+FROM summaries AS s
+CROSS JOIN (VALUES ('key point', 'key_points'), ('decision', 'decisions'), ('action item', 'action_items'),
+                   ('open question', 'open_questions')) AS l (kind, path)
+CROSS JOIN LATERAL jsonb_array_elements(coalesce(s.summary::jsonb -> l.path, '[]'::jsonb)) WITH ORDINALITY AS i (value, ord)
+WHERE i.value ->> 'text' IS NOT NULL
+UNION ALL
+SELECT meeting_id, 'overview', 0, NULL, 0, summary::jsonb ->> 'overview' FROM summaries
+WHERE coalesce(summary::jsonb ->> 'overview', '') <> ''
+UNION ALL
+SELECT meeting_id, 'slide', t_ms, NULL, job_id, text || coalesce(E'\n' || description, '') FROM screen_frames;
+CREATE INDEX IF NOT EXISTS transcript_segments_search ON transcript_segments USING GIN (to_tsvector('english', text));
+CREATE INDEX IF NOT EXISTS screen_frames_search
+    ON screen_frames USING GIN (to_tsvector('english', text || coalesce(E'\n' || description, '')));
