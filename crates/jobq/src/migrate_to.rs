@@ -252,6 +252,32 @@ fn input_files(lite: &Queue) -> Result<Vec<(MeetingId, String)>> {
     })
 }
 
+/// An input file of the data directory, its sha256, and the sha256 of the copy the
+/// database holds of it (if any).
+pub(crate) struct InputFile {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) sha256: String,
+    pub(crate) stored: Option<String>,
+}
+
+/// Reads input file `rel` of `data_dir` and looks up its copy under meeting `there` in
+/// `pg`; `None` if the file is missing.
+pub(crate) fn input_file(pg: &PgQueue, data_dir: &Path, there: MeetingId, rel: &str) -> Result<Option<InputFile>> {
+    let file = data_dir.join(rel);
+    let bytes = match std::fs::read(&file) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(QueueError::Io { path: file, source }),
+    };
+    let sha256 = hex(&Sha256::digest(&bytes));
+    let stored = pg.tx(|tx| {
+        Ok(tx
+            .query_opt("SELECT sha256 FROM blobs WHERE meeting_id = $1 AND path = $2", &[&there.0, &rel])?
+            .map(|r| r.get(0)))
+    })?;
+    Ok(Some(InputFile { bytes, sha256, stored }))
+}
+
 /// Copies the queue of `lite` (whose data directory is `data_dir`) into `pg` and
 /// verifies it (see the module documentation).
 pub fn migrate_to(lite: &Queue, data_dir: &Path, pg: &PgQueue) -> Result<Migrated> {
@@ -284,20 +310,10 @@ pub fn migrate_to(lite: &Queue, data_dir: &Path, pg: &PgQueue) -> Result<Migrate
     }
     for (meeting, rel) in input_files(lite)? {
         let file = data_dir.join(&rel);
-        let bytes = match std::fs::read(&file) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                out.files_missing.push(rel);
-                continue;
-            }
-            Err(source) => return Err(QueueError::Io { path: file, source }),
+        let Some(InputFile { bytes, sha256: want, stored }) = input_file(pg, data_dir, meeting, &rel)? else {
+            out.files_missing.push(rel);
+            continue;
         };
-        let want = hex(&Sha256::digest(&bytes));
-        let stored: Option<String> = pg.tx(|tx| {
-            Ok(tx
-                .query_opt("SELECT sha256 FROM blobs WHERE meeting_id = $1 AND path = $2", &[&meeting.0, &rel])?
-                .map(|r| r.get(0)))
-        })?;
         if stored.as_deref() == Some(want.as_str()) {
             out.files_present += 1;
         } else if out.verified_only {

@@ -298,7 +298,10 @@ fn pg_schema_matches_the_sqlite_tables_and_every_statement_prepares() {
             "workers"
         ]
     );
-    for t in names.iter().filter(|t| !matches!(t.as_str(), "blobs" | "debrief_schema" | "migrations" | "pushes" | "search_entries")) {
+    for t in names
+        .iter()
+        .filter(|t| !matches!(t.as_str(), "blobs" | "debrief_schema" | "migrations" | "pushes" | "search_entries"))
+    {
         let pg_cols: Vec<&str> = tables.iter().filter(|(n, _)| n == t).map(|(_, c)| c.as_str()).collect();
         let mut lite_cols: Vec<String> = lite
             .read(|c| {

@@ -20,11 +20,8 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use sha2::{Digest, Sha256};
-
-use crate::migrate_to::{columns, invalid, lite_rows_where, TABLES};
-use crate::pg::hex;
-use crate::{MeetingId, MeetingStatus, PgQueue, Queue, QueueError, Result, TaskType};
+use crate::migrate_to::{columns, input_file, invalid, lite_rows_where, InputFile, TABLES};
+use crate::{MeetingId, MeetingStatus, PgQueue, Queue, Result, TaskType};
 
 /// What [`push_meeting`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -90,21 +87,10 @@ pub fn push_meeting(lite: &Queue, data_dir: &Path, pg: &PgQueue, meeting: Meetin
     }
     // 2. The input files, before any job that reads them exists there.
     for rel in input_files(lite, meeting)? {
-        let file = data_dir.join(&rel);
-        let bytes = match std::fs::read(&file) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                out.files_missing.push(rel);
-                continue;
-            }
-            Err(source) => return Err(QueueError::Io { path: file, source }),
+        let Some(InputFile { bytes, sha256: want, stored }) = input_file(pg, data_dir, pg_id, &rel)? else {
+            out.files_missing.push(rel);
+            continue;
         };
-        let want = hex(&Sha256::digest(&bytes));
-        let stored: Option<String> = pg.tx(|tx| {
-            Ok(tx
-                .query_opt("SELECT sha256 FROM blobs WHERE meeting_id = $1 AND path = $2", &[&pg_id.0, &rel])?
-                .map(|r| r.get(0)))
-        })?;
         if stored.as_deref() == Some(want.as_str()) {
             out.files_present += 1;
         } else {
