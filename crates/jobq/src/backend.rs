@@ -147,28 +147,6 @@ pub enum Db<'a> {
     Postgres(&'a mut postgres::Client),
 }
 
-impl<'c> Tx<'_, 'c> {
-    /// The SQLite transaction, for a store that exists only there so far; on PostgreSQL
-    /// an error saying that `what` is not stored there.
-    pub fn sqlite(&self, what: &str) -> Result<&rusqlite::Transaction<'c>> {
-        match self {
-            Self::Sqlite(tx) => Ok(tx),
-            Self::Postgres(_) => Err(QueueError::Invalid(format!("{what} is stored only in SQLite so far"))),
-        }
-    }
-}
-
-impl Db<'_> {
-    /// The SQLite connection, for a store that exists only there so far; on PostgreSQL
-    /// an error saying that `what` is not stored there.
-    pub fn sqlite(&self, what: &str) -> Result<&rusqlite::Connection> {
-        match self {
-            Self::Sqlite(c) => Ok(c),
-            Self::Postgres(_) => Err(QueueError::Invalid(format!("{what} is stored only in SQLite so far"))),
-        }
-    }
-}
-
 impl std::fmt::Debug for Tx<'_, '_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {

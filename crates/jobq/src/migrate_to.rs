@@ -5,7 +5,7 @@
 //! gaps, speaker analyses, turns and names, summary checkpoints and summaries, read
 //! screen frames), with their ids, and every input file a job names (chunk audio,
 //! screenshots: the `path` of AUDIO and VISUAL payloads) into `blobs` with its sha256.
-//! The search index is not copied (search runs on SQLite only so far).
+//! The FTS5 search index is not copied: PostgreSQL searches a view of the copied rows.
 //! Device leases, registered workers and their deaths are live state of this machine
 //! and stay behind.
 //!

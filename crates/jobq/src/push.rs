@@ -106,16 +106,26 @@ pub fn push_meeting(lite: &Queue, data_dir: &Path, pg: &PgQueue, meeting: Meetin
                 .into_iter()
                 .filter(|(c, _)| !(*table == "summary_windows" && c == "window_id"))
                 .collect();
-            let filter = match *table {
-                "meetings" | "jobs" => "WHERE meeting_id = ?1",
-                "job_deps" => "WHERE job_id IN (SELECT job_id FROM jobs WHERE meeting_id = ?1)",
-                _ => "WHERE meeting_id = ?1",
+            let filter = if *table == "job_deps" {
+                "WHERE job_id IN (SELECT job_id FROM jobs WHERE meeting_id = ?1)"
+            } else {
+                "WHERE meeting_id = ?1"
             };
             let rows = lite_rows_where(lite, table, &cols, key, filter, &[&meeting.0])?;
             Ok((*table, *key, cols, rows))
         })
         .collect::<Result<Vec<_>>>()?;
-    pg.tx(|tx| {
+    let copied = pg.tx(|tx| {
+        // Two pushes of one meeting at once: the second waits here, then finds it done.
+        let done: Option<i64> = tx
+            .query_one(
+                "SELECT finished_at FROM pushes WHERE source = $1 AND meeting_id = $2 FOR UPDATE",
+                &[&source, &meeting.0],
+            )?
+            .get(0);
+        if done.is_some() {
+            return Ok(false);
+        }
         let mut ids: HashMap<String, String> = HashMap::new();
         for (table, key, cols, rows) in &plan {
             let names: Vec<&str> = cols.iter().map(|(c, _)| c.as_str()).collect();
@@ -177,8 +187,12 @@ pub fn push_meeting(lite: &Queue, data_dir: &Path, pg: &PgQueue, meeting: Meetin
             "UPDATE pushes SET finished_at = debrief_now_ms() WHERE source = $1 AND meeting_id = $2",
             &[&source, &meeting.0],
         )?;
-        Ok(())
+        Ok(true)
     })?;
+    if !copied {
+        out.already = true;
+        out.tables.clear();
+    }
     Ok(out)
 }
 

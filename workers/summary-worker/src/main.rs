@@ -54,7 +54,8 @@ enum Cmd {
 }
 
 struct Summarizer {
-    /// The queue (SQLite: summaries, slides and speaker names are stored there).
+    /// The queue, SQLite or PostgreSQL (transcripts, speaker names, slides and summaries
+    /// are read and written there).
     q: debrief_jobq::AnyQueue,
     settings: Settings,
     prompts: Prompts,
