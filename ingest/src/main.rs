@@ -82,25 +82,16 @@ fn shared_queue(database: Option<&str>) -> anyhow::Result<Option<debrief_jobq::P
     }
 }
 
-/// Pushes local meeting `m` when a shared queue is named, and prints the id it goes by.
-fn publish(
-    dir: Option<&std::path::Path>,
-    pg: Option<&debrief_jobq::PgQueue>,
+/// Pushes local meeting `m` and says what happened (files missing here included).
+fn push_one(
+    q: &debrief_jobq::Queue,
+    dd: &debrief_config::DataDir,
+    pg: &debrief_jobq::PgQueue,
     m: debrief_jobq::MeetingId,
-) -> anyhow::Result<()> {
-    let Some(pg) = pg else {
-        println!("{m}");
-        return Ok(());
-    };
-    let (dd, q) = debrief_jobq::Queue::open_data_dir(dir)?;
-    let p = debrief_jobq::push_meeting(&q, dd.root(), pg, m).map_err(|e| {
-        anyhow::anyhow!(
-            "meeting {m} is in the data directory, but pushing it to {} failed: {e} (`ingest push {m}` tries again)",
-            pg.database()
-        )
-    })?;
+) -> debrief_jobq::Result<debrief_jobq::Pushed> {
+    let p = debrief_jobq::push_meeting(q, dd.root(), pg, m)?;
     if p.already {
-        log(&format!("meeting {m} was pushed to {} before, as meeting {}", pg.database(), p.meeting_id));
+        log(&format!("meeting {m} was pushed before to {}, as meeting {}", pg.database(), p.meeting_id));
     } else {
         log(&format!(
             "meeting {m} pushed to {} as meeting {} ({} file(s) stored, {} already there)",
@@ -113,6 +104,26 @@ fn publish(
     for f in &p.files_missing {
         log(&format!("meeting {m}: {f} is missing here; its job will fail there and leave a gap"));
     }
+    Ok(p)
+}
+
+/// Pushes local meeting `m` when a shared queue is named, and prints the id it goes by.
+fn publish(
+    dir: Option<&std::path::Path>,
+    pg: Option<&debrief_jobq::PgQueue>,
+    m: debrief_jobq::MeetingId,
+) -> anyhow::Result<()> {
+    let Some(pg) = pg else {
+        println!("{m}");
+        return Ok(());
+    };
+    let (dd, q) = debrief_jobq::Queue::open_data_dir(dir)?;
+    let p = push_one(&q, &dd, pg, m).map_err(|e| {
+        anyhow::anyhow!(
+            "meeting {m} is in the data directory, but pushing it to {} failed: {e} (`ingest push {m}` tries again)",
+            pg.database()
+        )
+    })?;
     println!("{}", p.meeting_id);
     Ok(())
 }
@@ -166,12 +177,8 @@ fn push(
     };
     let mut failed = Vec::new();
     for m in list {
-        match debrief_jobq::push_meeting(&q, dd.root(), &pg, m) {
-            Ok(p) => {
-                let how = if p.already { "pushed before" } else { "pushed" };
-                log(&format!("meeting {m}: {how} as meeting {} of {}", p.meeting_id, pg.database()));
-                println!("{m} {}", p.meeting_id);
-            }
+        match push_one(&q, &dd, &pg, m) {
+            Ok(p) => println!("{m} {}", p.meeting_id),
             Err(e) => {
                 log(&format!("meeting {m}: {e}"));
                 failed.push(m);

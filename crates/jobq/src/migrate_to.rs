@@ -176,30 +176,37 @@ fn digest(rows: &[Vec<Option<String>>]) -> (u64, String) {
     (rows.len() as u64, hex(&h.finalize()))
 }
 
-fn copy_table(lite: &Queue, pg: &PgQueue, table: &str, key: &[&str]) -> Result<u64> {
-    let typed = columns(pg, table)?;
-    if typed.is_empty() {
-        return Err(invalid(format!("{}: table {table} is missing", pg.database())));
-    }
-    let cols: Vec<String> = typed.iter().map(|(c, _)| c.clone()).collect();
-    let rows = lite_rows(lite, table, &typed, key)?;
-    let values = typed
+/// `INSERT` of one row of `table` into PostgreSQL from its columns rendered as text (see
+/// [`as_text_sql`]), `$1`... in column order; with `upsert`, a row with the same key is
+/// replaced (kept as it is when every column is a key column).
+pub(crate) fn insert_sql(table: &str, cols: &[(String, String)], key: &[&str], upsert: bool) -> String {
+    let names: Vec<&str> = cols.iter().map(|(c, _)| c.as_str()).collect();
+    let values: Vec<String> = cols
         .iter()
         .enumerate()
         .map(|(i, (_, t))| match t.as_str() {
             "bytea" => format!("decode(${}::TEXT, 'hex')", i + 1),
             _ => format!("CAST(${}::TEXT AS {t})", i + 1),
         })
-        .collect::<Vec<_>>();
-    let updates: Vec<String> =
-        cols.iter().filter(|c| !key.contains(&c.as_str())).map(|c| format!("{c} = EXCLUDED.{c}")).collect();
-    let sql = format!(
-        "INSERT INTO {table} ({}) VALUES ({}) ON CONFLICT ({}) DO {}",
-        cols.join(", "),
-        values.join(", "),
-        key.join(", "),
-        if updates.is_empty() { "NOTHING".to_owned() } else { format!("UPDATE SET {}", updates.join(", ")) }
-    );
+        .collect();
+    let mut sql = format!("INSERT INTO {table} ({}) VALUES ({})", names.join(", "), values.join(", "));
+    if upsert {
+        let updates: Vec<String> =
+            names.iter().filter(|c| !key.contains(c)).map(|c| format!("{c} = EXCLUDED.{c}")).collect();
+        let action =
+            if updates.is_empty() { "NOTHING".to_owned() } else { format!("UPDATE SET {}", updates.join(", ")) };
+        sql += &format!(" ON CONFLICT ({}) DO {action}", key.join(", "));
+    }
+    sql
+}
+
+fn copy_table(lite: &Queue, pg: &PgQueue, table: &str, key: &[&str]) -> Result<u64> {
+    let typed = columns(pg, table)?;
+    if typed.is_empty() {
+        return Err(invalid(format!("{}: table {table} is missing", pg.database())));
+    }
+    let rows = lite_rows(lite, table, &typed, key)?;
+    let sql = insert_sql(table, &typed, key, true);
     for batch in rows.chunks(BATCH) {
         pg.tx(|tx| {
             let st = tx.prepare(&sql)?;
@@ -239,15 +246,17 @@ fn verify_table(lite: &Queue, pg: &PgQueue, table: &str, key: &[&str]) -> Result
     Ok(n_pg)
 }
 
-/// The input files jobs name: (meeting, path relative to the data directory).
-fn input_files(lite: &Queue) -> Result<Vec<(MeetingId, String)>> {
+/// The input files jobs name: (meeting, path relative to the data directory), of every
+/// meeting or of `only`.
+pub(crate) fn input_files(lite: &Queue, only: Option<MeetingId>) -> Result<Vec<(MeetingId, String)>> {
     lite.read(|c| {
         let mut st = c.prepare(
             "SELECT DISTINCT meeting_id, json_extract(payload, '$.path') FROM jobs \
              WHERE task_type IN ('AUDIO', 'VISUAL') AND json_extract(payload, '$.path') IS NOT NULL \
+               AND (?1 IS NULL OR meeting_id = ?1) \
              ORDER BY 1, 2",
         )?;
-        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let rows = st.query_map([only], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     })
 }
@@ -267,7 +276,7 @@ pub(crate) fn input_file(pg: &PgQueue, data_dir: &Path, there: MeetingId, rel: &
     let bytes = match std::fs::read(&file) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => return Err(QueueError::Io { path: file, source }),
+        Err(e) => return Err(invalid(format!("input file {}: {e}", file.display()))),
     };
     let sha256 = hex(&Sha256::digest(&bytes));
     let stored = pg.tx(|tx| {
@@ -308,7 +317,7 @@ pub fn migrate_to(lite: &Queue, data_dir: &Path, pg: &PgQueue) -> Result<Migrate
             copy_table(lite, pg, table, key)?;
         }
     }
-    for (meeting, rel) in input_files(lite)? {
+    for (meeting, rel) in input_files(lite, None)? {
         let file = data_dir.join(&rel);
         let Some(InputFile { bytes, sha256: want, stored }) = input_file(pg, data_dir, meeting, &rel)? else {
             out.files_missing.push(rel);

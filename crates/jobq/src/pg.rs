@@ -282,9 +282,12 @@ impl PgQueue {
 
     /// Extends the claim's lease. [`QueueError::LostClaim`] means stop working on it.
     pub fn heartbeat(&self, fence: &Fence) -> Result<()> {
-        let n = self.tx(|tx| {
-            Ok(tx.execute(HEARTBEAT, &[&fence.job_id.0, &fence.worker_id, &fence.token, &self.cfg.lease_ms()])?)
-        })?;
+        self.tx(|tx| self.heartbeat_in(tx, fence))
+    }
+
+    /// Extends `fence`'s lease in `tx`; [`QueueError::LostClaim`] if the claim is gone.
+    fn heartbeat_in(&self, tx: &mut Transaction<'_>, fence: &Fence) -> Result<()> {
+        let n = tx.execute(HEARTBEAT, &[&fence.job_id.0, &fence.worker_id, &fence.token, &self.cfg.lease_ms()])?;
         one_row(n, fence.job_id)
     }
 
@@ -641,10 +644,7 @@ impl PgQueue {
         E: From<QueueError>,
     {
         self.write(|tx| {
-            let n = tx
-                .execute(HEARTBEAT, &[&fence.job_id.0, &fence.worker_id, &fence.token, &self.cfg.lease_ms()])
-                .map_err(QueueError::from)?;
-            one_row(n, fence.job_id)?;
+            self.heartbeat_in(tx, fence)?;
             f(tx)
         })
     }

@@ -20,8 +20,8 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::migrate_to::{columns, input_file, invalid, lite_rows_where, InputFile, TABLES};
-use crate::{MeetingId, MeetingStatus, PgQueue, Queue, Result, TaskType};
+use crate::migrate_to::{columns, input_file, input_files, insert_sql, invalid, lite_rows_where, InputFile, TABLES};
+use crate::{MeetingId, MeetingStatus, PgQueue, Queue, Result};
 
 /// What [`push_meeting`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -86,7 +86,7 @@ pub fn push_meeting(lite: &Queue, data_dir: &Path, pg: &PgQueue, meeting: Meetin
         return Ok(out);
     }
     // 2. The input files, before any job that reads them exists there.
-    for rel in input_files(lite, meeting)? {
+    for (_, rel) in input_files(lite, Some(meeting))? {
         let Some(InputFile { bytes, sha256: want, stored }) = input_file(pg, data_dir, pg_id, &rel)? else {
             out.files_missing.push(rel);
             continue;
@@ -129,22 +129,9 @@ pub fn push_meeting(lite: &Queue, data_dir: &Path, pg: &PgQueue, meeting: Meetin
         let mut ids: HashMap<String, String> = HashMap::new();
         for (table, key, cols, rows) in &plan {
             let names: Vec<&str> = cols.iter().map(|(c, _)| c.as_str()).collect();
-            let values: Vec<String> = cols
-                .iter()
-                .enumerate()
-                .map(|(i, (_, t))| match t.as_str() {
-                    "bytea" => format!("decode(${}::TEXT, 'hex')", i + 1),
-                    _ => format!("CAST(${}::TEXT AS {t})", i + 1),
-                })
-                .collect();
-            let mut sql = format!("INSERT INTO {table} ({}) VALUES ({})", names.join(", "), values.join(", "));
-            if *table == "meetings" {
-                // The row made in step 1 takes the local row's values.
-                let set: Vec<String> =
-                    names.iter().filter(|c| !key.contains(c)).map(|c| format!("{c} = EXCLUDED.{c}")).collect();
-                sql += &format!(" ON CONFLICT (meeting_id) DO UPDATE SET {}", set.join(", "));
-            }
-            let st = tx.prepare(&sql)?;
+            // The meeting's row made in step 1 takes the local row's values; every other
+            // row is new there.
+            let st = tx.prepare(&insert_sql(table, cols, key, *table == "meetings"))?;
             let col = |name: &str| names.iter().position(|c| *c == name);
             for row in rows {
                 let mut row = row.clone();
@@ -194,17 +181,4 @@ pub fn push_meeting(lite: &Queue, data_dir: &Path, pg: &PgQueue, meeting: Meetin
         out.tables.clear();
     }
     Ok(out)
-}
-
-/// The input files of a meeting's jobs (paths relative to the data directory).
-fn input_files(lite: &Queue, meeting: MeetingId) -> Result<Vec<String>> {
-    let mut files: Vec<String> = lite
-        .meeting_jobs(meeting)?
-        .into_iter()
-        .filter(|j| matches!(j.task_type, TaskType::Audio | TaskType::Visual))
-        .filter_map(|j| j.payload.get("path").and_then(|p| p.as_str()).map(str::to_owned))
-        .collect();
-    files.sort();
-    files.dedup();
-    Ok(files)
 }
